@@ -1,0 +1,139 @@
+# CMSI gateway: one Makefile, no recursion beyond deps, GNU make.
+.SUFFIXES:
+
+PKG_CONFIG	?= pkg-config
+PKGS		 = fcgi libcurl json-c libxml-2.0 gnutls libpcre2-8
+BUILDDIR	?= build
+PREFIX		?= /usr/local
+LIBEXECDIR	?= $(PREFIX)/libexec
+DATADIR		?= $(PREFIX)/share/cmsi
+SYSCONFDIR	?= /etc
+PORT		?= 8080
+CMSI_CONF	?= conf/cmsi.json
+
+# Debian 12 packages for building, testing and `make run`.
+DEBS = build-essential pkg-config libfcgi-dev libcurl4-gnutls-dev \
+	libjson-c-dev libxml2-dev libgnutls28-dev libpcre2-dev libcmocka-dev \
+	lighttpd curl python3 python3-aiosmtpd openssl ca-certificates
+
+CFLAGS		?= -O2 -g
+WARNFLAGS	 = -Wall -Wextra -Wformat=2 -Wstrict-prototypes \
+		   -Wmissing-prototypes -Wshadow -Wpointer-arith -Wcast-qual \
+		   -Wno-unused-parameter
+HARDEN		 = -D_FORTIFY_SOURCE=2 -fstack-protector-strong
+LDHARDEN	 = -Wl,-z,relro,-z,now
+ifeq ($(SANITIZE),1)
+CFLAGS		 = -O1 -g -fno-omit-frame-pointer
+HARDEN		 = -fsanitize=address,undefined -fno-sanitize-recover=all
+LDHARDEN	 = -fsanitize=address,undefined
+endif
+ifeq ($(WERROR),1)
+WARNFLAGS	+= -Werror
+endif
+
+DEP_CFLAGS	:= $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+DEP_LIBS	:= $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lm
+CMOCKA_LIBS	:= $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
+ALL_CFLAGS	 = -std=gnu11 -D_GNU_SOURCE $(CFLAGS) $(WARNFLAGS) $(HARDEN) $(DEP_CFLAGS) \
+		   -Ifcgi -Ifcgi/up -Ihandlers -MMD -MP
+
+LIB_SRCS	 = $(filter-out fcgi/main.c $(EXCLUDE),$(wildcard fcgi/*.c fcgi/up/*.c)) \
+		   $(wildcard handlers/*.c) $(EXTRA)
+LIB_OBJS	 = $(LIB_SRCS:%.c=$(BUILDDIR)/%.o)
+UNIT_SRCS	 = $(wildcard tests/unit/test_*.c)
+UNIT_BINS	 = $(UNIT_SRCS:tests/unit/%.c=$(BUILDDIR)/tests/%)
+CONF_SRCS	 = $(wildcard tests/conformance/*.c)
+CONF_BINS	 = $(CONF_SRCS:tests/conformance/%.c=$(BUILDDIR)/tests/%)
+BENCH_SRCS	 = $(wildcard tests/bench/*.c)
+BENCH_BINS	 = $(BENCH_SRCS:tests/bench/%.c=$(BUILDDIR)/tests/%)
+
+all: $(BUILDDIR)/cmsi.fcgi
+
+$(BUILDDIR)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILDDIR)/libcmsi.a: $(LIB_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $(LIB_OBJS)
+
+$(BUILDDIR)/cmsi.fcgi: $(BUILDDIR)/fcgi/main.o $(BUILDDIR)/libcmsi.a
+	$(CC) $(LDHARDEN) $(LDFLAGS) -o $@ $(BUILDDIR)/fcgi/main.o \
+	    $(BUILDDIR)/libcmsi.a $(DEP_LIBS)
+
+$(BUILDDIR)/tests/%: tests/unit/%.c $(BUILDDIR)/libcmsi.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LDHARDEN) -o $@ $< $(BUILDDIR)/libcmsi.a \
+	    $(DEP_LIBS) $(CMOCKA_LIBS)
+
+$(BUILDDIR)/tests/%: tests/conformance/%.c $(BUILDDIR)/libcmsi.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LDHARDEN) -o $@ $< $(BUILDDIR)/libcmsi.a $(DEP_LIBS)
+
+$(BUILDDIR)/tests/%: tests/bench/%.c $(BUILDDIR)/libcmsi.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LDHARDEN) -o $@ $< $(BUILDDIR)/libcmsi.a $(DEP_LIBS)
+
+tests-build: all $(UNIT_BINS) $(CONF_BINS) $(BENCH_BINS)
+
+# The README's test command: the plain build, then the same suites under
+# ASan+UBSan, one tally at the end.
+check: deps
+	@$(MAKE) --no-print-directory tests-build
+	@$(MAKE) --no-print-directory BUILDDIR=build-asan SANITIZE=1 tests-build
+	@sh tests/check.sh $(BUILDDIR) build-asan
+
+check-unit check-e2e check-conformance: tests-build
+	@sh tests/check.sh --only $(@:check-%=%) $(BUILDDIR)
+
+bench: deps tests-build
+	@sh tests/bench/run.sh $(BUILDDIR)
+
+valgrind: tests-build
+	@sh tests/check.sh --valgrind --only unit $(BUILDDIR)
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@sh conf/run.sh $(BUILDDIR) "$(PORT)" "$(CMSI_CONF)"
+
+configtest: all
+	$(BUILDDIR)/cmsi.fcgi -t -c conf/cmsi.example.json
+
+deps:
+	@missing=; for p in $(DEBS); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+	    grep -q 'ok installed' || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	    if [ "$$(id -u)" = 0 ]; then \
+	        apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	        apt-get install -y -qq --no-install-recommends $$missing; \
+	    else \
+	        echo "missing packages; run as root: apt-get install$$missing"; \
+	        exit 1; \
+	    fi; \
+	fi
+
+lint:
+	@! grep -nE '\<(sprintf|vsprintf|strcpy|strcat|strncpy|strncat|gets|atoi|atol|atof|strtok|system|popen|alloca|rand)\(' \
+	    fcgi/*.c fcgi/up/*.c handlers/*.c || { echo "banned function"; exit 1; }
+	@! grep -n '//' fcgi/*.c fcgi/*.h fcgi/up/*.c handlers/*.c | grep -v '://' \
+	    || { echo "// comment"; exit 1; }
+
+install: all
+	install -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DATADIR)/schemas \
+	    $(DESTDIR)$(DATADIR)/templates $(DESTDIR)$(SYSCONFDIR)/cmsi
+	install -m 0755 $(BUILDDIR)/cmsi.fcgi $(DESTDIR)$(LIBEXECDIR)/cmsi.fcgi
+	install -m 0644 conf/schemas/*.json $(DESTDIR)$(DATADIR)/schemas/
+	cp -R templates/. $(DESTDIR)$(DATADIR)/templates/
+	install -m 0644 conf/cmsi.example.json \
+	    $(DESTDIR)$(SYSCONFDIR)/cmsi/cmsi.example.json
+	[ -e $(DESTDIR)$(SYSCONFDIR)/cmsi/cmsi.json ] || install -m 0640 \
+	    conf/cmsi.example.json $(DESTDIR)$(SYSCONFDIR)/cmsi/cmsi.json
+
+clean:
+	rm -rf build build-asan
+
+.PHONY: all check check-unit check-e2e check-conformance tests-build bench \
+	valgrind run configtest deps lint install clean
+
+-include $(LIB_OBJS:.o=.d) $(BUILDDIR)/fcgi/main.d

@@ -1,0 +1,346 @@
+/*
+ * App and user authentication as ESB does it (contract 3): the app by
+ * its secret or a request signature, then the user by bk_token, or by
+ * bk_username for apps allowed to skip user auth.  Every failure gets
+ * the contract's exact message, in the contract's order.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+
+#include "auth.h"
+#include "buf.h"
+#include "conf.h"
+#include "envelope.h"
+#include "http.h"
+#include "log.h"
+#include "request.h"
+#include "util.h"
+
+#define SIGNATURE_MAX_AGE	300	/* seconds, as ESB */
+
+static const char *const cred_keys[] = {
+	"bk_app_code", "bk_app_secret", "app_code", "app_secret",
+	"bk_token", "bk_username", "username", NULL
+};
+
+/*
+ * The credentials: the X-Bkapi-Authorization header when present (then
+ * exclusively, as newer ESB does), else the request parameters.
+ * Returns a new object, or NULL with rp set when the header is no JSON
+ * object (1306406, answered without request_id).
+ */
+json_object *
+auth_creds(const struct req *r, struct reply *rp)
+{
+	const char	*h;
+	json_object	*doc, *v, *out;
+	size_t		 i;
+
+	h = req_env(r, "HTTP_X_BKAPI_AUTHORIZATION");
+	if (h != NULL) {
+		doc = req_parse_json(h, strlen(h));
+		if (doc == NULL || !json_object_is_type(doc,
+		    json_type_object)) {
+			json_object_put(doc);
+			reply_fail(rp, CODE_ARGUMENT, "Parameters error, "
+			    "request header X-Bkapi-Authorization is not a "
+			    "valid JSON format string");
+			rp->no_request_id = 1;
+			return NULL;
+		}
+		return doc;
+	}
+	out = json_object_new_object();
+	for (i = 0; cred_keys[i] != NULL; i++)
+		if (json_object_object_get_ex(r->params, cred_keys[i], &v))
+			json_object_object_add(out, cred_keys[i],
+			    json_object_get(v));
+	if (json_object_object_get_ex(r->params, "bk_access_token", &v))
+		json_object_object_add(out, "bk_access_token",
+		    json_object_get(v));
+	return out;
+}
+
+/* A credential as text: "" when absent or empty. */
+static const char *
+cred(json_object *creds, const char *key)
+{
+	json_object	*v;
+
+	if (!json_object_object_get_ex(creds, key, &v) || v == NULL)
+		return "";
+	if (json_object_is_type(v, json_type_object) ||
+	    json_object_is_type(v, json_type_array))
+		return "";
+	return json_object_get_string(v);
+}
+
+static const char *
+cred2(json_object *creds, const char *a, const char *b)
+{
+	const char	*s = cred(creds, a);
+
+	return *s != '\0' ? s : cred(creds, b);
+}
+
+/*
+ * base64(HMAC-SHA1(secret, msg)) into out.  Returns 0 or -1.
+ */
+int
+auth_signature(const char *secret, const char *msg, char *out, size_t outsz)
+{
+	unsigned char	 mac[20];
+	gnutls_datum_t	 in, b64 = { NULL, 0 };
+	int		 rc = -1;
+
+	if (gnutls_hmac_fast(GNUTLS_MAC_SHA1, secret, strlen(secret), msg,
+	    strlen(msg), mac) < 0)
+		return -1;
+	in.data = mac;
+	in.size = sizeof(mac);
+	if (gnutls_base64_encode2(&in, &b64) < 0)
+		return -1;
+	if (b64.size < outsz) {
+		memcpy(out, b64.data, b64.size);
+		out[b64.size] = '\0';
+		rc = 0;
+	}
+	gnutls_free(b64.data);
+	return rc;
+}
+
+static int
+key_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * Signature mode (contract 3.3): nonce, timestamp, then HMAC-SHA1 over
+ * METHOD PATH?k=v&... with the query keys sorted, the signature key
+ * left out and, for POST, data=<raw body> added.  Returns 0 or -1.
+ */
+static int
+auth_check_signature(const struct req *r, const char *sigkey,
+    const char *secret, struct reply *rp)
+{
+	const char	*keys[256], *uri, *given;
+	struct buf	 msg;
+	char		 want[64], path[LIM_PATH];
+	long long	 n;
+	size_t		 nk = 0, i, plen;
+	int		 rc = -1;
+	json_object	*v;
+
+	buf_init(&msg, LIM_BODY + 4 * LIM_PATH);
+	if (!json_object_object_get_ex(r->qparams, "bk_nonce", &v)) {
+		reply_fail(rp, CODE_COMMON, "Parameter bk_nonce does not exist");
+		goto out;
+	}
+	if (num_parse(json_object_get_string(v), -0x7fffffffffffLL,
+	    0x7fffffffffffLL, &n) == -1) {
+		reply_fail(rp, CODE_COMMON, "Parameter bk_nonce is illegal");
+		goto out;
+	}
+	if (n <= 0) {
+		reply_fail(rp, CODE_COMMON, "Parameter bk_nonce is illegal, "
+		    "it must be a positive integer");
+		goto out;
+	}
+	if (!json_object_object_get_ex(r->qparams, "bk_timestamp", &v)) {
+		reply_fail(rp, CODE_COMMON,
+		    "Parameter bk_timestamp does not exist");
+		goto out;
+	}
+	if (num_parse(json_object_get_string(v), 0, 0x7fffffffffffLL,
+	    &n) == -1) {
+		reply_fail(rp, CODE_COMMON, "Parameter bk_timestamp is "
+		    "illegal, due to non-time format");
+		goto out;
+	}
+	if (n < (long long)time(NULL) - SIGNATURE_MAX_AGE) {
+		reply_fail(rp, CODE_COMMON, "Parameter bk_timestamp is "
+		    "illegal, because it has expired");
+		goto out;
+	}
+
+	uri = req_env(r, "HTTP_X_REQUEST_URI");
+	if (uri == NULL)
+		uri = r->path;
+	plen = strcspn(uri, "?");
+	if (plen >= sizeof(path))
+		plen = sizeof(path) - 1;
+	memcpy(path, uri, plen);
+	path[plen] = '\0';
+
+	json_object_object_foreach(r->qparams, k, qv) {
+		(void)qv;
+		if (strcmp(k, sigkey) != 0 && nk < 255)
+			keys[nk++] = k;
+	}
+	if (strcmp(r->method, "POST") == 0)
+		keys[nk++] = "data";
+	qsort(keys, nk, sizeof(keys[0]), key_cmp);
+	buf_printf(&msg, "%s%s?", r->method, path);
+	for (i = 0; i < nk; i++) {
+		if (i > 0)
+			buf_putc(&msg, '&');
+		buf_printf(&msg, "%s=", keys[i]);
+		if (strcmp(keys[i], "data") == 0 &&
+		    strcmp(r->method, "POST") == 0)
+			buf_add(&msg, r->body != NULL ? r->body : "",
+			    r->bodylen);
+		else {
+			json_object_object_get_ex(r->qparams, keys[i], &v);
+			buf_puts(&msg, json_object_get_string(v));
+		}
+	}
+	json_object_object_get_ex(r->qparams, sigkey, &v);
+	given = json_object_get_string(v);
+	if (msg.over || auth_signature(secret, msg.ptr != NULL ? msg.ptr : "",
+	    want, sizeof(want)) == -1 || !secret_eq(given, want)) {
+		reply_fail(rp, CODE_COMMON, "Signature [bk_signature] "
+		    "verification failed, please provide valid parameters "
+		    "and signature");
+		goto out;
+	}
+	rc = 0;
+out:
+	buf_free(&msg);
+	return rc;
+}
+
+/*
+ * Asks the login service whether bk_token is a live session.  Returns
+ * 0 and the username, or -1 with rp set.
+ */
+static int
+auth_bk_token(const struct conf *c, const char *token, const char *reqid,
+    struct ident *id, struct reply *rp)
+{
+	struct http_call	 hc;
+	json_object		*doc = NULL, *v, *d;
+	char			*url = NULL, *esc = NULL, detail[256];
+	char			 hdr[80];
+	size_t			 n;
+	int			 rc = -1;
+
+	memset(&hc, 0, sizeof(hc));
+	if (*c->login_url == '\0') {
+		reply_fail(rp, CODE_COMMON, "User authentication failed, "
+		    "please check if the bk_token is valid");
+		return -1;
+	}
+	esc = curl_easy_escape(NULL, token, 0);
+	n = strlen(c->login_url) + strlen(esc) + 16;
+	url = xmalloc(n);
+	snprintf(url, n, "%s%cbk_token=%s", c->login_url,
+	    strchr(c->login_url, '?') != NULL ? '&' : '?', esc);
+	snprintf(hdr, sizeof(hdr), "X-Bkapi-Request-Id: %s", reqid);
+	hc.method = "GET";
+	hc.url = url;
+	hc.headers[0] = hdr;
+	if (http_run(c, &hc) == -1 || hc.status != 200 ||
+	    (doc = req_parse_json(hc.reply.ptr != NULL ? hc.reply.ptr : "",
+	    hc.reply.len)) == NULL) {
+		reply_fail(rp, CODE_THIRD_PARTY, "Component request "
+		    "third-party system [BK_LOGIN] interface [is_login] error: "
+		    "%s, please try again later or contact component "
+		    "developer to handle this",
+		    http_detail(&hc, detail, sizeof(detail)));
+		log_warnx("%s: is_login: %s", reqid, detail);
+		goto out;
+	}
+	if (!json_object_object_get_ex(doc, "result", &v) ||
+	    !json_object_get_boolean(v)) {
+		reply_fail(rp, CODE_COMMON, "User authentication failed, "
+		    "please check if the bk_token is valid");
+		goto out;
+	}
+	if (json_object_object_get_ex(doc, "data", &d) &&
+	    json_object_object_get_ex(d, "username", &v) &&
+	    json_object_is_type(v, json_type_string))
+		(void)str_copy(id->username, json_object_get_string(v),
+		    sizeof(id->username));
+	rc = 0;
+out:
+	json_object_put(doc);
+	http_call_free(&hc);
+	curl_free(esc);
+	free(url);
+	return rc;
+}
+
+/*
+ * The validator chain of contract 3.2-3.4: app, then user.  Returns 0
+ * with id filled, or -1 with rp holding the error.
+ */
+int
+auth_check(const struct conf *c, const struct req *r, json_object *creds,
+    struct ident *id, struct reply *rp)
+{
+	const struct conf_app	*app;
+	const char		*code, *secret, *sigkey = NULL, *s;
+	json_object		*v;
+
+	memset(id, 0, sizeof(*id));
+	if (json_object_object_get_ex(r->qparams, "bk_signature", NULL))
+		sigkey = "bk_signature";
+	else if (json_object_object_get_ex(r->qparams, "signature", NULL))
+		sigkey = "signature";
+	code = cred2(creds, "bk_app_code", "app_code");
+	secret = cred2(creds, "bk_app_secret", "app_secret");
+	if (sigkey == NULL && *secret == '\0') {
+		reply_fail(rp, CODE_COMMON, "Signature [bk_signature] and APP "
+		    "Secret [bk_app_secret] cannot be empty at the same time");
+		return -1;
+	}
+	if (*code == '\0') {
+		reply_fail(rp, CODE_COMMON,
+		    "APP Code [bk_app_code] cannot be empty");
+		return -1;
+	}
+	app = strlen(code) < LIM_NAME ? conf_app(c, code) : NULL;
+	if (app == NULL) {
+		reply_fail(rp, CODE_COMMON, "Invalid APP Code [bk_app_code=%s]"
+		    ", please confirm if the APP Code has been registered",
+		    code);
+		return -1;
+	}
+	if (sigkey != NULL) {
+		if (auth_check_signature(r, sigkey, app->secret, rp) == -1)
+			return -1;
+	} else if (!secret_eq(secret, app->secret)) {
+		reply_fail(rp, CODE_COMMON, "APP Secret verification failed, "
+		    "pelase confirm if the APP Secret and APP Code "
+		    "[bk_app_code=%s] match", code);
+		return -1;
+	}
+	(void)str_copy(id->app_code, code, sizeof(id->app_code));
+	id->app = app;
+
+	if (json_object_object_get_ex(creds, "bk_access_token", &v)) {
+		if (*cred(creds, "bk_access_token") == '\0')
+			reply_fail(rp, CODE_COMMON, "User TOKEN "
+			    "[bk_access_token] cannot be empty");
+		else
+			reply_fail(rp, CODE_COMMON, "The specified user TOKEN "
+			    "[bk_access_token] does not exist");
+		return -1;
+	}
+	s = cred(creds, "bk_token");
+	if (*s != '\0')
+		return auth_bk_token(c, s, r->id, id, rp);
+	s = cred2(creds, "bk_username", "username");
+	if (*s != '\0' && app->skip_user_auth &&
+	    str_copy(id->username, s, sizeof(id->username)) == 0)
+		return 0;
+	reply_fail(rp, CODE_COMMON, "User authentication failed, please "
+	    "provide a valid user identity, such as bk_token, bk_username");
+	return -1;
+}

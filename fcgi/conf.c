@@ -1,0 +1,663 @@
+/*
+ * The configuration file: one JSON document, read and checked once at
+ * startup.  Every problem is reported on its own line and makes
+ * conf_load fail; nothing is checked again per request.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "limits.h"
+#include "log.h"
+#include "util.h"
+
+/* Component keys; "*" marks a secret (string, {"file"} or {"env"}). */
+struct comp_keys {
+	const char	*name;
+	const char	*keys[24];
+};
+
+static const struct comp_keys comp_keys[] = {
+	{ "send_mail", { "smtp_host", "smtp_port", "smtp_user", "*smtp_pwd",
+	    "smtp_usessl", "smtp_usetls", "mail_sender", NULL } },
+	{ "send_weixin", { "wx_type", "wx_qy_corpid", "*wx_qy_corpsecret",
+	    "wx_qy_agentid", "wx_app_id", "*wx_secret", "*wx_token",
+	    "wx_template_id", "wx_callback_path", "wx_token_source", NULL } },
+	{ "send_sms", { "qcloud_api", "qcloud_app_id", "*qcloud_app_key",
+	    "qcloud_sms_sign", "qcloud_secret_id", "*qcloud_secret_key",
+	    "qcloud_sms_sdk_app_id", "qcloud_sms_template_id",
+	    "qcloud_region", NULL } },
+	{ "send_voice_msg", { "qcloud_api", "qcloud_app_id",
+	    "*qcloud_app_key", "qcloud_secret_id", "*qcloud_secret_key",
+	    "qcloud_voice_sdk_app_id", "qcloud_voice_template_id",
+	    "qcloud_region", NULL } },
+	{ "send_msg", { NULL } },
+	{ "get_msg_type", { "weixin", "mail", "sms", "voice", NULL } },
+	{ "send_qy_weixin", { "wx_qy_corpid", "*wx_qy_corpsecret",
+	    "wx_qy_agentid", NULL } },
+	{ "send_mp_weixin", { "wx_app_id", "*wx_secret", "*wx_token",
+	    "wx_template_id", "wx_token_source", NULL } },
+	{ NULL, { NULL } }
+};
+
+/* Keys every component section may carry. */
+static const char *const comp_common[] = {
+	"delivery", "dest_url", "enabled", NULL
+};
+
+static const char *const top_keys[] = {
+	"state_dir", "schemas_dir", "templates_dir", "apps", "login",
+	"users", "upstream", "components", "max_body", "verbose",
+	"tenants", "comment", NULL
+};
+
+static int	conf_bad;	/* problems found by the current load */
+
+static void __attribute__((__format__(__printf__, 2, 3)))
+problem(const struct conf *c, const char *fmt, ...)
+{
+	char	 msg[512];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%s: %s\n", c->path, msg);
+	conf_bad++;
+}
+
+static int
+in_list(const char *const *list, const char *s)
+{
+	for (; *list != NULL; list++)
+		if (strcmp(*list, s) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Reads a whole small file into a NUL-terminated string.  Returns NULL
+ * if it cannot be read or is larger than max.  Caller frees.
+ */
+static char *
+slurp(const char *path, size_t max, size_t *lenp)
+{
+	struct stat	 st;
+	char		*p = NULL;
+	ssize_t		 n;
+	size_t		 got = 0;
+	int		 fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd == -1)
+		return NULL;
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    (size_t)st.st_size > max)
+		goto fail;
+	p = xmalloc((size_t)st.st_size + 1);
+	while (got < (size_t)st.st_size) {
+		n = read(fd, p + got, (size_t)st.st_size - got);
+		if (n <= 0)
+			goto fail;
+		got += (size_t)n;
+	}
+	p[got] = '\0';
+	close(fd);
+	if (lenp != NULL)
+		*lenp = got;
+	return p;
+fail:
+	free(p);
+	close(fd);
+	return NULL;
+}
+
+/* A path from the file, relative to its directory.  Caller frees. */
+char *
+conf_resolve(const struct conf *c, const char *p)
+{
+	size_t	 n;
+	char	*out;
+
+	if (p[0] == '/')
+		return xstrdup(p);
+	n = strlen(c->dir) + strlen(p) + 2;
+	out = xmalloc(n);
+	snprintf(out, n, "%s/%s", c->dir, p);
+	return out;
+}
+
+/*
+ * A secret is a string, {"file": PATH} (first line, trailing newline
+ * dropped) or {"env": NAME}.  Returns the value (caller frees with
+ * secret_free) or NULL after reporting the problem.
+ */
+static char *
+secret_get(const struct conf *c, const char *what, json_object *v)
+{
+	json_object	*f, *e;
+	char		*path, *s;
+	const char	*env;
+	size_t		 n;
+
+	if (json_object_is_type(v, json_type_string))
+		return xstrdup(json_object_get_string(v));
+	if (json_object_is_type(v, json_type_null))
+		return xstrdup("");
+	if (!json_object_is_type(v, json_type_object)) {
+		problem(c, "%s: a secret is a string, {\"file\":..} or "
+		    "{\"env\":..}", what);
+		return NULL;
+	}
+	if (json_object_object_get_ex(v, "file", &f) &&
+	    json_object_is_type(f, json_type_string)) {
+		path = conf_resolve(c, json_object_get_string(f));
+		s = slurp(path, LIM_SECRET, &n);
+		if (s == NULL) {
+			problem(c, "%s: cannot read secret file %s", what, path);
+			free(path);
+			return NULL;
+		}
+		free(path);
+		while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r'))
+			s[--n] = '\0';
+		return s;
+	}
+	if (json_object_object_get_ex(v, "env", &e) &&
+	    json_object_is_type(e, json_type_string)) {
+		env = getenv(json_object_get_string(e));
+		if (env == NULL) {
+			problem(c, "%s: environment variable %s is not set",
+			    what, json_object_get_string(e));
+			return NULL;
+		}
+		return xstrdup(env);
+	}
+	problem(c, "%s: a secret is a string, {\"file\":..} or {\"env\":..}",
+	    what);
+	return NULL;
+}
+
+/*
+ * Booleans as JSON values or as the strings the ESB admin page stores.
+ * Returns 0 and sets *out, or -1 if v is no recognisable boolean.
+ */
+int
+conf_parse_bool(json_object *v, int *out)
+{
+	static const char *const yes[] = { "true", "1", "yes", "on", NULL };
+	static const char *const no[] = { "false", "0", "no", "off", "", NULL };
+	const char	*s;
+	size_t		 i;
+
+	if (v == NULL || json_object_is_type(v, json_type_null)) {
+		*out = 0;
+		return 0;
+	}
+	if (json_object_is_type(v, json_type_boolean) ||
+	    json_object_is_type(v, json_type_int)) {
+		*out = json_object_get_int64(v) != 0;
+		return 0;
+	}
+	if (!json_object_is_type(v, json_type_string))
+		return -1;
+	s = json_object_get_string(v);
+	for (i = 0; yes[i] != NULL; i++)
+		if (str_eqi(s, yes[i])) {
+			*out = 1;
+			return 0;
+		}
+	for (i = 0; no[i] != NULL; i++)
+		if (str_eqi(s, no[i])) {
+			*out = 0;
+			return 0;
+		}
+	return -1;
+}
+
+/* A string setting; "" when absent, null or not scalar. */
+const char *
+conf_str(json_object *sec, const char *key)
+{
+	json_object	*v;
+
+	if (sec == NULL || !json_object_object_get_ex(sec, key, &v) ||
+	    v == NULL)
+		return "";
+	switch (json_object_get_type(v)) {
+	case json_type_string:
+	case json_type_int:
+	case json_type_double:
+		return json_object_get_string(v);
+	default:
+		return "";
+	}
+}
+
+int
+conf_bool(json_object *sec, const char *key)
+{
+	json_object	*v = NULL;
+	int		 b = 0;
+
+	if (sec != NULL)
+		json_object_object_get_ex(sec, key, &v);
+	if (conf_parse_bool(v, &b) == -1)
+		return 0;
+	return b;
+}
+
+long
+conf_int(json_object *sec, const char *key, long def)
+{
+	long long	 n;
+	const char	*s = conf_str(sec, key);
+
+	if (*s == '\0' || num_parse(s, 0, 0x7fffffff, &n) == -1)
+		return def;
+	return (long)n;
+}
+
+static char *
+opt_str(const struct conf *c, json_object *sec, const char *key,
+    const char *where)
+{
+	json_object	*v;
+
+	if (sec == NULL || !json_object_object_get_ex(sec, key, &v) ||
+	    json_object_is_type(v, json_type_null))
+		return NULL;
+	if (!json_object_is_type(v, json_type_string)) {
+		problem(c, "%s.%s: must be a string", where, key);
+		return NULL;
+	}
+	return xstrdup(json_object_get_string(v));
+}
+
+static void
+load_apps(struct conf *c, json_object *apps)
+{
+	struct conf_app	*a;
+	json_object	*v;
+	char		 what[128];
+	int		 b;
+
+	if (apps == NULL)
+		return;
+	if (!json_object_is_type(apps, json_type_object)) {
+		problem(c, "apps: must be an object of app code -> settings");
+		return;
+	}
+	c->apps = xcalloc((size_t)json_object_object_length(apps) + 1,
+	    sizeof(*c->apps));
+	json_object_object_foreach(apps, code, app) {
+		snprintf(what, sizeof(what), "apps.%s", code);
+		if (*code == '\0' || strlen(code) >= LIM_NAME) {
+			problem(c, "%s: bad app code", what);
+			continue;
+		}
+		if (!json_object_is_type(app, json_type_object) ||
+		    !json_object_object_get_ex(app, "secret", &v)) {
+			problem(c, "%s: needs a \"secret\"", what);
+			continue;
+		}
+		a = &c->apps[c->napps];
+		a->secret = secret_get(c, what, v);
+		if (a->secret == NULL)
+			continue;
+		if (*a->secret == '\0') {
+			problem(c, "%s: the secret is empty", what);
+			secret_free(a->secret);
+			a->secret = NULL;
+			continue;
+		}
+		a->code = xstrdup(code);
+		if (json_object_object_get_ex(app, "skip_user_auth", &v)) {
+			if (conf_parse_bool(v, &b) == -1)
+				problem(c, "%s.skip_user_auth: not a boolean",
+				    what);
+			a->skip_user_auth = b;
+		}
+		b = 0;
+		if (json_object_object_get_ex(app, "weixin_settings", &v)) {
+			if (conf_parse_bool(v, &b) == -1)
+				problem(c, "%s.weixin_settings: not a boolean",
+				    what);
+			a->weixin_settings = b;
+		}
+		c->napps++;
+	}
+}
+
+/* Checks one component section and resolves its secrets in place. */
+static void
+load_comp(struct conf *c, const char *name, json_object *sec)
+{
+	const struct comp_keys	*ck;
+	const char		*k;
+	char			 what[128];
+	char			*s;
+	size_t			 i;
+	int			 b = 0, found;
+
+	for (ck = comp_keys; ck->name != NULL; ck++)
+		if (strcmp(ck->name, name) == 0)
+			break;
+	if (ck->name == NULL) {
+		problem(c, "components.%s: unknown component", name);
+		return;
+	}
+	if (!json_object_is_type(sec, json_type_object)) {
+		problem(c, "components.%s: must be an object", name);
+		return;
+	}
+	json_object_object_foreach(sec, key, val) {
+		snprintf(what, sizeof(what), "components.%s.%s", name, key);
+		if (in_list(comp_common, key))
+			continue;
+		found = 0;
+		for (i = 0; ck->keys[i] != NULL; i++) {
+			k = ck->keys[i];
+			if (strcmp(k + (*k == '*'), key) != 0)
+				continue;
+			found = 1;
+			if (*k != '*')
+				break;
+			s = secret_get(c, what, val);
+			if (s != NULL) {
+				json_object_object_add(sec, key,
+				    json_object_new_string(s));
+				secret_free(s);
+			}
+			break;
+		}
+		if (!found)
+			problem(c, "%s: unknown key", what);
+	}
+	if (strcmp(name, "send_mail") == 0) {
+		k = conf_str(sec, "smtp_port");
+		if (*k != '\0' && conf_int(sec, "smtp_port", -1) < 1)
+			problem(c, "components.send_mail.smtp_port: not a port");
+		if (conf_int(sec, "smtp_port", 25) > 65535)
+			problem(c, "components.send_mail.smtp_port: not a port");
+	}
+	json_object_object_foreach(sec, bkey, bval) {
+		static const char *const bools[] = { "smtp_usessl",
+		    "smtp_usetls", "weixin", "mail", "sms", "voice",
+		    "enabled", NULL };
+
+		if (in_list(bools, bkey) && conf_parse_bool(bval, &b) == -1)
+			problem(c, "components.%s.%s: not a boolean", name,
+			    bkey);
+	}
+	k = conf_str(sec, "delivery");
+	if (*k != '\0' && strcmp(k, "outbox") != 0)
+		problem(c, "components.%s.delivery: only \"outbox\" is known",
+		    name);
+	k = conf_str(sec, "wx_type");
+	if (*k != '\0' && strcmp(k, "qy") != 0 && strcmp(k, "qywx") != 0 &&
+	    strcmp(k, "mp") != 0)
+		problem(c, "components.%s.wx_type: qy, qywx or mp", name);
+	k = conf_str(sec, "qcloud_api");
+	if (*k != '\0' && strcmp(k, "v5") != 0 && strcmp(k, "tc3") != 0)
+		problem(c, "components.%s.qcloud_api: v5 or tc3", name);
+}
+
+static void
+load_upstream(struct conf *c, json_object *up)
+{
+	json_object	*v;
+	size_t		 i;
+	char		*s;
+	long long	 n;
+
+	c->timeout_ms = 10000;
+	if (up == NULL)
+		return;
+	if (!json_object_is_type(up, json_type_object)) {
+		problem(c, "upstream: must be an object");
+		return;
+	}
+	s = opt_str(c, up, "ca_file", "upstream");
+	if (s != NULL && *s != '\0') {
+		c->ca_file = conf_resolve(c, s);
+		if (access(c->ca_file, R_OK) == -1)
+			problem(c, "upstream.ca_file: cannot read %s",
+			    c->ca_file);
+	}
+	free(s);
+	c->proxy = opt_str(c, up, "proxy", "upstream");
+	if (c->proxy != NULL && *c->proxy == '\0') {
+		free(c->proxy);
+		c->proxy = NULL;
+	}
+	if (json_object_object_get_ex(up, "timeout_ms", &v)) {
+		if (num_parse(json_object_get_string(v), 1, 600000, &n) == -1)
+			problem(c, "upstream.timeout_ms: 1 to 600000");
+		else
+			c->timeout_ms = (long)n;
+	}
+	if (json_object_object_get_ex(up, "connect_to", &v) && v != NULL) {
+		if (!json_object_is_type(v, json_type_array)) {
+			problem(c, "upstream.connect_to: a list of strings");
+			return;
+		}
+		for (i = 0; i < json_object_array_length(v); i++)
+			if (!json_object_is_type(json_object_array_get_idx(v,
+			    i), json_type_string))
+				problem(c, "upstream.connect_to: a list of "
+				    "strings");
+		c->connect_to = json_object_get(v);
+	}
+}
+
+static void
+load_users(struct conf *c, json_object *u)
+{
+	json_object	*v;
+	char		*s;
+
+	c->users_ttl = 60;
+	if (u == NULL)
+		return;
+	s = opt_str(c, u, "file", "users");
+	if (s != NULL && *s != '\0') {
+		c->users_file = conf_resolve(c, s);
+		if (access(c->users_file, R_OK) == -1)
+			problem(c, "users.file: cannot read %s", c->users_file);
+	}
+	free(s);
+	c->users_url = opt_str(c, u, "url", "users");
+	c->users_app_code = opt_str(c, u, "app_code", "users");
+	if (json_object_object_get_ex(u, "app_token", &v))
+		c->users_app_token = secret_get(c, "users.app_token", v);
+	c->users_ttl = conf_int(u, "cache_seconds", 60);
+}
+
+/*
+ * Loads and checks the file.  Returns the configuration, or NULL after
+ * printing one line per problem to stderr; *nproblems (if not NULL)
+ * gets their count.
+ */
+struct conf *
+conf_load(const char *path, int *nproblems)
+{
+	struct conf	*c;
+	json_object	*doc = NULL, *v, *login;
+	json_tokener	*tok = NULL;
+	char		*text = NULL, *s, *slash;
+	size_t		 len;
+	long long	 n;
+
+	conf_bad = 0;
+	c = xcalloc(1, sizeof(*c));
+	c->path = xstrdup(path);
+	c->dir = xstrdup(path);
+	slash = strrchr(c->dir, '/');
+	if (slash == NULL) {
+		free(c->dir);
+		c->dir = xstrdup(".");
+	} else if (slash == c->dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	c->max_body = LIM_BODY;
+
+	text = slurp(path, LIM_CONF, &len);
+	if (text == NULL) {
+		problem(c, "cannot read the file (%s)", strerror(errno));
+		goto out;
+	}
+	tok = json_tokener_new();
+	doc = json_tokener_parse_ex(tok, text, (int)len);
+	if (doc == NULL || !json_object_is_type(doc, json_type_object)) {
+		problem(c, "not a JSON object (%s)", json_tokener_error_desc(
+		    json_tokener_get_error(tok)));
+		goto out;
+	}
+	json_object_object_foreach(doc, key, val) {
+		(void)val;
+		if (!in_list(top_keys, key))
+			problem(c, "%s: unknown key", key);
+	}
+	s = opt_str(c, doc, "state_dir", "config");
+	c->state_dir = conf_resolve(c, s != NULL ? s : "var");
+	free(s);
+	s = opt_str(c, doc, "schemas_dir", "config");
+	c->schemas_dir = conf_resolve(c, s != NULL ? s : "schemas");
+	free(s);
+	s = opt_str(c, doc, "templates_dir", "config");
+	c->templates_dir = conf_resolve(c, s != NULL ? s : "../templates");
+	free(s);
+	if (json_object_object_get_ex(doc, "max_body", &v)) {
+		if (num_parse(json_object_get_string(v), 1024, LIM_BODY,
+		    &n) == -1)
+			problem(c, "max_body: 1024 to %d bytes", LIM_BODY);
+		else
+			c->max_body = (size_t)n;
+	}
+	c->verbose = conf_bool(doc, "verbose");
+	json_object_object_get_ex(doc, "apps", &v);
+	load_apps(c, v);
+	login = NULL;
+	json_object_object_get_ex(doc, "login", &login);
+	c->login_url = opt_str(c, login, "is_login_url", "login");
+	if (c->login_url == NULL)
+		c->login_url = xstrdup("");
+	v = NULL;
+	json_object_object_get_ex(doc, "users", &v);
+	load_users(c, v);
+	v = NULL;
+	json_object_object_get_ex(doc, "upstream", &v);
+	load_upstream(c, v);
+	if (json_object_object_get_ex(doc, "components", &v) && v != NULL) {
+		if (!json_object_is_type(v, json_type_object))
+			problem(c, "components: must be an object");
+		else {
+			json_object_object_foreach(v, name, sec)
+				load_comp(c, name, sec);
+			c->components = json_object_get(v);
+		}
+	}
+out:
+	if (tok != NULL)
+		json_tokener_free(tok);
+	json_object_put(doc);
+	free(text);
+	if (nproblems != NULL)
+		*nproblems = conf_bad;
+	if (conf_bad > 0) {
+		conf_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Wipes the secret strings held in a component section. */
+static void
+wipe_section(json_object *sec)
+{
+	const struct comp_keys	*ck;
+	json_object		*v;
+	size_t			 i;
+	const char		*k;
+
+	for (ck = comp_keys; ck->name != NULL; ck++)
+		for (i = 0; ck->keys[i] != NULL; i++) {
+			k = ck->keys[i];
+			if (*k != '*' || !json_object_object_get_ex(sec, k + 1,
+			    &v) || !json_object_is_type(v, json_type_string))
+				continue;
+			explicit_bzero((char *)(uintptr_t)
+			    json_object_get_string(v),
+			    (size_t)json_object_get_string_len(v));
+		}
+}
+
+void
+conf_free(struct conf *c)
+{
+	size_t	 i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->napps; i++) {
+		free(c->apps[i].code);
+		secret_free(c->apps[i].secret);
+	}
+	free(c->apps);
+	if (c->components != NULL) {
+		json_object_object_foreach(c->components, name, sec) {
+			(void)name;
+			if (json_object_is_type(sec, json_type_object))
+				wipe_section(sec);
+		}
+	}
+	json_object_put(c->components);
+	json_object_put(c->connect_to);
+	secret_free(c->users_app_token);
+	free(c->users_app_code);
+	free(c->users_url);
+	free(c->users_file);
+	free(c->ca_file);
+	free(c->proxy);
+	free(c->login_url);
+	free(c->templates_dir);
+	free(c->schemas_dir);
+	free(c->state_dir);
+	free(c->dir);
+	free(c->path);
+	free(c);
+}
+
+const struct conf_app *
+conf_app(const struct conf *c, const char *code)
+{
+	size_t	 i;
+
+	for (i = 0; i < c->napps; i++)
+		if (strcmp(c->apps[i].code, code) == 0)
+			return &c->apps[i];
+	return NULL;
+}
+
+/* The section of a component, or NULL when the file has none. */
+json_object *
+conf_comp(const struct conf *c, const char *name)
+{
+	json_object	*v;
+
+	if (c->components == NULL ||
+	    !json_object_object_get_ex(c->components, name, &v) ||
+	    !json_object_is_type(v, json_type_object))
+		return NULL;
+	return v;
+}

@@ -1,0 +1,47 @@
+#ifndef CONF_H
+#define CONF_H
+
+#include <stddef.h>
+#include <json-c/json.h>
+
+struct conf_app {
+	char		*code;		/* owned */
+	char		*secret;	/* owned, wiped by conf_free */
+	int		 skip_user_auth; /* bk_username trusted for this app */
+	int		 weixin_settings; /* may read WeChat settings (v1) */
+};
+
+struct conf {
+	char		*path;		/* owned: the file as given */
+	char		*dir;		/* owned: its directory, for relative paths */
+	char		*state_dir;	/* owned: resolved */
+	char		*schemas_dir;	/* owned: resolved */
+	char		*templates_dir;	/* owned: resolved */
+	char		*login_url;	/* owned: is_login_url, "" if unset */
+	char		*users_file;	/* owned: resolved, NULL if unset */
+	char		*users_url;	/* owned: get_batch_user URL, NULL if unset */
+	char		*users_app_code; /* owned: X-APP-CODE for users_url */
+	char		*users_app_token; /* owned, wiped: X-APP-TOKEN */
+	long		 users_ttl;	/* seconds a directory answer is kept */
+	char		*ca_file;	/* owned: resolved, NULL if unset */
+	char		*proxy;		/* owned: NULL if unset */
+	long		 timeout_ms;	/* per upstream call */
+	json_object	*connect_to;	/* owned: array of CONNECT_TO strings */
+	size_t		 max_body;	/* request body cap, bytes */
+	int		 verbose;	/* debug log lines */
+	struct conf_app	*apps;		/* owned: napps entries */
+	size_t		 napps;
+	json_object	*components;	/* owned: name -> section, secrets resolved */
+};
+
+struct conf	*conf_load(const char *, int *);
+void		 conf_free(struct conf *);
+const struct conf_app *conf_app(const struct conf *, const char *);
+json_object	*conf_comp(const struct conf *, const char *);
+const char	*conf_str(json_object *, const char *);
+int		 conf_bool(json_object *, const char *);
+long		 conf_int(json_object *, const char *, long);
+int		 conf_parse_bool(json_object *, int *);
+char		*conf_resolve(const struct conf *, const char *);
+
+#endif /* CONF_H */

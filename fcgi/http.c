@@ -1,0 +1,203 @@
+/*
+ * Shared libcurl setup for every HTTPS upstream: certificates always
+ * verified (ca_file only adds trust), timeouts, CONNECT_TO for tests and
+ * split-horizon setups, an optional proxy, replies read under a cap.
+ * One easy handle per purpose and process keeps connections alive.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "http.h"
+#include "limits.h"
+#include "log.h"
+#include "util.h"
+
+static struct curl_slist	*http_connect_to;	/* owned */
+static int			 http_inited;
+
+void
+http_global_init(void)
+{
+	if (http_inited)
+		return;
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	http_inited = 1;
+}
+
+void
+http_global_free(void)
+{
+	curl_slist_free_all(http_connect_to);
+	http_connect_to = NULL;
+	if (http_inited)
+		curl_global_cleanup();
+	http_inited = 0;
+}
+
+static size_t
+http_write(char *p, size_t sz, size_t n, void *arg)
+{
+	struct buf	*b = arg;
+
+	/* A short count makes libcurl fail with CURLE_WRITE_ERROR. */
+	if (buf_add(b, p, sz * n) == -1)
+		return 0;
+	return sz * n;
+}
+
+static struct curl_slist *
+connect_to_list(const struct conf *c)
+{
+	size_t	 i;
+
+	if (http_connect_to != NULL || c->connect_to == NULL)
+		return http_connect_to;
+	for (i = 0; i < json_object_array_length(c->connect_to); i++)
+		http_connect_to = curl_slist_append(http_connect_to,
+		    json_object_get_string(json_object_array_get_idx(
+		    c->connect_to, i)));
+	return http_connect_to;
+}
+
+/*
+ * A new easy handle with the settings every upstream shares.  protos is
+ * the allowlist, e.g. "https" or "smtp,smtps".  Caller cleans it up.
+ */
+CURL *
+http_easy(const struct conf *c, const char *protos)
+{
+	CURL	*h;
+
+	http_global_init();
+	h = curl_easy_init();
+	if (h == NULL)
+		return NULL;
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, protos);
+	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, protos);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (c->ca_file != NULL)
+		curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+	    c->timeout_ms < 5000 ? c->timeout_ms : 5000L);
+	if (c->proxy != NULL)
+		curl_easy_setopt(h, CURLOPT_PROXY, c->proxy);
+	curl_easy_setopt(h, CURLOPT_CONNECT_TO, connect_to_list(c));
+	return h;
+}
+
+/* Points h at one call.  Headers are kept in the call until freed. */
+void
+http_setup(CURL *h, const struct conf *c, struct http_call *hc)
+{
+	size_t			 i;
+
+	buf_init(&hc->reply, LIM_UP_REPLY);
+	hc->err[0] = '\0';
+	curl_easy_setopt(h, CURLOPT_URL, hc->url);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, hc->err);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, http_write);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &hc->reply);
+	curl_easy_setopt(h, CURLOPT_PRIVATE, hc);
+	if (hc->body != NULL) {
+		curl_easy_setopt(h, CURLOPT_POST, 1L);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, hc->body);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)hc->bodylen);
+	} else
+		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+	/* libcurl would add "Expect: 100-continue" to large bodies. */
+	hc->hdrs = curl_slist_append(NULL, "Expect:");
+	for (i = 0; i < sizeof(hc->headers) / sizeof(hc->headers[0]) &&
+	    hc->headers[i] != NULL; i++)
+		hc->hdrs = curl_slist_append(hc->hdrs, hc->headers[i]);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hc->hdrs);
+	(void)c;
+}
+
+/*
+ * Runs one call on this process's shared HTTPS handle.  Returns 0 when
+ * an HTTP answer came back (any status), -1 on transport failure.
+ */
+int
+http_run(const struct conf *c, struct http_call *hc)
+{
+	static CURL		*h;	/* process scope: keeps connections */
+
+	if (h == NULL)
+		h = http_easy(c, "http,https");
+	if (h == NULL) {
+		hc->cc = CURLE_FAILED_INIT;
+		return -1;
+	}
+	http_setup(h, c, hc);
+	hc->cc = curl_easy_perform(h);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &hc->status);
+	curl_easy_getinfo(h, CURLINFO_TOTAL_TIME, &hc->secs);
+	/* The list dies with the call; the handle must not keep it. */
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+	return hc->cc == CURLE_OK ? 0 : -1;
+}
+
+void
+http_call_free(struct http_call *hc)
+{
+	buf_free(&hc->reply);
+	curl_slist_free_all(hc->hdrs);
+	hc->hdrs = NULL;
+}
+
+/*
+ * The ESB wording of an outgoing failure (contract 4.3), for a message.
+ * Never includes the URL or the reply body.
+ */
+const char *
+http_detail(const struct http_call *hc, char *out, size_t outsz)
+{
+	const char	*t;
+
+	if (hc->cc == CURLE_OPERATION_TIMEDOUT) {
+		snprintf(out, outsz, "Third-party system interface response "
+		    "time exceeds %.0f seconds", hc->secs > 0 ? hc->secs : 1);
+		return out;
+	}
+	if (hc->cc != CURLE_OK) {
+		snprintf(out, outsz, "%s", curl_easy_strerror(hc->cc));
+		return out;
+	}
+	switch (hc->status) {
+	case 500:
+		t = "Third-party system internal error";
+		break;
+	case 502:
+		t = "Third-party system Bad Gateway";
+		break;
+	case 403:
+		t = "Third-party system prohibit access to this interface";
+		break;
+	case 404:
+		t = "Third-party system does not find this interface";
+		break;
+	case 302:
+		t = "Third-party system redirects this interface";
+		break;
+	default:
+		t = NULL;
+	}
+	if (t != NULL)
+		snprintf(out, outsz, "Status Code: %ld, Error Message: %s",
+		    hc->status, t);
+	else if (hc->status != 200)
+		snprintf(out, outsz, "Status Code: %ld, Error Message: "
+		    "Third-party system interface is abnormal, HTTP %ld",
+		    hc->status, hc->status);
+	else
+		snprintf(out, outsz, "interface response is not the JSON "
+		    "format");
+	return out;
+}

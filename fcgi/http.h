@@ -1,0 +1,33 @@
+#ifndef HTTP_H
+#define HTTP_H
+
+#include <curl/curl.h>
+
+#include "buf.h"
+
+struct conf;
+
+/* One HTTP exchange with an upstream. */
+struct http_call {
+	const char	*method;	/* borrowed: "GET" or "POST" */
+	const char	*url;		/* borrowed */
+	const char	*body;		/* borrowed: POST body, or NULL */
+	size_t		 bodylen;
+	const char	*headers[8];	/* borrowed: "Name: value", NULL-ended */
+	long		 status;	/* out: HTTP status, 0 if none */
+	struct buf	 reply;		/* out: body, capped at LIM_UP_REPLY */
+	CURLcode	 cc;		/* out: libcurl's verdict */
+	char		 err[CURL_ERROR_SIZE]; /* out: libcurl's text */
+	double		 secs;		/* out: total time */
+	struct curl_slist *hdrs;	/* owned: built by http_setup */
+};
+
+void	 http_global_init(void);
+void	 http_global_free(void);
+CURL	*http_easy(const struct conf *, const char *);
+void	 http_setup(CURL *, const struct conf *, struct http_call *);
+int	 http_run(const struct conf *, struct http_call *);
+void	 http_call_free(struct http_call *);
+const char *http_detail(const struct http_call *, char *, size_t);
+
+#endif /* HTTP_H */

@@ -1,0 +1,25 @@
+/*
+ * Every cap in one place.  A value that would exceed one of these is an
+ * error, never a silent truncation.
+ */
+#ifndef LIMITS_H
+#define LIMITS_H
+
+#define LIM_BODY		(8 * 1024 * 1024)	/* request body, bytes */
+#define LIM_JSON_DEPTH		32		/* nesting of a request document */
+#define LIM_PATH		1024		/* REQUEST_URI we route on */
+#define LIM_NAME		64		/* component or app name */
+#define LIM_MESSAGE		4096		/* envelope message text */
+#define LIM_SECRET		512		/* one secret, bytes */
+#define LIM_CONF		(1024 * 1024)	/* config file */
+#define LIM_FILE		(1024 * 1024)	/* schema, template, users file */
+#define LIM_LOG_LINE		2048		/* one log line */
+#define LIM_LIST		1000		/* items of one recipient list */
+#define LIM_MAIL		(16 * 1024 * 1024) /* one rendered mail */
+#define LIM_UP_REPLY		(1024 * 1024)	/* one upstream reply */
+#define LIM_RENDER		(1024 * 1024)	/* one template rendering */
+#define LIM_SCHEMA_PTR		256		/* a JSON Pointer in an error */
+#define LIM_SCHEMA_DEPTH	64		/* schema recursion */
+#define LIM_TMPL_DEPTH		32		/* mustache section/partial nesting */
+
+#endif /* LIMITS_H */

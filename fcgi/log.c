@@ -1,0 +1,154 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "limits.h"
+#include "log.h"
+#include "util.h"
+
+static const char	*log_ident = "cmsi";	/* borrowed: a literal */
+static int		 log_verbose;
+
+void
+log_init(const char *ident, int verbose)
+{
+	log_ident = ident;
+	log_verbose = verbose;
+}
+
+/*
+ * Formats one record and writes it with a single write(2), so lines of
+ * several worker processes sharing stderr never interleave.
+ */
+static void
+log_emit(const char *level, const char *fmt, va_list ap, const char *err)
+{
+	char	 raw[LIM_LOG_LINE], line[LIM_LOG_LINE * 2];
+	size_t	 i, n;
+	int	 len;
+
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	len = snprintf(line, sizeof(line), "%s[%ld] %s ", log_ident,
+	    (long)getpid(), level);
+	if (len < 0)
+		return;
+	n = (size_t)len;
+	for (i = 0; raw[i] != '\0' && n + 5 < sizeof(line); i++) {
+		unsigned char	 c = (unsigned char)raw[i];
+
+		if (c < 0x20 || c == 0x7f || c == '\\') {
+			len = snprintf(line + n, sizeof(line) - n, "\\x%02x", c);
+			n += (size_t)len;
+		} else
+			line[n++] = (char)c;
+	}
+	if (err != NULL && n + 3 < sizeof(line)) {
+		len = snprintf(line + n, sizeof(line) - n, ": %s", err);
+		if (len > 0)
+			n += (size_t)len < sizeof(line) - n ?
+			    (size_t)len : sizeof(line) - n - 1;
+	}
+	if (n >= sizeof(line) - 1)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	/* Nothing sensible is left to do if stderr is gone. */
+	if (write(STDERR_FILENO, line, n) == -1)
+		return;
+}
+
+void
+log_info(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	log_emit("info", fmt, ap, NULL);
+	va_end(ap);
+}
+
+void
+log_debug(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (!log_verbose)
+		return;
+	va_start(ap, fmt);
+	log_emit("debug", fmt, ap, NULL);
+	va_end(ap);
+}
+
+void
+log_warnx(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	log_emit("warn", fmt, ap, NULL);
+	va_end(ap);
+}
+
+void
+log_warn(const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 saved = errno;
+
+	va_start(ap, fmt);
+	log_emit("warn", fmt, ap, strerror(saved));
+	va_end(ap);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	log_emit("fatal", fmt, ap, NULL);
+	va_end(ap);
+	exit(1);
+}
+
+/*
+ * Appends one JSON line to <dir>/audit.log.  O_APPEND and a single
+ * write keep records of concurrent workers whole.  Returns 0 or -1.
+ */
+int
+log_audit(const char *dir, json_object *rec)
+{
+	char		 path[LIM_PATH];
+	const char	*s;
+	char		*line = NULL;
+	size_t		 n;
+	int		 fd = -1, rc = -1;
+
+	if (snprintf(path, sizeof(path), "%s/audit.log", dir) >=
+	    (int)sizeof(path))
+		goto out;
+	s = json_object_to_json_string_ext(rec,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	n = strlen(s);
+	line = xmalloc(n + 1);
+	memcpy(line, s, n);
+	line[n++] = '\n';
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd == -1) {
+		log_warn("%s: open %s", __func__, path);
+		goto out;
+	}
+	if (write(fd, line, n) != (ssize_t)n) {
+		log_warn("%s: write %s", __func__, path);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (fd != -1)
+		close(fd);
+	free(line);
+	return rc;
+}

@@ -1,0 +1,277 @@
+/*
+ * cmsi.fcgi: BlueKing's CMSI message API as a FastCGI responder.
+ *
+ *	cmsi.fcgi [-t] [-c conf] [-s unix:/path | -s 127.0.0.1:port]
+ *
+ * Spawned by lighttpd (bin-path) or mod_fcgid, the listening socket is
+ * fd 0; with -s it opens its own; under systemd socket activation it
+ * takes fd 3.  Everything is loaded and checked before the accept loop,
+ * and a request can never end the process.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+
+#include "auth.h"
+#include "check.h"
+#include "conf.h"
+#include "envelope.h"
+#include "handlers.h"
+#include "http.h"
+#include "log.h"
+#include "request.h"
+#include "route.h"
+#include "util.h"
+
+static volatile sig_atomic_t	 stopping;
+static struct conf		*conf;		/* owned: process scope */
+
+static void
+on_stop(int sig)
+{
+	(void)sig;
+	stopping = 1;
+	FCGX_ShutdownPending();
+}
+
+/*
+ * No SA_RESTART: a stop signal must interrupt accept() so the loop ends
+ * after the request in flight (fastcgi-deployment 2.2).
+ */
+static void
+signals_init(void)
+{
+	struct sigaction	 sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_stop;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+}
+
+/* systemd socket activation: the socket arrives as fd 3. */
+static void
+listen_fds(void)
+{
+	const char	*fds = getenv("LISTEN_FDS"), *pid = getenv("LISTEN_PID");
+	long long	 n, p;
+
+	if (fds == NULL || pid == NULL ||
+	    num_parse(fds, 1, 1, &n) == -1 ||
+	    num_parse(pid, 1, 0x7fffffff, &p) == -1 || (pid_t)p != getpid())
+		return;
+	if (dup2(3, 0) == 0)
+		close(3);
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDNAMES");
+}
+
+static long
+ms_since(const struct timespec *t0)
+{
+	struct timespec	 t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0->tv_sec) * 1000 +
+	    (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* One audit record per message a component tried to deliver. */
+static void
+audit(const struct req *r, const struct ident *id, const char *comp,
+    const struct reply *rp)
+{
+	json_object	*rec;
+	char		 ts[32];
+	time_t		 now = time(NULL);
+	struct tm	 tm;
+
+	gmtime_r(&now, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	rec = json_object_new_object();
+	json_object_object_add(rec, "ts", json_object_new_string(ts));
+	json_object_object_add(rec, "request_id",
+	    json_object_new_string(r->id));
+	json_object_object_add(rec, "app",
+	    json_object_new_string(id->app_code));
+	json_object_object_add(rec, "component", json_object_new_string(comp));
+	json_object_object_add(rec, "recipients", json_object_get(rp->audit));
+	json_object_object_add(rec, "result",
+	    json_object_new_boolean(rp->result));
+	json_object_object_add(rec, "code", json_object_new_int64(rp->code));
+	json_object_object_add(rec, "message", json_object_new_string(
+	    rp->message != NULL ? rp->message : ""));
+	log_audit(conf->state_dir, rec);
+	json_object_put(rec);
+}
+
+/*
+ * Serves one request: front line, route, credentials, auth, schema,
+ * handler, envelope, one log line.  Always answers.
+ */
+static void
+serve(FCGX_Request *fr)
+{
+	struct req		 r;
+	struct reply		 rp;
+	struct ident		 id;
+	struct ctx		 cx;
+	struct timespec		 t0;
+	const struct route	*rt = NULL;
+	json_object		*creds = NULL, *params = NULL;
+	int			 st;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	reply_init(&rp);
+	memset(&id, 0, sizeof(id));
+	st = req_read(&r, fr, conf->max_body);
+	if (st != 0) {
+		env_status(fr->out, st, st == 413 ? "Request body is too "
+		    "large" : "Request body is incomplete");
+		log_info("%s %s %s status=%d", r.id, r.method, r.path, st);
+		goto out;
+	}
+	rt = route_match(r.method, r.path);
+	if (rt == NULL) {
+		env_status(fr->out, 404, "The content does not exist");
+		log_info("%s %s %s status=404", r.id, r.method, r.path);
+		goto out;
+	}
+	req_parse(&r);
+	creds = auth_creds(&r, &rp);
+	if (creds == NULL)
+		goto answer;
+	if (r.bad_json) {
+		reply_fail(&rp, CODE_COMMON, "Request JSON string is wrong in "
+		    "format, which cannot be analyzed.");
+		goto answer;
+	}
+	if ((rt->flags & ROUTE_AUTH) &&
+	    auth_check(conf, &r, creds, &id, &rp) == -1)
+		goto answer;
+	if (check_params(rt->name, r.params, &params, &rp) == -1)
+		goto answer;
+	memset(&cx, 0, sizeof(cx));
+	cx.conf = conf;
+	cx.component = rt->name;
+	cx.params = params;
+	cx.raw = r.params;
+	cx.section = conf_comp(conf, rt->name);
+	cx.request_id = r.id;
+	cx.app_code = id.app_code;
+	cx.username = id.username;
+	cx.language = req_env(&r, "HTTP_BLUEKING_LANGUAGE");
+	cx.timezone = req_env(&r, "HTTP_BLUEKING_TIMEZONE");
+	cx.req = &r;
+	rt->hnd(&cx, &rp);
+	if (rp.audit != NULL)
+		audit(&r, &id, rt->name, &rp);
+answer:
+	env_write(fr->out, &rp, r.id);
+	log_info("%s app=%s component=%s result=%s code=%ld ms=%ld", r.id,
+	    *id.app_code != '\0' ? id.app_code : "-", rt->name,
+	    rp.result ? "true" : "false", rp.code, ms_since(&t0));
+out:
+	json_object_put(params);
+	json_object_put(creds);
+	reply_free(&rp);
+	req_free(&r);
+}
+
+static void __attribute__((__noreturn__))
+usage(void)
+{
+	fprintf(stderr, "usage: cmsi.fcgi [-t] [-c conf] "
+	    "[-s unix:/path | -s host:port]\n");
+	exit(2);
+}
+
+int
+main(int argc, char *argv[])
+{
+	FCGX_Request	 fr;
+	const char	*path, *sock = NULL;
+	char		 dir[LIM_PATH];
+	int		 ch, test = 0, fd = 0, nbad;
+
+	path = getenv("CMSI_CONF");
+	if (path == NULL || *path == '\0')
+		path = "conf/cmsi.json";
+	while ((ch = getopt(argc, argv, "c:s:t")) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 's':
+			sock = optarg;
+			break;
+		case 't':
+			test = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+
+	conf = conf_load(path, &nbad);
+	if (conf == NULL) {
+		fprintf(stderr, "%s: %d problem%s, not started\n", path, nbad,
+		    nbad == 1 ? "" : "s");
+		return 1;
+	}
+	log_init("cmsi", conf->verbose);
+	if (check_init(conf) == -1) {
+		fprintf(stderr, "%s: schemas are broken, not started\n", path);
+		return 1;
+	}
+	if (test) {
+		printf("%s: configuration OK\n", path);
+		check_free();
+		conf_free(conf);
+		return 0;
+	}
+	snprintf(dir, sizeof(dir), "%s/outbox", conf->state_dir);
+	if ((mkdir(conf->state_dir, 0750) == -1 && errno != EEXIST) ||
+	    (mkdir(dir, 0750) == -1 && errno != EEXIST))
+		fatalx("cannot create %s: %s", dir, strerror(errno));
+	http_global_init();
+
+	signals_init();
+	if (FCGX_Init() != 0)
+		fatalx("FCGX_Init failed");
+	listen_fds();
+	if (sock != NULL) {
+		if (strncmp(sock, "unix:", 5) == 0)
+			sock += 5;
+		fd = FCGX_OpenSocket(sock, 128);
+		if (fd < 0)
+			fatalx("cannot listen on %s", sock);
+	}
+	if (FCGX_InitRequest(&fr, fd, 0) != 0)
+		fatalx("FCGX_InitRequest failed");
+	log_info("ready (pid %ld, config %s)", (long)getpid(), path);
+	while (!stopping && FCGX_Accept_r(&fr) >= 0) {
+		serve(&fr);
+		FCGX_Finish_r(&fr);
+	}
+	FCGX_Free(&fr, 1);
+	log_info("clean exit");
+	check_free();
+	http_global_free();
+	conf_free(conf);
+	return 0;
+}

@@ -1,0 +1,18 @@
+#ifndef ROUTE_H
+#define ROUTE_H
+
+#include "handlers.h"
+
+struct route {
+	const char	*name;		/* component, e.g. "send_mail" */
+	hnd_fn		 hnd;		/* its handler */
+	int		 flags;		/* ROUTE_* */
+};
+
+#define ROUTE_AUTH	0x01	/* app and user authentication first */
+
+const struct route *route_match(const char *, const char *);
+const struct route *route_by_name(const char *);
+const struct route *route_table(void);
+
+#endif /* ROUTE_H */

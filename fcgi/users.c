@@ -1,0 +1,232 @@
+/*
+ * The user directory behind every *__username field (contract 2.5):
+ * a JSON file (username -> email, phone, wx_userid, wx_openid,
+ * nation_code) or BlueKing login's get_batch_user over HTTP.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "buf.h"
+#include "conf.h"
+#include "http.h"
+#include "log.h"
+#include "request.h"
+#include "users.h"
+#include "util.h"
+
+static json_object	*file_doc;	/* owned: the users file, parsed */
+static struct timespec	 file_mtime;	/* of file_doc, to reload on edit */
+
+/*
+ * Whether a contact is usable for its kind: an e-mail holds '@', a
+ * phone is digits (or E.164: '+' and digits), a WeChat id is not empty.
+ */
+int
+users_valid(const char *kind, const char *v)
+{
+	const char	*p = v;
+
+	if (strcmp(kind, "email") == 0)
+		return strchr(v, '@') != NULL;
+	if (strcmp(kind, "phone") == 0) {
+		if (*p == '+')
+			p++;
+		if (*p == '\0')
+			return 0;
+		for (; *p != '\0'; p++)
+			if (!isdigit((unsigned char)*p))
+				return 0;
+		return 1;
+	}
+	return *v != '\0';
+}
+
+static json_object *
+file_load(const struct conf *c, char *err, size_t errsz)
+{
+	struct stat	 st;
+
+	if (stat(c->users_file, &st) == -1) {
+		snprintf(err, errsz, "the user directory cannot be read");
+		return NULL;
+	}
+	if (file_doc != NULL && st.st_mtim.tv_sec == file_mtime.tv_sec &&
+	    st.st_mtim.tv_nsec == file_mtime.tv_nsec)
+		return file_doc;
+	json_object_put(file_doc);
+	file_doc = json_object_from_file(c->users_file);
+	if (file_doc == NULL || !json_object_is_type(file_doc,
+	    json_type_object)) {
+		json_object_put(file_doc);
+		file_doc = NULL;
+		snprintf(err, errsz, "the user directory is not a JSON object");
+		log_warnx("users: %s is not a JSON object", c->users_file);
+		return NULL;
+	}
+	file_mtime = st.st_mtim;
+	return file_doc;
+}
+
+/*
+ * Asks BlueKing login's get_batch_user for the names.  Returns an object
+ * username -> entry (caller puts), or NULL with err set.
+ */
+static json_object *
+http_lookup(const struct conf *c, json_object *names, char *err,
+    size_t errsz)
+{
+	struct http_call	 hc;
+	json_object		*req, *doc = NULL, *v, *data, *out = NULL;
+	char			 h1[160], h2[LIM_SECRET + 32], detail[256];
+	const char		*body;
+
+	memset(&hc, 0, sizeof(hc));
+	req = json_object_new_object();
+	json_object_object_add(req, "username_list", json_object_get(names));
+	json_object_object_add(req, "bk_token", json_object_new_string(""));
+	body = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
+	snprintf(h1, sizeof(h1), "X-APP-CODE: %s", c->users_app_code != NULL ?
+	    c->users_app_code : "esb");
+	snprintf(h2, sizeof(h2), "X-APP-TOKEN: %s", c->users_app_token !=
+	    NULL ? c->users_app_token : "");
+	hc.method = "POST";
+	hc.url = c->users_url;
+	hc.body = body;
+	hc.bodylen = strlen(body);
+	hc.headers[0] = "Content-Type: application/json";
+	hc.headers[1] = h1;
+	hc.headers[2] = h2;
+	if (http_run(c, &hc) == -1 || hc.status != 200 ||
+	    (doc = req_parse_json(hc.reply.ptr != NULL ? hc.reply.ptr : "",
+	    hc.reply.len)) == NULL) {
+		snprintf(err, errsz, "%s", http_detail(&hc, detail,
+		    sizeof(detail)));
+		goto out;
+	}
+	if (!json_object_object_get_ex(doc, "result", &v) ||
+	    !json_object_get_boolean(v)) {
+		snprintf(err, errsz, "%s", json_object_object_get_ex(doc,
+		    "message", &v) ? json_object_get_string(v) :
+		    "the directory refused the request");
+		goto out;
+	}
+	if (!json_object_object_get_ex(doc, "data", &data) ||
+	    !json_object_is_type(data, json_type_object)) {
+		snprintf(err, errsz, "the directory answered no data");
+		goto out;
+	}
+	out = json_object_get(data);
+out:
+	explicit_bzero(h2, sizeof(h2));
+	json_object_put(doc);
+	json_object_put(req);
+	http_call_free(&hc);
+	return out;
+}
+
+static void
+join(char *out, size_t outsz, json_object *list)
+{
+	size_t	 i, n = 0;
+	int	 k;
+
+	out[0] = '\0';
+	for (i = 0; i < json_object_array_length(list); i++) {
+		k = snprintf(out + n, outsz - n, "%s%s", i > 0 ? "," : "",
+		    json_object_get_string(json_object_array_get_idx(list, i)));
+		if (k < 0 || (size_t)k >= outsz - n)
+			break;
+		n += (size_t)k;
+	}
+}
+
+/*
+ * Resolves names to contacts of kind ("email", "phone", "wx_userid",
+ * "wx_openid").  Returns 0 with res filled, or -1 when the directory
+ * failed (res->error holds the contract's message).
+ */
+int
+users_resolve(const struct conf *c, json_object *names, const char *kind,
+    struct users_res *res)
+{
+	json_object	*dir = NULL, *e, *v;
+	const char	*name, *val;
+	char		 err[512], list[LIM_MESSAGE / 2];
+	size_t		 i, n = 0;
+	int		 rc = -1, k;
+
+	memset(res, 0, sizeof(*res));
+	res->contacts = json_object_new_array();
+	res->users = json_object_new_array();
+	res->invalid = json_object_new_array();
+	res->unusable = json_object_new_array();
+	res->found = json_object_new_object();
+	err[0] = '\0';
+	if (c->users_url != NULL && *c->users_url != '\0')
+		dir = http_lookup(c, names, err, sizeof(err));
+	else if (c->users_file != NULL) {
+		dir = file_load(c, err, sizeof(err));
+		json_object_get(dir);
+	} else
+		snprintf(err, sizeof(err), "no user directory is configured");
+	if (dir == NULL) {
+		snprintf(res->error, sizeof(res->error), "Failed to get users "
+		    "contact information based on username, %s", err);
+		return -1;
+	}
+	for (i = 0; i < json_object_array_length(names); i++) {
+		name = json_object_get_string(json_object_array_get_idx(names,
+		    i));
+		if (!json_object_object_get_ex(dir, name, &e) ||
+		    !json_object_is_type(e, json_type_object)) {
+			json_object_array_add(res->invalid,
+			    json_object_new_string(name));
+			continue;
+		}
+		json_object_object_add(res->found, name, json_object_get(e));
+		val = "";
+		if (json_object_object_get_ex(e, kind, &v) && v != NULL &&
+		    (json_object_is_type(v, json_type_string) ||
+		    json_object_is_type(v, json_type_int)))
+			val = json_object_get_string(v);
+		if (!users_valid(kind, val)) {
+			json_object_array_add(res->unusable,
+			    json_object_new_string(name));
+			continue;
+		}
+		json_object_array_add(res->contacts,
+		    json_object_new_string(val));
+		json_object_array_add(res->users, json_object_new_string(name));
+	}
+	if (json_object_array_length(res->invalid) > 0) {
+		join(list, sizeof(list), res->invalid);
+		k = snprintf(res->fragments, sizeof(res->fragments),
+		    "The following users are not blueking users: %s", list);
+		n = k > 0 ? (size_t)k : 0;
+	}
+	if (json_object_array_length(res->unusable) > 0 &&
+	    n < sizeof(res->fragments)) {
+		join(list, sizeof(list), res->unusable);
+		snprintf(res->fragments + n, sizeof(res->fragments) - n,
+		    "%sThe following users contact format are incorrect: %s",
+		    n > 0 ? ";" : "", list);
+	}
+	rc = 0;
+	json_object_put(dir);
+	return rc;
+}
+
+void
+users_res_free(struct users_res *res)
+{
+	json_object_put(res->contacts);
+	json_object_put(res->users);
+	json_object_put(res->invalid);
+	json_object_put(res->unusable);
+	json_object_put(res->found);
+	memset(res, 0, sizeof(*res));
+}

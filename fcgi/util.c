@@ -1,0 +1,315 @@
+#include <ctype.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+static void __attribute__((__noreturn__))
+oom(void)
+{
+	fputs("cmsi: out of memory\n", stderr);
+	abort();
+}
+
+void *
+xmalloc(size_t n)
+{
+	void	*p = malloc(n ? n : 1);
+
+	if (p == NULL)
+		oom();
+	return p;
+}
+
+void *
+xcalloc(size_t n, size_t sz)
+{
+	void	*p = calloc(n ? n : 1, sz ? sz : 1);
+
+	if (p == NULL)
+		oom();
+	return p;
+}
+
+void *
+xrealloc(void *old, size_t n)
+{
+	void	*p = realloc(old, n ? n : 1);
+
+	if (p == NULL)
+		oom();
+	return p;
+}
+
+char *
+xstrdup(const char *s)
+{
+	return xstrndup(s, strlen(s));
+}
+
+char *
+xstrndup(const char *s, size_t n)
+{
+	char	*p = xmalloc(n + 1);
+
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+/*
+ * strtonum(3) semantics: decimal digits only (an optional leading '-'),
+ * no spaces, within [min, max].  Returns 0 and sets *out, or -1.
+ */
+int
+num_parse(const char *s, long long min, long long max, long long *out)
+{
+	const char	*p = s;
+	char		*end;
+	long long	 v;
+
+	if (s == NULL || *s == '\0')
+		return -1;
+	if (*p == '-')
+		p++;
+	if (!isdigit((unsigned char)*p))
+		return -1;
+	for (; *p != '\0'; p++)
+		if (!isdigit((unsigned char)*p))
+			return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* strlcpy that treats truncation as failure: returns 0 or -1. */
+int
+str_copy(char *dst, const char *src, size_t dstsz)
+{
+	size_t	 n = strlen(src);
+
+	if (dstsz == 0)
+		return -1;
+	if (n >= dstsz) {
+		dst[0] = '\0';
+		return -1;
+	}
+	memcpy(dst, src, n + 1);
+	return 0;
+}
+
+/* ASCII case-insensitive equality. */
+int
+str_eqi(const char *a, const char *b)
+{
+	for (; *a != '\0' && *b != '\0'; a++, b++)
+		if (tolower((unsigned char)*a) != tolower((unsigned char)*b))
+			return 0;
+	return *a == *b;
+}
+
+/*
+ * Compares two secrets in time that depends only on the length of the
+ * expected one, so a caller cannot probe a secret byte by byte.
+ */
+int
+secret_eq(const char *given, const char *want)
+{
+	size_t		 gl = strlen(given), wl = strlen(want), i;
+	unsigned char	 d = (unsigned char)(gl != wl);
+
+	for (i = 0; i < wl; i++)
+		d |= (unsigned char)want[i] ^
+		    (unsigned char)(i < gl ? given[i] : 0);
+	return d == 0;
+}
+
+/* Wipes and frees a secret string; NULL is fine. */
+void
+secret_free(char *s)
+{
+	if (s == NULL)
+		return;
+	explicit_bzero(s, strlen(s));
+	free(s);
+}
+
+/* Number of code points in a valid UTF-8 string of n bytes. */
+size_t
+utf8_len(const char *s, size_t n)
+{
+	size_t	 i, cps = 0;
+
+	for (i = 0; i < n; i++)
+		if (((unsigned char)s[i] & 0xc0) != 0x80)
+			cps++;
+	return cps;
+}
+
+/*
+ * The largest prefix of s (n bytes) that is at most max bytes and ends
+ * on a code point boundary.
+ */
+size_t
+utf8_cut(const char *s, size_t n, size_t max)
+{
+	if (n <= max)
+		return n;
+	while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
+		max--;
+	return max;
+}
+
+/* 1 if s (n bytes) is well-formed UTF-8 without NUL, else 0. */
+int
+utf8_valid(const char *s, size_t n)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 i = 0, k, need;
+	uint32_t		 cp;
+
+	while (i < n) {
+		if (p[i] == 0)
+			return 0;
+		if (p[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if ((p[i] & 0xe0) == 0xc0) {
+			need = 1;
+			cp = p[i] & 0x1f;
+		} else if ((p[i] & 0xf0) == 0xe0) {
+			need = 2;
+			cp = p[i] & 0x0f;
+		} else if ((p[i] & 0xf8) == 0xf0) {
+			need = 3;
+			cp = p[i] & 0x07;
+		} else
+			return 0;
+		for (k = 1; k <= need; k++) {
+			if (i + k >= n || (p[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (p[i + k] & 0x3f);
+		}
+		if ((need == 1 && cp < 0x80) || (need == 2 && cp < 0x800) ||
+		    (need == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		i += need + 1;
+	}
+	return 1;
+}
+
+static int
+b64_val(int c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+/*
+ * Base64 the way Python's a2b_base64 reads it: characters outside the
+ * alphabet are skipped, decoding stops at padding, and only a wrong
+ * amount of padding fails.  Returns 0 with *out (caller frees, NUL
+ * added) and *outlen, or -1.
+ */
+int
+b64_decode(const char *s, size_t n, char **out, size_t *outlen)
+{
+	unsigned char	*o;
+	size_t		 i, k = 0, got = 0, pads = 0;
+	unsigned int	 acc = 0;
+	int		 v;
+
+	o = xmalloc(n / 4 * 3 + 4);
+	for (i = 0; i < n; i++) {
+		if (s[i] == '=') {
+			pads++;
+			if ((got % 4 == 2 && pads == 2) ||
+			    (got % 4 == 3 && pads == 1))
+				break;
+			continue;
+		}
+		v = b64_val((unsigned char)s[i]);
+		if (v == -1)
+			continue;
+		pads = 0;
+		acc = acc << 6 | (unsigned int)v;
+		got++;
+		if (got % 4 == 0) {
+			o[k++] = (unsigned char)(acc >> 16);
+			o[k++] = (unsigned char)(acc >> 8);
+			o[k++] = (unsigned char)acc;
+			acc = 0;
+		}
+	}
+	if (got % 4 == 1 || (got % 4 != 0 && i == n)) {
+		free(o);
+		return -1;
+	}
+	if (got % 4 == 2)
+		o[k++] = (unsigned char)(acc >> 4);
+	else if (got % 4 == 3) {
+		o[k++] = (unsigned char)(acc >> 10);
+		o[k++] = (unsigned char)(acc >> 2);
+	}
+	o[k] = '\0';
+	*out = (char *)o;
+	*outlen = k;
+	return 0;
+}
+
+/*
+ * Base64 of n bytes, CRLF after every line bytes of output when line is
+ * not 0 (76 for MIME).  *out is NUL-terminated; caller frees.
+ */
+void
+b64_encode(const void *p, size_t n, size_t line, char **out, size_t *outlen)
+{
+	static const char	 tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char	*s = p;
+	char			*o;
+	size_t			 i, k = 0, col = 0, cap;
+	unsigned int		 acc;
+
+	cap = (n + 2) / 3 * 4;
+	if (line > 0)
+		cap += (cap / line + 1) * 2;
+	o = xmalloc(cap + 1);
+	for (i = 0; i < n; i += 3) {
+		acc = (unsigned int)s[i] << 16;
+		if (i + 1 < n)
+			acc |= (unsigned int)s[i + 1] << 8;
+		if (i + 2 < n)
+			acc |= s[i + 2];
+		o[k++] = tab[acc >> 18 & 63];
+		o[k++] = tab[acc >> 12 & 63];
+		o[k++] = i + 1 < n ? tab[acc >> 6 & 63] : '=';
+		o[k++] = i + 2 < n ? tab[acc & 63] : '=';
+		col += 4;
+		if (line > 0 && col >= line && i + 3 < n) {
+			o[k++] = '\r';
+			o[k++] = '\n';
+			col = 0;
+		}
+	}
+	o[k] = '\0';
+	*out = o;
+	*outlen = k;
+}

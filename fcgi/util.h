@@ -1,0 +1,26 @@
+#ifndef UTIL_H
+#define UTIL_H
+
+#include <stddef.h>
+
+/* Our own allocations abort on exhaustion; the web server respawns us. */
+void	*xmalloc(size_t);
+void	*xcalloc(size_t, size_t);
+void	*xrealloc(void *, size_t);
+char	*xstrdup(const char *);
+char	*xstrndup(const char *, size_t);
+
+int	 num_parse(const char *, long long, long long, long long *);
+int	 str_copy(char *, const char *, size_t);
+int	 str_eqi(const char *, const char *);
+int	 secret_eq(const char *, const char *);
+void	 secret_free(char *);
+size_t	 utf8_len(const char *, size_t);
+size_t	 utf8_cut(const char *, size_t, size_t);
+int	 utf8_valid(const char *, size_t);
+
+
+
+int	 b64_decode(const char *, size_t, char **, size_t *);
+void	 b64_encode(const void *, size_t, size_t, char **, size_t *);
+#endif /* UTIL_H */

@@ -1,0 +1,54 @@
+#include <string.h>
+
+#include "comp.h"
+#include "conf.h"
+#include "envelope.h"
+#include "handlers.h"
+#include "icons.h"
+
+static const struct {
+	const char	*type;		/* the msg_type */
+	const char	*en;		/* its label in English */
+	const char	*zh;		/* and in Chinese */
+	const char	*component;	/* the component that delivers it */
+	const char	*icon;		/* base64 .ico */
+} types[] = {
+	{ "weixin", "weixin", "微信", "send_weixin", icon_weixin },
+	{ "mail", "mail", "邮件", "send_mail", icon_mail },
+	{ "sms", "sms", "短信", "send_sms", icon_sms },
+	{ "voice", "voice", "语音", "send_voice_msg", icon_voice },
+};
+
+/*
+ * get_msg_type: the four types in ESB's order, English labels when
+ * Blueking-Language is absent or exactly "en".  is_active tells the
+ * truth: the type is switched on here and its component can deliver.
+ */
+void
+hnd_get_msg_type(struct ctx *cx, struct reply *rp)
+{
+	json_object	*list, *it, *sec;
+	size_t		 i;
+	int		 en, on;
+
+	en = cx->language == NULL || strcmp(cx->language, "en") == 0;
+	list = json_object_new_array();
+	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		sec = conf_comp(cx->conf, types[i].component);
+		on = conf_bool(cx->section, types[i].type) &&
+		    comp_mode(sec, comp_upstream(types[i].component, sec)) !=
+		    MODE_NONE;
+		it = json_object_new_object();
+		json_object_object_add(it, "type",
+		    json_object_new_string(types[i].type));
+		json_object_object_add(it, "label", json_object_new_string(
+		    en ? types[i].en : types[i].zh));
+		json_object_object_add(it, "is_active",
+		    json_object_new_boolean(on));
+		json_object_object_add(it, "icon",
+		    json_object_new_string(types[i].icon));
+		json_object_array_add(list, it);
+	}
+	reply_ok(rp, "%s", "");
+	reply_data(rp, list);
+}

@@ -1,0 +1,170 @@
+#!/usr/bin/python3
+"""End-to-end suite: a real lighttpd spawning the built cmsi.fcgi on a free
+loopback port, fakes started as the cases need them, cases read as data
+from tests/e2e/cases/*.json.  Prints one line per case and ends with
+"N passed, N failed"; exits non-zero on any failure or sanitizer report.
+
+usage: run.py BUILDDIR [CASEFILE...]
+"""
+import glob
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(TOP, "tests"))
+import harness  # noqa: E402
+
+
+def http(port, method, path, body=None, headers=None, timeout=30):
+    req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path),
+                                 data=body, method=method,
+                                 headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.read(), dict(r.headers)
+    except urllib.error.HTTPError as e:
+        return e.code, e.read(), dict(e.headers)
+
+
+def subset(want, got, where="$"):
+    """Every key of want is in got with an equal (or matching) value."""
+    if isinstance(want, dict):
+        if not isinstance(got, dict):
+            return "%s: expected an object, got %r" % (where, got)
+        for k, v in want.items():
+            if k.startswith("!"):
+                if k[1:] in got:
+                    return "%s: key %s must be absent" % (where, k[1:])
+                continue
+            if k not in got:
+                return "%s: missing key %s" % (where, k)
+            err = subset(v, got[k], where + "." + k)
+            if err:
+                return err
+        return None
+    if isinstance(want, str) and want.startswith("re:"):
+        if not isinstance(got, str) or not re.search(want[3:], got):
+            return "%s: %r does not match %s" % (where, got, want[3:])
+        return None
+    if isinstance(want, list) and isinstance(got, list):
+        if len(want) != len(got):
+            return "%s: expected %d items, got %d" % (where, len(want), len(got))
+        for i, (a, b) in enumerate(zip(want, got)):
+            err = subset(a, b, "%s[%d]" % (where, i))
+            if err:
+                return err
+        return None
+    if want != got or type(want) != type(got):
+        return "%s: expected %r, got %r" % (where, want, got)
+    return None
+
+
+def build_request(case, defaults):
+    method = case.get("method", "POST")
+    path = case.get("path", defaults.get("path", "/api/c/compapi/cmsi/send_mail/"))
+    headers = dict(case.get("headers", {}))
+    body = None
+    creds = case.get("creds", defaults.get("creds", {}))
+    if "raw" in case:
+        body = case["raw"].encode()
+    elif "form" in case:
+        params = dict(creds)
+        params.update(case["form"])
+        body = urllib.parse.urlencode(params).encode()
+        headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+    elif "query" in case or method == "GET":
+        params = dict(creds)
+        params.update(case.get("query", {}))
+        path += "?" + urllib.parse.urlencode(params)
+    if "json" in case:
+        params = dict(creds)
+        params.update(case["json"])
+        body = json.dumps(params).encode()
+    return method, path, body, headers
+
+
+def run_case(srv, case, defaults):
+    method, path, body, headers = build_request(case, defaults)
+    before = set(os.listdir(srv.outbox))
+    status, raw, rh = http(srv.port, method, path, body, headers)
+    exp = case.get("expect", {})
+    if status != exp.get("status", 200):
+        return "HTTP %d (expected %d): %s" % (status, exp.get("status", 200), raw[:200])
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        if "text" in exp and raw.decode(errors="replace") == exp["text"]:
+            return None
+        return "not JSON: %r" % raw[:200]
+    if "json" in exp:
+        err = subset(exp["json"], doc)
+        if err:
+            return err + " in " + raw.decode(errors="replace")[:400]
+    if exp.get("request_id", status == 200 and "code" in doc):
+        if not re.fullmatch(r"[0-9a-f]{32}", doc.get("request_id", "")):
+            return "no 32-hex request_id in %s" % raw[:200]
+    new = sorted(set(os.listdir(srv.outbox)) - before)
+    new = [n for n in new if not n.startswith(".")]
+    if "outbox" in exp:
+        if len(new) != exp["outbox"].get("count", 1):
+            return "outbox: %d new files (%s), expected %d" % (
+                len(new), new, exp["outbox"].get("count", 1))
+        text = b"".join(open(os.path.join(srv.outbox, n), "rb").read() for n in new)
+        for needle in exp["outbox"].get("contains", []):
+            if needle.encode() not in text:
+                return "outbox lacks %r" % needle
+        for needle in exp["outbox"].get("lacks", []):
+            if needle.encode() in text:
+                return "outbox holds %r" % needle
+    elif new and not case.get("any_outbox"):
+        return "unexpected outbox files %s" % new
+    return None
+
+
+def main():
+    builddir = sys.argv[1]
+    files = sys.argv[2:] or sorted(glob.glob(os.path.join(TOP, "tests/e2e/cases/*.json")))
+    passed = failed = 0
+    for f in files:
+        spec = json.load(open(f))
+        with harness.Gateway(builddir, spec.get("config"),
+                             procs=spec.get("procs", 1),
+                             fakes=spec.get("fakes", [])) as srv:
+            defaults = spec.get("defaults", {})
+            for case in spec["cases"]:
+                name = "%s: %s" % (os.path.basename(f), case["name"])
+                try:
+                    err = run_case(srv, case, defaults)
+                except Exception as e:  # a crash of the suite is a failure
+                    err = "exception: %r" % (e,)
+                if err is None:
+                    passed += 1
+                    print("ok   " + name)
+                else:
+                    failed += 1
+                    print("FAIL " + name + ": " + err)
+            err = srv.check_logs(spec.get("secrets", []))
+            if err:
+                failed += 1
+                print("FAIL %s: logs: %s" % (os.path.basename(f), err))
+            else:
+                passed += 1
+                print("ok   %s: logs clean (no sanitizer report, no secret)"
+                      % os.path.basename(f))
+    print("e2e: %d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    import urllib.parse  # noqa: F401
+    sys.exit(main())
