@@ -15,6 +15,7 @@
 #include "envelope.h"
 #include "handlers.h"
 #include "log.h"
+#include "tmplset.h"
 #include "users.h"
 #include "util.h"
 
@@ -178,10 +179,42 @@ comp_rcpt_free(struct comp_rcpt *r)
 void
 comp_finish(struct reply *rp, const struct comp_rcpt *r, const char *what)
 {
-	json_object	*uc;
+	json_object	*uc, *np, *d;
 
 	if (r->users == NULL)
 		return;
+	if (rp->payload != NULL) {
+		/* A third party's answer, reworded as ESB does. */
+		if (what != NULL && rp->result && r->fragments[0] != '\0') {
+			np = json_object_new_object();
+			json_object_object_add(np, "result",
+			    json_object_new_boolean(0));
+			json_object_object_add(np, "message", json_object_new_string(
+			    ""));
+			if (strcmp(what, "voice") == 0 &&
+			    json_object_object_get_ex(rp->payload, "data", &d))
+				json_object_object_add(np, "data",
+				    json_object_get(d));
+			json_object_put(rp->payload);
+			rp->payload = np;
+			reply_fail(rp, CODE_COMMON, "Some users failed to send "
+			    "%s. %s", what, r->fragments);
+			json_object_object_add(np, "message",
+			    json_object_new_string(rp->message));
+		}
+		if (!json_object_object_get_ex(rp->payload, "data", &d) ||
+		    d == NULL) {
+			d = json_object_new_object();
+			json_object_object_add(rp->payload, "data", d);
+		}
+		if (json_object_is_type(d, json_type_object)) {
+			uc = json_object_new_object();
+			json_object_object_add(uc, "invalid",
+			    json_object_get(r->invalid));
+			json_object_object_add(d, "username_check", uc);
+		}
+		return;
+	}
 	if (what != NULL && rp->result && r->fragments[0] != '\0')
 		reply_fail(rp, CODE_COMMON, "Some users failed to send %s. %s",
 		    what, r->fragments);
@@ -278,4 +311,25 @@ comp_upstream(const char *name, json_object *sec)
 	if (strcmp(t, "mp") == 0)
 		return *conf_str(sec, "wx_app_id") != '\0';
 	return *conf_str(sec, "wx_qy_corpid") != '\0';
+}
+
+/*
+ * Renders one of the channel layouts under templates/ (caller frees).
+ * Returns NULL with the contract's generic error when it is missing or
+ * fails, which -t at startup makes unlikely.
+ */
+char *
+comp_render(const char *name, json_object *ctx, enum tmpl_esc esc,
+    struct reply *rp)
+{
+	struct buf	 b;
+
+	buf_init(&b, LIM_RENDER);
+	if (tmplset_render(name, ctx, esc, &b) == -1) {
+		log_warnx("template %s: missing or too large", name);
+		buf_free(&b);
+		comp_component_error(rp);
+		return NULL;
+	}
+	return buf_take(&b);
 }

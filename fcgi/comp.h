@@ -4,6 +4,7 @@
 #include <json-c/json.h>
 
 #include "limits.h"
+#include "tmpl.h"
 
 struct ctx;
 struct reply;
@@ -39,6 +40,8 @@ char	*comp_text(json_object *, const char *, const char *, int);
 const char *comp_str(json_object *, const char *);
 int	 comp_outbox(struct ctx *, const char *, const char *, const void *,
 	    size_t, struct reply *);
+char	*comp_render(const char *, json_object *, enum tmpl_esc,
+	    struct reply *);
 int	 comp_outbox_json(struct ctx *, const char *, json_object *,
 	    struct reply *);
 

@@ -26,8 +26,10 @@
 #include "handlers.h"
 #include "http.h"
 #include "log.h"
+#include "named.h"
 #include "request.h"
 #include "route.h"
+#include "tmplset.h"
 #include "util.h"
 
 static volatile sig_atomic_t	 stopping;
@@ -161,7 +163,8 @@ serve(FCGX_Request *fr)
 	if ((rt->flags & ROUTE_AUTH) &&
 	    auth_check(conf, &r, creds, &id, &rp) == -1)
 		goto answer;
-	if (check_params(rt->name, r.params, &params, &rp) == -1)
+	if (named_apply(rt->name, r.params, &rp) == -1 ||
+	    check_params(rt->name, r.params, &params, &rp) == -1)
 		goto answer;
 	memset(&cx, 0, sizeof(cx));
 	cx.conf = conf;
@@ -238,8 +241,14 @@ main(int argc, char *argv[])
 		fprintf(stderr, "%s: schemas are broken, not started\n", path);
 		return 1;
 	}
+	if (tmplset_load(conf->templates_dir) == -1) {
+		fprintf(stderr, "%s: templates are broken, not started\n",
+		    path);
+		return 1;
+	}
 	if (test) {
 		printf("%s: configuration OK\n", path);
+		tmplset_free();
 		check_free();
 		conf_free(conf);
 		return 0;
@@ -270,6 +279,7 @@ main(int argc, char *argv[])
 	}
 	FCGX_Free(&fr, 1);
 	log_info("clean exit");
+	tmplset_free();
 	check_free();
 	http_global_free();
 	conf_free(conf);

@@ -5,6 +5,7 @@
 #include "comp.h"
 #include "conf.h"
 #include "envelope.h"
+#include "forward.h"
 #include "handlers.h"
 #include "limits.h"
 #include "mime.h"
@@ -40,6 +41,67 @@ decode_attachments(json_object *list)
 	return out;
 }
 
+static json_object *
+str_or_null(json_object *list, int resolved)
+{
+	return resolved ? json_object_get(list) : NULL;
+}
+
+/*
+ * dest_url gets ESB's kwargs with the cleaned fields laid over them;
+ * decoded attachment bytes that are not text stay base64.
+ */
+static void
+forward_mail(struct ctx *cx, const struct mail *m,
+    const struct comp_rcpt *to, const struct comp_rcpt *cc,
+    struct reply *rp)
+{
+	json_object	*body, *v, *atts, *a, *na, *c, *orig;
+	size_t		 i;
+
+	body = forward_kwargs(cx);
+	json_object_object_add(body, "receiver", json_object_get(to->list));
+	json_object_object_add(body, "receiver__username",
+	    str_or_null(json_object_object_get(cx->params,
+	    "receiver__username"), to->users != NULL));
+	json_object_object_add(body, "cc", json_object_get(cc->list));
+	json_object_object_add(body, "cc__username",
+	    str_or_null(json_object_object_get(cx->params, "cc__username"),
+	    cc->users != NULL));
+	json_object_object_add(body, "title", json_object_new_string(
+	    m->subject));
+	json_object_object_add(body, "content", json_object_new_string(
+	    m->body));
+	json_object_object_add(body, "is_content_base64",
+	    json_object_new_boolean(json_object_object_get_ex(cx->params,
+	    "is_content_base64", &v) && json_object_get_boolean(v)));
+	json_object_object_add(body, "body_format", json_object_new_string(
+	    comp_str(cx->params, "body_format")));
+	atts = json_object_new_array();
+	for (i = 0; i < json_object_array_length(m->attachments); i++) {
+		a = json_object_array_get_idx(m->attachments, i);
+		json_object_deep_copy(a, &na, NULL);
+		c = json_object_object_get(a, "content");
+		if (!utf8_valid(json_object_get_string(c),
+		    (size_t)json_object_get_string_len(c))) {
+			orig = json_object_array_get_idx(json_object_object_get(
+			    cx->params, "attachments"), i);
+			json_object_object_add(na, "content", json_object_get(
+			    json_object_object_get(orig, "content")));
+			json_object_object_add(na, "content_encoding",
+			    json_object_new_string("base64"));
+		}
+		json_object_array_add(atts, na);
+	}
+	json_object_object_add(body, "attachments", atts);
+	json_object_object_add(body, "sender", json_object_new_string(m->from));
+	if (to->users != NULL || cc->users != NULL)
+		json_object_object_add(body, "_extra_user_error_msg",
+		    json_object_new_string(to->fragments));
+	forward_send(cx, body, rp);
+	json_object_put(body);
+}
+
 /*
  * send_mail (contract 2.4): receiver or receiver__username, cc or
  * cc__username, title, content, attachments.  "Succeeded to send mail"
@@ -51,8 +113,8 @@ hnd_send_mail(struct ctx *cx, struct reply *rp)
 	struct comp_rcpt	 to, cc;
 	struct mail		 m;
 	struct buf		 eml;
-	json_object		*atts = NULL, *v;
-	char			*content = NULL;
+	json_object		*atts = NULL, *v, *f = NULL;
+	char			*content = NULL, *body = NULL;
 	enum comp_mode		 mode;
 
 	memset(&to, 0, sizeof(to));
@@ -82,8 +144,15 @@ hnd_send_mail(struct ctx *cx, struct reply *rp)
 	m.to = to.list;
 	m.cc = cc.list;
 	m.subject = comp_str(cx->params, "title");
-	m.body = content;
 	m.html = strcmp(comp_str(cx->params, "body_format"), "Text") != 0;
+	f = json_object_new_object();
+	json_object_object_add(f, "content", json_object_new_string(content));
+	json_object_object_add(f, "title", json_object_new_string(m.subject));
+	body = comp_render(m.html ? "mail/html" : "mail/text", f,
+	    m.html ? TMPL_ESC_HTML : TMPL_ESC_NONE, rp);
+	if (body == NULL)
+		goto out;
+	m.body = body;
 	m.attachments = atts;
 	m.msgid_seed = cx->request_id;
 	rp->audit = json_object_get(to.list);
@@ -99,12 +168,19 @@ hnd_send_mail(struct ctx *cx, struct reply *rp)
 		if (comp_outbox(cx, "mail", "eml", eml.ptr, eml.len, rp) == 0)
 			reply_ok(rp, "Succeeded to send mail");
 		break;
+	case MODE_FORWARD:
+		/* The third party gets the content, not our layout of it. */
+		m.body = content;
+		forward_mail(cx, &m, &to, &cc, rp);
+		break;
 	default:
 		comp_unfinished(rp);
 		break;
 	}
 	comp_finish(rp, &to, "email");
 out:
+	json_object_put(f);
+	free(body);
 	buf_free(&eml);
 	json_object_put(atts);
 	free(content);

@@ -4,6 +4,7 @@
 #include "comp.h"
 #include "conf.h"
 #include "envelope.h"
+#include "forward.h"
 #include "handlers.h"
 
 /*
@@ -15,8 +16,9 @@ void
 hnd_send_sms(struct ctx *cx, struct reply *rp)
 {
 	struct comp_rcpt	 to;
-	json_object		*msg = NULL, *v;
-	char			*content = NULL;
+	json_object		*msg = NULL, *v, *f = NULL;
+	char			*content = NULL, *text = NULL;
+	const char		*sign;
 
 	memset(&to, 0, sizeof(to));
 	if (comp_check_contacts(cx->params, "receiver", "phone", rp) == -1 ||
@@ -31,6 +33,15 @@ hnd_send_sms(struct ctx *cx, struct reply *rp)
 	content = comp_text(cx->params, "content", "",
 	    json_object_object_get_ex(cx->params, "is_content_base64", &v) &&
 	    json_object_get_boolean(v));
+	/* ESB prefixes 【sign】 unless the content already starts with 【. */
+	sign = conf_str(cx->section, "qcloud_sms_sign");
+	f = json_object_new_object();
+	json_object_object_add(f, "content", json_object_new_string(content));
+	json_object_object_add(f, "sign", json_object_new_string(sign));
+	json_object_object_add(f, "prefix", json_object_new_boolean(
+	    *sign != '\0' && strncmp(content, "【", strlen("【")) != 0));
+	if ((text = comp_render("sms/text", f, TMPL_ESC_NONE, rp)) == NULL)
+		goto out;
 	rp->audit = json_object_get(to.list);
 	switch (comp_mode(cx->section,
 	    comp_upstream(cx->component, cx->section))) {
@@ -40,9 +51,26 @@ hnd_send_sms(struct ctx *cx, struct reply *rp)
 		    json_object_new_string("sms"));
 		json_object_object_add(msg, "receiver", json_object_get(to.list));
 		json_object_object_add(msg, "content",
-		    json_object_new_string(content));
+		    json_object_new_string(text));
 		if (comp_outbox_json(cx, "sms", msg, rp) == 0)
 			reply_ok(rp, "OK");
+		break;
+	case MODE_FORWARD:
+		msg = forward_kwargs(cx);
+		json_object_object_add(msg, "receiver", json_object_get(to.list));
+		json_object_object_add(msg, "receiver__username", to.users ==
+		    NULL ? NULL : json_object_get(json_object_object_get(
+		    cx->params, "receiver__username")));
+		json_object_object_add(msg, "content",
+		    json_object_new_string(content));
+		json_object_object_add(msg, "is_content_base64",
+		    json_object_new_boolean(json_object_object_get_ex(
+		    cx->params, "is_content_base64", &v) &&
+		    json_object_get_boolean(v)));
+		if (to.users != NULL)
+			json_object_object_add(msg, "_extra_user_error_msg",
+			    json_object_new_string(to.fragments));
+		forward_send(cx, msg, rp);
 		break;
 	default:
 		comp_unfinished(rp);
@@ -50,7 +78,9 @@ hnd_send_sms(struct ctx *cx, struct reply *rp)
 	}
 	comp_finish(rp, &to, "sms");
 out:
+	json_object_put(f);
 	json_object_put(msg);
+	free(text);
 	free(content);
 	comp_rcpt_free(&to);
 }

@@ -3,6 +3,7 @@
 #include "comp.h"
 #include "conf.h"
 #include "envelope.h"
+#include "forward.h"
 #include "handlers.h"
 #include "users.h"
 
@@ -49,11 +50,17 @@ void
 hnd_send_voice_msg(struct ctx *cx, struct reply *rp)
 {
 	struct comp_rcpt	 r;
-	json_object		*people = NULL, *msg = NULL, *data;
+	json_object		*people = NULL, *msg = NULL, *data, *f = NULL;
+	char			*text = NULL;
 
 	memset(&r, 0, sizeof(r));
 	people = voice_people(cx, &r, rp);
 	if (people == NULL)
+		goto out;
+	f = json_object_new_object();
+	json_object_object_add(f, "message", json_object_new_string(
+	    comp_str(cx->params, "auto_read_message")));
+	if ((text = comp_render("voice/text", f, TMPL_ESC_NONE, rp)) == NULL)
 		goto out;
 	rp->audit = json_object_get(people);
 	switch (comp_mode(cx->section,
@@ -65,8 +72,7 @@ hnd_send_voice_msg(struct ctx *cx, struct reply *rp)
 		json_object_object_add(msg, "user_list_information",
 		    json_object_get(people));
 		json_object_object_add(msg, "auto_read_message",
-		    json_object_new_string(comp_str(cx->params,
-		    "auto_read_message")));
+		    json_object_new_string(text));
 		if (comp_outbox_json(cx, "voice", msg, rp) == 0) {
 			reply_ok(rp, "OK");
 			data = json_object_new_object();
@@ -77,12 +83,30 @@ hnd_send_voice_msg(struct ctx *cx, struct reply *rp)
 			reply_data(rp, data);
 		}
 		break;
+	case MODE_FORWARD:
+		/* Only the cleaned form data, no common keys (ESB). */
+		msg = json_object_new_object();
+		json_object_object_add(msg, "auto_read_message",
+		    json_object_new_string(comp_str(cx->params,
+		    "auto_read_message")));
+		json_object_object_add(msg, "user_list_information",
+		    json_object_get(people));
+		json_object_object_add(msg, "receiver__username", r.users ==
+		    NULL ? NULL : json_object_get(json_object_object_get(
+		    cx->params, "receiver__username")));
+		if (r.users != NULL)
+			json_object_object_add(msg, "_extra_user_error_msg",
+			    json_object_new_string(r.fragments));
+		forward_send(cx, msg, rp);
+		break;
 	default:
 		comp_unfinished(rp);
 		break;
 	}
 	comp_finish(rp, &r, "voice");
 out:
+	free(text);
+	json_object_put(f);
 	json_object_put(msg);
 	json_object_put(people);
 	comp_rcpt_free(&r);

@@ -9,37 +9,36 @@
 #include "handlers.h"
 
 /*
- * The text ESB's WeCom channel sends: heading, message, "Date: " and the
- * optional remark, one per line.  Caller frees.
+ * The fields of the layouts (templates/wecom/text, wxmp/data):
+ * heading, message (base64-decoded when flagged), date (now, as ESB
+ * defaults it, when absent), remark.  Caller puts.
  */
-static char *
-wecom_text(json_object *data)
+static json_object *
+layout_fields(json_object *data)
 {
-	json_object	*v;
-	char		*msg, *out, now[32];
-	const char	*date, *remark;
-	size_t		 n;
+	json_object	*f, *v;
+	char		*msg, now[32];
 	time_t		 t = time(NULL);
 	struct tm	 tm;
 
+	f = json_object_new_object();
 	msg = comp_text(data, "message", "",
 	    json_object_object_get_ex(data, "is_message_base64", &v) &&
 	    json_object_get_boolean(v));
-	date = comp_str(data, "date");
-	if (*date == '\0') {
+	json_object_object_add(f, "heading", json_object_new_string(
+	    comp_str(data, "heading")));
+	json_object_object_add(f, "message", json_object_new_string(msg));
+	free(msg);
+	if (*comp_str(data, "date") == '\0') {
 		gmtime_r(&t, &tm);
 		strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		date = now;
-	}
-	remark = comp_str(data, "remark");
-	n = strlen(comp_str(data, "heading")) + strlen(msg) + strlen(date) +
-	    strlen(remark) + 16;
-	out = malloc(n);
-	if (out != NULL)
-		snprintf(out, n, "%s\n%s\nDate: %s%s%s", comp_str(data,
-		    "heading"), msg, date, *remark != '\0' ? "\n" : "", remark);
-	free(msg);
-	return out;
+		json_object_object_add(f, "date", json_object_new_string(now));
+	} else
+		json_object_object_add(f, "date", json_object_new_string(
+		    comp_str(data, "date")));
+	json_object_object_add(f, "remark", json_object_new_string(
+	    comp_str(data, "remark")));
+	return f;
 }
 
 /*
@@ -51,7 +50,7 @@ void
 hnd_send_weixin(struct ctx *cx, struct reply *rp)
 {
 	struct comp_rcpt	 to;
-	json_object		*msg = NULL, *data = NULL;
+	json_object		*msg = NULL, *data = NULL, *fields = NULL;
 	const char		*type;
 	char			*text = NULL;
 	int			 mp;
@@ -70,7 +69,10 @@ hnd_send_weixin(struct ctx *cx, struct reply *rp)
 	    mp ? "wx_openid" : "wx_userid", &to, rp) == -1)
 		goto out;
 	json_object_object_get_ex(cx->params, "data", &data);
-	text = wecom_text(data);
+	fields = layout_fields(data);
+	if ((text = comp_render("wecom/text", fields, TMPL_ESC_NONE, rp)) ==
+	    NULL)
+		goto out;
 	rp->audit = json_object_get(to.list);
 	switch (comp_mode(cx->section,
 	    comp_upstream(cx->component, cx->section))) {
@@ -83,7 +85,7 @@ hnd_send_weixin(struct ctx *cx, struct reply *rp)
 		json_object_object_add(msg, "receiver", json_object_get(to.list));
 		json_object_object_add(msg, "data", json_object_get(data));
 		json_object_object_add(msg, "text", json_object_new_string(
-		    text != NULL ? text : ""));
+		    text));
 		if (comp_outbox_json(cx, "weixin", msg, rp) == 0)
 			reply_ok(rp, "WeChat message sending succeeded");
 		break;
@@ -103,6 +105,7 @@ hnd_send_weixin(struct ctx *cx, struct reply *rp)
 	}
 	comp_finish(rp, &to, "wechat message");
 out:
+	json_object_put(fields);
 	json_object_put(msg);
 	free(text);
 	comp_rcpt_free(&to);
