@@ -52,20 +52,72 @@ DEFAULT_CONFIG = {
 }
 
 
+def merge(base, over):
+    """over laid onto base, recursively for objects; None deletes a key."""
+    for k, v in over.items():
+        if v is None:
+            base.pop(k, None)
+        elif isinstance(v, dict) and isinstance(base.get(k), dict):
+            merge(base[k], v)
+        else:
+            base[k] = v
+    return base
+
+
 class Gateway:
-    """lighttpd + cmsi.fcgi with a config of our own."""
+    """lighttpd + cmsi.fcgi with DEFAULT_CONFIG, overlaid with config."""
 
     def __init__(self, builddir, config=None, procs=1, fakes=(), env=None):
         self.builddir = os.path.abspath(os.path.join(TOP, builddir))
-        self.config = json.loads(json.dumps(config or DEFAULT_CONFIG))
+        self.config = merge(json.loads(json.dumps(DEFAULT_CONFIG)),
+                            config or {})
         self.procs = procs
         self.env = env or {}
         self.fakes = list(fakes)
         self.procs_started = []
 
+    def start_fakes(self):
+        """Starts each fake: {"name", "cmd": [...], "ports": N}.  In cmd
+        and later in the config, {dir} is the temp dir, {top} the source
+        tree, {pki} a PKI directory shared by all fakes of this run, and
+        {NAME.portI} the I-th port given to fake NAME."""
+        self.subst = {"{dir}": self.dir, "{top}": TOP,
+                      "{pki}": os.path.join(self.dir, "pki")}
+        os.makedirs(self.subst["{pki}"], exist_ok=True)
+        for fk in self.fakes:
+            for i in range(fk.get("ports", 1)):
+                self.subst["{%s.port%d}" % (fk["name"], i)] = str(free_port())
+        for fk in self.fakes:
+            cmd = [self.render(a) for a in fk["cmd"]]
+            if cmd[0].endswith(".py"):
+                cmd = ["/usr/bin/python3"] + cmd
+            log = open(os.path.join(self.dir, "fake-%s.log" % fk["name"]), "wb")
+            p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                 cwd=TOP)
+            self.procs_started.append((p, log))
+            for i in range(fk.get("ports", 1)):
+                port = int(self.subst["{%s.port%d}" % (fk["name"], i)])
+                if not wait_port(port, 20):
+                    raise RuntimeError("fake %s did not start: %s" % (
+                        fk["name"], self.read("fake-%s.log" % fk["name"])))
+
+    def render(self, v):
+        """Placeholders in strings, lists and objects (see start_fakes)."""
+        if isinstance(v, str):
+            for k, r in self.subst.items():
+                v = v.replace(k, r)
+            return v
+        if isinstance(v, list):
+            return [self.render(x) for x in v]
+        if isinstance(v, dict):
+            return {k: self.render(x) for k, x in v.items()}
+        return v
+
     def __enter__(self):
         self.dir = tempfile.mkdtemp(prefix="cmsi-e2e-")
         self.port = free_port()
+        self.start_fakes()
+        self.config = self.render(self.config)
         os.makedirs(os.path.join(self.dir, "htdocs"))
         os.makedirs(os.path.join(self.dir, "tmp"))
         self.config.setdefault("state_dir", os.path.join(self.dir, "state"))
@@ -117,6 +169,8 @@ class Gateway:
     def check_logs(self, secrets=()):
         self.stop()
         text = self.app_log() + self.read("lighttpd.out")
+        for fk in self.fakes:
+            text += self.read("fake-%s.log" % fk["name"])
         for s in SANITIZER:
             if s in text:
                 i = text.index(s)
@@ -127,6 +181,16 @@ class Gateway:
         return None
 
     def stop(self):
+        for p, log in self.procs_started:
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(5)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+            log.close()
+        self.procs_started = []
         if self.lighttpd.poll() is None:
             self.lighttpd.send_signal(signal.SIGINT)
             try:

@@ -69,6 +69,32 @@ def subset(want, got, where="$"):
     return None
 
 
+def exp_spools(case):
+    return list(case.get("expect", {}).get("spool", {}).keys())
+
+
+def spool_files(srv, name):
+    d = os.path.join(srv.dir, name)
+    return set(os.listdir(d)) if os.path.isdir(d) else set()
+
+
+def check_spool(srv, name, before, want):
+    """A fake writes what it received as one file per message into
+    <tempdir>/<name>/; this checks the files the case added."""
+    d = os.path.join(srv.dir, name)
+    new = sorted(spool_files(srv, name) - before)
+    if "count" in want and len(new) != want["count"]:
+        return "spool %s: %d new files, expected %d" % (name, len(new), want["count"])
+    text = b"".join(open(os.path.join(d, n), "rb").read() for n in new)
+    for needle in want.get("contains", []):
+        if needle.encode() not in text:
+            return "spool %s lacks %r in %r" % (name, needle, text[:600])
+    for needle in want.get("lacks", []):
+        if needle.encode() in text:
+            return "spool %s holds %r" % (name, needle)
+    return None
+
+
 def build_request(case, defaults):
     method = case.get("method", "POST")
     path = case.get("path", defaults.get("path", "/api/c/compapi/cmsi/send_mail/"))
@@ -95,7 +121,10 @@ def build_request(case, defaults):
 
 def run_case(srv, case, defaults):
     method, path, body, headers = build_request(case, defaults)
+    if case.get("sleep"):
+        time.sleep(case["sleep"])
     before = set(os.listdir(srv.outbox))
+    spools = {name: spool_files(srv, name) for name in exp_spools(case)}
     status, raw, rh = http(srv.port, method, path, body, headers)
     exp = case.get("expect", {})
     if status != exp.get("status", 200):
@@ -113,6 +142,10 @@ def run_case(srv, case, defaults):
     if exp.get("request_id", status == 200 and "code" in doc):
         if not re.fullmatch(r"[0-9a-f]{32}", doc.get("request_id", "")):
             return "no 32-hex request_id in %s" % raw[:200]
+    for name, want in exp.get("spool", {}).items():
+        err = check_spool(srv, name, spools[name], want)
+        if err:
+            return err
     new = sorted(set(os.listdir(srv.outbox)) - before)
     new = [n for n in new if not n.startswith(".")]
     if "outbox" in exp:
@@ -161,6 +194,22 @@ def main():
                 passed += 1
                 print("ok   %s: logs clean (no sanitizer report, no secret)"
                       % os.path.basename(f))
+    # Scripted suites: tests/e2e/t_*.py BUILDDIR, one "ok"/"FAIL" line per
+    # check, non-zero exit on failure.
+    if len(sys.argv) == 2:
+        for script in sorted(glob.glob(os.path.join(TOP, "tests/e2e/t_*.py"))):
+            p = subprocess.run(["/usr/bin/python3", script, builddir],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               timeout=900)
+            out = p.stdout.decode(errors="replace")
+            sys.stdout.write(out)
+            ok = sum(1 for l in out.splitlines() if l.startswith("ok"))
+            bad = sum(1 for l in out.splitlines() if l.startswith("FAIL"))
+            if p.returncode != 0 and bad == 0:
+                bad = 1
+                print("FAIL %s exited %d" % (os.path.basename(script), p.returncode))
+            passed += ok
+            failed += bad
     print("e2e: %d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
 
