@@ -1,0 +1,160 @@
+#!/usr/bin/python3
+"""Signature mode and bk_token (contract 3.3-3.4), and the HTTP user
+directory (contract 2.5): needs live timestamps and a fake login service,
+so it is a script rather than a case file."""
+import base64
+import hashlib
+import hmac
+import json
+import os
+import sys
+import time
+import urllib.parse
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import harness  # noqa: E402
+from e2e_lib import Checker, http  # noqa: E402
+
+PATH = "/api/c/compapi/v2/cmsi/send_mail/"
+
+
+def signed(method, path, body, secret="demo-secret", **over):
+    """The SDK's signature variant (contract 6.2): for POST the app code
+    rides in the body, the query holds only timestamp, nonce, signature."""
+    q = {"bk_timestamp": str(int(time.time())), "bk_nonce": "12345"}
+    if method == "GET":
+        q.update({"bk_app_code": "demo", "bk_username": "admin"})
+    q.update(over)
+    q = {k: v for k, v in q.items() if v is not None}
+    items = dict(q)
+    if method == "POST":
+        items["data"] = body.decode()
+    msg = "%s%s?%s" % (method, path, "&".join(
+        "%s=%s" % (k, items[k]) for k in sorted(items)))
+    q["bk_signature"] = base64.b64encode(hmac.new(
+        secret.encode(), msg.encode(), hashlib.sha1).digest()).decode()
+    return path + "?" + urllib.parse.urlencode(q)
+
+
+def main():
+    c = Checker()
+    build = sys.argv[1]
+    fakes = [{"name": "login", "cmd": ["tests/fakes/bk_login.py", "--port",
+              "{login.port0}", "--dir", "{dir}/login"]}]
+    cfg = {"login": {"is_login_url":
+                     "http://127.0.0.1:{login.port0}/login/accounts/is_login/"}}
+    mail = {"receiver": "a@example.com", "title": "t", "content": "c"}
+    with harness.Gateway(build, cfg, fakes=fakes) as g:
+        body = json.dumps(dict(mail, bk_app_code="demo",
+                               bk_username="admin")).encode()
+        st, doc = http(g, "POST", signed("POST", PATH, body), body)
+        c.eq("signature POST accepted", doc.get("result"), True)
+        st, doc = http(g, "GET", signed("GET", PATH, b"", receiver="a@x.org",
+                                        title="t", content="c"))
+        c.eq("signature GET accepted", doc.get("result"), True)
+        st, doc = http(g, "POST", signed("POST", PATH, body, secret="nope"), body)
+        c.eq("wrong signature", doc.get("message"), "Signature [bk_signature] "
+             "verification failed, please provide valid parameters and signature")
+        st, doc = http(g, "POST", signed("POST", PATH, body), body + b" ")
+        c.eq("body changed after signing", doc.get("result"), False)
+        st, doc = http(g, "POST", signed("POST", PATH, body, bk_timestamp=str(
+            int(time.time()) - 301)), body)
+        c.eq("expired timestamp", doc.get("message"),
+             "Parameter bk_timestamp is illegal, because it has expired")
+        st, doc = http(g, "POST", signed("POST", PATH, body, bk_timestamp="x"), body)
+        c.eq("non-time timestamp", doc.get("message"),
+             "Parameter bk_timestamp is illegal, due to non-time format")
+        st, doc = http(g, "POST", signed("POST", PATH, body, bk_timestamp=None), body)
+        c.eq("no timestamp", doc.get("message"), "Parameter bk_timestamp does not exist")
+        st, doc = http(g, "POST", signed("POST", PATH, body, bk_nonce=None), body)
+        c.eq("no nonce", doc.get("message"), "Parameter bk_nonce does not exist")
+        st, doc = http(g, "POST", signed("POST", PATH, body, bk_nonce="abc"), body)
+        c.eq("bad nonce", doc.get("message"), "Parameter bk_nonce is illegal")
+        st, doc = http(g, "POST", signed("POST", PATH, body, bk_nonce="-3"), body)
+        c.eq("negative nonce", doc.get("message"),
+             "Parameter bk_nonce is illegal, it must be a positive integer")
+        ext = "/o/api/c/compapi/v2/cmsi/send_mail/"
+        st, doc = http(g, "POST", signed("POST", ext, body).replace(ext, PATH, 1),
+                       body, {"X-Request-Uri": ext + "?x=1"})
+        c.eq("X-Request-Uri path is the signed path", doc.get("result"), True)
+
+        tok = {"bk_app_code": "plain", "bk_app_secret": "plain-secret"}
+        st, doc = http(g, "POST", PATH, json.dumps(dict(tok, bk_token="good-token",
+                                                        **mail)).encode())
+        c.eq("live bk_token", doc.get("result"), True)
+        st, doc = http(g, "POST", PATH, json.dumps(dict(tok, bk_token="stale",
+                                                        bk_username="admin",
+                                                        **mail)).encode())
+        c.eq("dead bk_token fails even with bk_username", doc.get("message"),
+             "User authentication failed, please check if the bk_token is valid")
+        st, doc = http(g, "POST", PATH, json.dumps(dict(tok, bk_token="broken",
+                                                        **mail)).encode())
+        c.ok("login service error is 1306201", doc.get("code") == 1306201 and
+             doc.get("message", "").startswith(
+                 "Component request third-party system [BK_LOGIN] interface "
+                 "[is_login] error: Status Code: 500"), repr(doc))
+    c.logs(g)
+
+    dcfg = {"users": {"file": None,
+                      "url": "http://127.0.0.1:{login.port0}/login/accounts/get_batch_user/",
+                      "app_code": "esb", "app_token": "dir-token"}}
+    sms = "/api/c/compapi/cmsi/send_sms/"
+    cr = {"bk_app_code": "demo", "bk_app_secret": "demo-secret", "bk_username": "admin"}
+    with harness.Gateway(build, dcfg, fakes=fakes) as g:
+        st, doc = http(g, "POST", PATH, json.dumps(dict(
+            cr, receiver__username="admin,bob,ghost,badphone", title="t",
+            content="c")).encode())
+        c.eq("HTTP directory: partial failure message", doc.get("message"),
+             "Some users failed to send email. The following users are not "
+             "blueking users: ghost;The following users contact format are "
+             "incorrect: badphone")
+        c.eq("HTTP directory: username_check", doc.get("data"),
+             {"username_check": {"invalid": ["ghost"]}})
+        st, doc = http(g, "POST", sms, json.dumps(dict(
+            cr, receiver__username="bob", content="c")).encode())
+        c.eq("HTTP directory: phone for sms", doc.get("result"), True)
+        out = "".join(open(os.path.join(g.outbox, n)).read()
+                      for n in os.listdir(g.outbox) if n.endswith(".json"))
+        c.ok("HTTP directory: bob's phone in the message", "13800000002" in out)
+    c.logs(g, ["dir-token"])
+
+    bad = json.loads(json.dumps(dcfg))
+    bad["users"]["app_token"] = "wrong"
+    with harness.Gateway(build, bad, fakes=fakes) as g:
+        st, doc = http(g, "POST", PATH, json.dumps(dict(
+            cr, receiver__username="admin", title="t", content="c")).encode())
+        c.eq("directory refuses: message", doc.get("message"),
+             "Failed to get users contact information based on username, "
+             "APP authentication failed")
+    c.logs(g, ["wrong"])
+
+    slow = [{"name": "login", "cmd": fakes[0]["cmd"] + ["--delay-ms", "3000"]}]
+    scfg = json.loads(json.dumps(dcfg))
+    scfg["upstream"] = {"timeout_ms": 500}
+    with harness.Gateway(build, scfg, fakes=slow) as g:
+        t0 = time.time()
+        st, doc = http(g, "POST", PATH, json.dumps(dict(
+            cr, receiver__username="admin", title="t", content="c")).encode())
+        c.ok("slow directory: answered within the timeout",
+             time.time() - t0 < 2.5 and doc.get("result") is False)
+        c.ok("slow directory: message", doc.get("message", "").startswith(
+            "Failed to get users contact information based on username, "
+            "Third-party system interface response time exceeds"))
+    c.logs(g)
+
+    down = json.loads(json.dumps(dcfg))
+    down["users"]["url"] = "http://127.0.0.1:%d/x" % harness.free_port()
+    with harness.Gateway(build, down) as g:
+        st, doc = http(g, "POST", PATH, json.dumps(dict(
+            cr, receiver__username="admin", title="t", content="c")).encode())
+        c.ok("directory down: clear message", doc.get("message", "").startswith(
+            "Failed to get users contact information based on username, "))
+        st, doc = http(g, "POST", PATH, json.dumps(dict(
+            cr, receiver="a@x.org", title="t", content="c")).encode())
+        c.eq("directory down: worker alive", doc.get("result"), True)
+    c.logs(g)
+    return c.done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

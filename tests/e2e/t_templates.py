@@ -1,0 +1,118 @@
+#!/usr/bin/python3
+"""Layouts under templates/ (issue 7): an edited copy changes what is sent,
+named templates render server-side, a broken template stops startup."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import harness  # noqa: E402
+from e2e_lib import Checker, http  # noqa: E402
+
+CR = {"bk_app_code": "demo", "bk_app_secret": "demo-secret", "bk_username": "admin"}
+API = "/api/c/compapi/cmsi/"
+
+
+def newest(g):
+    names = [os.path.join(g.outbox, n) for n in os.listdir(g.outbox)
+             if not n.startswith(".")]
+    names.sort(key=lambda n: os.stat(n).st_mtime_ns)
+    return open(names[-1], encoding="utf-8").read()
+
+
+def post(g, comp, **kw):
+    return http(g, "POST", API + comp + "/", json.dumps(dict(CR, **kw)).encode())[1]
+
+
+def main():
+    c = Checker()
+    build = sys.argv[1]
+    tdir = tempfile.mkdtemp(prefix="cmsi-tmpl-")
+    try:
+        mine = os.path.join(tdir, "templates")
+        shutil.copytree(os.path.join(harness.TOP, "templates"), mine)
+        with open(os.path.join(mine, "wecom/text.mustache"), "w") as f:
+            f.write("[{{heading}}] {{message}} @ {{date}}\n")
+        with open(os.path.join(mine, "sms/text.mustache"), "w") as f:
+            f.write("SMS: {{content}}\n")
+        with open(os.path.join(mine, "voice/text.mustache"), "w") as f:
+            f.write("Attention. {{message}}\n")
+        with open(os.path.join(mine, "mail/html.mustache"), "w") as f:
+            f.write("<div class=\"wrap\">{{{content}}}</div><p>{{title}}</p>\n")
+        with harness.Gateway(build, {"templates_dir": mine}) as g:
+            d = post(g, "send_weixin", receiver="u1",
+                     data={"heading": "H", "message": "M", "date": "D"})
+            c.eq("edited wecom layout: sent", d.get("result"), True)
+            c.ok("edited wecom layout: used", "[H] M @ D" in newest(g))
+            post(g, "send_sms", receiver="13800000000", content="hi")
+            c.ok("edited sms layout: used", "SMS: hi" in newest(g))
+            post(g, "send_voice_msg", auto_read_message="fire",
+                 user_list_information=[{"username": "a", "mobile_phone": "1"}])
+            c.ok("edited voice layout: used", "Attention. fire" in newest(g))
+            d = post(g, "send_mail", receiver="a@x.org", title="<T>", content="<b>x</b>",
+                     is_content_base64=False)
+            import base64
+            import email
+            msg = email.message_from_string(newest(g))
+            html = [p for p in msg.walk() if p.get_content_type() == "text/html"]
+            body = html[0].get_payload(decode=True).decode() if html else ""
+            c.eq("edited mail layout: caller HTML kept, title escaped", body,
+                 "<div class=\"wrap\"><b>x</b></div><p>&lt;T&gt;</p>")
+        c.logs(g)
+
+        with harness.Gateway(build) as g:
+            d = post(g, "send_weixin", receiver="u1",
+                     data={"heading": "H", "message": "M", "date": "D", "remark": "R"})
+            c.ok("default wecom layout as ESB", "H\\nM\\nDate: D\\nR" in newest(g))
+            d = post(g, "send_mail", receiver="a@x.org", template="alert",
+                     context={"service": "db<1>", "level": "critical", "time": "10:02",
+                              "summary": "disk \"full\"", "links": ["https://e.x/1"]})
+            c.eq("named template: sent", d.get("result"), True)
+            text = newest(g)
+            c.ok("named template: subject rendered",
+                 "Subject: [critical] db<1>: disk \"full\"" in text, text[:400])
+            msg = email.message_from_string(text)
+            html = [p for p in msg.walk() if p.get_content_type() == "text/html"]
+            body = html[0].get_payload(decode=True).decode()
+            c.ok("named template: HTML-escaped content",
+                 "<b>db&lt;1&gt;</b>" in body and "<li>https://e.x/1</li>" in body, body)
+            d = post(g, "send_sms", receiver="13800000000", template="alert",
+                     context={"service": "db", "level": "warn", "summary": "x<y"})
+            c.ok("named template in sms: plain text", d.get("result") is True and
+                 "x<y" in newest(g))
+            d = post(g, "send_mail", receiver="a@x.org", template="nope", context={})
+            c.eq("unknown template", d.get("message"), "Template [nope] does not exist")
+            d = post(g, "send_mail", receiver="a@x.org", template="../mail/html")
+            c.eq("template name cannot escape messages/", d.get("message"),
+                 "Template [../mail/html] does not exist")
+            d = post(g, "send_mail", receiver="a@x.org", template="alert", context="x")
+            c.eq("context must be an object", d.get("message"),
+                 "template context [context] Must be the specified parameter data type dict")
+            d = post(g, "send_mail", receiver="a@x.org", template="alert",
+                     context={"service": "a\r\nBcc: evil@x.org"})
+            c.ok("a context value cannot break the subject header",
+                 d.get("result") is True and "\r\nBcc: evil" not in newest(g))
+        c.logs(g)
+
+        with open(os.path.join(mine, "sms/text.mustache"), "w") as f:
+            f.write("{{#content}}never closed\n")
+        conf = os.path.join(tdir, "c.json")
+        with open(conf, "w") as f:
+            json.dump({"templates_dir": mine,
+                       "schemas_dir": os.path.join(harness.TOP, "conf/schemas"),
+                       "state_dir": os.path.join(tdir, "state")}, f)
+        p = subprocess.run([os.path.join(harness.TOP, build, "cmsi.fcgi"), "-t", "-c",
+                            conf], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        out = p.stdout.decode()
+        c.ok("broken template stops startup with a clear line",
+             p.returncode != 0 and "sms/text.mustache" in out, out)
+    finally:
+        shutil.rmtree(tdir, ignore_errors=True)
+    return c.done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
