@@ -30,6 +30,7 @@
 #include "request.h"
 #include "route.h"
 #include "tmplset.h"
+#include "users.h"
 #include "util.h"
 
 static volatile sig_atomic_t	 stopping;
@@ -279,6 +280,7 @@ main(int argc, char *argv[])
 	}
 	FCGX_Free(&fr, 1);
 	log_info("clean exit");
+	users_free();
 	tmplset_free();
 	check_free();
 	http_global_free();

@@ -19,6 +19,7 @@
 #include "util.h"
 
 static json_object	*file_doc;	/* owned: the users file, parsed */
+static json_object	*http_cache;	/* owned: name -> [time, entry|null] */
 static struct timespec	 file_mtime;	/* of file_doc, to reload on edit */
 
 /*
@@ -128,6 +129,67 @@ out:
 	return out;
 }
 
+/*
+ * The HTTP directory behind a small per-process cache: answers, unknown
+ * names included, are kept users_ttl seconds, so a burst of alerts to
+ * the same people costs one directory call.  Returns name -> entry for
+ * the names asked (caller puts), or NULL with err set.
+ */
+static json_object *
+http_cached(const struct conf *c, json_object *names, char *err,
+    size_t errsz)
+{
+	json_object	*missing, *got, *out, *slot, *e;
+	const char	*name;
+	time_t		 now = time(NULL);
+	size_t		 i;
+
+	if (http_cache == NULL)
+		http_cache = json_object_new_object();
+	missing = json_object_new_array();
+	for (i = 0; i < json_object_array_length(names); i++) {
+		name = json_object_get_string(json_object_array_get_idx(names,
+		    i));
+		if (!json_object_object_get_ex(http_cache, name, &slot) ||
+		    now - json_object_get_int64(json_object_array_get_idx(slot,
+		    0)) >= c->users_ttl)
+			json_object_array_add(missing,
+			    json_object_new_string(name));
+	}
+	if (json_object_array_length(missing) > 0) {
+		got = http_lookup(c, missing, err, errsz);
+		if (got == NULL) {
+			json_object_put(missing);
+			return NULL;
+		}
+		/* Bounded: a cache past LIM_LIST names starts over. */
+		if (json_object_object_length(http_cache) > LIM_LIST) {
+			json_object_put(http_cache);
+			http_cache = json_object_new_object();
+		}
+		for (i = 0; i < json_object_array_length(missing); i++) {
+			name = json_object_get_string(
+			    json_object_array_get_idx(missing, i));
+			slot = json_object_new_array();
+			json_object_array_add(slot, json_object_new_int64(now));
+			json_object_array_add(slot, json_object_object_get_ex(got,
+			    name, &e) ? json_object_get(e) : NULL);
+			json_object_object_add(http_cache, name, slot);
+		}
+		json_object_put(got);
+	}
+	json_object_put(missing);
+	out = json_object_new_object();
+	for (i = 0; i < json_object_array_length(names); i++) {
+		name = json_object_get_string(json_object_array_get_idx(names,
+		    i));
+		if (json_object_object_get_ex(http_cache, name, &slot) &&
+		    (e = json_object_array_get_idx(slot, 1)) != NULL)
+			json_object_object_add(out, name, json_object_get(e));
+	}
+	return out;
+}
+
 static void
 join(char *out, size_t outsz, json_object *list)
 {
@@ -167,7 +229,7 @@ users_resolve(const struct conf *c, json_object *names, const char *kind,
 	res->found = json_object_new_object();
 	err[0] = '\0';
 	if (c->users_url != NULL && *c->users_url != '\0')
-		dir = http_lookup(c, names, err, sizeof(err));
+		dir = http_cached(c, names, err, sizeof(err));
 	else if (c->users_file != NULL) {
 		dir = file_load(c, err, sizeof(err));
 		json_object_get(dir);
@@ -229,4 +291,13 @@ users_res_free(struct users_res *res)
 	json_object_put(res->unusable);
 	json_object_put(res->found);
 	memset(res, 0, sizeof(*res));
+}
+
+/* Drops the process's caches (at exit, so valgrind sees no leak). */
+void
+users_free(void)
+{
+	json_object_put(http_cache);
+	json_object_put(file_doc);
+	http_cache = file_doc = NULL;
 }

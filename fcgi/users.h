@@ -22,5 +22,6 @@ int	 users_resolve(const struct conf *, json_object *, const char *,
 	    struct users_res *);
 void	 users_res_free(struct users_res *);
 int	 users_valid(const char *, const char *);
+void	 users_free(void);
 
 #endif /* USERS_H */

@@ -116,6 +116,13 @@ def main():
         out = "".join(open(os.path.join(g.outbox, n)).read()
                       for n in os.listdir(g.outbox) if n.endswith(".json"))
         c.ok("HTTP directory: bob's phone in the message", "13800000002" in out)
+        calls = lambda: open(os.path.join(g.dir, "login/calls.log")).read().count(
+            "get_batch_user")
+        before = calls()
+        for _ in range(3):
+            http(g, "POST", sms, json.dumps(dict(
+                cr, receiver__username="bob,ghost", content="c")).encode())
+        c.eq("HTTP directory: answers cached (unknown names too)", calls(), before)
     c.logs(g, ["dir-token"])
 
     bad = json.loads(json.dumps(dcfg))
