@@ -84,7 +84,10 @@ reply_doc(const struct reply *rp, const char *request_id)
 	json_object	*doc, *v;
 
 	if (rp->payload != NULL) {
-		json_object_deep_copy(rp->payload, &doc, NULL);
+		/* deep_copy wants *dst NULL and fails on exotic objects. */
+		doc = NULL;
+		if (json_object_deep_copy(rp->payload, &doc, NULL) != 0)
+			doc = json_object_new_object();
 		if (!json_object_object_get_ex(doc, "result", &v))
 			json_object_object_add(doc, "result",
 			    json_object_new_boolean(0));

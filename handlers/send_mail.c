@@ -32,7 +32,9 @@ decode_attachments(json_object *list)
 			json_object_put(out);
 			return NULL;
 		}
-		json_object_deep_copy(a, &na, NULL);
+		na = NULL;
+		if (json_object_deep_copy(a, &na, NULL) != 0)
+			na = json_object_new_object();
 		json_object_object_add(na, "content",
 		    json_object_new_string_len(bytes, (int)n));
 		free(bytes);
@@ -80,7 +82,9 @@ forward_mail(struct ctx *cx, const struct mail *m,
 	atts = json_object_new_array();
 	for (i = 0; i < json_object_array_length(m->attachments); i++) {
 		a = json_object_array_get_idx(m->attachments, i);
-		json_object_deep_copy(a, &na, NULL);
+		na = NULL;
+		if (json_object_deep_copy(a, &na, NULL) != 0)
+			na = json_object_new_object();
 		c = json_object_object_get(a, "content");
 		if (!utf8_valid(json_object_get_string(c),
 		    (size_t)json_object_get_string_len(c))) {
