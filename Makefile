@@ -137,3 +137,24 @@ clean:
 	valgrind run configtest deps lint install clean
 
 -include $(LIB_OBJS:.o=.d) $(BUILDDIR)/fcgi/main.d
+
+# libFuzzer targets (clang, libclang-rt-14-dev): FUZZ_SECONDS each.
+FUZZ_SECONDS	?= 30
+FUZZ_SRCS	 = $(wildcard tests/fuzz/fuzz_*.c)
+fuzz:
+	@mkdir -p build-fuzz
+	@for f in $(FUZZ_SRCS); do \
+	    n=$$(basename $$f .c); \
+	    clang -std=gnu11 -D_GNU_SOURCE -g -O1 \
+	        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(DEP_CFLAGS) \
+	        -Ifcgi -Ifcgi/up -Ihandlers -o build-fuzz/$$n $$f \
+	        $(filter-out fcgi/main.c,$(LIB_SRCS)) $(DEP_LIBS) || exit 1; \
+	    mkdir -p build-fuzz/corpus-$$n; \
+	    build-fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
+	        -print_final_stats=1 build-fuzz/corpus-$$n \
+	        tests/fuzz/corpus/$${n#fuzz_} > build-fuzz/$$n.log 2>&1; \
+	    rc=$$?; \
+	    grep -E 'number_of_executed_units|ERROR|SUMMARY' build-fuzz/$$n.log; \
+	    [ $$rc = 0 ] || { tail -n 40 build-fuzz/$$n.log; exit 1; }; \
+	done
+.PHONY: fuzz

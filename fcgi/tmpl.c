@@ -728,6 +728,8 @@ flush(struct rstate *st)
 	if (!st->pending)
 		return 0;
 	st->pending = 0;
+	if (st->ind == NULL || st->indoff >= st->indlen)
+		return 0;
 	return put(st, st->ind + st->indoff, st->indlen - st->indoff);
 }
 
