@@ -15,6 +15,7 @@
 #include "envelope.h"
 #include "handlers.h"
 #include "log.h"
+#include "qcloud.h"
 #include "tmplset.h"
 #include "users.h"
 #include "util.h"
@@ -300,11 +301,14 @@ comp_upstream(const char *name, json_object *sec)
 	if (strcmp(name, "send_mail") == 0)
 		return *conf_str(sec, "smtp_host") != '\0';
 	if (strcmp(name, "send_sms") == 0 ||
-	    strcmp(name, "send_voice_msg") == 0)
-		return (*conf_str(sec, "qcloud_app_id") != '\0' &&
-		    *conf_str(sec, "qcloud_app_key") != '\0') ||
-		    (*conf_str(sec, "qcloud_secret_id") != '\0' &&
-		    *conf_str(sec, "qcloud_secret_key") != '\0');
+	    strcmp(name, "send_voice_msg") == 0) {
+		/* The keys of the API qcloud_api names (or implies). */
+		if (qcloud_api(sec) == QCLOUD_V5)
+			return *conf_str(sec, "qcloud_app_id") != '\0' &&
+			    *conf_str(sec, "qcloud_app_key") != '\0';
+		return *conf_str(sec, "qcloud_secret_id") != '\0' &&
+		    *conf_str(sec, "qcloud_secret_key") != '\0';
+	}
 	if (strcmp(name, "send_qy_weixin") == 0)
 		return *conf_str(sec, "wx_qy_corpid") != '\0';
 	if (strcmp(name, "send_mp_weixin") == 0)

@@ -34,11 +34,13 @@ static const struct comp_keys comp_keys[] = {
 	{ "send_sms", { "qcloud_api", "qcloud_app_id", "*qcloud_app_key",
 	    "qcloud_sms_sign", "qcloud_secret_id", "*qcloud_secret_key",
 	    "qcloud_sms_sdk_app_id", "qcloud_sms_template_id",
-	    "qcloud_region", NULL } },
+	    "qcloud_region", "qcloud_template_params",
+	    "qcloud_template_param_len", NULL } },
 	{ "send_voice_msg", { "qcloud_api", "qcloud_app_id",
 	    "*qcloud_app_key", "qcloud_secret_id", "*qcloud_secret_key",
 	    "qcloud_voice_sdk_app_id", "qcloud_voice_template_id",
-	    "qcloud_region", NULL } },
+	    "qcloud_region", "qcloud_template_params",
+	    "qcloud_template_param_len", NULL } },
 	{ "send_msg", { NULL } },
 	{ "get_msg_type", { "weixin", "mail", "sms", "voice", NULL } },
 	{ "send_qy_weixin", { "wx_qy_corpid", "*wx_qy_corpsecret",
@@ -389,6 +391,18 @@ load_comp(struct conf *c, const char *name, json_object *sec)
 		if (conf_int(sec, "smtp_port", 25) > 65535)
 			problem(c, "components.send_mail.smtp_port: not a port");
 	}
+	k = conf_str(sec, "qcloud_api");
+	if (*k != '\0' && strcmp(k, "v5") != 0 && strcmp(k, "tc3") != 0)
+		problem(c, "components.%s.qcloud_api: v5 or tc3", name);
+	k = conf_str(sec, "qcloud_template_params");
+	if (*k != '\0' && (conf_int(sec, "qcloud_template_params", 0) < 1 ||
+	    conf_int(sec, "qcloud_template_params", 0) > 32))
+		problem(c, "components.%s.qcloud_template_params: 1 to 32",
+		    name);
+	k = conf_str(sec, "qcloud_template_param_len");
+	if (*k != '\0' && conf_int(sec, "qcloud_template_param_len", -1) < 0)
+		problem(c, "components.%s.qcloud_template_param_len: not a "
+		    "number", name);
 	json_object_object_foreach(sec, bkey, bval) {
 		static const char *const bools[] = { "smtp_usessl",
 		    "smtp_usetls", "weixin", "mail", "sms", "voice",

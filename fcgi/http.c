@@ -144,6 +144,97 @@ http_run(const struct conf *c, struct http_call *hc)
 	return hc->cc == CURLE_OK ? 0 : -1;
 }
 
+/*
+ * Runs the n calls hc points to at once on this process's multi
+ * handle, at most LIM_UP_PARALLEL in flight: a fan-out (one voice call
+ * per person, one SMS call per 200 numbers) then takes about as long
+ * as its slowest call.  The multi handle and its easy handles live for
+ * the process so connections are reused across requests.  Each call's
+ * cc, status and secs are set as http_run sets them.  Returns how many
+ * failed in transport.
+ */
+size_t
+http_run_all(const struct conf *c, struct http_call **hc, size_t n)
+{
+	static CURLM		*m;			/* process scope */
+	static CURL		*pool[LIM_UP_PARALLEL];	/* process scope */
+	struct http_call	*busy[LIM_UP_PARALLEL];
+	struct http_call	*done;
+	CURLMsg			*msg;
+	size_t			 next = 0, inflight = 0, i, nfail = 0;
+	int			 running, left, freed;
+
+	memset(busy, 0, sizeof(busy));
+	/*
+	 * The cache would shrink to 4 per handle still added as a fan-out
+	 * drains, closing connections the next request wants.
+	 */
+	if (m == NULL && (m = curl_multi_init()) != NULL)
+		curl_multi_setopt(m, CURLMOPT_MAXCONNECTS,
+		    (long)LIM_UP_PARALLEL);
+	for (i = 0; i < n; i++)
+		hc[i]->cc = CURLE_FAILED_INIT;
+	while (m != NULL && (next < n || inflight > 0)) {
+		for (i = 0; i < LIM_UP_PARALLEL && next < n; i++) {
+			if (busy[i] != NULL)
+				continue;
+			if (pool[i] == NULL &&
+			    (pool[i] = http_easy(c, "http,https")) == NULL)
+				break;
+			http_setup(pool[i], c, hc[next]);
+			if (curl_multi_add_handle(m, pool[i]) != CURLM_OK) {
+				next++;
+				continue;
+			}
+			busy[i] = hc[next++];
+			inflight++;
+		}
+		if (inflight == 0)
+			break;
+		if (curl_multi_perform(m, &running) != CURLM_OK)
+			break;
+		freed = 0;
+		while ((msg = curl_multi_info_read(m, &left)) != NULL) {
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			for (i = 0; i < LIM_UP_PARALLEL; i++)
+				if (pool[i] == msg->easy_handle)
+					break;
+			if (i == LIM_UP_PARALLEL || busy[i] == NULL)
+				continue;
+			done = busy[i];
+			done->cc = msg->data.result;
+			curl_easy_getinfo(pool[i], CURLINFO_RESPONSE_CODE,
+			    &done->status);
+			curl_easy_getinfo(pool[i], CURLINFO_TOTAL_TIME,
+			    &done->secs);
+			curl_multi_remove_handle(m, pool[i]);
+			/* The lists die with the call. */
+			curl_easy_setopt(pool[i], CURLOPT_HTTPHEADER, NULL);
+			curl_easy_setopt(pool[i], CURLOPT_ERRORBUFFER, NULL);
+			busy[i] = NULL;
+			inflight--;
+			freed = 1;
+		}
+		/* A freed slot with calls waiting is filled at once. */
+		if (inflight > 0 && !(freed && next < n) &&
+		    curl_multi_poll(m, NULL, 0, 1000, NULL) != CURLM_OK)
+			break;
+	}
+	/* Only on a multi failure are calls left behind: detach them. */
+	for (i = 0; i < LIM_UP_PARALLEL; i++) {
+		if (busy[i] == NULL)
+			continue;
+		curl_multi_remove_handle(m, pool[i]);
+		curl_easy_setopt(pool[i], CURLOPT_HTTPHEADER, NULL);
+		curl_easy_setopt(pool[i], CURLOPT_ERRORBUFFER, NULL);
+	}
+	for (i = 0; i < n; i++)
+		if (hc[i]->cc != CURLE_OK)
+			nfail++;
+	return nfail;
+}
+
 void
 http_call_free(struct http_call *hc)
 {

@@ -6,6 +6,8 @@
 #include "envelope.h"
 #include "forward.h"
 #include "handlers.h"
+#include "qcloud.h"
+#include "qcloud_sms.h"
 
 /*
  * send_sms (contract 2.4): receiver (digits, or E.164 which ESB wrongly
@@ -33,8 +35,12 @@ hnd_send_sms(struct ctx *cx, struct reply *rp)
 	content = comp_text(cx->params, "content", "",
 	    json_object_object_get_ex(cx->params, "is_content_base64", &v) &&
 	    json_object_get_boolean(v));
-	/* ESB prefixes 【sign】 unless the content already starts with 【. */
-	sign = conf_str(cx->section, "qcloud_sms_sign");
+	/*
+	 * ESB prefixes 【sign】 unless the content already starts with 【.
+	 * API 3.0 carries the sign in SignName, so never in the text.
+	 */
+	sign = qcloud_api(cx->section) == QCLOUD_TC3 ? "" :
+	    conf_str(cx->section, "qcloud_sms_sign");
 	f = json_object_new_object();
 	json_object_object_add(f, "content", json_object_new_string(content));
 	json_object_object_add(f, "sign", json_object_new_string(sign));
@@ -71,6 +77,9 @@ hnd_send_sms(struct ctx *cx, struct reply *rp)
 			json_object_object_add(msg, "_extra_user_error_msg",
 			    json_object_new_string(to.fragments));
 		forward_send(cx, msg, rp);
+		break;
+	case MODE_UPSTREAM:
+		qcloud_sms_send(cx, to.list, to.users, text, rp);
 		break;
 	default:
 		comp_unfinished(rp);

@@ -5,6 +5,7 @@
 #include "envelope.h"
 #include "forward.h"
 #include "handlers.h"
+#include "qcloud_voice.h"
 #include "users.h"
 
 /*
@@ -98,6 +99,9 @@ hnd_send_voice_msg(struct ctx *cx, struct reply *rp)
 			json_object_object_add(msg, "_extra_user_error_msg",
 			    json_object_new_string(r.fragments));
 		forward_send(cx, msg, rp);
+		break;
+	case MODE_UPSTREAM:
+		qcloud_voice_send(cx, people, text, rp);
 		break;
 	default:
 		comp_unfinished(rp);

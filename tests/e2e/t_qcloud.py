@@ -1,0 +1,230 @@
+#!/usr/bin/python3
+"""Tencent Cloud SMS and voice where a case file does not fit: how many
+calls a large SMS makes (at most 200 numbers each, grouped by nation
+code), that a voice fan-out runs concurrently (twenty people with 100 ms
+of upstream latency take about one call's time, not twenty), that
+connections are kept across requests, and that an unknown CA is refused.
+Both API generations.  One ok/FAIL line per check; timings are printed.
+
+usage: t_qcloud.py BUILDDIR
+"""
+import glob
+import json
+import os
+import shutil
+import ssl
+import sys
+import tempfile
+import time
+import urllib.request
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(TOP, "tests"))
+import harness  # noqa: E402
+sys.path.insert(0, os.path.join(TOP, "tests", "fakes"))
+import pki  # noqa: E402
+
+BUILDDIR = sys.argv[1]
+V5KEY = "v5-app-key-t-SECRET"
+TC3KEY = "tc3-secret-key-t-SECRET"
+HOSTS = ("yun.tim.qq.com", "cloud.tim.qq.com", "sms.tencentcloudapi.com",
+         "vms.tencentcloudapi.com")
+failed = 0
+
+
+def report(name, err):
+    global failed
+    if err:
+        failed += 1
+        print("FAIL t_qcloud: %s: %s" % (name, err))
+    else:
+        print("ok   t_qcloud: %s" % name)
+
+
+def fake(pki="{pki}"):
+    return {"name": "qcloud", "ports": 1, "cmd": [
+        "tests/fakes/qcloud_server.py", "--port", "{qcloud.port0}",
+        "--dir", "{dir}/qcloud", "--pki", pki, "--lifetime", "300",
+        "--v5-app", "1400000001:" + V5KEY,
+        "--tc3-key", "AKIDcmsitest:" + TC3KEY,
+        "--sms-app", "1400006666", "--voice-app", "1400009999",
+        "--template", "1234:1", "--sign", "BlueKing"]}
+
+
+def config(api, ca="{pki}/ca.pem"):
+    if api == "v5":
+        sec = {"delivery": None, "qcloud_app_id": "1400000001",
+               "qcloud_app_key": V5KEY, "qcloud_sms_sign": "BlueKing"}
+    else:
+        sec = {"delivery": None, "qcloud_api": "tc3",
+               "qcloud_secret_id": "AKIDcmsitest", "qcloud_secret_key": TC3KEY,
+               "qcloud_sms_sdk_app_id": "1400006666",
+               "qcloud_sms_template_id": "1234", "qcloud_sms_sign": "BlueKing",
+               "qcloud_voice_sdk_app_id": "1400009999",
+               "qcloud_voice_template_id": "1234"}
+    voice = {k: v for k, v in sec.items() if not k.startswith("qcloud_sms_")}
+    sec = {k: v for k, v in sec.items() if not k.startswith("qcloud_voice_")}
+    return {"upstream": {"ca_file": ca, "timeout_ms": 10000,
+                         "connect_to": ["%s:443:127.0.0.1:{qcloud.port0}" % h
+                                        for h in HOSTS]},
+            "components": {"send_sms": sec, "send_voice_msg": voice}}
+
+
+def post(g, comp, body):
+    p = {"bk_app_code": "demo", "bk_app_secret": "demo-secret",
+         "bk_username": "admin"}
+    p.update(body)
+    req = urllib.request.Request(
+        "http://127.0.0.1:%d/api/c/compapi/cmsi/%s/" % (g.port, comp),
+        data=json.dumps(p).encode(), method="POST")
+    with urllib.request.urlopen(req, timeout=120) as r:
+        return json.loads(r.read())
+
+
+def fake_call(g, method, path, doc=None):
+    """The fake's control and stats, over TLS checked against its CA."""
+    ctx = ssl.create_default_context(cafile=os.path.join(g.dir, "pki",
+                                                         "ca.pem"))
+    port = int(g.subst["{qcloud.port0}"])
+    req = urllib.request.Request(
+        "https://127.0.0.1:%d%s" % (port, path), method=method,
+        data=json.dumps(doc).encode() if doc is not None else None)
+    with urllib.request.urlopen(req, timeout=10, context=ctx) as r:
+        return json.loads(r.read())
+
+
+def spool(g):
+    return sorted(glob.glob(os.path.join(g.dir, "qcloud", "*.req")))
+
+
+def body_of(path):
+    raw = open(path, "rb").read()
+    return json.loads(raw.split(b"\r\n\r\n", 1)[1])
+
+
+def check_sms_batches(api):
+    """450 numbers: 3 calls of 200, 200, 50; 201 numbers of two nation
+    codes: one call each for the two codes, the 86 one split."""
+    with harness.Gateway(BUILDDIR, config(api), fakes=[fake()]) as g:
+        nums = ["139%08d" % i for i in range(450)]
+        t0 = time.time()
+        doc = post(g, "send_sms", {"receiver": nums, "content": "disk full"})
+        secs = time.time() - t0
+        files = spool(g)
+        key = "tel" if api == "v5" else "PhoneNumberSet"
+        sizes = sorted((len(body_of(f)[key]) for f in files), reverse=True)
+        err = None
+        if doc.get("result") is not True or \
+                len(doc["data"]["successed"]) != 450:
+            err = "answer %s" % json.dumps(doc)[:300]
+        elif sizes != [200, 200, 50]:
+            err = "calls carried %s numbers" % sizes
+        report("%s: SMS to 450 numbers made %d calls (%s numbers), %.3f s"
+               % (api, len(files), "+".join(map(str, sizes)), secs), err)
+        before = set(files)
+        nums = ["139%08d" % i for i in range(200)] + ["+85291234567"]
+        doc = post(g, "send_sms", {"receiver": nums, "content": "disk full"})
+        new = [f for f in spool(g) if f not in before]
+        sizes = sorted(len(body_of(f)[key]) for f in new)
+        err = None
+        if doc.get("result") is not True:
+            err = "answer %s" % json.dumps(doc)[:300]
+        elif sizes != [1, 200]:
+            err = "calls carried %s numbers" % sizes
+        report("%s: 200 numbers of 86 and one of 852 make 2 calls" % api, err)
+        err = g.check_logs([V5KEY, TC3KEY])
+        report("%s: logs clean after the SMS batches" % api, err)
+
+
+def voice_people(n, base=0):
+    return [{"username": "user%02d" % i, "mobile_phone": "1380000%04d"
+             % (base + i)} for i in range(n)]
+
+
+def fanout(g, n):
+    """One voice request to n people; (seconds, answer, fake's stats
+    with the stats call's own connection taken off)."""
+    fake_call(g, "POST", "/_fake/control", {"reset": 1})
+    t0 = time.time()
+    doc = post(g, "send_voice_msg", {"auto_read_message": "disk full",
+                                     "user_list_information":
+                                     voice_people(n)})
+    secs = time.time() - t0
+    st = fake_call(g, "GET", "/_fake/stats")
+    st["connections"] -= 1
+    return secs, doc, st
+
+
+def check_voice_fanout(api):
+    """20 people, the fake adding 100 ms to every call: first on new
+    connections (each new TLS connection costs the worker the trust
+    store's loading), then on the connections the first one left."""
+    with harness.Gateway(BUILDDIR, config(api), fakes=[fake()]) as g:
+        fake_call(g, "POST", "/_fake/control", {"delay_ms": 100})
+        one, doc, st = fanout(g, 1)
+        one_warm, doc, st = fanout(g, 1)
+        cold, doc, st = fanout(g, 20)
+        err = None
+        if doc.get("result") is not True or \
+                len(doc["data"]["successed"]) != 20:
+            err = "answer %s" % json.dumps(doc)[:300]
+        elif st["calls"] != 20 or st["max_inflight"] < 2:
+            err = "%d calls, %d in flight at most" % (st["calls"],
+                                                      st["max_inflight"])
+        report("%s: voice to 20 people at 100 ms per call, new connections: "
+               "%.3f s (%d new, %d in flight at most)"
+               % (api, cold, st["connections"], st["max_inflight"]), err)
+        warm, doc, st = fanout(g, 20)
+        err = None
+        if doc.get("result") is not True or \
+                len(doc["data"]["successed"]) != 20:
+            err = "answer %s" % json.dumps(doc)[:300]
+        elif st["calls"] != 20 or st["max_inflight"] < 10:
+            err = "%d calls, %d in flight at most" % (st["calls"],
+                                                      st["max_inflight"])
+        elif warm > 0.6:
+            err = "%.3f s is not close to one call" % warm
+        elif st["connections"] > 0:
+            err = "%d new TLS connections" % st["connections"]
+        report("%s: voice to 20 people at 100 ms per call, kept connections: "
+               "%.3f s (one person: %.3f s new, %.3f s kept; serially >= 2 s; "
+               "%d in flight at most, %d new connections)"
+               % (api, warm, one, one_warm, st["max_inflight"],
+                  st["connections"]), err)
+        err = g.check_logs([V5KEY, TC3KEY])
+        report("%s: logs clean after the fan-outs" % api, err)
+
+
+def check_unknown_ca():
+    """A fake whose certificate comes from a CA the gateway does not
+    trust is refused: 1306201, and nothing reaches it."""
+    other = tempfile.mkdtemp(prefix="cmsi-qcloud-ca-")
+    try:
+        ca, _ = pki.make_ca(other, "some-other-ca")
+        with harness.Gateway(BUILDDIR, config("v5", ca=ca),
+                             fakes=[fake()]) as g:
+            doc = post(g, "send_sms", {"receiver": "13800000000",
+                                       "content": "disk full"})
+            err = None
+            if doc.get("code") != 1306201 or "[QCLOUD_SMS]" not in \
+                    doc.get("message", ""):
+                err = "answer %s" % json.dumps(doc)[:300]
+            elif spool(g):
+                err = "the fake got %d calls" % len(spool(g))
+            report("v5: a certificate from an unknown CA is refused", err)
+            err = g.check_logs([V5KEY])
+            report("v5: logs clean after the unknown CA", err)
+    finally:
+        shutil.rmtree(other, ignore_errors=True)
+
+
+def main():
+    for api in ("v5", "tc3"):
+        check_sms_batches(api)
+        check_voice_fanout(api)
+    check_unknown_ca()
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
