@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "jwt.h"
 #include "limits.h"
 #include "log.h"
 #include "util.h"
@@ -42,7 +43,7 @@ static const struct comp_keys comp_keys[] = {
 	    "qcloud_region", "qcloud_template_params",
 	    "qcloud_template_param_len", NULL } },
 	{ "send_msg", { NULL } },
-	{ "get_msg_type", { "weixin", "mail", "sms", "voice", NULL } },
+	{ "get_msg_type", { "weixin", "mail", "sms", "voice", "rtx", NULL } },
 	{ "send_qy_weixin", { "wx_qy_corpid", "*wx_qy_corpsecret",
 	    "wx_qy_agentid", NULL } },
 	{ "send_mp_weixin", { "wx_app_id", "*wx_secret", "*wx_token",
@@ -58,11 +59,16 @@ static const char *const comp_common[] = {
 static const char *const top_keys[] = {
 	"state_dir", "schemas_dir", "templates_dir", "apps", "login",
 	"users", "upstream", "components", "max_body", "verbose",
-	"tenants", "comment", NULL
+	"tenants", "gateway", "comment", NULL
+};
+
+static const char *const tenant_keys[] = {
+	"users", "components", "comment", NULL
 };
 
 static int	conf_bad;	/* problems found by the current load */
 
+/* A tenant's problems name it: "tenants.<id>: ...". */
 static void __attribute__((__format__(__printf__, 2, 3)))
 problem(const struct conf *c, const char *fmt, ...)
 {
@@ -72,7 +78,11 @@ problem(const struct conf *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "%s: %s\n", c->path, msg);
+	if (c->tenant != NULL)
+		fprintf(stderr, "%s: tenants.%s: %s\n", c->path, c->tenant,
+		    msg);
+	else
+		fprintf(stderr, "%s: %s\n", c->path, msg);
 	conf_bad++;
 }
 
@@ -405,7 +415,7 @@ load_comp(struct conf *c, const char *name, json_object *sec)
 		    "number", name);
 	json_object_object_foreach(sec, bkey, bval) {
 		static const char *const bools[] = { "smtp_usessl",
-		    "smtp_usetls", "weixin", "mail", "sms", "voice",
+		    "smtp_usetls", "weixin", "mail", "sms", "voice", "rtx",
 		    "enabled", NULL };
 
 		if (in_list(bools, bkey) && conf_parse_bool(bval, &b) == -1)
@@ -497,23 +507,47 @@ load_users(struct conf *c, json_object *u)
 }
 
 /*
- * Loads and checks the file.  Returns the configuration, or NULL after
- * printing one line per problem to stderr; *nproblems (if not NULL)
- * gets their count.
+ * "gateway": BlueKing's API gateway in front of the v1 dialect.  With
+ * its public key, the X-Bkapi-Jwt it signs names the caller (the
+ * gateway strips X-Bkapi-Authorization); "name", when given, is the
+ * gateway the token must come from.
  */
-struct conf *
-conf_load(const char *path, int *nproblems)
+static void
+load_gateway(struct conf *c, json_object *gw)
+{
+	json_object	*v;
+
+	if (gw == NULL)
+		return;
+	if (!json_object_is_type(gw, json_type_object)) {
+		problem(c, "gateway: must be an object");
+		return;
+	}
+	json_object_object_foreach(gw, key, val) {
+		(void)val;
+		if (strcmp(key, "public_key") != 0 && strcmp(key, "name") != 0 &&
+		    strcmp(key, "comment") != 0)
+			problem(c, "gateway.%s: unknown key", key);
+	}
+	if (json_object_object_get_ex(gw, "public_key", &v)) {
+		c->jwt_key = secret_get(c, "gateway.public_key", v);
+		if (c->jwt_key != NULL && jwt_key_check(c->jwt_key) == -1)
+			problem(c, "gateway.public_key: not an RSA public key "
+			    "in PEM");
+	}
+	c->jwt_kid = opt_str(c, gw, "name", "gateway");
+}
+
+/* An empty configuration for the file at path. */
+static struct conf *
+conf_new(const char *path, const char *tenant)
 {
 	struct conf	*c;
-	json_object	*doc = NULL, *v, *login;
-	json_tokener	*tok = NULL;
-	char		*text = NULL, *s, *slash;
-	size_t		 len;
-	long long	 n;
+	char		*slash;
 
-	conf_bad = 0;
 	c = xcalloc(1, sizeof(*c));
 	c->path = xstrdup(path);
+	c->tenant = tenant != NULL ? xstrdup(tenant) : NULL;
 	c->dir = xstrdup(path);
 	slash = strrchr(c->dir, '/');
 	if (slash == NULL) {
@@ -524,19 +558,17 @@ conf_load(const char *path, int *nproblems)
 	else
 		*slash = '\0';
 	c->max_body = LIM_BODY;
+	return c;
+}
 
-	text = slurp(path, LIM_CONF, &len);
-	if (text == NULL) {
-		problem(c, "cannot read the file (%s)", strerror(errno));
-		goto out;
-	}
-	tok = json_tokener_new();
-	doc = json_tokener_parse_ex(tok, text, (int)len);
-	if (doc == NULL || !json_object_is_type(doc, json_type_object)) {
-		problem(c, "not a JSON object (%s)", json_tokener_error_desc(
-		    json_tokener_get_error(tok)));
-		goto out;
-	}
+/* Checks the document doc and fills c from it. */
+static void
+conf_fill(struct conf *c, json_object *doc)
+{
+	json_object	*v, *login;
+	char		*s;
+	long long	 n;
+
 	json_object_object_foreach(doc, key, val) {
 		(void)val;
 		if (!in_list(top_keys, key))
@@ -572,6 +604,9 @@ conf_load(const char *path, int *nproblems)
 	v = NULL;
 	json_object_object_get_ex(doc, "upstream", &v);
 	load_upstream(c, v);
+	v = NULL;
+	json_object_object_get_ex(doc, "gateway", &v);
+	load_gateway(c, v);
 	if (json_object_object_get_ex(doc, "components", &v) && v != NULL) {
 		if (!json_object_is_type(v, json_type_object))
 			problem(c, "components: must be an object");
@@ -581,6 +616,133 @@ conf_load(const char *path, int *nproblems)
 			c->components = json_object_get(v);
 		}
 	}
+}
+
+/* A tenant id is a short token, as BlueKing's tenant ids are. */
+static int
+tenant_id_ok(const char *id)
+{
+	size_t	 n = strlen(id);
+
+	return n > 0 && n < LIM_NAME && strspn(id, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
+}
+
+/*
+ * The file as a tenant sees it: the top level with the tenant's "users"
+ * in place of the top's and each of its components in place of the
+ * top's section of that name (whole sections, so no key of one tenant's
+ * channel leaks into another's).  Caller puts.
+ */
+static json_object *
+tenant_doc(json_object *doc, json_object *td)
+{
+	json_object	*out = NULL, *v, *comps, *copy;
+
+	json_object_deep_copy(doc, &out, NULL);
+	json_object_object_del(out, "tenants");
+	if (json_object_object_get_ex(td, "users", &v)) {
+		copy = NULL;
+		json_object_deep_copy(v, &copy, NULL);
+		json_object_object_add(out, "users", copy);
+	}
+	if (!json_object_object_get_ex(td, "components", &v) ||
+	    !json_object_is_type(v, json_type_object))
+		return out;
+	if (!json_object_object_get_ex(out, "components", &comps) ||
+	    !json_object_is_type(comps, json_type_object)) {
+		comps = json_object_new_object();
+		json_object_object_add(out, "components", comps);
+	}
+	json_object_object_foreach(v, name, sec) {
+		copy = NULL;
+		json_object_deep_copy(sec, &copy, NULL);
+		json_object_object_add(comps, name, copy);
+	}
+	return out;
+}
+
+/*
+ * "tenants": id -> {users, components}.  Each tenant becomes a whole
+ * configuration of its own, checked like the top level.
+ */
+static void
+load_tenants(struct conf *c, json_object *doc)
+{
+	json_object	*tenants, *v, *td;
+	struct conf	*t;
+
+	if (!json_object_object_get_ex(doc, "tenants", &tenants) ||
+	    tenants == NULL)
+		return;
+	if (!json_object_is_type(tenants, json_type_object)) {
+		problem(c, "tenants: must be an object of tenant id -> "
+		    "settings");
+		return;
+	}
+	c->tenants = xcalloc((size_t)json_object_object_length(tenants) + 1,
+	    sizeof(*c->tenants));
+	json_object_object_foreach(tenants, id, tsec) {
+		if (!tenant_id_ok(id)) {
+			problem(c, "tenants.%.64s: bad tenant id", id);
+			continue;
+		}
+		if (!json_object_is_type(tsec, json_type_object)) {
+			problem(c, "tenants.%s: must be an object", id);
+			continue;
+		}
+		json_object_object_foreach(tsec, key, val) {
+			(void)val;
+			if (!in_list(tenant_keys, key))
+				problem(c, "tenants.%s.%s: unknown key", id,
+				    key);
+		}
+		if (json_object_object_get_ex(tsec, "components", &v) &&
+		    !json_object_is_type(v, json_type_object))
+			problem(c, "tenants.%s.components: must be an object",
+			    id);
+		t = conf_new(c->path, id);
+		td = tenant_doc(doc, tsec);
+		conf_fill(t, td);
+		json_object_put(td);
+		c->tenants[c->ntenants].id = xstrdup(id);
+		c->tenants[c->ntenants].conf = t;
+		c->ntenants++;
+	}
+}
+
+/*
+ * Loads and checks the file.  Returns the configuration, or NULL after
+ * printing one line per problem to stderr; *nproblems (if not NULL)
+ * gets their count.
+ */
+struct conf *
+conf_load(const char *path, int *nproblems)
+{
+	struct conf	*c;
+	json_object	*doc = NULL;
+	json_tokener	*tok = NULL;
+	char		*text = NULL;
+	size_t		 len;
+
+	conf_bad = 0;
+	c = conf_new(path, NULL);
+	text = slurp(path, LIM_CONF, &len);
+	if (text == NULL) {
+		problem(c, "cannot read the file (%s)", strerror(errno));
+		goto out;
+	}
+	tok = json_tokener_new();
+	doc = json_tokener_parse_ex(tok, text, (int)len);
+	if (doc == NULL || !json_object_is_type(doc, json_type_object)) {
+		problem(c, "not a JSON object (%s)", json_tokener_error_desc(
+		    json_tokener_get_error(tok)));
+		goto out;
+	}
+	conf_fill(c, doc);
+	/* The tenants repeat the top level: its problems are told once. */
+	if (conf_bad == 0)
+		load_tenants(c, doc);
 out:
 	if (tok != NULL)
 		json_tokener_free(tok);
@@ -623,6 +785,11 @@ conf_free(struct conf *c)
 
 	if (c == NULL)
 		return;
+	for (i = 0; i < c->ntenants; i++) {
+		free(c->tenants[i].id);
+		conf_free(c->tenants[i].conf);
+	}
+	free(c->tenants);
 	for (i = 0; i < c->napps; i++) {
 		free(c->apps[i].code);
 		secret_free(c->apps[i].secret);
@@ -647,7 +814,10 @@ conf_free(struct conf *c)
 	free(c->templates_dir);
 	free(c->schemas_dir);
 	free(c->state_dir);
+	free(c->jwt_key);
+	free(c->jwt_kid);
 	free(c->dir);
+	free(c->tenant);
 	free(c->path);
 	free(c);
 }
@@ -660,6 +830,27 @@ conf_app(const struct conf *c, const char *code)
 	for (i = 0; i < c->napps; i++)
 		if (strcmp(c->apps[i].code, code) == 0)
 			return &c->apps[i];
+	return NULL;
+}
+
+/*
+ * The configuration tenant id sees: its entry under "tenants", else the
+ * top level for "" or "default", or for any id when the file defines
+ * no tenants (one default tenant serves everyone).  NULL for an id the
+ * file does not know, so nobody is served from the wrong directory.
+ */
+const struct conf *
+conf_tenant(const struct conf *c, const char *id)
+{
+	size_t	 i;
+
+	if (id == NULL)
+		id = "";
+	for (i = 0; i < c->ntenants; i++)
+		if (strcmp(c->tenants[i].id, id) == 0)
+			return c->tenants[i].conf;
+	if (*id == '\0' || strcmp(id, "default") == 0 || c->ntenants == 0)
+		return c;
 	return NULL;
 }
 

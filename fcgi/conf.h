@@ -11,8 +11,14 @@ struct conf_app {
 	int		 weixin_settings; /* may read WeChat settings (v1) */
 };
 
+struct conf_tenant {
+	char		*id;		/* owned: X-Bk-Tenant-Id value */
+	struct conf	*conf;		/* owned: the whole file as it sees it */
+};
+
 struct conf {
 	char		*path;		/* owned: the file as given */
+	char		*tenant;	/* owned: a tenant's view, NULL at the top */
 	char		*dir;		/* owned: its directory, for relative paths */
 	char		*state_dir;	/* owned: resolved */
 	char		*schemas_dir;	/* owned: resolved */
@@ -32,11 +38,16 @@ struct conf {
 	struct conf_app	*apps;		/* owned: napps entries */
 	size_t		 napps;
 	json_object	*components;	/* owned: name -> section, secrets resolved */
+	char		*jwt_key;	/* owned: API gateway's key (PEM), or NULL */
+	char		*jwt_kid;	/* owned: the gateway's name, or NULL */
+	struct conf_tenant *tenants;	/* owned: ntenants entries */
+	size_t		 ntenants;
 };
 
 struct conf	*conf_load(const char *, int *);
 void		 conf_free(struct conf *);
 const struct conf_app *conf_app(const struct conf *, const char *);
+const struct conf *conf_tenant(const struct conf *, const char *);
 json_object	*conf_comp(const struct conf *, const char *);
 const char	*conf_str(json_object *, const char *);
 int		 conf_bool(json_object *, const char *);

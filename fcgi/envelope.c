@@ -129,12 +129,18 @@ status_text(int status)
 		return "OK";
 	case 400:
 		return "Bad Request";
+	case 401:
+		return "Unauthorized";
 	case 403:
 		return "Forbidden";
 	case 404:
 		return "Not Found";
 	case 413:
 		return "Payload Too Large";
+	case 501:
+		return "Not Implemented";
+	case 503:
+		return "Service Unavailable";
 	default:
 		return "Internal Server Error";
 	}

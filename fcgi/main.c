@@ -32,6 +32,7 @@
 #include "tmplset.h"
 #include "users.h"
 #include "util.h"
+#include "v1.h"
 
 static volatile sig_atomic_t	 stopping;
 static struct conf		*conf;		/* owned: process scope */
@@ -91,35 +92,6 @@ ms_since(const struct timespec *t0)
 	    (t1.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
-/* One audit record per message a component tried to deliver. */
-static void
-audit(const struct req *r, const struct ident *id, const char *comp,
-    const struct reply *rp)
-{
-	json_object	*rec;
-	char		 ts[32];
-	time_t		 now = time(NULL);
-	struct tm	 tm;
-
-	gmtime_r(&now, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	rec = json_object_new_object();
-	json_object_object_add(rec, "ts", json_object_new_string(ts));
-	json_object_object_add(rec, "request_id",
-	    json_object_new_string(r->id));
-	json_object_object_add(rec, "app",
-	    json_object_new_string(id->app_code));
-	json_object_object_add(rec, "component", json_object_new_string(comp));
-	json_object_object_add(rec, "recipients", json_object_get(rp->audit));
-	json_object_object_add(rec, "result",
-	    json_object_new_boolean(rp->result));
-	json_object_object_add(rec, "code", json_object_new_int64(rp->code));
-	json_object_object_add(rec, "message", json_object_new_string(
-	    rp->message != NULL ? rp->message : ""));
-	log_audit(conf->state_dir, rec);
-	json_object_put(rec);
-}
-
 /*
  * Serves one request: front line, route, credentials, auth, schema,
  * handler, envelope, one log line.  Always answers.
@@ -133,6 +105,7 @@ serve(FCGX_Request *fr)
 	struct ctx		 cx;
 	struct timespec		 t0;
 	const struct route	*rt = NULL;
+	const char		*name;
 	json_object		*creds = NULL, *params = NULL;
 	int			 st;
 
@@ -145,6 +118,11 @@ serve(FCGX_Request *fr)
 		    "large" : "Request body is incomplete");
 		log_info("%s %s %s status=%d", r.id, r.method, r.path, st);
 		goto out;
+	}
+	/* The bk-cmsi v1 dialect: an adapter onto the same components. */
+	if (v1_match(r.path)) {
+		name = v1_serve(conf, fr, &r, &id, &rp);
+		goto logged;
 	}
 	rt = route_match(r.method, r.path);
 	if (rt == NULL) {
@@ -167,25 +145,15 @@ serve(FCGX_Request *fr)
 	if (named_apply(rt->name, r.params, &rp) == -1 ||
 	    check_params(rt->name, r.params, &params, &rp) == -1)
 		goto answer;
-	memset(&cx, 0, sizeof(cx));
-	cx.conf = conf;
-	cx.component = rt->name;
+	route_ctx(&cx, rt, conf, &r, &id);
 	cx.params = params;
-	cx.raw = r.params;
-	cx.section = conf_comp(conf, rt->name);
-	cx.request_id = r.id;
-	cx.app_code = id.app_code;
-	cx.username = id.username;
-	cx.language = req_env(&r, "HTTP_BLUEKING_LANGUAGE");
-	cx.timezone = req_env(&r, "HTTP_BLUEKING_TIMEZONE");
-	cx.req = &r;
-	rt->hnd(&cx, &rp);
-	if (rp.audit != NULL)
-		audit(&r, &id, rt->name, &rp);
+	route_run(rt, &cx, &rp);
 answer:
 	env_write(fr->out, &rp, r.id);
+	name = rt->name;
+logged:
 	log_info("%s app=%s component=%s result=%s code=%ld ms=%ld", r.id,
-	    *id.app_code != '\0' ? id.app_code : "-", rt->name,
+	    *id.app_code != '\0' ? id.app_code : "-", name,
 	    rp.result ? "true" : "false", rp.code, ms_since(&t0));
 out:
 	json_object_put(params);

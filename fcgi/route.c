@@ -4,8 +4,14 @@
  * /<path>/ and rewrites the /v2/ aliases before lookup (contract 1.1).
  */
 #include <string.h>
+#include <time.h>
 
+#include "auth.h"
+#include "conf.h"
+#include "envelope.h"
 #include "limits.h"
+#include "log.h"
+#include "request.h"
 #include "route.h"
 #include "util.h"
 
@@ -80,4 +86,70 @@ route_match(const char *method, const char *path)
 	memcpy(name, p, n);
 	name[n] = '\0';
 	return route_by_name(name);
+}
+
+/*
+ * The context a handler of rt runs in, as the request r of the caller
+ * id reaches it under the configuration c (the top level or a
+ * tenant's).  The caller sets params, and may narrow raw and section.
+ */
+void
+route_ctx(struct ctx *cx, const struct route *rt, const struct conf *c,
+    const struct req *r, const struct ident *id)
+{
+	memset(cx, 0, sizeof(*cx));
+	cx->conf = c;
+	cx->component = rt->name;
+	cx->raw = r->params;
+	cx->section = conf_comp(c, rt->name);
+	cx->request_id = r->id;
+	cx->app_code = id->app_code;
+	cx->username = id->username;
+	cx->language = req_env(r, "HTTP_BLUEKING_LANGUAGE");
+	cx->timezone = req_env(r, "HTTP_BLUEKING_TIMEZONE");
+	cx->req = r;
+}
+
+/* One audit record per message a component tried to deliver. */
+static void
+route_audit(const struct ctx *cx, const struct reply *rp)
+{
+	json_object	*rec;
+	char		 ts[32];
+	time_t		 now = time(NULL);
+	struct tm	 tm;
+
+	gmtime_r(&now, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	rec = json_object_new_object();
+	json_object_object_add(rec, "ts", json_object_new_string(ts));
+	json_object_object_add(rec, "request_id",
+	    json_object_new_string(cx->request_id));
+	json_object_object_add(rec, "app",
+	    json_object_new_string(cx->app_code));
+	if (cx->conf->tenant != NULL)
+		json_object_object_add(rec, "tenant",
+		    json_object_new_string(cx->conf->tenant));
+	json_object_object_add(rec, "component",
+	    json_object_new_string(cx->component));
+	json_object_object_add(rec, "recipients", json_object_get(rp->audit));
+	json_object_object_add(rec, "result",
+	    json_object_new_boolean(rp->result));
+	json_object_object_add(rec, "code", json_object_new_int64(rp->code));
+	json_object_object_add(rec, "message", json_object_new_string(
+	    rp->message != NULL ? rp->message : ""));
+	log_audit(cx->conf->state_dir, rec);
+	json_object_put(rec);
+}
+
+/*
+ * Runs the handler of rt in cx, then records what it tried to deliver.
+ * Both dialects end here, so every message is audited the same way.
+ */
+void
+route_run(const struct route *rt, struct ctx *cx, struct reply *rp)
+{
+	rt->hnd(cx, rp);
+	if (rp->audit != NULL)
+		route_audit(cx, rp);
 }

@@ -3,6 +3,8 @@
 
 #include "handlers.h"
 
+struct ident;
+
 struct route {
 	const char	*name;		/* component, e.g. "send_mail" */
 	hnd_fn		 hnd;		/* its handler */
@@ -14,5 +16,9 @@ struct route {
 const struct route *route_match(const char *, const char *);
 const struct route *route_by_name(const char *);
 const struct route *route_table(void);
+void		 route_ctx(struct ctx *, const struct route *,
+		    const struct conf *, const struct req *,
+		    const struct ident *);
+void		 route_run(const struct route *, struct ctx *, struct reply *);
 
 #endif /* ROUTE_H */

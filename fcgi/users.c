@@ -18,9 +18,12 @@
 #include "users.h"
 #include "util.h"
 
-static json_object	*file_doc;	/* owned: the users file, parsed */
-static json_object	*http_cache;	/* owned: name -> [time, entry|null] */
-static struct timespec	 file_mtime;	/* of file_doc, to reload on edit */
+/*
+ * Per directory, as each tenant may have its own (and know a user of
+ * the same name as another tenant does).
+ */
+static json_object	*file_docs;	/* owned: path -> [sec, nsec, doc] */
+static json_object	*http_cache;	/* owned: url -> name -> [time, entry] */
 
 /*
  * Whether a contact is usable for its kind: an e-mail holds '@', a
@@ -50,26 +53,34 @@ static json_object *
 file_load(const struct conf *c, char *err, size_t errsz)
 {
 	struct stat	 st;
+	json_object	*slot, *doc;
 
 	if (stat(c->users_file, &st) == -1) {
 		snprintf(err, errsz, "the user directory cannot be read");
 		return NULL;
 	}
-	if (file_doc != NULL && st.st_mtim.tv_sec == file_mtime.tv_sec &&
-	    st.st_mtim.tv_nsec == file_mtime.tv_nsec)
-		return file_doc;
-	json_object_put(file_doc);
-	file_doc = json_object_from_file(c->users_file);
-	if (file_doc == NULL || !json_object_is_type(file_doc,
-	    json_type_object)) {
-		json_object_put(file_doc);
-		file_doc = NULL;
+	if (file_docs == NULL)
+		file_docs = json_object_new_object();
+	if (json_object_object_get_ex(file_docs, c->users_file, &slot) &&
+	    json_object_get_int64(json_object_array_get_idx(slot, 0)) ==
+	    st.st_mtim.tv_sec &&
+	    json_object_get_int64(json_object_array_get_idx(slot, 1)) ==
+	    st.st_mtim.tv_nsec)
+		return json_object_array_get_idx(slot, 2);
+	json_object_object_del(file_docs, c->users_file);
+	doc = json_object_from_file(c->users_file);
+	if (doc == NULL || !json_object_is_type(doc, json_type_object)) {
+		json_object_put(doc);
 		snprintf(err, errsz, "the user directory is not a JSON object");
 		log_warnx("users: %s is not a JSON object", c->users_file);
 		return NULL;
 	}
-	file_mtime = st.st_mtim;
-	return file_doc;
+	slot = json_object_new_array();
+	json_object_array_add(slot, json_object_new_int64(st.st_mtim.tv_sec));
+	json_object_array_add(slot, json_object_new_int64(st.st_mtim.tv_nsec));
+	json_object_array_add(slot, doc);
+	json_object_object_add(file_docs, c->users_file, slot);
+	return doc;
 }
 
 /*
@@ -139,18 +150,22 @@ static json_object *
 http_cached(const struct conf *c, json_object *names, char *err,
     size_t errsz)
 {
-	json_object	*missing, *got, *out, *slot, *e;
+	json_object	*missing, *got, *out, *slot, *e, *cache;
 	const char	*name;
 	time_t		 now = time(NULL);
 	size_t		 i;
 
 	if (http_cache == NULL)
 		http_cache = json_object_new_object();
+	if (!json_object_object_get_ex(http_cache, c->users_url, &cache)) {
+		cache = json_object_new_object();
+		json_object_object_add(http_cache, c->users_url, cache);
+	}
 	missing = json_object_new_array();
 	for (i = 0; i < json_object_array_length(names); i++) {
 		name = json_object_get_string(json_object_array_get_idx(names,
 		    i));
-		if (!json_object_object_get_ex(http_cache, name, &slot) ||
+		if (!json_object_object_get_ex(cache, name, &slot) ||
 		    now - json_object_get_int64(json_object_array_get_idx(slot,
 		    0)) >= c->users_ttl)
 			json_object_array_add(missing,
@@ -163,9 +178,9 @@ http_cached(const struct conf *c, json_object *names, char *err,
 			return NULL;
 		}
 		/* Bounded: a cache past LIM_LIST names starts over. */
-		if (json_object_object_length(http_cache) > LIM_LIST) {
-			json_object_put(http_cache);
-			http_cache = json_object_new_object();
+		if (json_object_object_length(cache) > LIM_LIST) {
+			cache = json_object_new_object();
+			json_object_object_add(http_cache, c->users_url, cache);
 		}
 		for (i = 0; i < json_object_array_length(missing); i++) {
 			name = json_object_get_string(
@@ -174,7 +189,7 @@ http_cached(const struct conf *c, json_object *names, char *err,
 			json_object_array_add(slot, json_object_new_int64(now));
 			json_object_array_add(slot, json_object_object_get_ex(got,
 			    name, &e) ? json_object_get(e) : NULL);
-			json_object_object_add(http_cache, name, slot);
+			json_object_object_add(cache, name, slot);
 		}
 		json_object_put(got);
 	}
@@ -183,7 +198,7 @@ http_cached(const struct conf *c, json_object *names, char *err,
 	for (i = 0; i < json_object_array_length(names); i++) {
 		name = json_object_get_string(json_object_array_get_idx(names,
 		    i));
-		if (json_object_object_get_ex(http_cache, name, &slot) &&
+		if (json_object_object_get_ex(cache, name, &slot) &&
 		    (e = json_object_array_get_idx(slot, 1)) != NULL)
 			json_object_object_add(out, name, json_object_get(e));
 	}
@@ -298,6 +313,6 @@ void
 users_free(void)
 {
 	json_object_put(http_cache);
-	json_object_put(file_doc);
-	http_cache = file_doc = NULL;
+	json_object_put(file_docs);
+	http_cache = file_docs = NULL;
 }

@@ -1,0 +1,245 @@
+/*
+ * The X-Bkapi-Jwt that BlueKing's API gateway puts on every request it
+ * proxies (its bk-jwt plugin): RS512 over header.payload, signed with
+ * the gateway's private key, "kid" the gateway's name, the payload
+ * {iss, nbf, exp, app {app_code, verified}, user {username, verified}}.
+ * The gateway strips X-Bkapi-Authorization before proxying, so behind
+ * it this token is the only word on who is calling.  Pure apart from
+ * GnuTLS: no I/O, the clock passed in.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gnutls/abstract.h>
+#include <gnutls/gnutls.h>
+#include <json-c/json.h>
+
+#include "jwt.h"
+#include "request.h"
+#include "util.h"
+
+#define JWT_MAX		8192	/* bytes of a token we look at */
+#define JWT_LEEWAY	60	/* seconds of clock skew forgiven */
+
+/* One base64url character's value, or -1. */
+static int
+b64url_val(int c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '-')
+		return 62;
+	if (c == '_')
+		return 63;
+	return -1;
+}
+
+/*
+ * Strict unpadded base64url (RFC 7515 2): any other byte fails.
+ * Returns 0 with *out (caller frees, NUL added) and *outlen, or -1.
+ */
+static int
+b64url_decode(const char *s, size_t n, unsigned char **out, size_t *outlen)
+{
+	unsigned char	*o;
+	unsigned int	 acc = 0;
+	size_t		 i, k = 0;
+	int		 v;
+
+	if (n % 4 == 1)
+		return -1;
+	o = xmalloc(n / 4 * 3 + 3);
+	for (i = 0; i < n; i++) {
+		if ((v = b64url_val((unsigned char)s[i])) == -1) {
+			free(o);
+			return -1;
+		}
+		acc = acc << 6 | (unsigned int)v;
+		if (i % 4 == 3) {
+			o[k++] = (unsigned char)(acc >> 16);
+			o[k++] = (unsigned char)(acc >> 8);
+			o[k++] = (unsigned char)acc;
+			acc = 0;
+		}
+	}
+	if (n % 4 == 2)
+		o[k++] = (unsigned char)(acc >> 4);
+	else if (n % 4 == 3) {
+		o[k++] = (unsigned char)(acc >> 10);
+		o[k++] = (unsigned char)(acc >> 2);
+	}
+	o[k] = '\0';
+	*out = o;
+	*outlen = k;
+	return 0;
+}
+
+/* A base64url segment holding one JSON object, or NULL.  Caller puts. */
+static json_object *
+segment(const char *s, size_t n)
+{
+	unsigned char	*d;
+	size_t		 dn;
+	json_object	*o;
+
+	if (b64url_decode(s, n, &d, &dn) == -1)
+		return NULL;
+	o = req_parse_json((const char *)d, dn);
+	free(d);
+	if (o != NULL && !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		o = NULL;
+	}
+	return o;
+}
+
+/* The gateway's public key from PEM, or NULL.  Caller deinits. */
+static gnutls_pubkey_t
+key_load(const char *pem)
+{
+	gnutls_pubkey_t	 key;
+	gnutls_datum_t	 d;
+
+	if (gnutls_pubkey_init(&key) < 0)
+		return NULL;
+	d.data = (unsigned char *)(uintptr_t)pem;
+	d.size = (unsigned int)strlen(pem);
+	if (gnutls_pubkey_import(key, &d, GNUTLS_X509_FMT_PEM) < 0 ||
+	    gnutls_pubkey_get_pk_algorithm(key, NULL) != GNUTLS_PK_RSA) {
+		gnutls_pubkey_deinit(key);
+		return NULL;
+	}
+	return key;
+}
+
+/* Whether pem is an RSA public key the gateway could sign for. */
+int
+jwt_key_check(const char *pem)
+{
+	gnutls_pubkey_t	 key;
+
+	if ((key = key_load(pem)) == NULL)
+		return -1;
+	gnutls_pubkey_deinit(key);
+	return 0;
+}
+
+/* A claim's number (exp, nbf), or def when it is absent. */
+static long long
+claim_time(json_object *payload, const char *k, long long def)
+{
+	json_object	*v;
+
+	if (!json_object_object_get_ex(payload, k, &v) ||
+	    (!json_object_is_type(v, json_type_int) &&
+	    !json_object_is_type(v, json_type_double)))
+		return def;
+	return json_object_get_int64(v);
+}
+
+/* {name, verified} of the app or the user object into out. */
+static void
+claim_who(json_object *payload, const char *obj, const char *namekey,
+    char *out, size_t outsz, int *verified)
+{
+	json_object	*o, *v;
+
+	out[0] = '\0';
+	*verified = 0;
+	if (!json_object_object_get_ex(payload, obj, &o) ||
+	    !json_object_is_type(o, json_type_object))
+		return;
+	if (json_object_object_get_ex(o, namekey, &v) &&
+	    json_object_is_type(v, json_type_string) &&
+	    str_copy(out, json_object_get_string(v), outsz) == -1)
+		out[0] = '\0';
+	*verified = json_object_object_get_ex(o, "verified", &v) &&
+	    json_object_is_type(v, json_type_boolean) &&
+	    json_object_get_boolean(v);
+}
+
+/*
+ * Verifies token with the gateway's key pem at time now: RS512 only,
+ * kid equal to the gateway's name when kid is not NULL, inside its
+ * nbf..exp.  Returns 0 with the claims, or -1 with why (no secret in
+ * it, fit for a log line and the caller).
+ */
+int
+jwt_verify(const char *pem, const char *kid, const char *token, time_t now,
+    struct jwt_claims *cl, char *why, size_t whysz)
+{
+	gnutls_pubkey_t	 key = NULL;
+	gnutls_datum_t	 data, sig;
+	json_object	*hdr = NULL, *payload = NULL, *v;
+	const char	*dot1, *dot2;
+	unsigned char	*raw = NULL;
+	size_t		 n, rawlen;
+	int		 rc = -1;
+
+	memset(cl, 0, sizeof(*cl));
+	n = strlen(token);
+	if (n > JWT_MAX || (dot1 = strchr(token, '.')) == NULL ||
+	    (dot2 = strchr(dot1 + 1, '.')) == NULL ||
+	    strchr(dot2 + 1, '.') != NULL) {
+		snprintf(why, whysz, "not a JWT");
+		goto out;
+	}
+	if ((hdr = segment(token, (size_t)(dot1 - token))) == NULL ||
+	    (payload = segment(dot1 + 1, (size_t)(dot2 - dot1 - 1))) == NULL) {
+		snprintf(why, whysz, "not a JWT");
+		goto out;
+	}
+	if (!json_object_object_get_ex(hdr, "alg", &v) ||
+	    strcmp(json_object_get_string(v), "RS512") != 0) {
+		snprintf(why, whysz, "algorithm is not RS512");
+		goto out;
+	}
+	if (kid != NULL && (!json_object_object_get_ex(hdr, "kid", &v) ||
+	    strcmp(json_object_get_string(v), kid) != 0)) {
+		snprintf(why, whysz, "issued for another gateway");
+		goto out;
+	}
+	if ((key = key_load(pem)) == NULL) {
+		snprintf(why, whysz, "the gateway key is unusable");
+		goto out;
+	}
+	if (b64url_decode(dot2 + 1, strlen(dot2 + 1), &raw, &rawlen) == -1) {
+		snprintf(why, whysz, "not a JWT");
+		goto out;
+	}
+	data.data = (unsigned char *)(uintptr_t)token;
+	data.size = (unsigned int)(dot2 - token);
+	sig.data = raw;
+	sig.size = (unsigned int)rawlen;
+	if (gnutls_pubkey_verify_data2(key, GNUTLS_SIGN_RSA_SHA512, 0, &data,
+	    &sig) < 0) {
+		snprintf(why, whysz, "signature verification failed");
+		goto out;
+	}
+	if (claim_time(payload, "exp", -1) < (long long)now - JWT_LEEWAY) {
+		snprintf(why, whysz, "expired");
+		goto out;
+	}
+	if (claim_time(payload, "nbf", 0) > (long long)now + JWT_LEEWAY) {
+		snprintf(why, whysz, "not valid yet");
+		goto out;
+	}
+	claim_who(payload, "app", "app_code", cl->app_code,
+	    sizeof(cl->app_code), &cl->app_verified);
+	claim_who(payload, "user", "username", cl->username,
+	    sizeof(cl->username), &cl->user_verified);
+	rc = 0;
+out:
+	if (key != NULL)
+		gnutls_pubkey_deinit(key);
+	free(raw);
+	json_object_put(hdr);
+	json_object_put(payload);
+	return rc;
+}

@@ -1,0 +1,194 @@
+#!/usr/bin/python3
+"""The bk-cmsi v1 dialect's tenants (spec bk-cmsi-v1.md 1.3, 4.3):
+X-Bk-Tenant-Id picks the tenant's components and user directory.  A
+script because the tenants' user directories are files it writes, and
+because it also checks `cmsi.fcgi -t` on broken tenant sections."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import harness  # noqa: E402
+from e2e_lib import Checker, http  # noqa: E402
+
+GW = "/api/bk-cmsi/prod/v1/"
+
+
+def auth(app, secret, tenant=None, **more):
+    h = {"Content-Type": "application/json",
+         "X-Bkapi-Authorization": json.dumps(dict(bk_app_code=app,
+                                                  bk_app_secret=secret, **more))}
+    if tenant is not None:
+        h["X-Bk-Tenant-Id"] = tenant
+    return h
+
+
+def outbox_new(g, before):
+    names = sorted(set(os.listdir(g.outbox)) - before)
+    return "".join(open(os.path.join(g.outbox, n), errors="replace").read()
+                   for n in names if not n.startswith("."))
+
+
+def send(g, tenant, users, path="send_mail/", app=("bk_job", "job-secret")):
+    before = set(os.listdir(g.outbox))
+    body = {"receiver__username": users, "title": "t", "content": "c"}
+    st, doc = http(g, "POST", GW + path, json.dumps(body).encode(),
+                   auth(app[0], app[1], tenant))
+    return st, doc, outbox_new(g, before)
+
+
+def directories(tmp):
+    """Two tenants know a user of the same name with different
+    addresses, in files with the same modification time."""
+    a = os.path.join(tmp, "users-a.json")
+    b = os.path.join(tmp, "users-b.json")
+    with open(a, "w") as f:
+        json.dump({"u1001": {"email": "u1001@tenant-a.example", "phone": "13900000001",
+                             "wx_userid": "wa1001"},
+                   "u1002": {"email": "u1002@tenant-a.example", "phone": "13900000002",
+                             "wx_userid": "wa1002"}}, f)
+    with open(b, "w") as f:
+        json.dump({"u1001": {"email": "u1001@tenant-b.example", "phone": "13700000001",
+                             "wx_userid": "wb1001"}}, f)
+    # The same time to the nanosecond, as a copy that keeps times makes.
+    t = os.stat(a).st_mtime_ns
+    os.utime(a, ns=(t, t))
+    os.utime(b, ns=(t, t))
+    return a, b
+
+
+def configtest(c, build, tmp):
+    cfg = dict(harness.DEFAULT_CONFIG)
+    cfg["state_dir"] = os.path.join(tmp, "state")
+    cfg["schemas_dir"] = os.path.join(harness.TOP, "conf/schemas")
+    cfg["templates_dir"] = os.path.join(harness.TOP, "templates")
+    cfg["tenants"] = {"bad id!": {}, "t1": {"apps": {}, "components": {
+        "send_fax": {}, "send_mail": {"smtp_port": "x"}}}, "t2": []}
+    path = os.path.join(tmp, "bad.json")
+    with open(path, "w") as f:
+        json.dump(cfg, f)
+    p = subprocess.run([os.path.join(harness.TOP, build, "cmsi.fcgi"), "-t", "-c", path],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+    out = p.stdout.decode(errors="replace")
+    c.ok("-t refuses broken tenants", p.returncode != 0, out)
+    for want in ("tenants.bad id!: bad tenant id", "tenants.t1.apps: unknown key",
+                 "tenants.t1: components.send_fax: unknown component",
+                 "tenants.t1: components.send_mail.smtp_port: not a port",
+                 "tenants.t2: must be an object"):
+        c.ok("-t says %r" % want, want in out, out)
+    cfg["tenants"] = {"tenant-a": {"comment": "ok", "users": {"file": "/nonexistent.json"}}}
+    with open(path, "w") as f:
+        json.dump(cfg, f)
+    p = subprocess.run([os.path.join(harness.TOP, build, "cmsi.fcgi"), "-t", "-c", path],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+    out = p.stdout.decode(errors="replace")
+    c.ok("-t checks a tenant's directory file",
+         p.returncode != 0 and "tenants.tenant-a: users.file: cannot read" in out, out)
+
+
+def main():
+    c = Checker()
+    build = sys.argv[1]
+    tmp = tempfile.mkdtemp(prefix="cmsi-v1-tenants-")
+    ua, ub = directories(tmp)
+    cfg = {
+        "apps": {"bk_job": {"secret": "job-secret", "skip_user_auth": True},
+                 "bk_user": {"secret": "user-secret", "weixin_settings": True}},
+        "components": {"send_weixin": {"delivery": "outbox", "wx_type": "qy"}},
+        "tenants": {
+            "tenant-a": {
+                "comment": "its own mail sender, directory, channels and WeCom app",
+                "users": {"file": ua},
+                "components": {
+                    "send_mail": {"delivery": "outbox",
+                                  "mail_sender": "noreply@tenant-a.example"},
+                    "get_msg_type": {"mail": True, "weixin": False},
+                    "send_weixin": {"delivery": "outbox", "wx_type": "qy",
+                                    "wx_qy_corpid": "ww-tenant-a",
+                                    "wx_qy_corpsecret": "tenant-a-corp-secret",
+                                    "wx_qy_agentid": "1000009"}}},
+            "tenant-b": {"users": {"file": ub}},
+            "system": {},
+        },
+    }
+    with harness.Gateway(build, cfg) as g:
+        st, doc, box = send(g, "tenant-a", ["u1001", "u1002"])
+        c.ok("tenant-a: its directory and its sender", st == 200 and doc.get("result") is True
+             and "To: u1001@tenant-a.example," in box and "u1002@tenant-a.example" in box
+             and "From: noreply@tenant-a.example" in box, "%d %r %r" % (st, doc, box[:300]))
+        st, doc, box = send(g, "tenant-b", ["u1001"])
+        c.ok("tenant-b: the same name is another person", st == 200
+             and "To: u1001@tenant-b.example" in box and "tenant-a" not in box,
+             "%d %r %r" % (st, doc, box[:300]))
+        st, doc, box = send(g, "tenant-a", ["u1001"])
+        c.ok("back to tenant-a: no directory leaks between tenants",
+             "To: u1001@tenant-a.example" in box, box[:300])
+        st, doc, box = send(g, None, ["u1001"])
+        c.ok("no tenant header: the default tenant, which does not know u1001",
+             st == 400 and doc.get("error", {}).get("code") == "INVALID_ARGUMENT"
+             and doc.get("data", {}).get("username_check", {}).get("invalid") == ["u1001"],
+             "%d %r" % (st, doc))
+        st, doc, box = send(g, "default", ["admin"])
+        c.ok("default: the top level's directory and sender", st == 200
+             and "To: admin@example.com" in box and "From: blueking@bking.com" in box,
+             "%d %r %r" % (st, doc, box[:300]))
+        st, doc, box = send(g, "system", ["admin"])
+        c.ok("system: a tenant with nothing of its own inherits the top level",
+             st == 200 and "To: admin@example.com" in box, "%d %r" % (st, doc))
+        st, doc, box = send(g, "tenant-x", ["admin"])
+        c.ok("an unknown tenant is refused, nothing sent", st == 400 and box == ""
+             and doc.get("error", {}).get("code") == "INVALID_ARGUMENT"
+             and doc.get("message") == "Tenant [X-Bk-Tenant-Id=tenant-x] is not served here",
+             "%d %r" % (st, doc))
+        st, doc, box = send(g, "tenant-a", ["u1001"], path="send_rtx/")
+        c.ok("tenant-a send_rtx: its WeCom app, its user ids", st == 200
+             and '"wa1001"' in box, "%d %r %r" % (st, doc, box[:300]))
+        st, doc, box = send(g, "tenant-a", ["u1001"], path="send_sms/")
+        c.ok("tenant-a send_sms: its phones", st == 200 and '"13900000001"' in box,
+             "%d %r" % (st, doc))
+
+        st, doc = http(g, "GET", GW + "channels/", None,
+                       auth("bk_job", "job-secret", "tenant-a"))
+        on = {i["type"]: i["enabled"] for i in doc.get("data", [])}
+        c.eq("tenant-a channels: its own switches",
+             on, {"weixin": False, "mail": True, "sms": False, "voice": False, "rtx": False})
+        st, doc = http(g, "GET", GW + "channels/", None,
+                       auth("bk_job", "job-secret", "default"))
+        on = {i["type"]: i["enabled"] for i in doc.get("data", [])}
+        c.eq("default channels: the top level's switches",
+             on, {"weixin": True, "mail": True, "sms": True, "voice": True, "rtx": False})
+
+        st, doc = http(g, "GET", GW + "channels/weixin/settings/", None,
+                       auth("bk_user", "user-secret", "tenant-a"))
+        d = doc.get("data") or {}
+        c.ok("tenant-a WeChat settings are tenant-a's", st == 200
+             and d.get("corp_id") == "ww-tenant-a" and d.get("agent_id") == "1000009"
+             and d.get("corp_secret") == "tenant-a-corp-secret", "%d %r" % (st, doc))
+        st, doc = http(g, "GET", GW + "channels/weixin/settings/", None,
+                       auth("bk_user", "user-secret"))
+        d = doc.get("data") or {}
+        c.ok("the default tenant's WeChat settings hold no tenant-a secret",
+             st == 200 and d.get("corp_id") == "" and d.get("corp_secret") == "",
+             "%d %r" % (st, doc))
+
+        body = json.dumps({"bk_app_code": "bk_job", "bk_app_secret": "job-secret",
+                           "bk_username": "admin", "receiver__username": "u1001",
+                           "title": "t", "content": "c"}).encode()
+        st, doc = http(g, "POST", "/api/c/compapi/v2/cmsi/send_mail/", body,
+                       {"X-Bk-Tenant-Id": "tenant-a"})
+        c.ok("the ESB dialect has no tenants: the header changes nothing",
+             doc.get("result") is False and "u1001" in doc.get("message", ""), repr(doc))
+
+        recs = [r for r in g.audit() if r.get("component") == "send_mail"]
+        c.ok("audit records name the tenant", len(recs) >= 3
+             and recs[0].get("tenant") == "tenant-a" and recs[1].get("tenant") == "tenant-b"
+             and any(r.get("tenant") is None for r in recs), repr(recs))
+    c.logs(g, ["job-secret", "user-secret", "tenant-a-corp-secret"])
+    configtest(c, build, tmp)
+    return c.done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
