@@ -7,6 +7,7 @@
  * it this token is the only word on who is calling.  Pure apart from
  * GnuTLS: no I/O, the clock passed in.
  */
+#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,61 +24,39 @@
 #define JWT_MAX		8192	/* bytes of a token we look at */
 #define JWT_LEEWAY	60	/* seconds of clock skew forgiven */
 
-/* One base64url character's value, or -1. */
-static int
-b64url_val(int c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-')
-		return 62;
-	if (c == '_')
-		return 63;
-	return -1;
-}
-
 /*
- * Strict unpadded base64url (RFC 7515 2): any other byte fails.
- * Returns 0 with *out (caller frees, NUL added) and *outlen, or -1.
+ * Strict unpadded base64url (RFC 7515 2): any byte outside its alphabet
+ * fails.  It becomes padded standard base64 for b64_decode.  Returns 0
+ * with *out (caller frees, NUL added) and *outlen, or -1.
  */
 static int
 b64url_decode(const char *s, size_t n, unsigned char **out, size_t *outlen)
 {
-	unsigned char	*o;
-	unsigned int	 acc = 0;
-	size_t		 i, k = 0;
-	int		 v;
+	char	*t;
+	size_t	 i;
+	int	 rc;
 
 	if (n % 4 == 1)
 		return -1;
-	o = xmalloc(n / 4 * 3 + 3);
+	t = xmalloc(n + 4);
 	for (i = 0; i < n; i++) {
-		if ((v = b64url_val((unsigned char)s[i])) == -1) {
-			free(o);
+		if (s[i] == '-')
+			t[i] = '+';
+		else if (s[i] == '_')
+			t[i] = '/';
+		else if (isalnum((unsigned char)s[i]))
+			t[i] = s[i];
+		else {
+			free(t);
 			return -1;
 		}
-		acc = acc << 6 | (unsigned int)v;
-		if (i % 4 == 3) {
-			o[k++] = (unsigned char)(acc >> 16);
-			o[k++] = (unsigned char)(acc >> 8);
-			o[k++] = (unsigned char)acc;
-			acc = 0;
-		}
 	}
-	if (n % 4 == 2)
-		o[k++] = (unsigned char)(acc >> 4);
-	else if (n % 4 == 3) {
-		o[k++] = (unsigned char)(acc >> 10);
-		o[k++] = (unsigned char)(acc >> 2);
-	}
-	o[k] = '\0';
-	*out = o;
-	*outlen = k;
-	return 0;
+	while (i % 4 != 0)
+		t[i++] = '=';
+	t[i] = '\0';
+	rc = b64_decode(t, i, (char **)out, outlen);
+	free(t);
+	return rc;
 }
 
 /* A base64url segment holding one JSON object, or NULL.  Caller puts. */
