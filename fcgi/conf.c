@@ -401,9 +401,6 @@ load_comp(struct conf *c, const char *name, json_object *sec)
 		if (conf_int(sec, "smtp_port", 25) > 65535)
 			problem(c, "components.send_mail.smtp_port: not a port");
 	}
-	k = conf_str(sec, "qcloud_api");
-	if (*k != '\0' && strcmp(k, "v5") != 0 && strcmp(k, "tc3") != 0)
-		problem(c, "components.%s.qcloud_api: v5 or tc3", name);
 	k = conf_str(sec, "qcloud_template_params");
 	if (*k != '\0' && (conf_int(sec, "qcloud_template_params", 0) < 1 ||
 	    conf_int(sec, "qcloud_template_params", 0) > 32))
