@@ -1,9 +1,11 @@
 /*
  * One mail as RFC 5322 + MIME bytes: multipart/mixed holding a
  * multipart/alternative (plain text derived from the HTML, and the
- * HTML) and the attachments.  Every part is base64, so no line is long
+ * HTML), inline images beside it in a multipart/related, and the
+ * attachments.  Every part is base64 of CRLF text, so no line is long
  * and none starts with a dot; every header value comes from data that
- * cannot hold CR or LF here, because we refuse them.
+ * cannot hold CR or LF here, because we refuse them, and non-ASCII text
+ * is RFC 2047 (headers) or RFC 2231 (file names).
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -39,36 +41,40 @@ is_ascii(const char *s)
 }
 
 /*
- * RFC 2047 "B" encoding of UTF-8 text in words of at most 45 input
- * bytes cut at code point boundaries, folded with CRLF SP.
+ * RFC 2047 "B" encoding of UTF-8 text in words of at most 39 input
+ * bytes (64 characters, so "Subject: " and a word stay under 76) cut at
+ * code point boundaries.  Words are folded with CRLF SP, or for a
+ * parameter value, where a fold would become part of the value,
+ * separated by a space on one line.
  */
 static void
-enc_words(struct buf *b, const char *s)
+enc_words(struct buf *b, const char *s, int fold)
 {
 	size_t	 n = strlen(s), off = 0, take, elen;
 	char	*e;
 
 	while (off < n) {
-		take = utf8_cut(s + off, n - off, 45);
+		take = utf8_cut(s + off, n - off, 39);
 		if (take == 0)
 			take = n - off < 4 ? n - off : 4;
 		b64_encode(s + off, take, 0, &e, &elen);
 		if (off > 0)
-			buf_puts(b, "\r\n ");
+			buf_puts(b, fold ? "\r\n " : " ");
 		buf_printf(b, "=?UTF-8?B?%s?=", e);
 		free(e);
 		off += take;
 	}
 }
 
+/* Unstructured text; encoded when raw text could be misread. */
 static void
 hdr_text(struct buf *b, const char *name, const char *v)
 {
 	buf_printf(b, "%s: ", name);
-	if (is_ascii(v) && strlen(v) < 900)
+	if (is_ascii(v) && strlen(v) < 900 && strstr(v, "=?") == NULL)
 		buf_puts(b, v);
 	else
-		enc_words(b, v);
+		enc_words(b, v, 1);
 	buf_puts(b, "\r\n");
 }
 
@@ -88,28 +94,47 @@ mime_addr(const char *s)
 	return xstrndup(s, strcspn(s, " \t"));
 }
 
-/* One address with a display name encoded when it is not ASCII. */
+/*
+ * One address.  "Name <addr>": a name that is not ASCII is encoded, an
+ * ASCII one holding specials (a comma would split the list) is quoted.
+ */
 static void
 hdr_addr(struct buf *b, const char *a)
 {
-	const char	*lt = strrchr(a, '<');
+	const char	*lt = strrchr(a, '<'), *p;
 	char		*name;
 	size_t		 n;
 
-	if (lt == NULL || is_ascii(a)) {
+	if (lt == NULL || strchr(lt, '>') == NULL) {
 		buf_puts(b, a);
 		return;
 	}
-	n = (size_t)(lt - a);
+	while (isspace((unsigned char)*a))
+		a++;
+	n = lt > a ? (size_t)(lt - a) : 0;
 	while (n > 0 && isspace((unsigned char)a[n - 1]))
 		n--;
-	name = xstrndup(a, n);
-	if (n > 1 && name[0] == '"' && name[n - 1] == '"') {
-		memmove(name, name + 1, n - 2);
-		name[n - 2] = '\0';
+	if (n > 1 && a[0] == '"' && a[n - 1] == '"') {
+		a++;
+		n -= 2;
 	}
-	enc_words(b, name);
-	buf_printf(b, " %s", lt);
+	name = xstrndup(a, n);
+	if (*name == '\0')
+		;
+	else if (!is_ascii(name) || strstr(name, "=?") != NULL) {
+		enc_words(b, name, 1);
+		buf_putc(b, ' ');
+	} else if (strpbrk(name, "()<>[]:;@\\,.\"") != NULL) {
+		buf_putc(b, '"');
+		for (p = name; *p != '\0'; p++) {
+			if (*p == '"' || *p == '\\')
+				buf_putc(b, '\\');
+			buf_putc(b, *p);
+		}
+		buf_puts(b, "\" ");
+	} else
+		buf_printf(b, "%s ", name);
+	buf_printf(b, "%s", lt);
 	free(name);
 }
 
@@ -119,6 +144,9 @@ hdr_list(struct buf *b, const char *name, json_object *list)
 	size_t	 i;
 
 	buf_printf(b, "%s: ", name);
+	/* RFC 5322 3.6.3: an empty group when there is nobody to show. */
+	if (json_object_array_length(list) == 0)
+		buf_puts(b, "undisclosed-recipients:;");
 	for (i = 0; i < json_object_array_length(list); i++) {
 		if (i > 0)
 			buf_puts(b, ",\r\n ");
@@ -140,20 +168,55 @@ part_b64(struct buf *b, const char *p, size_t n)
 	free(e);
 }
 
+/*
+ * A text part: line ends made CRLF first, the canonical form of text
+ * (RFC 2045 6.4), whatever the caller's content used.
+ */
+static void
+part_text(struct buf *b, const char *s)
+{
+	struct buf	 t;
+
+	buf_init(&t, LIM_MAIL);
+	for (; *s != '\0'; s++) {
+		if (*s == '\r' && s[1] == '\n')
+			continue;
+		if (*s == '\r' || *s == '\n')
+			buf_puts(&t, "\r\n");
+		else
+			buf_putc(&t, *s);
+	}
+	part_b64(b, t.ptr != NULL ? t.ptr : "", t.len);
+	if (t.over)
+		b->over = 1;
+	buf_free(&t);
+}
+
+/* Text of the HTML source: its line breaks are only white space. */
+static void
+html_text(struct buf *out, const char *s)
+{
+	for (; *s != '\0'; s++)
+		buf_putc(out, *s == '\n' || *s == '\r' || *s == '\t' ? ' ' : *s);
+}
+
 static void
 html_walk(xmlNode *n, struct buf *out)
 {
-	static const char *const blocks[] = { "p", "div", "br", "li", "tr",
-	    "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol",
-	    "blockquote", "pre", "hr", "title", NULL };
+	/* Paragraph-like elements end with a blank line, rows with one. */
+	static const char *const paras[] = { "p", "h1", "h2", "h3", "h4",
+	    "h5", "h6", "table", "ul", "ol", "blockquote", "pre", "hr",
+	    "title", NULL };
+	static const char *const lines[] = { "div", "br", "tr", NULL };
 	const char	*name;
-	size_t		 i;
-	int		 block;
+	xmlChar		*href;
+	size_t		 i, start;
+	int		 nl;
 
 	for (; n != NULL; n = n->next) {
 		if (n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) {
 			if (n->content != NULL)
-				buf_puts(out, (const char *)n->content);
+				html_text(out, (const char *)n->content);
 			continue;
 		}
 		if (n->type != XML_ELEMENT_NODE)
@@ -162,22 +225,39 @@ html_walk(xmlNode *n, struct buf *out)
 		if (strcmp(name, "script") == 0 || strcmp(name, "style") == 0 ||
 		    strcmp(name, "head") == 0)
 			continue;
-		block = 0;
-		for (i = 0; blocks[i] != NULL; i++)
-			if (strcmp(name, blocks[i]) == 0)
-				block = 1;
+		nl = 0;
+		for (i = 0; paras[i] != NULL; i++)
+			if (strcmp(name, paras[i]) == 0)
+				nl = 2;
+		for (i = 0; lines[i] != NULL; i++)
+			if (strcmp(name, lines[i]) == 0)
+				nl = 1;
 		if (strcmp(name, "li") == 0)
 			buf_puts(out, "\n- ");
+		start = out->len;
 		html_walk(n->children, out);
-		if (block)
+		/* A link keeps its target in the text: "text <url>". */
+		if (strcmp(name, "a") == 0 &&
+		    (href = xmlGetProp(n, (const xmlChar *)"href")) != NULL) {
+			if ((strncmp((char *)href, "http://", 7) == 0 ||
+			    strncmp((char *)href, "https://", 8) == 0 ||
+			    strncmp((char *)href, "mailto:", 7) == 0) &&
+			    (out->len - start != strlen((char *)href) ||
+			    memcmp(out->ptr + start, href, out->len - start) !=
+			    0))
+				buf_printf(out, " <%s>", (char *)href);
+			xmlFree(href);
+		}
+		while (nl-- > 0)
 			buf_putc(out, '\n');
 	}
 }
 
 /*
  * A plain-text rendering of HTML for the text/plain alternative: text
- * nodes, a line break after block elements, runs of blank lines folded.
- * libxml2's HTML parser, no network.  Caller frees.
+ * nodes with white space collapsed, a line break after rows, a blank
+ * line after paragraphs, "- " before list items, link targets after
+ * their text.  libxml2's HTML parser, no network.  Caller frees.
  */
 char *
 mime_html_text(const char *html)
@@ -202,7 +282,7 @@ mime_html_text(const char *html)
 				buf_putc(&out, '\n');
 			nl++;
 			sp = 0;
-		} else if (*p == ' ' || *p == '\t' || *p == '\r') {
+		} else if (*p == ' ') {
 			sp = 1;
 		} else {
 			if (sp && nl == 0 && out.len > 0)
@@ -211,6 +291,8 @@ mime_html_text(const char *html)
 			nl = sp = 0;
 		}
 	}
+	while (out.len > 0 && out.ptr[out.len - 1] == '\n')
+		out.ptr[--out.len] = '\0';
 	buf_free(&raw);
 	return buf_take(&out);
 }
@@ -241,9 +323,29 @@ static const struct {
 	{ NULL, NULL }
 };
 
+/* A type/subtype of RFC 2045 token characters, as a caller may give. */
+static int
+full_type(const char *t)
+{
+	const char	*p;
+	int		 slash = 0;
+
+	if (*t == '/' || strlen(t) > 64)
+		return 0;
+	for (p = t; *p != '\0'; p++) {
+		if (*p == '/')
+			slash++;
+		else if (!isalnum((unsigned char)*p) &&
+		    strchr("!#$&+-.^_`|~", *p) == NULL)
+			return 0;
+	}
+	return slash == 1 && p[-1] != '/';
+}
+
 /*
  * The MIME type of an attachment: from its declared type (an
- * extension, or "image") or else from the file name's extension.
+ * extension, "image", or a full type) or else from the file name's
+ * extension.  Never ESB's "image/pdf".
  */
 const char *
 mime_type(const char *type, const char *filename)
@@ -252,6 +354,8 @@ mime_type(const char *type, const char *filename)
 	size_t		 i;
 
 	ext = type != NULL && *type != '\0' ? type : NULL;
+	if (ext != NULL && full_type(ext))
+		return ext;
 	if (ext == NULL) {
 		ext = strrchr(filename, '.');
 		ext = ext != NULL ? ext + 1 : "";
@@ -277,9 +381,31 @@ jstr(json_object *o, const char *k)
 {
 	json_object	*v;
 
-	if (!json_object_object_get_ex(o, k, &v) || v == NULL)
+	if (o == NULL || !json_object_object_get_ex(o, k, &v) || v == NULL)
 		return "";
 	return json_object_get_string(v);
+}
+
+/*
+ * ESB's image attachments (contract 2.4): type, or else the file name's
+ * suffix, is image, jpg, png or jpeg.  They go inline with a Content-ID.
+ */
+static int
+is_image(json_object *a)
+{
+	static const char *const kinds[] = { "image", "jpg", "png", "jpeg",
+	    NULL };
+	const char	*t = jstr(a, "type");
+	size_t		 i;
+
+	if (*t == '\0') {
+		t = strrchr(jstr(a, "filename"), '.');
+		t = t != NULL ? t + 1 : "";
+	}
+	for (i = 0; kinds[i] != NULL; i++)
+		if (str_eqi(t, kinds[i]))
+			return 1;
+	return 0;
 }
 
 /* RFC 2231 value: utf-8'' and percent-encoding outside attr-char. */
@@ -299,30 +425,38 @@ param_2231(struct buf *b, const char *s)
 	}
 }
 
+/*
+ * One attachment.  The file name is RFC 2231 in Content-Disposition,
+ * then repeated for readers that only know filename= and name=: as it
+ * is when it is plain ASCII, else as RFC 2047 words, as BlueKing did.
+ */
 static void
 attachment(struct buf *b, const char *bnd, json_object *a)
 {
 	const char	*fn = jstr(a, "filename"), *type, *disp, *cid;
 	json_object	*c;
+	struct buf	 q;
 	int		 image;
 
 	type = mime_type(jstr(a, "type"), fn);
-	image = strncmp(type, "image/", 6) == 0;
+	image = is_image(a);
+	buf_init(&q, LIM_MAIL);
+	buf_putc(&q, '"');
+	if (is_ascii(fn) && strpbrk(fn, "\"\\") == NULL &&
+	    strstr(fn, "=?") == NULL)
+		buf_puts(&q, fn);
+	else
+		enc_words(&q, fn, 0);
+	buf_putc(&q, '"');
 	disp = jstr(a, "disposition");
-	if (*disp == '\0' || has_ctl(disp) || strchr(disp, ';') != NULL)
+	if (*disp == '\0' || has_ctl(disp) || strpbrk(disp, ";\" ") != NULL)
 		disp = image ? "inline" : "attachment";
-	buf_printf(b, "--%s\r\nContent-Type: %s; name=", bnd, type);
-	if (is_ascii(fn) && strchr(fn, '"') == NULL)
-		buf_printf(b, "\"%s\"", fn);
-	else {
-		buf_putc(b, '"');
-		enc_words(b, fn);
-		buf_putc(b, '"');
-	}
-	buf_printf(b, "\r\nContent-Transfer-Encoding: base64\r\n"
-	    "Content-Disposition: %s; filename*=", disp);
+	buf_printf(b, "--%s\r\nContent-Type: %s; name=%s\r\n"
+	    "Content-Transfer-Encoding: base64\r\n"
+	    "Content-Disposition: %s; filename*=", bnd, type, q.ptr, disp);
 	param_2231(b, fn);
-	buf_puts(b, "\r\n");
+	buf_printf(b, ";\r\n filename=%s\r\n", q.ptr);
+	buf_free(&q);
 	if (image) {
 		cid = jstr(a, "content_id");
 		if (*cid == '\0')
@@ -338,50 +472,129 @@ attachment(struct buf *b, const char *bnd, json_object *a)
 	    c != NULL ? (size_t)json_object_get_string_len(c) : 0);
 }
 
+/* A Content-ID with or without its brackets, no other bracket. */
+static int
+cid_ok(const char *cid)
+{
+	size_t	 n = strlen(cid);
+
+	if (n > 0 && cid[0] == '<') {
+		if (n < 2 || cid[n - 1] != '>')
+			return 0;
+		cid++;
+		n -= 2;
+	}
+	for (; n > 0; n--, cid++)
+		if (*cid == '<' || *cid == '>')
+			return 0;
+	return 1;
+}
+
 /*
- * Writes the whole message into out.  Returns 0, or -1 if a header
+ * Refuses what could break out of a header: control characters, and
+ * brackets that would end a Content-ID early.
+ */
+static int
+mail_check(const struct mail *m)
+{
+	json_object	*lists[2] = { m->to, m->cc }, *a;
+	const char	*cid;
+	size_t		 i, k;
+
+	if (has_ctl(m->from) || has_ctl(m->subject) || m->to == NULL)
+		return -1;
+	for (k = 0; k < 2; k++)
+		for (i = 0; lists[k] != NULL &&
+		    i < json_object_array_length(lists[k]); i++)
+			if (has_ctl(json_object_get_string(
+			    json_object_array_get_idx(lists[k], i))))
+				return -1;
+	for (i = 0; m->attachments != NULL &&
+	    i < json_object_array_length(m->attachments); i++) {
+		a = json_object_array_get_idx(m->attachments, i);
+		cid = jstr(a, "content_id");
+		if (has_ctl(jstr(a, "filename")) || has_ctl(cid) ||
+		    has_ctl(jstr(a, "type")) || !cid_ok(cid))
+			return -1;
+	}
+	return 0;
+}
+
+/* The right side of the Message-ID: the sender's domain, or our name. */
+static void
+msgid_domain(const char *from, char *out, size_t outsz)
+{
+	char		*addr = mime_addr(from);
+	const char	*at = strrchr(addr, '@'), *p;
+
+	out[0] = '\0';
+	if (at != NULL && at[1] != '\0') {
+		for (p = at + 1; *p != '\0'; p++)
+			if (!isalnum((unsigned char)*p) && *p != '-' &&
+			    *p != '.')
+				break;
+		if (*p == '\0')
+			str_copy(out, at + 1, outsz);
+	}
+	free(addr);
+	if (out[0] == '\0' && (gethostname(out, outsz) == -1 || has_ctl(out)))
+		str_copy(out, "cmsi.invalid", outsz);
+	out[outsz - 1] = '\0';
+}
+
+/* The readable body: HTML with its plain-text alternative, or text. */
+static void
+body_parts(struct buf *out, const struct mail *m, const char *ba)
+{
+	char	*text;
+
+	if (!m->html) {
+		buf_puts(out, "Content-Type: text/plain; charset=utf-8\r\n"
+		    "Content-Transfer-Encoding: base64\r\n\r\n");
+		part_text(out, m->body);
+		return;
+	}
+	/* RFC 2046 5.1.4: the preferred version, HTML, comes last. */
+	text = mime_html_text(m->body);
+	buf_printf(out, "Content-Type: multipart/alternative;\r\n "
+	    "boundary=\"%s\"\r\n\r\n", ba);
+	buf_printf(out, "--%s\r\nContent-Type: text/plain; "
+	    "charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n", ba);
+	part_text(out, text);
+	buf_printf(out, "--%s\r\nContent-Type: text/html; "
+	    "charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n", ba);
+	part_text(out, m->body);
+	buf_printf(out, "--%s--\r\n", ba);
+	free(text);
+}
+
+/*
+ * Writes the whole message into out: multipart/mixed holding the body
+ * (with the inline images beside it in a multipart/related when it is
+ * HTML) and then the other attachments.  Returns 0, or -1 if a header
  * value holds a control character or the message passes out's cap.
  */
 int
 mime_build(const struct mail *m, struct buf *out)
 {
-	char		 date[64], host[128], bm[96], ba[96];
-	const char	*fn, *cid;
-	char		*text = NULL;
+	char		 date[64], dom[256], bm[96], ba[96], br[96];
+	json_object	*a;
 	time_t		 now = time(NULL);
 	struct tm	 tm;
-	size_t		 i, n;
-	int		 rc = -1;
+	size_t		 i, n, nimg = 0;
 
-	if (has_ctl(m->from) || has_ctl(m->subject))
+	if (mail_check(m) == -1)
 		return -1;
-	for (i = 0; i < json_object_array_length(m->to); i++)
-		if (has_ctl(json_object_get_string(
-		    json_object_array_get_idx(m->to, i))))
-			return -1;
-	n = m->cc != NULL ? json_object_array_length(m->cc) : 0;
-	for (i = 0; i < n; i++)
-		if (has_ctl(json_object_get_string(
-		    json_object_array_get_idx(m->cc, i))))
-			return -1;
 	n = m->attachments != NULL ? json_object_array_length(m->attachments) :
 	    0;
-	for (i = 0; i < n; i++) {
-		json_object	*a = json_object_array_get_idx(m->attachments, i);
-
-		fn = jstr(a, "filename");
-		cid = jstr(a, "content_id");
-		if (has_ctl(fn) || has_ctl(cid) || has_ctl(jstr(a, "type")))
-			return -1;
-	}
-
+	for (i = 0; m->html && i < n; i++)
+		nimg += is_image(json_object_array_get_idx(m->attachments, i));
 	localtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
-	if (gethostname(host, sizeof(host)) == -1 || has_ctl(host))
-		snprintf(host, sizeof(host), "cmsi.invalid");
-	host[sizeof(host) - 1] = '\0';
+	msgid_domain(m->from, dom, sizeof(dom));
 	snprintf(bm, sizeof(bm), "=_cmsi_m_%s", m->msgid_seed);
 	snprintf(ba, sizeof(ba), "=_cmsi_a_%s", m->msgid_seed);
+	snprintf(br, sizeof(br), "=_cmsi_r_%s", m->msgid_seed);
 
 	buf_puts(out, "From: ");
 	hdr_addr(out, m->from);
@@ -391,34 +604,30 @@ mime_build(const struct mail *m, struct buf *out)
 		hdr_list(out, "Cc", m->cc);
 	hdr_text(out, "Subject", m->subject);
 	buf_printf(out, "Date: %s\r\nMessage-ID: <%s@%s>\r\n"
-	    "MIME-Version: 1.0\r\n", date, m->msgid_seed, host);
-	buf_printf(out, "Content-Type: multipart/mixed; boundary=\"%s\"\r\n"
+	    "MIME-Version: 1.0\r\n", date, m->msgid_seed, dom);
+	buf_printf(out, "Content-Type: multipart/mixed;\r\n boundary=\"%s\"\r\n"
 	    "\r\nThis is a MIME message.\r\n", bm);
 
 	buf_printf(out, "--%s\r\n", bm);
-	if (m->html) {
-		text = mime_html_text(m->body);
-		buf_printf(out, "Content-Type: multipart/alternative; "
-		    "boundary=\"%s\"\r\n\r\n", ba);
-		buf_printf(out, "--%s\r\nContent-Type: text/plain; "
-		    "charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n"
-		    "\r\n", ba);
-		part_b64(out, text, strlen(text));
-		buf_printf(out, "--%s\r\nContent-Type: text/html; "
-		    "charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n"
-		    "\r\n", ba);
-		part_b64(out, m->body, strlen(m->body));
-		buf_printf(out, "--%s--\r\n", ba);
-	} else {
-		buf_puts(out, "Content-Type: text/plain; charset=utf-8\r\n"
-		    "Content-Transfer-Encoding: base64\r\n\r\n");
-		part_b64(out, m->body, strlen(m->body));
+	if (nimg > 0) {
+		/* RFC 2387: cid: references resolve inside the related. */
+		buf_printf(out, "Content-Type: multipart/related;\r\n "
+		    "type=\"multipart/alternative\";\r\n boundary=\"%s\"\r\n"
+		    "\r\n--%s\r\n", br, br);
+		body_parts(out, m, ba);
+		for (i = 0; i < n; i++) {
+			a = json_object_array_get_idx(m->attachments, i);
+			if (is_image(a))
+				attachment(out, br, a);
+		}
+		buf_printf(out, "--%s--\r\n", br);
+	} else
+		body_parts(out, m, ba);
+	for (i = 0; i < n; i++) {
+		a = json_object_array_get_idx(m->attachments, i);
+		if (nimg == 0 || !is_image(a))
+			attachment(out, bm, a);
 	}
-	for (i = 0; i < n; i++)
-		attachment(out, bm, json_object_array_get_idx(m->attachments,
-		    i));
 	buf_printf(out, "--%s--\r\n", bm);
-	rc = out->over ? -1 : 0;
-	free(text);
-	return rc;
+	return out->over ? -1 : 0;
 }

@@ -8,7 +8,9 @@
 #include "forward.h"
 #include "handlers.h"
 #include "limits.h"
+#include "log.h"
 #include "mime.h"
+#include "smtp.h"
 #include "util.h"
 
 /*
@@ -106,6 +108,154 @@ forward_mail(struct ctx *cx, const struct mail *m,
 	json_object_put(body);
 }
 
+/* {"receiver": s, "code": reply} for the per-recipient detail. */
+static json_object *
+rcpt_detail(const char *s, int code)
+{
+	json_object	*o = json_object_new_object();
+
+	json_object_object_add(o, "receiver", json_object_new_string(s));
+	json_object_object_add(o, "code", code > 0 ?
+	    json_object_new_int(code) : NULL);
+	return o;
+}
+
+/*
+ * The envelope: receiver then cc, each address once.  Entries that
+ * cannot be an SMTP address go to failed, not to the server.  Fills
+ * addr (addr-specs in store) and orig (as the caller wrote them).
+ */
+static size_t
+envelope(const struct comp_rcpt *to, const struct comp_rcpt *cc,
+    char *store, const char **addr, const char **orig, json_object *failed)
+{
+	const struct comp_rcpt	*lists[2] = { to, cc };
+	const char		*s;
+	char			*a;
+	size_t			 i, j, k, n = 0;
+
+	for (k = 0; k < 2; k++) {
+		for (i = 0; i < json_object_array_length(lists[k]->list); i++) {
+			s = json_object_get_string(json_object_array_get_idx(
+			    lists[k]->list, i));
+			a = store + n * SMTP_ADDR;
+			if (smtp_addr(s, a, SMTP_ADDR) == -1) {
+				json_object_array_add(failed, rcpt_detail(s,
+				    0));
+				continue;
+			}
+			for (j = 0; j < n && strcmp(addr[j], a) != 0; j++)
+				;
+			if (j < n)
+				continue;
+			orig[n] = s;
+			addr[n++] = a;
+		}
+	}
+	return n;
+}
+
+/*
+ * The reply once the server answered: all taken is "Succeeded to send
+ * mail"; some refused is a failure naming them; not taken is "Failed
+ * to send mail".  data has each recipient's RCPT reply when someone was
+ * refused.  failed already holds those refused before the server.
+ */
+static void
+smtp_reply(const struct smtp_res *res, const char **orig, size_t n,
+    json_object *failed, const struct comp_rcpt *to, struct reply *rp)
+{
+	json_object	*ok, *d, *f;
+	char		 names[LIM_MESSAGE / 2];
+	size_t		 i, len = 0, nref;
+	int		 k;
+
+	ok = json_object_new_array();
+	nref = json_object_array_length(failed);
+	for (i = 0; i < n; i++) {
+		if (res->rcpt_code[i] >= 400)
+			nref++;
+		if (res->sent && res->rcpt_code[i] < 400)
+			json_object_array_add(ok, rcpt_detail(orig[i],
+			    res->rcpt_code[i]));
+		else
+			json_object_array_add(failed, rcpt_detail(orig[i],
+			    res->rcpt_code[i]));
+	}
+	names[0] = '\0';
+	for (i = 0; i < json_object_array_length(failed); i++) {
+		f = json_object_array_get_idx(failed, i);
+		k = snprintf(names + len, sizeof(names) - len, "%s%s",
+		    len > 0 ? "," : "", json_object_get_string(
+		    json_object_object_get(f, "receiver")));
+		if (k < 0 || (size_t)k >= sizeof(names) - len)
+			break;
+		len += (size_t)k;
+	}
+	if (!res->sent)
+		reply_fail(rp, CODE_COMMON, "Failed to send mail");
+	else if (nref == 0)
+		reply_ok(rp, "Succeeded to send mail");
+	else
+		reply_fail(rp, CODE_COMMON, "Some users failed to send email. "
+		    "%s%sThe following recipients were refused: %s",
+		    to->fragments, to->fragments[0] != '\0' ?
+		    ";" : "", names);
+	if (nref > 0) {
+		d = json_object_new_object();
+		json_object_object_add(d, "successed", json_object_get(ok));
+		json_object_object_add(d, "failed", json_object_get(failed));
+		reply_data(rp, d);
+	}
+	json_object_put(ok);
+}
+
+/* Over SMTP, as one transaction for receiver and cc. */
+static void
+deliver(struct ctx *cx, const struct mail *m, const struct comp_rcpt *to,
+    const struct comp_rcpt *cc, struct reply *rp)
+{
+	struct smtp_msg	 sm;
+	struct smtp_res	 res;
+	struct buf	 eml;
+	json_object	*failed;
+	const char	**addr, **orig;
+	char		*store, from[SMTP_ADDR];
+	size_t		 max;
+
+	max = json_object_array_length(to->list) +
+	    json_object_array_length(cc->list) + 1;
+	store = xcalloc(max, SMTP_ADDR);
+	addr = xcalloc(max, sizeof(*addr));
+	orig = xcalloc(max, sizeof(*orig));
+	failed = json_object_new_array();
+	memset(&res, 0, sizeof(res));
+	memset(&sm, 0, sizeof(sm));
+	buf_init(&eml, LIM_MAIL);
+	sm.nrcpt = envelope(to, cc, store, addr, orig, failed);
+	if (mime_build(m, &eml) == -1 ||
+	    smtp_addr(m->from, from, sizeof(from)) == -1 || sm.nrcpt == 0) {
+		log_warnx("%s: smtp: not sent: a header, the sender or every "
+		    "recipient is unusable", cx->request_id);
+		reply_fail(rp, CODE_COMMON, "Failed to send mail");
+		goto out;
+	}
+	sm.id = cx->request_id;
+	sm.from = from;
+	sm.rcpt = addr;
+	sm.data = eml.ptr;
+	sm.len = eml.len;
+	smtp_send(cx->conf, cx->section, &sm, &res);
+	smtp_reply(&res, orig, sm.nrcpt, failed, to, rp);
+out:
+	smtp_res_free(&res);
+	json_object_put(failed);
+	buf_free(&eml);
+	free(orig);
+	free(addr);
+	free(store);
+}
+
 /*
  * send_mail (contract 2.4): receiver or receiver__username, cc or
  * cc__username, title, content, attachments.  "Succeeded to send mail"
@@ -176,6 +326,9 @@ hnd_send_mail(struct ctx *cx, struct reply *rp)
 		/* The third party gets the content, not our layout of it. */
 		m.body = content;
 		forward_mail(cx, &m, &to, &cc, rp);
+		break;
+	case MODE_UPSTREAM:
+		deliver(cx, &m, &to, &cc, rp);
 		break;
 	default:
 		comp_unfinished(rp);
