@@ -47,7 +47,7 @@ static const struct comp_keys comp_keys[] = {
 	{ "send_qy_weixin", { "wx_qy_corpid", "*wx_qy_corpsecret",
 	    "wx_qy_agentid", NULL } },
 	{ "send_mp_weixin", { "wx_app_id", "*wx_secret", "*wx_token",
-	    "wx_template_id", "wx_token_source", NULL } },
+	    "wx_template_id", "wx_token_source", "wx_callback_path", NULL } },
 	{ NULL, { NULL } }
 };
 
@@ -427,6 +427,10 @@ load_comp(struct conf *c, const char *name, json_object *sec)
 	if (*k != '\0' && strcmp(k, "qy") != 0 && strcmp(k, "qywx") != 0 &&
 	    strcmp(k, "mp") != 0)
 		problem(c, "components.%s.wx_type: qy, qywx or mp", name);
+	k = conf_str(sec, "wx_token_source");
+	if (*k != '\0' && strcmp(k, "stable") != 0 && strcmp(k, "token") != 0)
+		problem(c, "components.%s.wx_token_source: stable or token",
+		    name);
 	k = conf_str(sec, "qcloud_api");
 	if (*k != '\0' && strcmp(k, "v5") != 0 && strcmp(k, "tc3") != 0)
 		problem(c, "components.%s.qcloud_api: v5 or tc3", name);

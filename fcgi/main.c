@@ -130,6 +130,12 @@ serve(FCGX_Request *fr)
 		log_info("%s %s %s status=404", r.id, r.method, r.path);
 		goto out;
 	}
+	if (rt->flags & ROUTE_RAW) {
+		/* WeChat signs with wx_token; the handler checks that. */
+		route_ctx(&cx, rt, conf, &r, &id);
+		rt->hnd(&cx, &rp);
+		goto answer;
+	}
 	req_parse(&r);
 	creds = auth_creds(&r, &rp);
 	if (creds == NULL)
@@ -213,6 +219,13 @@ main(int argc, char *argv[])
 	if (tmplset_load(conf->templates_dir) == -1) {
 		fprintf(stderr, "%s: templates are broken, not started\n",
 		    path);
+		return 1;
+	}
+	if (route_callback(conf_str(conf_comp(conf, "send_mp_weixin"),
+	    "wx_callback_path")) == -1 || route_callback(conf_str(conf_comp(
+	    conf, "send_weixin"), "wx_callback_path")) == -1) {
+		fprintf(stderr, "%s: wx_callback_path must be a path of its "
+		    "own, e.g. /api/c/compapi/cmsi/wechat/callback/\n", path);
 		return 1;
 	}
 	if (test) {

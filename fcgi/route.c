@@ -27,6 +27,53 @@ static const struct route routes[] = {
 	{ NULL,			NULL,			0 }
 };
 
+/*
+ * The Official Account's server URL, at the paths wx_callback_path
+ * names; never reachable by a component name.
+ */
+static const struct route callback = {
+	"wechat_callback", hnd_wechat_callback, ROUTE_RAW
+};
+static char	callbacks[2][LIM_PATH];	/* registered paths, "" if unused */
+
+/*
+ * Registers a path for the server URL at startup; "" is none.  Returns
+ * 0, or -1 when it is no absolute path, is a component's path, or one
+ * too many.
+ */
+int
+route_callback(const char *path)
+{
+	size_t	 i;
+
+	if (*path == '\0')
+		return 0;
+	if (*path != '/' || path[strspn(path, "/")] == '\0' ||
+	    route_match("POST", path) != NULL)
+		return -1;
+	for (i = 0; i < sizeof(callbacks) / sizeof(callbacks[0]); i++) {
+		if (callbacks[i][0] != '\0' &&
+		    route_same_path(callbacks[i], path))
+			return 0;
+		if (callbacks[i][0] == '\0')
+			return str_copy(callbacks[i], path, sizeof(callbacks[i]));
+	}
+	return -1;
+}
+
+/* Two paths that differ at most in trailing slashes. */
+int
+route_same_path(const char *a, const char *b)
+{
+	size_t	 na = strlen(a), nb = strlen(b);
+
+	while (na > 0 && a[na - 1] == '/')
+		na--;
+	while (nb > 0 && b[nb - 1] == '/')
+		nb--;
+	return na == nb && strncmp(a, b, na) == 0;
+}
+
 const struct route *
 route_table(void)
 {
@@ -71,6 +118,10 @@ route_match(const char *method, const char *path)
 
 	if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0)
 		return NULL;
+	for (n = 0; n < sizeof(callbacks) / sizeof(callbacks[0]); n++)
+		if (callbacks[n][0] != '\0' &&
+		    route_same_path(path, callbacks[n]))
+			return &callback;
 	if (!eat(&p, "/api/c/compapi/") && !eat(&p, "/c/compapi/"))
 		return NULL;
 	while (*p == '/')

@@ -12,10 +12,14 @@ struct route {
 };
 
 #define ROUTE_AUTH	0x01	/* app and user authentication first */
+#define ROUTE_RAW	0x02	/* no credentials, no schema: the handler
+				   reads the request (WeChat's server URL) */
 
 const struct route *route_match(const char *, const char *);
 const struct route *route_by_name(const char *);
 const struct route *route_table(void);
+int		 route_callback(const char *);
+int		 route_same_path(const char *, const char *);
 void		 route_ctx(struct ctx *, const struct route *,
 		    const struct conf *, const struct req *,
 		    const struct ident *);

@@ -35,5 +35,6 @@ void	hnd_send_msg(struct ctx *, struct reply *);
 void	hnd_get_msg_type(struct ctx *, struct reply *);
 void	hnd_send_qy_weixin(struct ctx *, struct reply *);
 void	hnd_send_mp_weixin(struct ctx *, struct reply *);
+void	hnd_wechat_callback(struct ctx *, struct reply *);
 
 #endif /* HANDLERS_H */

@@ -4,15 +4,20 @@
 #include "conf.h"
 #include "envelope.h"
 #include "handlers.h"
+#include "wx.h"
+#include "wxmp.h"
 
 /*
  * send_mp_weixin: receiver (openids) and data {heading, message, date,
- * remark}, one template message each through wx_app_id.
+ * remark}, one template message each through wx_app_id, laid out by
+ * templates/wxmp/data, with the request's optional url.
  */
 void
 hnd_send_mp_weixin(struct ctx *cx, struct reply *rp)
 {
-	json_object	*msg = NULL, *to = NULL, *data = NULL;
+	struct wxmp_app	 app;
+	json_object	*msg = NULL, *to = NULL, *data = NULL, *fields = NULL;
+	json_object	*tpl = NULL;
 
 	json_object_object_get_ex(cx->params, "receiver", &to);
 	json_object_object_get_ex(cx->params, "data", &data);
@@ -30,6 +35,13 @@ hnd_send_mp_weixin(struct ctx *cx, struct reply *rp)
 		if (comp_outbox_json(cx, "mp_weixin", msg, rp) == 0)
 			reply_ok(rp, "WeChat message sending succeeded");
 		break;
+	case MODE_UPSTREAM:
+		fields = wx_fields(data);
+		if (wxmp_app(cx->section, &app, rp) == 0 &&
+		    (tpl = wxmp_data(fields, rp)) != NULL)
+			wxmp_send(cx, &app, to, tpl, comp_str(cx->raw, "url"),
+			    rp);
+		break;
 	case MODE_NONE:
 		reply_fail(rp, CODE_COMMON,
 		    "wechat appid [appid] This field is required.");
@@ -38,5 +50,7 @@ hnd_send_mp_weixin(struct ctx *cx, struct reply *rp)
 		comp_unfinished(rp);
 		break;
 	}
+	json_object_put(tpl);
+	json_object_put(fields);
 	json_object_put(msg);
 }

@@ -4,15 +4,18 @@
 #include "conf.h"
 #include "envelope.h"
 #include "handlers.h"
+#include "wecom.h"
 
 /*
  * send_qy_weixin: receiver (WeCom user ids) and content, sent as the
- * app of wx_qy_corpid / wx_qy_corpsecret / wx_qy_agentid.
+ * app of wx_qy_corpid / wx_qy_corpsecret / wx_qy_agentid (the config
+ * only: the request cannot override them here).
  */
 void
 hnd_send_qy_weixin(struct ctx *cx, struct reply *rp)
 {
-	json_object	*msg = NULL, *to = NULL;
+	struct wecom_app	 qy;
+	json_object		*msg = NULL, *to = NULL;
 
 	json_object_object_get_ex(cx->params, "receiver", &to);
 	rp->audit = json_object_get(to);
@@ -27,6 +30,11 @@ hnd_send_qy_weixin(struct ctx *cx, struct reply *rp)
 		    comp_str(cx->params, "content")));
 		if (comp_outbox_json(cx, "qy_weixin", msg, rp) == 0)
 			reply_ok(rp, "WeChat message sending succeeded");
+		break;
+	case MODE_UPSTREAM:
+		if (wecom_app(cx->section, NULL, &qy, rp) == 0)
+			wecom_send(cx, &qy, to, comp_str(cx->params, "content"),
+			    rp);
 		break;
 	case MODE_NONE:
 		reply_fail(rp, CODE_COMMON,

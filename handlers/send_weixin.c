@@ -1,56 +1,28 @@
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "comp.h"
 #include "conf.h"
 #include "envelope.h"
 #include "handlers.h"
-
-/*
- * The fields of the layouts (templates/wecom/text, wxmp/data):
- * heading, message (base64-decoded when flagged), date (now, as ESB
- * defaults it, when absent), remark.  Caller puts.
- */
-static json_object *
-layout_fields(json_object *data)
-{
-	json_object	*f, *v;
-	char		*msg, now[32];
-	time_t		 t = time(NULL);
-	struct tm	 tm;
-
-	f = json_object_new_object();
-	msg = comp_text(data, "message", "",
-	    json_object_object_get_ex(data, "is_message_base64", &v) &&
-	    json_object_get_boolean(v));
-	json_object_object_add(f, "heading", json_object_new_string(
-	    comp_str(data, "heading")));
-	json_object_object_add(f, "message", json_object_new_string(msg));
-	free(msg);
-	if (*comp_str(data, "date") == '\0') {
-		gmtime_r(&t, &tm);
-		strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		json_object_object_add(f, "date", json_object_new_string(now));
-	} else
-		json_object_object_add(f, "date", json_object_new_string(
-		    comp_str(data, "date")));
-	json_object_object_add(f, "remark", json_object_new_string(
-	    comp_str(data, "remark")));
-	return f;
-}
+#include "wecom.h"
+#include "wx.h"
+#include "wxmp.h"
 
 /*
  * send_weixin (contract 2.4): receiver or receiver__username, data
- * {heading, message, date, remark}; WeCom (wx_type qy/qywx) or the
- * Official Account (mp).
+ * {heading, message, date, remark}; WeCom (wx_type qy/qywx, as the app
+ * of the config or of the request's wx_qy_agentid/wx_qy_corpsecret) or
+ * the Official Account (mp, with the request's optional url).
  */
 void
 hnd_send_weixin(struct ctx *cx, struct reply *rp)
 {
 	struct comp_rcpt	 to;
+	struct wecom_app	 qy;
+	struct wxmp_app		 app;
 	json_object		*msg = NULL, *data = NULL, *fields = NULL;
+	json_object		*tpl = NULL;
 	const char		*type;
 	char			*text = NULL;
 	int			 mp;
@@ -69,7 +41,7 @@ hnd_send_weixin(struct ctx *cx, struct reply *rp)
 	    mp ? "wx_openid" : "wx_userid", &to, rp) == -1)
 		goto out;
 	json_object_object_get_ex(cx->params, "data", &data);
-	fields = layout_fields(data);
+	fields = wx_fields(data);
 	if ((text = comp_render("wecom/text", fields, TMPL_ESC_NONE, rp)) ==
 	    NULL)
 		goto out;
@@ -89,6 +61,14 @@ hnd_send_weixin(struct ctx *cx, struct reply *rp)
 		if (comp_outbox_json(cx, "weixin", msg, rp) == 0)
 			reply_ok(rp, "WeChat message sending succeeded");
 		break;
+	case MODE_UPSTREAM:
+		if (mp && wxmp_app(cx->section, &app, rp) == 0 &&
+		    (tpl = wxmp_data(fields, rp)) != NULL)
+			wxmp_send(cx, &app, to.list, tpl, comp_str(cx->raw,
+			    "url"), rp);
+		else if (!mp && wecom_app(cx->section, cx->raw, &qy, rp) == 0)
+			wecom_send(cx, &qy, to.list, text, rp);
+		break;
 	case MODE_NONE:
 		if (cx->section != NULL && mp)
 			reply_fail(rp, CODE_COMMON, "wechat appid [appid] This "
@@ -105,6 +85,7 @@ hnd_send_weixin(struct ctx *cx, struct reply *rp)
 	}
 	comp_finish(rp, &to, "wechat message");
 out:
+	json_object_put(tpl);
 	json_object_put(fields);
 	json_object_put(msg);
 	free(text);

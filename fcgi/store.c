@@ -1,0 +1,309 @@
+/*
+ * State shared by the worker processes of one host: the access tokens
+ * of WeCom and the Official Account.  Each token is one small file,
+ * <state_dir>/tokens/<kind>-<hash>, replaced atomically (temp file,
+ * fsync, rename) so a reader always sees a whole token without locking.
+ * Refreshing is serialised by flock(2) on a lock file beside it, so one
+ * process fetches while the others wait for it (no token yet, or the
+ * token was refused) or keep using the old one (it is only getting
+ * old).  The file holds a live credential: the directory is 0700 and
+ * the files 0600.  A Redis store would replace this file, nothing else.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <gnutls/crypto.h>
+
+#include "limits.h"
+#include "log.h"
+#include "store.h"
+#include "util.h"
+
+/* What one token file says. */
+struct store_rec {
+	char	 value[LIM_TOKEN + 1];	/* the token */
+	long long expires;		/* unix time it stops working */
+	long long fetched;		/* unix time it was fetched */
+};
+
+/*
+ * How long before its expiry a token counts as old: a fifth of its
+ * life, at most the 300 s BlueKing kept (and the Official Account's
+ * stable_token overlap).
+ */
+long
+store_margin(long life)
+{
+	long	 m = life / 5;
+
+	return m > 300 ? 300 : (m < 0 ? 0 : m);
+}
+
+/*
+ * The file name of a token: kind plus a hash of ident (which holds the
+ * app secret, so the name must not).  Returns 0, or -1 if it does not
+ * fit.
+ */
+int
+store_token_name(const char *kind, const char *ident, char *out,
+    size_t outsz)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	unsigned char		 md[32];
+	char			 h[33];
+	size_t			 i;
+	int			 n;
+
+	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, ident, strlen(ident),
+	    md) != 0)
+		return -1;
+	for (i = 0; i < 16; i++) {
+		h[2 * i] = hex[md[i] >> 4];
+		h[2 * i + 1] = hex[md[i] & 0xf];
+	}
+	h[32] = '\0';
+	n = snprintf(out, outsz, "%s-%s", kind, h);
+	return n < 0 || (size_t)n >= outsz ? -1 : 0;
+}
+
+/* Tokens are opaque, but only URL-safe ones go into a query string. */
+static int
+token_ok(const char *s)
+{
+	size_t	 n = strlen(s);
+
+	if (n == 0 || n > LIM_TOKEN)
+		return 0;
+	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789-_.~") == n;
+}
+
+/* Reads a token file.  Returns 0, or -1 if absent or not ours. */
+static int
+rec_read(const char *path, struct store_rec *r)
+{
+	char	 b[LIM_TOKEN + 128], *nl, *sp, *end;
+	ssize_t	 n;
+	int	 fd;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1)
+		return -1;
+	n = read(fd, b, sizeof(b) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	b[n] = '\0';
+	/* "<expires> <fetched>\n<token>\n" */
+	if ((nl = strchr(b, '\n')) == NULL || (sp = strchr(b, ' ')) == NULL ||
+	    sp > nl)
+		return -1;
+	*nl = *sp = '\0';
+	if ((end = strchr(nl + 1, '\n')) == NULL)
+		return -1;
+	*end = '\0';
+	if (num_parse(b, 0, 0x7fffffffffffLL, &r->expires) == -1 ||
+	    num_parse(sp + 1, 0, 0x7fffffffffffLL, &r->fetched) == -1 ||
+	    !token_ok(nl + 1) ||
+	    str_copy(r->value, nl + 1, sizeof(r->value)) == -1)
+		return -1;
+	explicit_bzero(b, sizeof(b));
+	return 0;
+}
+
+/* Replaces the token file atomically.  Returns 0 or -1. */
+static int
+rec_write(const char *dir, const char *name, const struct store_rec *r)
+{
+	char	 tmp[LIM_PATH], path[LIM_PATH], b[LIM_TOKEN + 128];
+	int	 fd, n, rc = -1;
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >=
+	    (int)sizeof(path) || snprintf(tmp, sizeof(tmp), "%s/.tmp-%s-%ld",
+	    dir, name, (long)getpid()) >= (int)sizeof(tmp))
+		return -1;
+	n = snprintf(b, sizeof(b), "%lld %lld\n%s\n", r->expires, r->fetched,
+	    r->value);
+	if (n < 0 || (size_t)n >= sizeof(b))
+		return -1;
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0600);
+	if (fd == -1) {
+		log_warn("%s: open %s", __func__, tmp);
+		goto out;
+	}
+	if (write(fd, b, (size_t)n) != n || fsync(fd) == -1) {
+		log_warn("%s: write %s", __func__, tmp);
+		unlink(tmp);
+		goto out;
+	}
+	if (rename(tmp, path) == -1) {
+		log_warn("%s: rename %s", __func__, path);
+		unlink(tmp);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (fd != -1)
+		close(fd);
+	explicit_bzero(b, sizeof(b));
+	return rc;
+}
+
+/*
+ * Takes the refresh lock.  With wait_ms 0 it only tries; otherwise it
+ * polls until the deadline, since flock(2) cannot time out by itself.
+ * Returns the locked descriptor, -1 on a system error, -2 when busy.
+ */
+static int
+lock_take(const char *path, long wait_ms)
+{
+	struct timespec	 ts;
+	long		 waited = 0, step = 1;
+	int		 fd;
+
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd == -1) {
+		log_warn("%s: open %s", __func__, path);
+		return -1;
+	}
+	for (;;) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return fd;
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			log_warn("%s: flock %s", __func__, path);
+			close(fd);
+			return -1;
+		}
+		if (waited >= wait_ms) {
+			close(fd);
+			return -2;
+		}
+		ts.tv_sec = 0;
+		ts.tv_nsec = step * 1000000L;
+		nanosleep(&ts, NULL);
+		waited += step;
+		if (step < 16)
+			step *= 2;
+	}
+}
+
+static int
+usable(const struct store_rec *r, const char *bad, time_t now)
+{
+	return (bad == NULL || strcmp(r->value, bad) != 0) &&
+	    now < r->expires;
+}
+
+static int
+fresh(const struct store_rec *r, const char *bad, time_t now)
+{
+	return usable(r, bad, now) &&
+	    now < r->expires - store_margin((long)(r->expires - r->fetched));
+}
+
+/* Fetches and records a token.  Returns STORE_OK or STORE_FETCH. */
+static int
+refresh(const char *dir, const char *name, store_fetch_fn fetch, void *arg,
+    struct store_rec *r)
+{
+	long	 ttl = 0;
+
+	memset(r, 0, sizeof(*r));
+	if (fetch(arg, r->value, sizeof(r->value), &ttl) == -1)
+		return STORE_FETCH;
+	if (!token_ok(r->value))
+		return STORE_FETCH;
+	r->fetched = time(NULL);
+	r->expires = r->fetched + (ttl > 0 ? ttl : 1);
+	if (dir != NULL && rec_write(dir, name, r) == -1)
+		log_warnx("%s: token %s not kept, the next call fetches again",
+		    __func__, name);
+	return STORE_OK;
+}
+
+static int
+give(const struct store_rec *r, char *out, size_t outsz)
+{
+	return str_copy(out, r->value, outsz) == 0 ? STORE_OK : STORE_FETCH;
+}
+
+/*
+ * The access token of kind/ident (ident names the app, secret
+ * included).  bad is a token the upstream just refused, or NULL: it is
+ * never handed out again.  A fresh token comes from the file; an old
+ * one is refreshed by whoever gets the lock first while the others use
+ * it; a missing, expired or refused one makes everyone wait up to
+ * wait_ms for the process that fetches.  Returns STORE_OK with the
+ * token in out, STORE_FETCH when fetch failed (arg says why) or
+ * STORE_BUSY when the lock stayed taken.  If the store itself is
+ * broken, each call fetches: slower, but still working.
+ */
+int
+store_token(const char *state_dir, const char *kind, const char *ident,
+    const char *bad, long wait_ms, store_fetch_fn fetch, void *arg,
+    char *out, size_t outsz)
+{
+	struct store_rec r, again;
+	char		 dir[LIM_PATH], name[LIM_NAME + 40];
+	char		 path[LIM_PATH], lock[LIM_PATH];
+	time_t		 now = time(NULL);
+	int		 have, fd = -1, rc;
+
+	memset(&r, 0, sizeof(r));
+	if (store_token_name(kind, ident, name, sizeof(name)) == -1 ||
+	    snprintf(dir, sizeof(dir), "%s/tokens", state_dir) >=
+	    (int)sizeof(dir) ||
+	    snprintf(path, sizeof(path), "%s/%s", dir, name) >=
+	    (int)sizeof(path) ||
+	    snprintf(lock, sizeof(lock), "%s/%s.lock", dir, name) >=
+	    (int)sizeof(lock))
+		return refresh(NULL, NULL, fetch, arg, &r) == STORE_OK ?
+		    give(&r, out, outsz) : STORE_FETCH;
+	have = rec_read(path, &r) == 0;
+	if (have && fresh(&r, bad, now)) {
+		rc = give(&r, out, outsz);
+		goto out;
+	}
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
+		log_warn("%s: mkdir %s", __func__, dir);
+	if (have && usable(&r, bad, now)) {
+		/* Old but working: refresh only if nobody else is. */
+		fd = lock_take(lock, 0);
+		if (fd == -2) {
+			fd = -1;
+			rc = give(&r, out, outsz);
+			goto out;
+		}
+	} else
+		fd = lock_take(lock, wait_ms);
+	if (fd == -2) {
+		fd = -1;
+		rc = STORE_BUSY;
+		goto out;
+	}
+	/* Whoever held the lock may have refreshed it meanwhile. */
+	if (rec_read(path, &again) == 0 && fresh(&again, bad, time(NULL))) {
+		rc = give(&again, out, outsz);
+		goto out;
+	}
+	rc = refresh(fd == -1 ? NULL : dir, name, fetch, arg, &again);
+	if (rc == STORE_OK)
+		rc = give(&again, out, outsz);
+	else if (have && usable(&r, bad, time(NULL)))
+		rc = give(&r, out, outsz);
+out:
+	if (fd >= 0)
+		close(fd);
+	explicit_bzero(&r, sizeof(r));
+	explicit_bzero(&again, sizeof(again));
+	return rc;
+}

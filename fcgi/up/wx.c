@@ -1,0 +1,198 @@
+/*
+ * What WeCom (wecom.c) and the Official Account (wxmp.c) share: the
+ * layout fields of send_weixin's data, reading an answer of either API
+ * (HTTP 200 and JSON with errcode/errmsg, however it failed), and the
+ * contract's wording of a failure.  An answer is untrusted: errmsg is
+ * cleaned, capped, and withheld if it would echo a secret or a token.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include "comp.h"
+#include "envelope.h"
+#include "http.h"
+#include "log.h"
+#include "request.h"
+#include "util.h"
+#include "wx.h"
+
+/*
+ * The fields of the layouts (templates/wecom/text, wxmp/data):
+ * heading, message (base64-decoded when flagged), date (now, as ESB
+ * defaults it, when absent), remark.  Caller puts.
+ */
+json_object *
+wx_fields(json_object *data)
+{
+	json_object	*f, *v;
+	char		*msg, now[32];
+	time_t		 t = time(NULL);
+	struct tm	 tm;
+
+	f = json_object_new_object();
+	msg = comp_text(data, "message", "",
+	    json_object_object_get_ex(data, "is_message_base64", &v) &&
+	    json_object_get_boolean(v));
+	json_object_object_add(f, "heading", json_object_new_string(
+	    comp_str(data, "heading")));
+	json_object_object_add(f, "message", json_object_new_string(msg));
+	free(msg);
+	if (*comp_str(data, "date") == '\0') {
+		gmtime_r(&t, &tm);
+		strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		json_object_object_add(f, "date", json_object_new_string(now));
+	} else
+		json_object_object_add(f, "date", json_object_new_string(
+		    comp_str(data, "date")));
+	json_object_object_add(f, "remark", json_object_new_string(
+	    comp_str(data, "remark")));
+	return f;
+}
+
+/*
+ * Drops control characters but newline and tab, in place: json-c would
+ * send them as \u00XX, which WeCom refuses (40033).
+ */
+void
+wx_clean(char *s)
+{
+	char	*o = s;
+
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s >= 0x20 || *s == '\n' || *s == '\t')
+			if (*s != 0x7f)
+				*o++ = *s;
+	*o = '\0';
+}
+
+/* errmsg of an answer: cleaned, capped, never echoing what hide holds. */
+static void
+errmsg_take(json_object *doc, const char *const *hide, struct wx_err *e)
+{
+	const char	*s = comp_str(doc, "errmsg");
+	size_t		 n;
+
+	n = utf8_cut(s, strlen(s), sizeof(e->errmsg) - 1);
+	memcpy(e->errmsg, s, n);
+	e->errmsg[n] = '\0';
+	if (!utf8_valid(e->errmsg, n))
+		snprintf(e->errmsg, sizeof(e->errmsg), "errcode %ld",
+		    e->errcode);
+	wx_clean(e->errmsg);
+	for (; hide != NULL && *hide != NULL; hide++)
+		if (**hide != '\0' && strstr(s, *hide) != NULL)
+			snprintf(e->errmsg, sizeof(e->errmsg), "errcode %ld",
+			    e->errcode);
+}
+
+static int
+is_ssl(CURLcode cc)
+{
+	switch (cc) {
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_CRL_BADFILE:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * Reads the answer of a call that http_run or http_run_many made (rc
+ * is what it returned).  Returns the JSON object (caller puts) with e
+ * saying WX_OK or WX_API, or NULL with e saying why there is none.
+ * hide lists strings (secrets, the token) errmsg may not repeat.
+ */
+json_object *
+wx_answer(struct http_call *hc, int rc, const char *const *hide,
+    struct wx_err *e)
+{
+	json_object	*doc = NULL, *v;
+	long long	 code;
+
+	e->kind = WX_TRANSPORT;
+	e->errcode = 0;
+	e->errmsg[0] = '\0';
+	e->ssl = rc == -1 && is_ssl(hc->cc);
+	if (rc == -1 || hc->status != 200) {
+		http_detail(hc, e->detail, sizeof(e->detail));
+		return NULL;
+	}
+	doc = req_parse_json(hc->reply.ptr != NULL ? hc->reply.ptr : "",
+	    hc->reply.len);
+	if (doc == NULL || !json_object_is_type(doc, json_type_object)) {
+		json_object_put(doc);
+		e->kind = WX_BADREPLY;
+		snprintf(e->detail, sizeof(e->detail), "interface response is "
+		    "not the JSON format");
+		return NULL;
+	}
+	e->kind = WX_OK;
+	if (json_object_object_get_ex(doc, "errcode", &v) && v != NULL) {
+		if (num_parse(json_object_get_string(v), -0x7fffffffLL,
+		    0x7fffffffLL, &code) == -1) {
+			json_object_put(doc);
+			e->kind = WX_BADREPLY;
+			snprintf(e->detail, sizeof(e->detail), "interface "
+			    "response has no valid errcode");
+			return NULL;
+		}
+		e->errcode = (long)code;
+	}
+	if (e->errcode != 0) {
+		e->kind = WX_API;
+		errmsg_take(doc, hide, e);
+	}
+	return doc;
+}
+
+/*
+ * The envelope of a failure: no answer is 1306201 (1306203 for TLS)
+ * in the contract's words (4.3); an errcode is "WeChat message sending
+ * failed, <errmsg>" with errcode and errmsg in data.
+ */
+void
+wx_fail(const struct wx_err *e, const char *reqid, struct reply *rp)
+{
+	json_object	*d;
+
+	if (e->kind == WX_API) {
+		log_warnx("%s: %s %s: errcode %ld", reqid, e->sys, e->iface,
+		    e->errcode);
+		reply_fail(rp, CODE_COMMON, "WeChat message sending failed, %s",
+		    e->errmsg);
+		d = json_object_new_object();
+		json_object_object_add(d, "errcode",
+		    json_object_new_int64(e->errcode));
+		json_object_object_add(d, "errmsg",
+		    json_object_new_string(e->errmsg));
+		reply_data(rp, d);
+		return;
+	}
+	log_warnx("%s: %s %s: %s", reqid, e->sys, e->iface, e->detail);
+	reply_fail(rp, e->ssl ? CODE_SSL : CODE_THIRD_PARTY, "Component "
+	    "request third-party system [%s] interface [%s] error: %s, please "
+	    "try again later or contact component developer to handle this",
+	    e->sys, e->iface, e->detail);
+}
+
+/* s escaped for a query string.  Caller frees with curl_free. */
+char *
+wx_escape(const char *s)
+{
+	char	*p;
+
+	p = curl_easy_escape(NULL, s, 0);
+	if (p == NULL)
+		abort();
+	return p;
+}

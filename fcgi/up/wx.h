@@ -1,0 +1,37 @@
+#ifndef WX_H
+#define WX_H
+
+#include <json-c/json.h>
+
+#include "limits.h"
+
+struct http_call;
+struct reply;
+
+/* How one exchange with a WeChat API ended. */
+enum wx_kind {
+	WX_OK,			/* errcode 0 */
+	WX_API,			/* an errcode: errcode and errmsg say which */
+	WX_TRANSPORT,		/* no usable HTTP answer: detail says why */
+	WX_BADREPLY,		/* HTTP 200 but not the JSON we expect */
+	WX__MAX
+};
+
+struct wx_err {
+	enum wx_kind	 kind;
+	long		 errcode;
+	char		 errmsg[LIM_WX_ERRMSG];	/* cleaned, secrets withheld */
+	char		 detail[256];	/* contract 4.3 wording */
+	int		 ssl;		/* the failure was TLS: 1306203 */
+	const char	*sys;		/* borrowed literal: "WEIXIN_QY" */
+	const char	*iface;		/* borrowed literal: "get_token" */
+};
+
+json_object	*wx_fields(json_object *);
+void		 wx_clean(char *);
+json_object	*wx_answer(struct http_call *, int, const char *const *,
+		    struct wx_err *);
+void		 wx_fail(const struct wx_err *, const char *, struct reply *);
+char		*wx_escape(const char *);
+
+#endif /* WX_H */
