@@ -156,8 +156,8 @@ http_run(const struct conf *c, struct http_call *hc)
 size_t
 http_run_all(const struct conf *c, struct http_call **hc, size_t n)
 {
-	static CURLM		*m;			/* process scope */
-	static CURL		*pool[LIM_UP_PARALLEL];	/* process scope */
+	static CURLM		*m;		/* process scope */
+	static CURL		*pool[LIM_UP_PARALLEL]; /* process scope */
 	struct http_call	*busy[LIM_UP_PARALLEL];
 	struct http_call	*done;
 	CURLMsg			*msg;

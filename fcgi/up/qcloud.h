@@ -20,27 +20,28 @@ enum qcloud_api {
 
 /* One recipient and what Tencent said about it. */
 struct qcloud_rcpt {
-	const char	*given;		/* borrowed: the number as sent to us */
+	const char	*given;		/* borrowed: as sent */
 	char		 nc[8];		/* nation code, digits */
 	char		 mobile[LIM_PHONE]; /* the number without it */
 	char		 e164[LIM_PHONE]; /* +<nc><mobile> */
 	json_object	*out;		/* owned: its entry in data */
 	int		 ok;		/* Tencent accepted it */
-	int		 used;		/* a per-number answer matched it */
+	int		 used;		/* its outcome is known */
 };
 
 /* One HTTPS call to Tencent and the storage its headers point into. */
 struct qcloud_call {
 	struct http_call hc;		/* hc.url, hc.headers point below */
 	char		 url[256];
-	char		 hdr[7][544];	/* room for "Authorization: " + tc3 */
-	char		*body;		/* owned: the exact bytes sent */
-	size_t		*idx;		/* owned: the recipients it covers */
+	char		 hdr[7][544];	/* fits the Authorization */
+	char		*body;		/* owned: the bytes sent */
+	size_t		*idx;		/* owned: its recipients */
 	size_t		 n;
 };
 
 enum qcloud_api	 qcloud_api(json_object *);
-int		 qcloud_number(const char *, const char *, struct qcloud_rcpt *);
+int		 qcloud_number(const char *, const char *,
+		    struct qcloud_rcpt *);
 json_object	*qcloud_params(json_object *, const char *, struct reply *);
 int		 qcloud_v5_call(struct qcloud_call *, json_object *,
 		    const char *, const char *, json_object *, const char *);

@@ -175,8 +175,9 @@ sms_v5_parse(struct ctx *cx, struct qcloud_call *qc, json_object *doc,
 	const char	*m, *nc;
 
 	if (json_object_object_get_ex(doc, "ErrorCode", &v) && v != NULL) {
-		sms_call_failed(qc, r, json_object_get(v), json_object_get_string(
-		    json_object_object_get(doc, "ErrorInfo")));
+		sms_call_failed(qc, r, json_object_get(v),
+		    json_object_get_string(json_object_object_get(doc,
+		    "ErrorInfo")));
 		return;
 	}
 	if (!json_object_object_get_ex(doc, "result", &res) ||
@@ -218,9 +219,10 @@ sms_v5_parse(struct ctx *cx, struct qcloud_call *qc, json_object *doc,
 		}
 		used[j] = 1;
 		res = json_object_object_get(e, "result");
-		sms_set(&r[qc->idx[i]], json_object_is_type(res, json_type_int) &&
-		    json_object_get_int(res) == 0, json_object_get(res),
-		    json_object_get_string(json_object_object_get(e, "errmsg")));
+		sms_set(&r[qc->idx[i]], json_object_is_type(res,
+		    json_type_int) && json_object_get_int(res) == 0,
+		    json_object_get(res), json_object_get_string(
+		    json_object_object_get(e, "errmsg")));
 		sms_copy(&r[qc->idx[i]], "sid", e, "sid");
 		sms_copy(&r[qc->idx[i]], "fee", e, "fee");
 	}
@@ -330,7 +332,8 @@ qcloud_sms_send(struct ctx *cx, json_object *numbers, json_object *users,
 		    json_object_new_string(r[i].given));
 		if (users != NULL)
 			json_object_object_add(r[i].out, "username",
-			    json_object_get(json_object_array_get_idx(users, i)));
+			    json_object_get(json_object_array_get_idx(users,
+			    i)));
 		if (qcloud_number(r[i].given, "86", &r[i]) == -1) {
 			sms_set(&r[i], 0, json_object_new_int(-1),
 			    "not a phone number");

@@ -23,7 +23,7 @@
 #define VOICE_V5_HOSTPATH "cloud.tim.qq.com/v5/tlsvoicesvr/sendvoiceprompt"
 #define VOICE_V5_IFACE	"[QCLOUD_VOICE] interface [send_voice_msg]"
 #define VOICE_TC3_IFACE	"[QCLOUD_VOICE] interface [SendTtsVoice]"
-#define VOICE_PLAYTIMES	3	/* as BlueKing: the most Tencent allows */
+#define VOICE_PLAYTIMES	3	/* as BlueKing; Tencent's most */
 
 static void
 voice_set(struct qcloud_rcpt *r, int ok, json_object *result,
@@ -47,10 +47,12 @@ voice_v5_build(struct ctx *cx, struct qcloud_call *qc, struct qcloud_rcpt *r,
 	tel = json_object_new_object();
 	json_object_object_add(tel, "nationcode",
 	    json_object_new_string(r->nc));
-	json_object_object_add(tel, "mobile", json_object_new_string(r->mobile));
+	json_object_object_add(tel, "mobile",
+	    json_object_new_string(r->mobile));
 	json_object_object_add(body, "tel", tel);
 	json_object_object_add(body, "prompttype", json_object_new_int(2));
-	json_object_object_add(body, "promptfile", json_object_new_string(text));
+	json_object_object_add(body, "promptfile",
+	    json_object_new_string(text));
 	json_object_object_add(body, "playtimes",
 	    json_object_new_int(VOICE_PLAYTIMES));
 	json_object_object_add(body, "ext", json_object_new_string(""));

@@ -130,8 +130,8 @@ tc3_v5sig(const char *appkey, const char *rnd, long long tm,
 		    "appkey=%s&random=%s&time=%lld&mobile=%s", appkey, rnd, tm,
 		    mobile);
 	else
-		n = snprintf(text, sizeof(text), "appkey=%s&random=%s&time=%lld",
-		    appkey, rnd, tm);
+		n = snprintf(text, sizeof(text),
+		    "appkey=%s&random=%s&time=%lld", appkey, rnd, tm);
 	if (n < 0 || (size_t)n >= sizeof(text)) {
 		explicit_bzero(text, sizeof(text));
 		return -1;

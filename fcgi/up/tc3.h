@@ -3,16 +3,16 @@
 
 #include <stddef.h>
 
-#define TC3_HEX		65	/* a SHA-256 in lower-case hex, with NUL */
+#define TC3_HEX		65	/* SHA-256, lower-case hex, NUL */
 
 /* What a TC3-HMAC-SHA256 signature covers (upstreams.md 3c). */
 struct tc3_req {
 	const char	*secret_id;	/* borrowed */
 	const char	*secret_key;	/* borrowed: never logged */
 	const char	*service;	/* borrowed: "sms", "vms" */
-	const char	*host;		/* borrowed: the Host header as sent */
-	const char	*content_type;	/* borrowed: the header as sent */
-	const char	*body;		/* borrowed: the exact bytes sent */
+	const char	*host;		/* borrowed: Host as sent */
+	const char	*content_type;	/* borrowed: as sent */
+	const char	*body;		/* borrowed: the bytes sent */
 	size_t		 bodylen;
 	long long	 timestamp;	/* X-TC-Timestamp, unix seconds */
 };
@@ -21,9 +21,9 @@ struct tc3_req {
 struct tc3_sig {
 	char	 date[16];		/* UTC date of the timestamp */
 	char	 payload_hash[TC3_HEX];
-	char	 creq_hash[TC3_HEX];	/* hash of the canonical request */
+	char	 creq_hash[TC3_HEX];	/* of the canonical request */
 	char	 signature[TC3_HEX];
-	char	 authorization[512];	/* the Authorization header value */
+	char	 authorization[512];	/* the header's value */
 };
 
 int	 tc3_sha256_hex(const void *, size_t, char [TC3_HEX]);

@@ -118,7 +118,8 @@ test_v5_vectors(void **state)
 static void
 test_utc_date(void **state)
 {
-	struct tc3_req	 r = { "AKID", "key", "sms", "sms.tencentcloudapi.com",
+	struct tc3_req	 r = { "AKID", "key", "sms",
+	    "sms.tencentcloudapi.com",
 	    "application/json; charset=utf-8", "{}", 2, 1551135600 };
 	struct tc3_sig	 s;
 
@@ -138,7 +139,8 @@ test_utc_date(void **state)
 static void
 test_covers_exact_bytes(void **state)
 {
-	struct tc3_req	 r = { "AKID", "key", "sms", "sms.tencentcloudapi.com",
+	struct tc3_req	 r = { "AKID", "key", "sms",
+	    "sms.tencentcloudapi.com",
 	    "application/json; charset=utf-8", "{\"a\":1}", 7, 1551113065 };
 	struct tc3_sig	 a, b;
 
@@ -163,7 +165,8 @@ static void
 test_too_long(void **state)
 {
 	char		 big[9000], sig[TC3_HEX];
-	struct tc3_req	 r = { "AKID", NULL, "sms", "sms.tencentcloudapi.com",
+	struct tc3_req	 r = { "AKID", NULL, "sms",
+	    "sms.tencentcloudapi.com",
 	    "application/json; charset=utf-8", "{}", 2, 1551113065 };
 	struct tc3_sig	 s;
 
