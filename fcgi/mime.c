@@ -176,15 +176,17 @@ static void
 part_text(struct buf *b, const char *s)
 {
 	struct buf	 t;
+	size_t		 n;
 
 	buf_init(&t, LIM_MAIL);
-	for (; *s != '\0'; s++) {
-		if (*s == '\r' && s[1] == '\n')
-			continue;
-		if (*s == '\r' || *s == '\n')
-			buf_puts(&t, "\r\n");
-		else
-			buf_putc(&t, *s);
+	while (*s != '\0') {
+		n = strcspn(s, "\r\n");
+		buf_add(&t, s, n);
+		s += n;
+		if (*s == '\0')
+			break;
+		buf_puts(&t, "\r\n");
+		s += s[0] == '\r' && s[1] == '\n' ? 2 : 1;
 	}
 	part_b64(b, t.ptr != NULL ? t.ptr : "", t.len);
 	if (t.over)
@@ -196,8 +198,17 @@ part_text(struct buf *b, const char *s)
 static void
 html_text(struct buf *out, const char *s)
 {
-	for (; *s != '\0'; s++)
-		buf_putc(out, *s == '\n' || *s == '\r' || *s == '\t' ? ' ' : *s);
+	size_t	 n;
+
+	while (*s != '\0') {
+		n = strcspn(s, "\r\n\t");
+		buf_add(out, s, n);
+		s += n;
+		if (*s != '\0') {
+			buf_putc(out, ' ');
+			s++;
+		}
+	}
 }
 
 static void
@@ -265,6 +276,7 @@ mime_html_text(const char *html)
 	htmlDocPtr	 doc;
 	struct buf	 raw, out;
 	const char	*p;
+	size_t		 n;
 	int		 nl = 0, sp = 0;
 
 	buf_init(&raw, LIM_MAIL);
@@ -287,7 +299,9 @@ mime_html_text(const char *html)
 		} else {
 			if (sp && nl == 0 && out.len > 0)
 				buf_putc(&out, ' ');
-			buf_putc(&out, *p);
+			n = strcspn(p, " \n");
+			buf_add(&out, p, n);
+			p += n - 1;
 			nl = sp = 0;
 		}
 	}
