@@ -13,10 +13,12 @@
 #include <curl/curl.h>
 
 #include "comp.h"
+#include "conf.h"
 #include "envelope.h"
 #include "http.h"
 #include "log.h"
 #include "request.h"
+#include "store.h"
 #include "util.h"
 #include "wx.h"
 
@@ -183,6 +185,57 @@ wx_fail(const struct wx_err *e, const char *reqid, struct reply *rp)
 	    "request third-party system [%s] interface [%s] error: %s, please "
 	    "try again later or contact component developer to handle this",
 	    e->sys, e->iface, e->detail);
+}
+
+/*
+ * The access token of the app id/secret, from the store all workers
+ * share (kind names the API); fetch(arg) runs when it must.  bad is a
+ * token just refused, never handed out again.  Returns 0, or -1 with e
+ * set (fetch sets it; a lock held past the timeout is a timeout).
+ */
+int
+wx_token(const struct conf *c, const char *kind, const char *id,
+    const char *secret, const char *bad, store_fetch_fn fetch, void *arg,
+    char *tok, size_t toksz, struct wx_err *e)
+{
+	char	 ident[LIM_SECRET * 2 + 2];
+	int	 rc;
+
+	snprintf(ident, sizeof(ident), "%s\n%s", id, secret);
+	rc = store_token(c->state_dir, kind, ident, bad, c->timeout_ms + 1000,
+	    fetch, arg, tok, toksz);
+	explicit_bzero(ident, sizeof(ident));
+	if (rc == STORE_BUSY) {
+		e->kind = WX_TRANSPORT;
+		e->iface = "get_token";
+		snprintf(e->detail, sizeof(e->detail), "Third-party system "
+		    "interface response time exceeds %ld seconds",
+		    c->timeout_ms / 1000 + 1);
+	}
+	return rc == STORE_OK ? 0 : -1;
+}
+
+/*
+ * access_token and expires_in (7200 when absent or odd) of a token
+ * answer.  Returns 0, or -1 with e saying the answer had no token.
+ */
+int
+wx_token_take(json_object *doc, char *out, size_t outsz, long *ttl,
+    struct wx_err *e)
+{
+	long long	 n;
+
+	if (str_copy(out, comp_str(doc, "access_token"), outsz) == -1 ||
+	    *out == '\0') {
+		e->kind = WX_BADREPLY;
+		snprintf(e->detail, sizeof(e->detail), "interface response "
+		    "has no valid access_token");
+		return -1;
+	}
+	if (num_parse(comp_str(doc, "expires_in"), 1, 86400 * 30, &n) == -1)
+		n = 7200;
+	*ttl = (long)n;
+	return 0;
 }
 
 /* s escaped for a query string.  Caller frees with curl_free. */

@@ -4,7 +4,9 @@
 #include <json-c/json.h>
 
 #include "limits.h"
+#include "store.h"
 
+struct conf;
 struct http_call;
 struct reply;
 
@@ -32,6 +34,11 @@ void		 wx_clean(char *);
 json_object	*wx_answer(struct http_call *, int, const char *const *,
 		    struct wx_err *);
 void		 wx_fail(const struct wx_err *, const char *, struct reply *);
+int		 wx_token(const struct conf *, const char *, const char *,
+		    const char *, const char *, store_fetch_fn, void *, char *,
+		    size_t, struct wx_err *);
+int		 wx_token_take(json_object *, char *, size_t, long *,
+		    struct wx_err *);
 char		*wx_escape(const char *);
 
 #endif /* WX_H */

@@ -28,7 +28,6 @@
 #include "limits.h"
 #include "log.h"
 #include "request.h"
-#include "store.h"
 #include "util.h"
 #include "wx.h"
 #include "wxmp.h"
@@ -105,7 +104,6 @@ fetch_token(void *arg, char *out, size_t outsz, long *ttl)
 	json_object		*doc = NULL, *req = NULL;
 	const char		*hide[2] = { f->app->secret, NULL };
 	char			*id = NULL, *sec = NULL, url[LIM_PATH * 2];
-	long long		 n;
 	int			 rc = -1;
 
 	memset(&hc, 0, sizeof(hc));
@@ -143,17 +141,8 @@ fetch_token(void *arg, char *out, size_t outsz, long *ttl)
 	doc = wx_answer(&hc, http_run(f->conf, &hc), hide, f->err);
 	if (doc == NULL || f->err->kind != WX_OK)
 		goto out;
-	if (str_copy(out, comp_str(doc, "access_token"), outsz) == -1 ||
-	    *out == '\0') {
-		f->err->kind = WX_BADREPLY;
-		snprintf(f->err->detail, sizeof(f->err->detail),
-		    "interface response has no valid access_token");
-		goto out;
-	}
-	if (num_parse(comp_str(doc, "expires_in"), 1, 86400 * 30, &n) == -1)
-		n = 7200;
-	*ttl = (long)n;
-	rc = 0;
+	if (wx_token_take(doc, out, outsz, ttl, f->err) == 0)
+		rc = 0;
 out:
 	explicit_bzero(url, sizeof(url));
 	if (hc.body != NULL)
@@ -174,22 +163,9 @@ token_get(struct ctx *cx, const struct wxmp_app *app, const char *bad,
     char *tok, size_t toksz, struct wx_err *e)
 {
 	struct wxmp_fetch	 f = { cx->conf, app, e };
-	char			 ident[LIM_SECRET * 2 + 2];
-	int			 rc;
 
-	snprintf(ident, sizeof(ident), "%s\n%s", app->appid, app->secret);
-	rc = store_token(cx->conf->state_dir, app->stable ? "mp-stable" :
-	    "mp", ident, bad, cx->conf->timeout_ms + 1000, fetch_token, &f,
-	    tok, toksz);
-	explicit_bzero(ident, sizeof(ident));
-	if (rc == STORE_BUSY) {
-		e->kind = WX_TRANSPORT;
-		e->iface = "get_token";
-		snprintf(e->detail, sizeof(e->detail), "Third-party system "
-		    "interface response time exceeds %ld seconds",
-		    cx->conf->timeout_ms / 1000 + 1);
-	}
-	return rc == STORE_OK ? 0 : -1;
+	return wx_token(cx->conf, app->stable ? "mp-stable" : "mp",
+	    app->appid, app->secret, bad, fetch_token, &f, tok, toksz, e);
 }
 
 /* MP's 40001 is a stale token on this API, not a wrong secret. */
