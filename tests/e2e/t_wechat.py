@@ -253,7 +253,15 @@ def callback(c, b):
     """The fake posts receipts as WeChat does; they land in the audit."""
     with harness.Gateway(b, config(), fakes=[fake()]) as g:
         url = "http://127.0.0.1:%d%s" % (g.port, CB)
+        qy(g)
         st, d = mp(g, "o1,o2,o3")
+        before = ctl(g, "/_fake/counts")["connections"]
+        for i in range(5):
+            qy(g, i)
+            mp(g, "o1,o2,o3")
+        # The one new connection is the control call's own.
+        c.eq("connections are kept across requests",
+             ctl(g, "/_fake/counts")["connections"] - before, 1)
         ids = [r["msgid"] for r in d["data"]["results"]]
         for i, status in zip(ids, ["success", "failed:user block",
                                    "failed: system failed"]):

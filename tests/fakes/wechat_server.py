@@ -51,7 +51,7 @@ LOCK = threading.Lock()
 STATE = {
     "tokens": {},       # token -> {kind, owner, agentid, exp, dead}
     "counts": {"gettoken": 0, "token": 0, "stable_token": 0,
-               "message_send": 0, "template_send": 0},
+               "message_send": 0, "template_send": 0, "connections": 0},
     "seq": 0,
     "msgid": 200000000,
     "delay": 0.0,
@@ -124,6 +124,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         # Headers and body leave in two writes: without this, Nagle and
         # the client's delayed ACK add 40 ms to every answer.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with LOCK:
+            STATE["counts"]["connections"] += 1
 
     def log_message(self, fmt, *args):
         # The path carries secrets and tokens: log the route only.
