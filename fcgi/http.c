@@ -4,9 +4,12 @@
  * split-horizon setups, an optional proxy, replies read under a cap.
  * One easy handle per purpose and process keeps connections alive.
  */
+#include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "conf.h"
 #include "http.h"
@@ -16,6 +19,7 @@
 
 static struct curl_slist	*http_connect_to;	/* owned */
 static int			 http_inited;
+static char			*http_bundle;		/* owned: CA bundle path */
 
 void
 http_global_init(void)
@@ -31,6 +35,8 @@ http_global_free(void)
 {
 	curl_slist_free_all(http_connect_to);
 	http_connect_to = NULL;
+	free(http_bundle);
+	http_bundle = NULL;
 	if (http_inited)
 		curl_global_cleanup();
 	http_inited = 0;
@@ -61,6 +67,68 @@ connect_to_list(const struct conf *c)
 	return http_connect_to;
 }
 
+/* Appends the file at path to fd.  Returns 0 or -1. */
+static int
+append_file(int fd, const char *path)
+{
+	char	 b[8192];
+	ssize_t	 n;
+	int	 in, rc = 0;
+
+	in = open(path, O_RDONLY | O_CLOEXEC);
+	if (in == -1)
+		return -1;
+	while ((n = read(in, b, sizeof(b))) > 0)
+		if (write(fd, b, (size_t)n) != n) {
+			rc = -1;
+			break;
+		}
+	if (n < 0 || write(fd, "\n", 1) != 1)
+		rc = -1;
+	close(in);
+	return rc;
+}
+
+/*
+ * The trust store as one file: the system bundle plus ca_file, written
+ * once per process under the state directory.  libcurl-gnutls would
+ * otherwise read every file of /etc/ssl/certs for each new connection
+ * (tens of milliseconds of CPU each), and CAINFO=ca_file alone would
+ * replace the system store instead of adding to it.  Returns the path,
+ * or NULL to leave libcurl's defaults.
+ */
+static const char *
+ca_bundle(const struct conf *c, CURL *h)
+{
+	char		 tmp[LIM_PATH], path[LIM_PATH];
+	char		*sys = NULL;
+	int		 fd;
+
+	if (http_bundle != NULL)
+		return http_bundle;
+	if (curl_easy_getinfo(h, CURLINFO_CAINFO, &sys) != CURLE_OK ||
+	    sys == NULL)
+		sys = (char *)(uintptr_t)"/etc/ssl/certs/ca-certificates.crt";
+	if (snprintf(path, sizeof(path), "%s/ca-bundle.pem", c->state_dir) >=
+	    (int)sizeof(path) || snprintf(tmp, sizeof(tmp),
+	    "%s/.ca-bundle.%ld", c->state_dir, (long)getpid()) >=
+	    (int)sizeof(tmp))
+		return NULL;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd == -1)
+		return NULL;
+	if ((append_file(fd, sys) == -1 && c->ca_file == NULL) ||
+	    (c->ca_file != NULL && append_file(fd, c->ca_file) == -1) ||
+	    close(fd) == -1 || rename(tmp, path) == -1) {
+		log_warnx("%s: cannot build %s, using libcurl's CA store",
+		    __func__, path);
+		unlink(tmp);
+		return NULL;
+	}
+	http_bundle = xstrdup(path);
+	return http_bundle;
+}
+
 /*
  * A new easy handle with the settings every upstream shares.  protos is
  * the allowlist, e.g. "https" or "smtp,smtps".  Caller cleans it up.
@@ -79,7 +147,10 @@ http_easy(const struct conf *c, const char *protos)
 	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, protos);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (c->ca_file != NULL)
+	if (ca_bundle(c, h) != NULL) {
+		curl_easy_setopt(h, CURLOPT_CAINFO, http_bundle);
+		curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
+	} else if (c->ca_file != NULL)
 		curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
