@@ -119,16 +119,58 @@ lint:
 	@! grep -n '//' fcgi/*.c fcgi/*.h fcgi/up/*.c handlers/*.c | grep -v '://' \
 	    || { echo "// comment"; exit 1; }
 
+# make install: the binary in libexec, schemas and templates in share,
+# the example config in etc with its paths pointed at share and
+# STATEDIR; an existing cmsi.json or users.json is never overwritten.
+# The web server snippets (share/cmsi/examples) and the systemd units
+# (SYSTEMDDIR) get this install's paths.
+STATEDIR	?= /var/lib/cmsi
+SYSTEMDDIR	?= $(PREFIX)/lib/systemd/system
+DEPLOY		 = lighttpd.conf apache-fcgid.conf apache-proxy-fcgi.conf \
+		   nginx.conf
+INSTALL_SED	 = -e 's|/usr/local/libexec/cmsi|$(LIBEXECDIR)/cmsi|g' \
+		   -e 's|/usr/local/share/cmsi|$(DATADIR)|g' \
+		   -e 's|/etc/cmsi|$(SYSCONFDIR)/cmsi|g' \
+		   -e 's|/var/lib/cmsi|$(STATEDIR)|g' \
+		   -e 's|PREFIX=/usr/local|PREFIX=$(PREFIX)|g'
+CONF_SED	 = -e 's|"schemas_dir": "[^"]*"|"schemas_dir": "$(DATADIR)/schemas"|' \
+		   -e 's|"templates_dir": "[^"]*"|"templates_dir": "$(DATADIR)/templates"|' \
+		   -e 's|"state_dir": "[^"]*"|"state_dir": "$(STATEDIR)"|' \
+		   -e 's|"users.example.json"|"users.json"|'
+ETC		 = $(DESTDIR)$(SYSCONFDIR)/cmsi
+
 install: all
-	install -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DATADIR)/schemas \
-	    $(DESTDIR)$(DATADIR)/templates $(DESTDIR)$(SYSCONFDIR)/cmsi
-	install -m 0755 $(BUILDDIR)/cmsi.fcgi $(DESTDIR)$(LIBEXECDIR)/cmsi.fcgi
+	install -d $(DESTDIR)$(LIBEXECDIR)/cmsi $(DESTDIR)$(DATADIR)/schemas \
+	    $(DESTDIR)$(DATADIR)/templates $(DESTDIR)$(DATADIR)/examples \
+	    $(ETC) $(DESTDIR)$(SYSTEMDDIR)
+	install -m 0755 $(BUILDDIR)/cmsi.fcgi $(DESTDIR)$(LIBEXECDIR)/cmsi/
 	install -m 0644 conf/schemas/*.json $(DESTDIR)$(DATADIR)/schemas/
 	cp -R templates/. $(DESTDIR)$(DATADIR)/templates/
-	install -m 0644 conf/cmsi.example.json \
-	    $(DESTDIR)$(SYSCONFDIR)/cmsi/cmsi.example.json
-	[ -e $(DESTDIR)$(SYSCONFDIR)/cmsi/cmsi.json ] || install -m 0640 \
-	    conf/cmsi.example.json $(DESTDIR)$(SYSCONFDIR)/cmsi/cmsi.json
+	chmod -R u=rwX,go=rX $(DESTDIR)$(DATADIR)/templates
+	install -m 0644 README.md $(DESTDIR)$(DATADIR)/
+	for f in $(DEPLOY); do sed $(INSTALL_SED) conf/$$f \
+	    > $(DESTDIR)$(DATADIR)/examples/$$f || exit 1; done
+	for f in cmsi.socket cmsi.service; do sed $(INSTALL_SED) \
+	    conf/systemd/$$f > $(DESTDIR)$(SYSTEMDDIR)/$$f || exit 1; done
+	sed $(INSTALL_SED) $(CONF_SED) conf/cmsi.example.json \
+	    > $(ETC)/cmsi.example.json
+	chmod 0644 $(ETC)/cmsi.example.json
+	[ -e $(ETC)/cmsi.json ] || \
+	    install -m 0640 $(ETC)/cmsi.example.json $(ETC)/cmsi.json
+	[ -e $(ETC)/users.json ] || \
+	    install -m 0640 conf/users.example.json $(ETC)/users.json
+
+# Leaves the config (cmsi.json, users.json) and the state directory.
+uninstall:
+	rm -f $(DESTDIR)$(LIBEXECDIR)/cmsi/cmsi.fcgi $(ETC)/cmsi.example.json \
+	    $(DESTDIR)$(SYSTEMDDIR)/cmsi.socket \
+	    $(DESTDIR)$(SYSTEMDDIR)/cmsi.service $(DESTDIR)$(DATADIR)/README.md
+	rm -rf $(DESTDIR)$(DATADIR)/schemas $(DESTDIR)$(DATADIR)/templates \
+	    $(DESTDIR)$(DATADIR)/examples
+	-rmdir $(DESTDIR)$(LIBEXECDIR)/cmsi $(DESTDIR)$(DATADIR) 2>/dev/null
+	@echo "kept $(ETC) (your config) and $(STATEDIR) (state)"
+
+.PHONY: uninstall
 
 clean:
 	rm -rf build build-asan

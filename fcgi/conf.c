@@ -51,9 +51,9 @@ static const struct comp_keys comp_keys[] = {
 	{ NULL, { NULL } }
 };
 
-/* Keys every component section may carry. */
+/* Keys every component section may carry; "comment" documents it. */
 static const char *const comp_common[] = {
-	"delivery", "dest_url", "enabled", NULL
+	"delivery", "dest_url", "enabled", "comment", NULL
 };
 
 static const char *const top_keys[] = {
@@ -311,6 +311,9 @@ load_apps(struct conf *c, json_object *apps)
 	c->apps = xcalloc((size_t)json_object_object_length(apps) + 1,
 	    sizeof(*c->apps));
 	json_object_object_foreach(apps, code, app) {
+		/* A note for the reader, as at the top level. */
+		if (strcmp(code, "comment") == 0)
+			continue;
 		snprintf(what, sizeof(what), "apps.%s", code);
 		if (*code == '\0' || strlen(code) >= LIM_NAME) {
 			problem(c, "%s: bad app code", what);

@@ -45,23 +45,66 @@ on_stop(int sig)
 	FCGX_ShutdownPending();
 }
 
+static sigset_t	 stopsigs;	/* SIGTERM, SIGINT, SIGUSR1 */
+
 /*
  * No SA_RESTART: a stop signal must interrupt accept() so the loop ends
- * after the request in flight (fastcgi-deployment 2.2).
+ * after the request in flight (fastcgi-deployment 2.2).  SIGUSR1 is
+ * what multiwatch and mod_fcgid's graceful paths send.
  */
 static void
 signals_init(void)
 {
 	struct sigaction	 sa;
 
+	sigemptyset(&stopsigs);
+	sigaddset(&stopsigs, SIGTERM);
+	sigaddset(&stopsigs, SIGINT);
+	sigaddset(&stopsigs, SIGUSR1);
 	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
+	sa.sa_mask = stopsigs;
 	sa.sa_handler = on_stop;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
+	sigemptyset(&sa.sa_mask);
 	sigaction(SIGPIPE, &sa, NULL);
+}
+
+/*
+ * libfcgi does not retry a read or write cut by a signal, so a stop
+ * signal landing while a body is read or an answer written would lose
+ * the request.  Stop signals are held from accept to finish and
+ * delivered on release, where they end the loop.
+ */
+static void
+signals_hold(int hold)
+{
+	sigprocmask(hold ? SIG_BLOCK : SIG_UNBLOCK, &stopsigs, NULL);
+}
+
+/*
+ * -s unix:/path (mode 0660: only the web server's group may talk
+ * FastCGI to us) or -s host:port.  A port without a host would make
+ * libfcgi bind every address, so it is refused.
+ */
+static int
+listen_on(const char *spec)
+{
+	mode_t	 old;
+	int	 fd;
+
+	if (strncmp(spec, "unix:", 5) == 0)
+		spec += 5;
+	else if (spec[0] == ':')
+		fatalx("-s %s: name the address, e.g. 127.0.0.1%s", spec, spec);
+	old = umask(0117);
+	fd = FCGX_OpenSocket(spec, 128);
+	umask(old);
+	if (fd < 0)
+		fatalx("cannot listen on %s", spec);
+	return fd;
 }
 
 /* systemd socket activation: the socket arrives as fd 3. */
@@ -245,19 +288,19 @@ main(int argc, char *argv[])
 	if (FCGX_Init() != 0)
 		fatalx("FCGX_Init failed");
 	listen_fds();
-	if (sock != NULL) {
-		if (strncmp(sock, "unix:", 5) == 0)
-			sock += 5;
-		fd = FCGX_OpenSocket(sock, 128);
-		if (fd < 0)
-			fatalx("cannot listen on %s", sock);
-	}
+	if (sock != NULL)
+		fd = listen_on(sock);
+	else if (FCGX_IsCGI())
+		fatalx("fd 0 is no listening socket: start me from a FastCGI "
+		    "server, spawn-fcgi or systemd, or use -s unix:/path");
 	if (FCGX_InitRequest(&fr, fd, 0) != 0)
 		fatalx("FCGX_InitRequest failed");
 	log_info("ready (pid %ld, config %s)", (long)getpid(), path);
 	while (!stopping && FCGX_Accept_r(&fr) >= 0) {
+		signals_hold(1);
 		serve(&fr);
 		FCGX_Finish_r(&fr);
+		signals_hold(0);
 	}
 	FCGX_Free(&fr, 1);
 	log_info("clean exit");

@@ -1,8 +1,12 @@
 #!/usr/bin/python3
-"""End-to-end suite: a real lighttpd spawning the built cmsi.fcgi on a free
-loopback port, fakes started as the cases need them, cases read as data
-from tests/e2e/cases/*.json.  Prints one line per case and ends with
-"N passed, N failed"; exits non-zero on any failure or sanitizer report.
+"""End-to-end suite: a real web server in front of the built cmsi.fcgi on
+a free loopback port, fakes started as the cases need them, cases read
+as data from tests/e2e/cases/*.json.  Every case file runs once per
+front end (harness.FRONTENDS: lighttpd, Apache + mod_fcgid, Apache +
+mod_proxy_fcgi, nginx) that is installed; CMSI_FRONTENDS=a,b restricts
+them.  A case file or a case may name its "frontends" when it truly
+depends on one.  Prints one line per case and ends with "N passed, N
+failed"; exits non-zero on any failure or sanitizer report.
 
 usage: run.py BUILDDIR [CASEFILE...]
 """
@@ -164,36 +168,63 @@ def run_case(srv, case, defaults):
     return None
 
 
+def run_file(builddir, f, fe, tag):
+    """Runs one case file behind front end fe; returns (passed, failed)."""
+    spec = json.load(open(f))
+    base = os.path.basename(f)
+    passed = failed = 0
+    if fe not in spec.get("frontends", [fe]):
+        return 0, 0
+    try:
+        srv = harness.Gateway(builddir, spec.get("config"),
+                              procs=spec.get("procs", 1),
+                              fakes=spec.get("fakes", []), frontend=fe)
+        srv.__enter__()
+    except Exception as e:
+        print("FAIL %s%s: could not start: %s" % (tag, base, e))
+        return 0, 1
+    try:
+        defaults = spec.get("defaults", {})
+        for case in spec["cases"]:
+            if fe not in case.get("frontends", [fe]):
+                continue
+            name = "%s%s: %s" % (tag, base, case["name"])
+            try:
+                err = run_case(srv, case, defaults)
+            except Exception as e:  # a crash of the suite is a failure
+                err = "exception: %r" % (e,)
+            if err is None:
+                passed += 1
+                print("ok   " + name)
+            else:
+                failed += 1
+                print("FAIL " + name + ": " + err)
+        err = srv.check_logs(spec.get("secrets", []))
+        if err:
+            failed += 1
+            print("FAIL %s%s: logs: %s" % (tag, base, err))
+        else:
+            passed += 1
+            print("ok   %s%s: logs clean (no sanitizer report, no secret)"
+                  % (tag, base))
+    finally:
+        srv.__exit__(None, None, None)
+    return passed, failed
+
+
 def main():
     builddir = sys.argv[1]
     files = sys.argv[2:] or sorted(glob.glob(os.path.join(TOP, "tests/e2e/cases/*.json")))
     passed = failed = 0
-    for f in files:
-        spec = json.load(open(f))
-        with harness.Gateway(builddir, spec.get("config"),
-                             procs=spec.get("procs", 1),
-                             fakes=spec.get("fakes", [])) as srv:
-            defaults = spec.get("defaults", {})
-            for case in spec["cases"]:
-                name = "%s: %s" % (os.path.basename(f), case["name"])
-                try:
-                    err = run_case(srv, case, defaults)
-                except Exception as e:  # a crash of the suite is a failure
-                    err = "exception: %r" % (e,)
-                if err is None:
-                    passed += 1
-                    print("ok   " + name)
-                else:
-                    failed += 1
-                    print("FAIL " + name + ": " + err)
-            err = srv.check_logs(spec.get("secrets", []))
-            if err:
-                failed += 1
-                print("FAIL %s: logs: %s" % (os.path.basename(f), err))
-            else:
-                passed += 1
-                print("ok   %s: logs clean (no sanitizer report, no secret)"
-                      % os.path.basename(f))
+    for fe, missing in harness.frontends():
+        if missing:
+            print("skip %s: %s" % (fe, missing))
+            continue
+        tag = "" if fe == "lighttpd" else "[%s] " % fe
+        for f in files:
+            p, b = run_file(builddir, f, fe, tag)
+            passed += p
+            failed += b
     # Scripted suites: tests/e2e/t_*.py BUILDDIR, one "ok"/"FAIL" line per
     # check, non-zero exit on failure.
     if len(sys.argv) == 2:

@@ -1,0 +1,139 @@
+#!/usr/bin/python3
+"""make install / uninstall into a scratch prefix (issue 9): the layout,
+an installed config that passes -t with schemas and templates from
+share, an installed app that serves, an edited config that a second
+install leaves alone, DESTDIR staging, and an uninstall that keeps the
+config.
+
+usage: t_install.py BUILDDIR
+"""
+import json
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import harness  # noqa: E402
+from e2e_lib import Checker  # noqa: E402
+from t_frontends import MAIL, PATH, fcgi_request  # noqa: E402
+
+
+def make(build, target, **var):
+    """make TARGET with var; -o keeps make from rebuilding the binary
+    (a sanitizer build must stay one)."""
+    binp = os.path.join(build, "cmsi.fcgi")
+    argv = ["make", "-s", "--no-print-directory", "-o", binp,
+            "BUILDDIR=" + build] + ["%s=%s" % kv for kv in var.items()] + [target]
+    p = subprocess.run(argv, cwd=harness.TOP, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=120)
+    return p.returncode, p.stdout.decode(errors="replace")
+
+
+def main():
+    c = Checker()
+    build = sys.argv[1]
+    d = tempfile.mkdtemp(prefix="cmsi-install-")
+    try:
+        var = {"PREFIX": d + "/usr", "SYSCONFDIR": d + "/etc",
+               "STATEDIR": d + "/var/lib/cmsi",
+               "SYSTEMDDIR": d + "/lib/systemd/system"}
+        rc, out = make(build, "install", **var)
+        c.ok("make install", rc == 0, out[-600:])
+        libexec = d + "/usr/libexec/cmsi/cmsi.fcgi"
+        share = d + "/usr/share/cmsi"
+        etc = d + "/etc/cmsi"
+        c.ok("binary in libexec, executable",
+             os.access(libexec, os.X_OK), libexec)
+        c.ok("schemas and templates in share",
+             os.path.exists(share + "/schemas/send_mail.json") and
+             os.listdir(share + "/templates"), share)
+        for n in ("lighttpd.conf", "apache-fcgid.conf",
+                  "apache-proxy-fcgi.conf", "nginx.conf"):
+            text = open(share + "/examples/" + n).read()
+            c.ok("examples/%s carries this install's paths" % n,
+                 "/usr/local" not in text and (libexec in text or
+                                               "/run/cmsi/" in text), n)
+        unit = open(d + "/lib/systemd/system/cmsi.service").read()
+        c.ok("cmsi.service runs the installed binary",
+             "-- %s\n" % libexec in unit and "CMSI_CONF=%s/cmsi.json" % etc
+             in unit, unit[:200])
+        conf = json.load(open(etc + "/cmsi.json"))
+        c.eq("installed config: schemas_dir in share",
+             conf.get("schemas_dir"), share + "/schemas")
+        c.eq("installed config: templates_dir in share",
+             conf.get("templates_dir"), share + "/templates")
+        c.eq("installed config: state_dir", conf.get("state_dir"),
+             d + "/var/lib/cmsi")
+        c.eq("installed config: users.json beside it",
+             conf.get("users", {}).get("file"), "users.json")
+        c.eq("installed config is not world-readable",
+             oct(stat.S_IMODE(os.stat(etc + "/cmsi.json").st_mode)), "0o640")
+        p = subprocess.run([libexec, "-t", "-c", etc + "/cmsi.json"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        c.ok("installed config passes -t", p.returncode == 0,
+             p.stdout.decode(errors="replace"))
+
+        # The installed app serves, with an app added to the config.
+        conf["apps"]["demo"] = {"secret": "demo-secret", "skip_user_auth": True}
+        json.dump(conf, open(etc + "/cmsi.json", "w"), indent=1)
+        os.makedirs(d + "/var/lib")
+        port = harness.free_port()
+        log = open(d + "/app.log", "wb")
+        app = subprocess.Popen([libexec, "-c", etc + "/cmsi.json", "-s",
+                                "127.0.0.1:%d" % port], stdout=log,
+                               stderr=subprocess.STDOUT)
+        try:
+            harness.wait_port(port)
+            body = json.dumps(MAIL).encode()
+            out = fcgi_request(("127.0.0.1", port), {
+                "REQUEST_METHOD": "POST", "REQUEST_URI": PATH,
+                "CONTENT_LENGTH": str(len(body)),
+                "SERVER_PROTOCOL": "HTTP/1.1"}, body)
+            c.ok("installed app serves send_mail into its outbox",
+                 b'"result": true' in out and
+                 os.listdir(d + "/var/lib/cmsi/outbox"), repr(out[:200]))
+        except OSError as e:
+            c.ok("installed app serves send_mail into its outbox", False,
+                 "%r: %s" % (e, open(d + "/app.log", errors="replace").read()))
+        finally:
+            app.send_signal(signal.SIGTERM)
+            app.wait(10)
+            log.close()
+
+        edited = open(etc + "/cmsi.json").read()
+        os.unlink(etc + "/cmsi.example.json")
+        rc, out = make(build, "install", **var)
+        c.ok("second make install leaves the edited config alone",
+             rc == 0 and open(etc + "/cmsi.json").read() == edited, out[-300:])
+        c.ok("... and refreshes the example",
+             os.path.exists(etc + "/cmsi.example.json"))
+
+        rc, out = make(build, "uninstall", **var)
+        c.ok("make uninstall removes the program",
+             rc == 0 and not os.path.exists(libexec) and
+             not os.path.exists(share), out[-300:])
+        c.ok("... and keeps the config",
+             open(etc + "/cmsi.json").read() == edited and
+             os.path.exists(etc + "/users.json"))
+
+        rc, out = make(build, "install", DESTDIR=d + "/stage",
+                       PREFIX="/usr/local")
+        staged = d + "/stage/etc/cmsi/cmsi.json"
+        c.ok("DESTDIR stages the tree",
+             rc == 0 and os.path.exists(
+                 d + "/stage/usr/local/libexec/cmsi/cmsi.fcgi") and
+             os.path.exists(staged), out[-300:])
+        c.eq("DESTDIR: the config names the final paths",
+             json.load(open(staged)).get("schemas_dir"),
+             "/usr/local/share/cmsi/schemas")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    return c.failed
+
+
+if __name__ == "__main__":
+    sys.exit(1 if main() else 0)
