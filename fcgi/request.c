@@ -39,6 +39,36 @@ req_new_id(char id[33])
 }
 
 /*
+ * A body sent without CONTENT_LENGTH (a front end passing a chunked
+ * upload on as it came) is read to its end, under the same cap.
+ */
+static int
+read_to_end(struct req *r, FCGX_Request *fr, size_t max)
+{
+	size_t	 size = 0;
+	int	 k;
+
+	for (;;) {
+		if (r->bodylen == size) {
+			if (size > max)
+				return 413;
+			size = size == 0 ? 4096 : size * 2;
+			r->body = xrealloc(r->body, size + 1);
+		}
+		k = FCGX_GetStr(r->body + r->bodylen,
+		    (int)(size - r->bodylen), fr->in);
+		if (k <= 0)
+			break;
+		r->bodylen += (size_t)k;
+	}
+	if (r->bodylen > max)
+		return 413;
+	if (r->body != NULL)
+		r->body[r->bodylen] = '\0';
+	return 0;
+}
+
+/*
  * Fills method, path and query, then reads the body.  Returns 0, or the
  * HTTP status to answer with: 413 when CONTENT_LENGTH passes max, 400
  * when it is malformed or the body ends early.
@@ -72,7 +102,7 @@ req_read(struct req *r, FCGX_Request *fr, size_t max)
 
 	cl = req_env(r, "CONTENT_LENGTH");
 	if (cl == NULL || *cl == '\0')
-		return 0;
+		return read_to_end(r, fr, max);
 	if (num_parse(cl, 0, 0x7fffffffffffLL, &n) == -1)
 		return 400;
 	if ((unsigned long long)n > max)
