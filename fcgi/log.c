@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -151,4 +152,27 @@ out:
 		close(fd);
 	free(line);
 	return rc;
+}
+
+/*
+ * A new audit record with what every record carries: the time (UTC),
+ * the request_id and the component.  Caller adds the rest and puts it.
+ */
+json_object *
+log_audit_record(const char *request_id, const char *component)
+{
+	json_object	*rec;
+	char		 ts[32];
+	time_t		 now = time(NULL);
+	struct tm	 tm;
+
+	gmtime_r(&now, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	rec = json_object_new_object();
+	json_object_object_add(rec, "ts", json_object_new_string(ts));
+	json_object_object_add(rec, "request_id",
+	    json_object_new_string(request_id));
+	json_object_object_add(rec, "component",
+	    json_object_new_string(component));
+	return rec;
 }

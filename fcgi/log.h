@@ -20,5 +20,6 @@ void	 log_warn(const char *, ...)
 void	 fatalx(const char *, ...)
 	    __attribute__((__format__(__printf__, 1, 2), __noreturn__));
 int	 log_audit(const char *, json_object *);
+json_object *log_audit_record(const char *, const char *);
 
 #endif /* LOG_H */

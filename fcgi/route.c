@@ -166,23 +166,13 @@ static void
 route_audit(const struct ctx *cx, const struct reply *rp)
 {
 	json_object	*rec;
-	char		 ts[32];
-	time_t		 now = time(NULL);
-	struct tm	 tm;
 
-	gmtime_r(&now, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	rec = json_object_new_object();
-	json_object_object_add(rec, "ts", json_object_new_string(ts));
-	json_object_object_add(rec, "request_id",
-	    json_object_new_string(cx->request_id));
+	rec = log_audit_record(cx->request_id, cx->component);
 	json_object_object_add(rec, "app",
 	    json_object_new_string(cx->app_code));
 	if (cx->conf->tenant != NULL)
 		json_object_object_add(rec, "tenant",
 		    json_object_new_string(cx->conf->tenant));
-	json_object_object_add(rec, "component",
-	    json_object_new_string(cx->component));
 	json_object_object_add(rec, "recipients", json_object_get(rp->audit));
 	json_object_object_add(rec, "result",
 	    json_object_new_boolean(rp->result));

@@ -49,18 +49,9 @@ static void
 record(struct ctx *cx, const char *comp, const struct wxmp_event *ev)
 {
 	json_object	*rec, *to;
-	char		 ts[32];
-	time_t		 now = time(NULL);
-	struct tm	 tm;
 	long long	 id;
 
-	gmtime_r(&now, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	rec = json_object_new_object();
-	json_object_object_add(rec, "ts", json_object_new_string(ts));
-	json_object_object_add(rec, "request_id",
-	    json_object_new_string(cx->request_id));
-	json_object_object_add(rec, "component", json_object_new_string(comp));
+	rec = log_audit_record(cx->request_id, comp);
 	json_object_object_add(rec, "event", json_object_new_string(ev->event));
 	json_object_object_add(rec, "msgid", num_parse(ev->msgid, 0,
 	    0x7fffffffffffffffLL, &id) == 0 ? json_object_new_int64(id) :
