@@ -232,7 +232,7 @@ comp_finish(struct reply *rp, const struct comp_rcpt *r, const char *what)
  * Writes one message into <state_dir>/outbox/ atomically (temp file,
  * rename), named <utc time>-<request_id>-<channel>.<ext>.  A reader
  * never sees half a message.  No fsync: the outbox is the sandbox, and
- * a sync per message cost five times the rest of the request.
+ * a sync per message would cost more than all the rest of the request.
  * Returns 0, or -1 with a failure envelope.
  */
 int
@@ -242,7 +242,7 @@ comp_outbox(struct ctx *cx, const char *channel, const char *ext,
 	char		 tmp[LIM_PATH], path[LIM_PATH], ts[32];
 	time_t		 now = time(NULL);
 	struct tm	 tm;
-	int		 fd = -1, rc = -1;
+	int		 rc = -1;
 
 	gmtime_r(&now, &tm);
 	strftime(ts, sizeof(ts), "%Y%m%dT%H%M%SZ", &tm);
@@ -252,25 +252,12 @@ comp_outbox(struct ctx *cx, const char *channel, const char *ext,
 	    "%s/outbox/.tmp-%s-%s", cx->conf->state_dir, cx->request_id,
 	    channel) >= (int)sizeof(tmp))
 		goto out;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-	if (fd == -1) {
-		log_warn("%s: outbox: open %s", cx->request_id, tmp);
-		goto out;
-	}
-	if (write(fd, p, n) != (ssize_t)n) {
-		log_warn("%s: outbox: write %s", cx->request_id, tmp);
-		unlink(tmp);
-		goto out;
-	}
-	if (rename(tmp, path) == -1) {
-		log_warn("%s: outbox: rename %s", cx->request_id, path);
-		unlink(tmp);
+	if (file_replace(tmp, path, p, n, 0640, 0) == -1) {
+		log_warn("%s: outbox: %s", cx->request_id, path);
 		goto out;
 	}
 	rc = 0;
 out:
-	if (fd != -1)
-		close(fd);
 	if (rc == -1)
 		reply_fail(rp, CODE_COMMON, "Component error, please contact "
 		    "the component developer to handle it.");

@@ -123,7 +123,7 @@ static int
 rec_write(const char *dir, const char *name, const struct store_rec *r)
 {
 	char	 tmp[LIM_PATH], path[LIM_PATH], b[LIM_TOKEN + 128];
-	int	 fd, n, rc = -1;
+	int	 n, rc = -1;
 
 	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >=
 	    (int)sizeof(path) || snprintf(tmp, sizeof(tmp), "%s/.tmp-%s-%ld",
@@ -134,26 +134,10 @@ rec_write(const char *dir, const char *name, const struct store_rec *r)
 	if (n < 0 || (size_t)n >= sizeof(b))
 		return -1;
 	unlink(tmp);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-	    0600);
-	if (fd == -1) {
-		log_warn("%s: open %s", __func__, tmp);
-		goto out;
-	}
-	if (write(fd, b, (size_t)n) != n || fsync(fd) == -1) {
-		log_warn("%s: write %s", __func__, tmp);
-		unlink(tmp);
-		goto out;
-	}
-	if (rename(tmp, path) == -1) {
-		log_warn("%s: rename %s", __func__, path);
-		unlink(tmp);
-		goto out;
-	}
-	rc = 0;
-out:
-	if (fd != -1)
-		close(fd);
+	if (file_replace(tmp, path, b, (size_t)n, 0600, 1) == -1)
+		log_warn("%s: %s", __func__, path);
+	else
+		rc = 0;
 	explicit_bzero(b, sizeof(b));
 	return rc;
 }

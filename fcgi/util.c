@@ -1,9 +1,11 @@
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -312,4 +314,36 @@ b64_encode(const void *p, size_t n, size_t line, char **out, size_t *outlen)
 	o[k] = '\0';
 	*out = o;
 	*outlen = k;
+}
+
+/*
+ * Writes n bytes at p to tmp (created new, mode) and renames it over
+ * path, so a reader sees the old file or the whole new one; with sync,
+ * the data reaches the disk first.  Returns 0, or -1 with errno set and
+ * tmp removed.
+ */
+int
+file_replace(const char *tmp, const char *path, const void *p, size_t n,
+    int mode, int sync)
+{
+	int	 fd, saved;
+
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    mode);
+	if (fd == -1)
+		return -1;
+	if (write(fd, p, n) != (ssize_t)n || (sync && fsync(fd) == -1)) {
+		saved = errno;
+		close(fd);
+		goto fail;
+	}
+	if (close(fd) == -1 || rename(tmp, path) == -1) {
+		saved = errno;
+		goto fail;
+	}
+	return 0;
+fail:
+	unlink(tmp);
+	errno = saved;
+	return -1;
 }

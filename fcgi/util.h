@@ -22,5 +22,7 @@ int	 utf8_valid(const char *, size_t);
 
 
 int	 b64_decode(const char *, size_t, char **, size_t *);
+int	 file_replace(const char *, const char *, const void *, size_t,
+	    int, int);
 void	 b64_encode(const void *, size_t, size_t, char **, size_t *);
 #endif /* UTIL_H */
