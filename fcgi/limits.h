@@ -25,7 +25,7 @@
 #define LIM_WX_TEXT		2048		/* WeCom text content, bytes */
 #define LIM_WX_ERRMSG		256		/* upstream errmsg kept for a message */
 #define LIM_CALLBACK		(64 * 1024)	/* one WeChat push body */
-#define LIM_UP_PARALLEL		64		/* upstream calls in flight at once */
+#define LIM_UP_PARALLEL		100		/* upstream calls in flight at once */
 #define LIM_PHONE		64		/* one phone number, bytes */
 #define LIM_V5_SIGTEXT		8192		/* text a Tencent v5 sig covers */
 
