@@ -32,6 +32,11 @@ hnd_send_mp_weixin(struct ctx *cx, struct reply *rp)
 		json_object_object_add(msg, "data", json_object_get(data));
 		json_object_object_add(msg, "url", json_object_new_string(
 		    comp_str(cx->raw, "url")));
+		fields = wx_fields(data);
+		if ((tpl = wxmp_data(fields, rp)) == NULL)
+			break;
+		json_object_object_add(msg, "template_data",
+		    json_object_get(tpl));
 		if (comp_outbox_json(cx, "mp_weixin", msg, rp) == 0)
 			reply_ok(rp, "WeChat message sending succeeded");
 		break;

@@ -58,6 +58,12 @@ hnd_send_weixin(struct ctx *cx, struct reply *rp)
 		json_object_object_add(msg, "data", json_object_get(data));
 		json_object_object_add(msg, "text", json_object_new_string(
 		    text));
+		/* What an Official Account would get: its template data. */
+		if (mp && (tpl = wxmp_data(fields, rp)) == NULL)
+			break;
+		if (mp)
+			json_object_object_add(msg, "template_data",
+			    json_object_get(tpl));
 		if (comp_outbox_json(cx, "weixin", msg, rp) == 0)
 			reply_ok(rp, "WeChat message sending succeeded");
 		break;

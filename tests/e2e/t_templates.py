@@ -40,6 +40,8 @@ def main():
             f.write("SMS: {{content}}\n")
         with open(os.path.join(mine, "voice/text.mustache"), "w") as f:
             f.write("Attention. {{message}}\n")
+        with open(os.path.join(mine, "wxmp/data.mustache"), "w") as f:
+            f.write('{"thing1": {"value": "{{heading}}/{{message}}"}}\n')
         with open(os.path.join(mine, "mail/html.mustache"), "w") as f:
             f.write("<div class=\"wrap\">{{{content}}}</div><p>{{title}}</p>\n")
         with harness.Gateway(build, {"templates_dir": mine}) as g:
@@ -47,6 +49,11 @@ def main():
                      data={"heading": "H", "message": "M", "date": "D"})
             c.eq("edited wecom layout: sent", d.get("result"), True)
             c.ok("edited wecom layout: used", "[H] M @ D" in newest(g))
+            d = post(g, "send_mp_weixin", receiver="o1",
+                     data={"heading": "H\"q", "message": "M"})
+            out = json.loads(newest(g))
+            c.eq("edited Official Account layout: used, JSON-escaped",
+                 out.get("template_data"), {"thing1": {"value": "H\"q/M"}})
             post(g, "send_sms", receiver="13800000000", content="hi")
             c.ok("edited sms layout: used", "SMS: hi" in newest(g))
             post(g, "send_voice_msg", auto_read_message="fire",
