@@ -215,8 +215,11 @@ refresh(const char *dir, const char *name, store_fetch_fn fetch, void *arg,
 }
 
 static int
-give(const struct store_rec *r, char *out, size_t outsz)
+give(const struct store_rec *r, char *out, size_t outsz, long *left)
 {
+	if (left != NULL)
+		*left = r->expires > time(NULL) ?
+		    (long)(r->expires - time(NULL)) : 0;
 	return str_copy(out, r->value, outsz) == 0 ? STORE_OK : STORE_FETCH;
 }
 
@@ -227,14 +230,15 @@ give(const struct store_rec *r, char *out, size_t outsz)
  * one is refreshed by whoever gets the lock first while the others use
  * it; a missing, expired or refused one makes everyone wait up to
  * wait_ms for the process that fetches.  Returns STORE_OK with the
- * token in out, STORE_FETCH when fetch failed (arg says why) or
+ * token in out (and, when left is not NULL, its seconds to live in
+ * *left), STORE_FETCH when fetch failed (arg says why) or
  * STORE_BUSY when the lock stayed taken.  If the store itself is
  * broken, each call fetches: slower, but still working.
  */
 int
 store_token(const char *state_dir, const char *kind, const char *ident,
     const char *bad, long wait_ms, store_fetch_fn fetch, void *arg,
-    char *out, size_t outsz)
+    char *out, size_t outsz, long *left)
 {
 	struct store_rec r, again;
 	char		 dir[LIM_PATH], name[LIM_NAME + 40];
@@ -251,10 +255,10 @@ store_token(const char *state_dir, const char *kind, const char *ident,
 	    snprintf(lock, sizeof(lock), "%s/%s.lock", dir, name) >=
 	    (int)sizeof(lock))
 		return refresh(NULL, NULL, fetch, arg, &r) == STORE_OK ?
-		    give(&r, out, outsz) : STORE_FETCH;
+		    give(&r, out, outsz, left) : STORE_FETCH;
 	have = rec_read(path, &r) == 0;
 	if (have && fresh(&r, bad, now)) {
-		rc = give(&r, out, outsz);
+		rc = give(&r, out, outsz, left);
 		goto out;
 	}
 	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
@@ -264,7 +268,7 @@ store_token(const char *state_dir, const char *kind, const char *ident,
 		fd = lock_take(lock, 0);
 		if (fd == -2) {
 			fd = -1;
-			rc = give(&r, out, outsz);
+			rc = give(&r, out, outsz, left);
 			goto out;
 		}
 	} else
@@ -276,14 +280,14 @@ store_token(const char *state_dir, const char *kind, const char *ident,
 	}
 	/* Whoever held the lock may have refreshed it meanwhile. */
 	if (rec_read(path, &again) == 0 && fresh(&again, bad, time(NULL))) {
-		rc = give(&again, out, outsz);
+		rc = give(&again, out, outsz, left);
 		goto out;
 	}
 	rc = refresh(fd == -1 ? NULL : dir, name, fetch, arg, &again);
 	if (rc == STORE_OK)
-		rc = give(&again, out, outsz);
+		rc = give(&again, out, outsz, left);
 	else if (have && usable(&r, bad, time(NULL)))
-		rc = give(&r, out, outsz);
+		rc = give(&r, out, outsz, left);
 out:
 	if (fd >= 0)
 		close(fd);

@@ -15,7 +15,7 @@ typedef int (*store_fetch_fn)(void *arg, char *out, size_t outsz,
 #define STORE_BUSY	-2	/* another process held the lock too long */
 
 int	 store_token(const char *, const char *, const char *, const char *,
-	    long, store_fetch_fn, void *, char *, size_t);
+	    long, store_fetch_fn, void *, char *, size_t, long *);
 int	 store_token_name(const char *, const char *, char *, size_t);
 long	 store_margin(long);
 

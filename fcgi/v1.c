@@ -27,6 +27,8 @@
 #include "route.h"
 #include "util.h"
 #include "v1.h"
+#include "wecom.h"
+#include "wxmp.h"
 
 /* How one field of a v1 body reaches the ESB parameters. */
 enum v1_how {
@@ -860,6 +862,49 @@ v1_settings(const struct conf *c, struct reply *rp)
 	reply_data(rp, d);
 }
 
+/*
+ * channels/weixin/token (USER's get_weixin_token): the access token of
+ * the tenant's send_weixin app from the store all workers share, so
+ * handing it out costs no extra gettoken.  Only apps with
+ * weixin_settings reach here.
+ */
+static void
+v1_token(const struct conf *c, const struct req *r, struct reply *rp)
+{
+	struct ctx	 cx;
+	struct wecom_app qy;
+	struct wxmp_app	 mp;
+	json_object	*d;
+	char		 tok[LIM_TOKEN + 1];
+	long		 left = 0;
+	int		 rc;
+
+	memset(&cx, 0, sizeof(cx));
+	cx.conf = c;
+	cx.component = "send_weixin";
+	cx.section = conf_comp(c, "send_weixin");
+	cx.request_id = r->id;
+	if (comp_mode(cx.section, comp_upstream(cx.component, cx.section)) !=
+	    MODE_UPSTREAM) {
+		comp_unfinished(rp);
+		return;
+	}
+	if (strcmp(conf_str(cx.section, "wx_type"), "mp") == 0)
+		rc = wxmp_app(cx.section, &mp, rp) == -1 ? -1 :
+		    wxmp_token(&cx, &mp, tok, sizeof(tok), &left, rp);
+	else
+		rc = wecom_app(cx.section, NULL, &qy, rp) == -1 ? -1 :
+		    wecom_token(&cx, &qy, tok, sizeof(tok), &left, rp);
+	if (rc == -1)
+		return;
+	d = json_object_new_object();
+	json_object_object_add(d, "access_token", json_object_new_string(tok));
+	json_object_object_add(d, "expires_in", json_object_new_int64(left));
+	explicit_bzero(tok, sizeof(tok));
+	reply_ok(rp, "OK");
+	reply_data(rp, d);
+}
+
 /* Writes doc with status. */
 static void
 v1_write(FCGX_Stream *out, json_object *doc, int status)
@@ -933,7 +978,7 @@ v1_serve(const struct conf *conf, FCGX_Request *fr, struct req *r,
 		if (op->kind == V1_SETTINGS)
 			v1_settings(tc, rp);
 		else
-			comp_unfinished(rp);
+			v1_token(tc, r, rp);
 		goto answer;
 	}
 	rt = route_by_name(op->component);

@@ -161,12 +161,32 @@ out:
 /* The token for app, never bad again.  Returns 0 or -1 with e set. */
 static int
 token_get(struct ctx *cx, const struct wecom_app *app, const char *bad,
-    char *tok, size_t toksz, struct wx_err *e)
+    char *tok, size_t toksz, long *left, struct wx_err *e)
 {
 	struct wecom_fetch	 f = { cx->conf, app, e };
 
 	return wx_token(cx->conf, "wecom", app->corpid, app->secret, bad,
-	    fetch_token, &f, tok, toksz, e);
+	    fetch_token, &f, tok, toksz, left, e);
+}
+
+/*
+ * The app's access token and its seconds to live, for a caller allowed
+ * to hold it (the v1 dialect's channels/weixin/token).  Returns 0, or -1
+ * with rp set.
+ */
+int
+wecom_token(struct ctx *cx, const struct wecom_app *app, char *tok,
+    size_t toksz, long *left, struct reply *rp)
+{
+	struct wx_err	 e;
+
+	memset(&e, 0, sizeof(e));
+	e.sys = "WEIXIN_QY";
+	if (token_get(cx, app, NULL, tok, toksz, left, &e) == -1) {
+		wx_fail(&e, cx->request_id, rp);
+		return -1;
+	}
+	return 0;
 }
 
 /* POST /cgi-bin/message/send.  Returns the answer or NULL (e says). */
@@ -337,7 +357,7 @@ wecom_send(struct ctx *cx, const struct wecom_app *app, json_object *to,
 		    (int64_t)cut));
 		t[cut] = '\0';
 	}
-	if (token_get(cx, app, NULL, tok, sizeof(tok), &e) == -1) {
+	if (token_get(cx, app, NULL, tok, sizeof(tok), NULL, &e) == -1) {
 		wx_fail(&e, cx->request_id, rp);
 		goto out;
 	}
@@ -355,7 +375,8 @@ wecom_send(struct ctx *cx, const struct wecom_app *app, json_object *to,
 			    cx->request_id, e.errcode);
 			json_object_put(doc);
 			doc = NULL;
-			if (token_get(cx, app, tok, tok, sizeof(tok), &e) == 0)
+			if (token_get(cx, app, tok, tok, sizeof(tok), NULL,
+			    &e) == 0)
 				doc = send_once(cx, app, tok,
 				    json_object_to_json_string_ext(body,
 				    JSON_C_TO_STRING_PLAIN |

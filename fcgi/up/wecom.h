@@ -16,6 +16,8 @@ struct wecom_app {
 int	 wecom_app(json_object *, json_object *, struct wecom_app *,
 	    struct reply *);
 int	 wecom_agentid(const char *, long long *);
+int	 wecom_token(struct ctx *, const struct wecom_app *, char *, size_t,
+	    long *, struct reply *);
 void	 wecom_send(struct ctx *, const struct wecom_app *, json_object *,
 	    const char *, struct reply *);
 

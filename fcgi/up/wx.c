@@ -196,14 +196,14 @@ wx_fail(const struct wx_err *e, const char *reqid, struct reply *rp)
 int
 wx_token(const struct conf *c, const char *kind, const char *id,
     const char *secret, const char *bad, store_fetch_fn fetch, void *arg,
-    char *tok, size_t toksz, struct wx_err *e)
+    char *tok, size_t toksz, long *left, struct wx_err *e)
 {
 	char	 ident[LIM_SECRET * 2 + 2];
 	int	 rc;
 
 	snprintf(ident, sizeof(ident), "%s\n%s", id, secret);
 	rc = store_token(c->state_dir, kind, ident, bad, c->timeout_ms + 1000,
-	    fetch, arg, tok, toksz);
+	    fetch, arg, tok, toksz, left);
 	explicit_bzero(ident, sizeof(ident));
 	if (rc == STORE_BUSY) {
 		e->kind = WX_TRANSPORT;

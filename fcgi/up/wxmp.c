@@ -160,12 +160,33 @@ out:
 /* The token for app, never bad again.  Returns 0 or -1 with e set. */
 static int
 token_get(struct ctx *cx, const struct wxmp_app *app, const char *bad,
-    char *tok, size_t toksz, struct wx_err *e)
+    char *tok, size_t toksz, long *left, struct wx_err *e)
 {
 	struct wxmp_fetch	 f = { cx->conf, app, e };
 
 	return wx_token(cx->conf, app->stable ? "mp-stable" : "mp",
-	    app->appid, app->secret, bad, fetch_token, &f, tok, toksz, e);
+	    app->appid, app->secret, bad, fetch_token, &f, tok, toksz, left,
+	    e);
+}
+
+/*
+ * The account's access token and its seconds to live, for a caller
+ * allowed to hold it (the v1 dialect's channels/weixin/token).  Returns
+ * 0, or -1 with rp set.
+ */
+int
+wxmp_token(struct ctx *cx, const struct wxmp_app *app, char *tok,
+    size_t toksz, long *left, struct reply *rp)
+{
+	struct wx_err	 e;
+
+	memset(&e, 0, sizeof(e));
+	e.sys = "WEIXIN_MP";
+	if (token_get(cx, app, NULL, tok, toksz, left, &e) == -1) {
+		wx_fail(&e, cx->request_id, rp);
+		return -1;
+	}
+	return 0;
 }
 
 /* MP's 40001 is a stale token on this API, not a wrong secret. */
@@ -284,7 +305,8 @@ wxmp_send(struct ctx *cx, const struct wxmp_app *app, json_object *to,
 	}
 	memset(&tokerr, 0, sizeof(tokerr));
 	tokerr.sys = "WEIXIN_MP";
-	if (token_get(cx, app, NULL, tok, sizeof(tok), &tokerr) == -1) {
+	if (token_get(cx, app, NULL, tok, sizeof(tok), NULL,
+	    &tokerr) == -1) {
 		wx_fail(&tokerr, cx->request_id, rp);
 		goto out;
 	}
@@ -321,7 +343,8 @@ wxmp_send(struct ctx *cx, const struct wxmp_app *app, json_object *to,
 	if (nre > 0) {
 		log_info("%s: WEIXIN_MP token refused for %zu call(s), "
 		    "refreshing", cx->request_id, nre);
-		if (token_get(cx, app, tok, tok, sizeof(tok), &tokerr) == 0) {
+		if (token_get(cx, app, tok, tok, sizeof(tok), NULL,
+		    &tokerr) == 0) {
 			snprintf(target, sizeof(target), WXMP_HOST "/cgi-bin/"
 			    "message/template/send?access_token=%s", tok);
 			for (k = 0; k < nre; k++) {

@@ -28,6 +28,8 @@ struct wxmp_event {
 
 int	 wxmp_app(json_object *, struct wxmp_app *, struct reply *);
 json_object *wxmp_data(json_object *, struct reply *);
+int	 wxmp_token(struct ctx *, const struct wxmp_app *, char *, size_t,
+	    long *, struct reply *);
 void	 wxmp_send(struct ctx *, const struct wxmp_app *, json_object *,
 	    json_object *, const char *, struct reply *);
 int	 wxmp_signature(const char *, const char *, const char *, char [41]);

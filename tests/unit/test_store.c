@@ -137,7 +137,7 @@ static int
 get(struct fetch *f, const char *bad, long wait_ms, char *out)
 {
 	return store_token(dir, "wecom", IDENT, bad, wait_ms, fake_fetch, f,
-	    out, LIM_TOKEN + 1);
+	    out, LIM_TOKEN + 1, NULL);
 }
 
 static void
@@ -315,7 +315,7 @@ test_unsafe_tokens_refused(void **state)
 	f.token = big;
 	/* Longer than any real token (512 bytes): refused. */
 	assert_int_equal(store_token(dir, "wecom", IDENT, NULL, 100,
-	    fake_fetch, &f, wide, sizeof(wide)), STORE_FETCH);
+	    fake_fetch, &f, wide, sizeof(wide), NULL), STORE_FETCH);
 	/* A file that is not ours is ignored, not believed. */
 	plant("x y", now + 7000, now);
 	f.token = "good";
@@ -331,7 +331,7 @@ test_short_output(void **state)
 
 	(void)state;
 	assert_int_equal(store_token(dir, "wecom", IDENT, NULL, 100,
-	    fake_fetch, &f, out, sizeof(out)), STORE_FETCH);
+	    fake_fetch, &f, out, sizeof(out), NULL), STORE_FETCH);
 }
 
 static void
@@ -342,7 +342,7 @@ test_broken_store_still_works(void **state)
 
 	(void)state;
 	assert_int_equal(store_token("/nonexistent/state", "wecom", IDENT,
-	    NULL, 100, fake_fetch, &f, out, sizeof(out)), STORE_OK);
+	    NULL, 100, fake_fetch, &f, out, sizeof(out), NULL), STORE_OK);
 	assert_string_equal(out, "direct");
 }
 
