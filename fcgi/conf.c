@@ -870,3 +870,21 @@ conf_comp(const struct conf *c, const char *name)
 		return NULL;
 	return v;
 }
+
+/*
+ * Whether a component is switched on: "enabled": false makes it answer
+ * ESB's inactive channel (1306405).  A component without a section is
+ * on (it then answers "Unfinished interface").
+ */
+int
+conf_enabled(json_object *sec)
+{
+	json_object	*v;
+	int		 b = 1;
+
+	if (sec == NULL || !json_object_object_get_ex(sec, "enabled", &v))
+		return 1;
+	if (conf_parse_bool(v, &b) == -1)
+		return 1;
+	return b;
+}

@@ -51,6 +51,7 @@ const struct conf *conf_tenant(const struct conf *, const char *);
 json_object	*conf_comp(const struct conf *, const char *);
 const char	*conf_str(json_object *, const char *);
 int		 conf_bool(json_object *, const char *);
+int		 conf_enabled(json_object *);
 long		 conf_int(json_object *, const char *, long);
 int		 conf_parse_bool(json_object *, int *);
 char		*conf_resolve(const struct conf *, const char *);

@@ -11,6 +11,7 @@
 #define CODE_SSL		1306203
 #define CODE_APP_PERM		1306403
 #define CODE_NOT_FOUND_COMP	1306404
+#define CODE_INACTIVE		1306405
 #define CODE_ARGUMENT		1306406
 
 /* What a component answers; turned into the envelope by env_write. */

@@ -179,6 +179,12 @@ serve(FCGX_Request *fr)
 		rt->hnd(&cx, &rp);
 		goto answer;
 	}
+	if (!conf_enabled(conf_comp(conf, rt->name))) {
+		/* ESB's channel with is_active off: before anything else. */
+		reply_fail(&rp, CODE_INACTIVE, "Not found, inactive channel");
+		rp.no_request_id = 1;
+		goto answer;
+	}
 	req_parse(&r);
 	creds = auth_creds(&r, &rp);
 	if (creds == NULL)

@@ -161,6 +161,19 @@ route_ctx(struct ctx *cx, const struct route *rt, const struct conf *c,
 	cx->req = r;
 }
 
+/*
+ * Every way in (ESB, v1, send_msg) stops at a component switched off
+ * with "enabled": false.  Returns 1 (rp set) when it is off.
+ */
+int
+route_off(const struct ctx *cx, struct reply *rp)
+{
+	if (conf_enabled(cx->section))
+		return 0;
+	reply_fail(rp, CODE_INACTIVE, "Not found, inactive channel");
+	return 1;
+}
+
 /* One audit record per message a component tried to deliver. */
 static void
 route_audit(const struct ctx *cx, const struct reply *rp)
@@ -190,6 +203,8 @@ route_audit(const struct ctx *cx, const struct reply *rp)
 void
 route_run(const struct route *rt, struct ctx *cx, struct reply *rp)
 {
+	if (route_off(cx, rp))
+		return;
 	rt->hnd(cx, rp);
 	if (rp->audit != NULL)
 		route_audit(cx, rp);

@@ -23,6 +23,7 @@ int		 route_same_path(const char *, const char *);
 void		 route_ctx(struct ctx *, const struct route *,
 		    const struct conf *, const struct req *,
 		    const struct ident *);
+int		 route_off(const struct ctx *, struct reply *);
 void		 route_run(const struct route *, struct ctx *, struct reply *);
 
 #endif /* ROUTE_H */

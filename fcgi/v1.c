@@ -504,6 +504,10 @@ v1_status(enum v1_stage stage, const struct reply *rp, int result,
 		*st = 501;
 		return "NOT_IMPLEMENTED";
 	}
+	if (rp->code == CODE_INACTIVE) {
+		*st = 404;
+		return "NOT_FOUND";
+	}
 	/* Refused before anything was sent: the receivers were wrong. */
 	if (rp->audit == NULL) {
 		*st = 400;

@@ -36,6 +36,7 @@ hnd_get_msg_type(struct ctx *cx, struct reply *rp)
 	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
 		sec = conf_comp(cx->conf, types[i].component);
 		on = conf_bool(cx->section, types[i].type) &&
+		    conf_enabled(sec) &&
 		    comp_mode(sec, comp_upstream(types[i].component, sec)) !=
 		    MODE_NONE;
 		it = json_object_new_object();

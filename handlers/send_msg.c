@@ -88,7 +88,8 @@ hnd_send_msg(struct ctx *cx, struct reply *rp)
 	sub.params = valid;
 	sub.raw = p;
 	sub.section = conf_comp(cx->conf, target);
-	rt->hnd(&sub, rp);
+	if (!route_off(&sub, rp))
+		rt->hnd(&sub, rp);
 out:
 	json_object_put(valid);
 	json_object_put(p);
