@@ -363,3 +363,21 @@ http_detail(const struct http_call *hc, char *out, size_t outsz)
 		    "format");
 	return out;
 }
+
+/* Whether a failure was TLS's: ESB answers those with 1306203. */
+int
+http_is_ssl(CURLcode cc)
+{
+	switch (cc) {
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_CRL_BADFILE:
+		return 1;
+	default:
+		return 0;
+	}
+}

@@ -29,6 +29,7 @@ void	 http_setup(CURL *, const struct conf *, struct http_call *);
 int	 http_run(const struct conf *, struct http_call *);
 size_t	 http_run_all(const struct conf *, struct http_call **, size_t);
 void	 http_call_free(struct http_call *);
+int	 http_is_ssl(CURLcode);
 const char *http_detail(const struct http_call *, char *, size_t);
 
 #endif /* HTTP_H */

@@ -82,7 +82,8 @@ forward_send(struct ctx *cx, json_object *body, struct reply *rp)
 	if (http_run(cx->conf, &hc) == -1 || hc.status != 200 ||
 	    (doc = req_parse_json(hc.reply.ptr != NULL ? hc.reply.ptr : "",
 	    hc.reply.len)) == NULL) {
-		reply_fail(rp, CODE_THIRD_PARTY, "Component request "
+		reply_fail(rp, http_is_ssl(hc.cc) ? CODE_SSL :
+		    CODE_THIRD_PARTY, "Component request "
 		    "third-party system [CMSI] interface [%s] error: %s, please "
 		    "try again later or contact component developer to handle "
 		    "this", cx->component, http_detail(&hc, detail,

@@ -91,23 +91,6 @@ errmsg_take(json_object *doc, const char *const *hide, struct wx_err *e)
 			    e->errcode);
 }
 
-static int
-is_ssl(CURLcode cc)
-{
-	switch (cc) {
-	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CERTPROBLEM:
-	case CURLE_SSL_CIPHER:
-	case CURLE_SSL_CACERT_BADFILE:
-	case CURLE_SSL_ISSUER_ERROR:
-	case CURLE_SSL_CRL_BADFILE:
-		return 1;
-	default:
-		return 0;
-	}
-}
-
 /*
  * Reads the answer of a call that http_run or http_run_many made (rc
  * is what it returned).  Returns the JSON object (caller puts) with e
@@ -124,7 +107,7 @@ wx_answer(struct http_call *hc, int rc, const char *const *hide,
 	e->kind = WX_TRANSPORT;
 	e->errcode = 0;
 	e->errmsg[0] = '\0';
-	e->ssl = rc == -1 && is_ssl(hc->cc);
+	e->ssl = rc == -1 && http_is_ssl(hc->cc);
 	if (rc == -1 || hc->status != 200) {
 		http_detail(hc, e->detail, sizeof(e->detail));
 		return NULL;
