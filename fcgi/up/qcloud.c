@@ -355,3 +355,15 @@ qcloud_finish(struct ctx *cx, struct reply *rp, json_object *successed,
 		reply_ok(rp, "OK");
 	reply_data(rp, data);
 }
+
+/* Records a number's outcome; result is taken. */
+void
+qcloud_rcpt_set(struct qcloud_rcpt *r, int ok, json_object *result,
+    const char *errmsg)
+{
+	r->ok = ok;
+	r->used = 1;
+	json_object_object_add(r->out, "result", result);
+	json_object_object_add(r->out, "errmsg",
+	    json_object_new_string(errmsg != NULL ? errmsg : ""));
+}

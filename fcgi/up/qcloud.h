@@ -53,4 +53,7 @@ void		 qcloud_finish(struct ctx *, struct reply *, json_object *,
 		    json_object *, const char *, const char *, const char *,
 		    const char *);
 
+void	 qcloud_rcpt_set(struct qcloud_rcpt *, int, json_object *,
+	    const char *);
+
 #endif /* QCLOUD_H */

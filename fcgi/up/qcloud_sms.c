@@ -25,18 +25,6 @@
 #define SMS_V5_IFACE	"[QCLOUD_SMS] interface [send_multi_sms]"
 #define SMS_TC3_IFACE	"[QCLOUD_SMS] interface [SendSms]"
 
-/* Records a number's outcome; result is taken. */
-static void
-sms_set(struct qcloud_rcpt *r, int ok, json_object *result,
-    const char *errmsg)
-{
-	r->ok = ok;
-	r->used = 1;
-	json_object_object_add(r->out, "result", result);
-	json_object_object_add(r->out, "errmsg",
-	    json_object_new_string(errmsg != NULL ? errmsg : ""));
-}
-
 /* Copies key of from into a number's entry, when present. */
 static void
 sms_copy(struct qcloud_rcpt *r, const char *tk, json_object *from,
@@ -156,7 +144,8 @@ sms_call_failed(struct qcloud_call *qc, struct qcloud_rcpt *r,
 	size_t	 i;
 
 	for (i = 0; i < qc->n; i++)
-		sms_set(&r[qc->idx[i]], 0, json_object_get(code), errmsg);
+		qcloud_rcpt_set(&r[qc->idx[i]], 0,
+		    json_object_get(code), errmsg);
 	json_object_put(code);
 }
 
@@ -213,13 +202,14 @@ sms_v5_parse(struct ctx *cx, struct qcloud_call *qc, json_object *doc,
 				break;
 		}
 		if (j == nd) {
-			sms_set(&r[qc->idx[i]], 0, json_object_new_int(-1),
+			qcloud_rcpt_set(&r[qc->idx[i]], 0,
+			    json_object_new_int(-1),
 			    "no result for this number");
 			continue;
 		}
 		used[j] = 1;
 		res = json_object_object_get(e, "result");
-		sms_set(&r[qc->idx[i]], json_object_is_type(res,
+		qcloud_rcpt_set(&r[qc->idx[i]], json_object_is_type(res,
 		    json_type_int) && json_object_get_int(res) == 0,
 		    json_object_get(res), json_object_get_string(
 		    json_object_object_get(e, "errmsg")));
@@ -276,7 +266,8 @@ sms_tc3_parse(struct ctx *cx, struct qcloud_call *qc, json_object *doc,
 				break;
 		}
 		if (j == nd) {
-			sms_set(&r[qc->idx[i]], 0, json_object_new_int(-1),
+			qcloud_rcpt_set(&r[qc->idx[i]], 0,
+			    json_object_new_int(-1),
 			    "no result for this number");
 			continue;
 		}
@@ -284,11 +275,13 @@ sms_tc3_parse(struct ctx *cx, struct qcloud_call *qc, json_object *doc,
 		code = json_object_object_get(e, "Code");
 		c = json_object_get_string(code);
 		if (c != NULL && strcmp(c, "Ok") == 0)
-			sms_set(&r[qc->idx[i]], 1, json_object_new_int(0),
+			qcloud_rcpt_set(&r[qc->idx[i]], 1,
+			    json_object_new_int(0),
 			    json_object_get_string(json_object_object_get(e,
 			    "Message")));
 		else
-			sms_set(&r[qc->idx[i]], 0, json_object_new_string(
+			qcloud_rcpt_set(&r[qc->idx[i]], 0,
+			    json_object_new_string(
 			    c != NULL ? c : "?"), json_object_get_string(
 			    json_object_object_get(e, "Message")));
 		sms_copy(&r[qc->idx[i]], "sid", e, "SerialNo");
@@ -335,7 +328,7 @@ qcloud_sms_send(struct ctx *cx, json_object *numbers, json_object *users,
 			    json_object_get(json_object_array_get_idx(users,
 			    i)));
 		if (qcloud_number(r[i].given, "86", &r[i]) == -1) {
-			sms_set(&r[i], 0, json_object_new_int(-1),
+			qcloud_rcpt_set(&r[i], 0, json_object_new_int(-1),
 			    "not a phone number");
 			continue;
 		}

@@ -25,17 +25,6 @@
 #define VOICE_TC3_IFACE	"[QCLOUD_VOICE] interface [SendTtsVoice]"
 #define VOICE_PLAYTIMES	3	/* as BlueKing; Tencent's most */
 
-static void
-voice_set(struct qcloud_rcpt *r, int ok, json_object *result,
-    const char *errmsg)
-{
-	r->ok = ok;
-	r->used = 1;
-	json_object_object_add(r->out, "result", result);
-	json_object_object_add(r->out, "errmsg",
-	    json_object_new_string(errmsg != NULL ? errmsg : ""));
-}
-
 static int
 voice_v5_build(struct ctx *cx, struct qcloud_call *qc, struct qcloud_rcpt *r,
     const char *text)
@@ -96,13 +85,14 @@ voice_v5_parse(struct ctx *cx, json_object *doc, struct qcloud_rcpt *r)
 
 	if (!json_object_object_get_ex(doc, "result", &res) ||
 	    !json_object_is_type(res, json_type_int)) {
-		voice_set(r, 0, json_object_new_int(-1), "unknown answer");
+		qcloud_rcpt_set(r, 0,
+		    json_object_new_int(-1), "unknown answer");
 		return;
 	}
 	if (json_object_get_int(res) != 0)
 		log_warnx("%s: voice: sendvoiceprompt result %d",
 		    cx->request_id, json_object_get_int(res));
-	voice_set(r, json_object_get_int(res) == 0, json_object_get(res),
+	qcloud_rcpt_set(r, json_object_get_int(res) == 0, json_object_get(res),
 	    json_object_get_string(json_object_object_get(doc, "errmsg")));
 	if (json_object_object_get_ex(doc, "ext", &v) && v != NULL)
 		json_object_object_add(r->out, "ext", json_object_get(v));
@@ -119,23 +109,26 @@ voice_tc3_parse(struct ctx *cx, json_object *doc, struct qcloud_rcpt *r)
 
 	if (!json_object_object_get_ex(doc, "Response", &resp) ||
 	    !json_object_is_type(resp, json_type_object)) {
-		voice_set(r, 0, json_object_new_int(-1), "unknown answer");
+		qcloud_rcpt_set(r, 0,
+		    json_object_new_int(-1), "unknown answer");
 		return;
 	}
 	if (json_object_object_get_ex(resp, "Error", &err) && err != NULL) {
 		c = json_object_get_string(json_object_object_get(err, "Code"));
 		log_warnx("%s: voice: SendTtsVoice %s", cx->request_id,
 		    c != NULL ? c : "?");
-		voice_set(r, 0, json_object_new_string(c != NULL ? c : "?"),
+		qcloud_rcpt_set(r, 0,
+		    json_object_new_string(c != NULL ? c : "?"),
 		    json_object_get_string(json_object_object_get(err,
 		    "Message")));
 	} else if (json_object_object_get_ex(resp, "SendStatus", &st) &&
 	    json_object_object_get_ex(st, "CallId", &id) &&
 	    json_object_is_type(id, json_type_string)) {
-		voice_set(r, 1, json_object_new_int(0), "OK");
+		qcloud_rcpt_set(r, 1, json_object_new_int(0), "OK");
 		json_object_object_add(r->out, "callid", json_object_get(id));
 	} else
-		voice_set(r, 0, json_object_new_int(-1), "unknown answer");
+		qcloud_rcpt_set(r, 0,
+		    json_object_new_int(-1), "unknown answer");
 	if (json_object_object_get_ex(resp, "RequestId", &id) && id != NULL)
 		json_object_object_add(r->out, "request_id",
 		    json_object_get(id));
@@ -177,7 +170,7 @@ qcloud_voice_send(struct ctx *cx, json_object *people, const char *text,
 		nc = comp_str(p, "nation_code");
 		if (qcloud_number(r[i].given, *nc != '\0' ? nc : "86",
 		    &r[i]) == -1) {
-			voice_set(&r[i], 0, json_object_new_int(-1),
+			qcloud_rcpt_set(&r[i], 0, json_object_new_int(-1),
 			    "no usable mobile phone");
 			continue;
 		}
@@ -199,7 +192,7 @@ qcloud_voice_send(struct ctx *cx, json_object *people, const char *text,
 	for (i = 0; i < ncalls; i++) {
 		doc = qcloud_reply(&qc[i], detail, sizeof(detail));
 		if (doc == NULL) {
-			voice_set(&r[who[i]], 0, json_object_new_int(-1),
+			qcloud_rcpt_set(&r[who[i]], 0, json_object_new_int(-1),
 			    detail);
 			if (transport[0] == '\0')
 				str_copy(transport, detail, sizeof(transport));
