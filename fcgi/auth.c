@@ -139,7 +139,8 @@ auth_check_signature(const struct req *r, const char *sigkey,
 
 	buf_init(&msg, LIM_BODY + 4 * LIM_PATH);
 	if (!json_object_object_get_ex(r->qparams, "bk_nonce", &v)) {
-		reply_fail(rp, CODE_COMMON, "Parameter bk_nonce does not exist");
+		reply_fail(rp, CODE_COMMON,
+		    "Parameter bk_nonce does not exist");
 		goto out;
 	}
 	if (num_parse(json_object_get_string(v), -0x7fffffffffffLL,

@@ -190,8 +190,8 @@ comp_finish(struct reply *rp, const struct comp_rcpt *r, const char *what)
 			np = json_object_new_object();
 			json_object_object_add(np, "result",
 			    json_object_new_boolean(0));
-			json_object_object_add(np, "message", json_object_new_string(
-			    ""));
+			json_object_object_add(np, "message",
+			    json_object_new_string(""));
 			if (strcmp(what, "voice") == 0 &&
 			    json_object_object_get_ex(rp->payload, "data", &d))
 				json_object_object_add(np, "data",

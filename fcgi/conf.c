@@ -174,7 +174,8 @@ secret_get(const struct conf *c, const char *what, json_object *v)
 		path = conf_resolve(c, json_object_get_string(f));
 		s = slurp(path, LIM_SECRET, &n);
 		if (s == NULL) {
-			problem(c, "%s: cannot read secret file %s", what, path);
+			problem(c, "%s: cannot read secret file %s", what,
+			    path);
 			free(path);
 			return NULL;
 		}
@@ -400,9 +401,11 @@ load_comp(struct conf *c, const char *name, json_object *sec)
 	if (strcmp(name, "send_mail") == 0) {
 		k = conf_str(sec, "smtp_port");
 		if (*k != '\0' && conf_int(sec, "smtp_port", -1) < 1)
-			problem(c, "components.send_mail.smtp_port: not a port");
+			problem(c,
+			    "components.send_mail.smtp_port: not a port");
 		if (conf_int(sec, "smtp_port", 25) > 65535)
-			problem(c, "components.send_mail.smtp_port: not a port");
+			problem(c,
+			    "components.send_mail.smtp_port: not a port");
 	}
 	k = conf_str(sec, "qcloud_template_params");
 	if (*k != '\0' && (conf_int(sec, "qcloud_template_params", 0) < 1 ||
@@ -529,8 +532,8 @@ load_gateway(struct conf *c, json_object *gw)
 	}
 	json_object_object_foreach(gw, key, val) {
 		(void)val;
-		if (strcmp(key, "public_key") != 0 && strcmp(key, "name") != 0 &&
-		    strcmp(key, "comment") != 0)
+		if (strcmp(key, "public_key") != 0 &&
+		    strcmp(key, "name") != 0 && strcmp(key, "comment") != 0)
 			problem(c, "gateway.%s: unknown key", key);
 	}
 	if (json_object_object_get_ex(gw, "public_key", &v)) {

@@ -19,7 +19,7 @@
 
 static struct curl_slist	*http_connect_to;	/* owned */
 static int			 http_inited;
-static char			*http_bundle;		/* owned: CA bundle path */
+static char			*http_bundle;	/* owned: CA bundle path */
 
 void
 http_global_init(void)

@@ -42,7 +42,8 @@ log_emit(const char *level, const char *fmt, va_list ap, const char *err)
 		unsigned char	 c = (unsigned char)raw[i];
 
 		if (c < 0x20 || c == 0x7f || c == '\\') {
-			len = snprintf(line + n, sizeof(line) - n, "\\x%02x", c);
+			len = snprintf(line + n, sizeof(line) - n,
+			    "\\x%02x", c);
 			n += (size_t)len;
 		} else
 			line[n++] = (char)c;

@@ -111,7 +111,8 @@ listen_on(const char *spec)
 static void
 listen_fds(void)
 {
-	const char	*fds = getenv("LISTEN_FDS"), *pid = getenv("LISTEN_PID");
+	const char	*fds = getenv("LISTEN_FDS");
+	const char	*pid = getenv("LISTEN_PID");
 	long long	 n, p;
 
 	if (fds == NULL || pid == NULL ||

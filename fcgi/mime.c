@@ -225,7 +225,8 @@ html_walk(xmlNode *n, struct buf *out)
 	int		 nl;
 
 	for (; n != NULL; n = n->next) {
-		if (n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) {
+		if (n->type == XML_TEXT_NODE ||
+		    n->type == XML_CDATA_SECTION_NODE) {
 			if (n->content != NULL)
 				html_text(out, (const char *)n->content);
 			continue;

@@ -56,7 +56,8 @@ route_callback(const char *path)
 		    route_same_path(callbacks[i], path))
 			return 0;
 		if (callbacks[i][0] == '\0')
-			return str_copy(callbacks[i], path, sizeof(callbacks[i]));
+			return str_copy(callbacks[i], path,
+			    sizeof(callbacks[i]));
 	}
 	return -1;
 }

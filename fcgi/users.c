@@ -23,7 +23,8 @@
  * the same name as another tenant does).
  */
 static json_object	*file_docs;	/* owned: path -> [sec, nsec, doc] */
-static json_object	*http_cache;	/* owned: url -> name -> [time, entry] */
+/* owned: url -> name -> [time, entry] */
+static json_object	*http_cache;
 
 /*
  * Whether a contact is usable for its kind: an e-mail holds '@', a
@@ -187,8 +188,9 @@ http_cached(const struct conf *c, json_object *names, char *err,
 			    json_object_array_get_idx(missing, i));
 			slot = json_object_new_array();
 			json_object_array_add(slot, json_object_new_int64(now));
-			json_object_array_add(slot, json_object_object_get_ex(got,
-			    name, &e) ? json_object_get(e) : NULL);
+			json_object_array_add(slot,
+			    json_object_object_get_ex(got, name, &e) ?
+			    json_object_get(e) : NULL);
 			json_object_object_add(cache, name, slot);
 		}
 		json_object_put(got);

@@ -55,7 +55,8 @@ hnd_send_sms(struct ctx *cx, struct reply *rp)
 		msg = json_object_new_object();
 		json_object_object_add(msg, "channel",
 		    json_object_new_string("sms"));
-		json_object_object_add(msg, "receiver", json_object_get(to.list));
+		json_object_object_add(msg, "receiver",
+		    json_object_get(to.list));
 		json_object_object_add(msg, "content",
 		    json_object_new_string(text));
 		if (comp_outbox_json(cx, "sms", msg, rp) == 0)
@@ -63,7 +64,8 @@ hnd_send_sms(struct ctx *cx, struct reply *rp)
 		break;
 	case MODE_FORWARD:
 		msg = forward_kwargs(cx);
-		json_object_object_add(msg, "receiver", json_object_get(to.list));
+		json_object_object_add(msg, "receiver",
+		    json_object_get(to.list));
 		json_object_object_add(msg, "receiver__username", to.users ==
 		    NULL ? NULL : json_object_get(json_object_object_get(
 		    cx->params, "receiver__username")));

@@ -54,7 +54,8 @@ hnd_send_weixin(struct ctx *cx, struct reply *rp)
 		    json_object_new_string("weixin"));
 		json_object_object_add(msg, "wx_type",
 		    json_object_new_string(type));
-		json_object_object_add(msg, "receiver", json_object_get(to.list));
+		json_object_object_add(msg, "receiver",
+		    json_object_get(to.list));
 		json_object_object_add(msg, "data", json_object_get(data));
 		json_object_object_add(msg, "text", json_object_new_string(
 		    text));

@@ -107,7 +107,8 @@ hnd_wechat_callback(struct ctx *cx, struct reply *rp)
 	}
 	if (cx->req->body == NULL ||
 	    wxmp_event(cx->req->body, cx->req->bodylen, &ev) == -1) {
-		log_warnx("%s: %s: push is no WeChat XML", cx->request_id, comp);
+		log_warnx("%s: %s: push is no WeChat XML", cx->request_id,
+		    comp);
 		answer(rp, 400, "bad request");
 		goto out;
 	}

@@ -83,11 +83,10 @@ forward_send(struct ctx *cx, json_object *body, struct reply *rp)
 	    (doc = req_parse_json(hc.reply.ptr != NULL ? hc.reply.ptr : "",
 	    hc.reply.len)) == NULL) {
 		reply_fail(rp, http_is_ssl(hc.cc) ? CODE_SSL :
-		    CODE_THIRD_PARTY, "Component request "
-		    "third-party system [CMSI] interface [%s] error: %s, please "
-		    "try again later or contact component developer to handle "
-		    "this", cx->component, http_detail(&hc, detail,
-		    sizeof(detail)));
+		    CODE_THIRD_PARTY, "Component request third-party system "
+		    "[CMSI] interface [%s] error: %s, please try again later "
+		    "or contact component developer to handle this",
+		    cx->component, http_detail(&hc, detail, sizeof(detail)));
 		log_warnx("%s: dest_url: %s", cx->request_id, detail);
 		goto out;
 	}
@@ -95,7 +94,8 @@ forward_send(struct ctx *cx, json_object *body, struct reply *rp)
 	    !json_object_object_get_ex(doc, "result", NULL)) {
 		reply_fail(rp, CODE_COMMON, "Component error, please contact "
 		    "the component developer to handle it.");
-		log_warnx("%s: dest_url: answer without result", cx->request_id);
+		log_warnx("%s: dest_url: answer without result",
+		    cx->request_id);
 		goto out;
 	}
 	rp->payload = json_object_get(doc);

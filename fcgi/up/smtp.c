@@ -343,7 +343,8 @@ smtp_send(const struct conf *c, json_object *sec, const struct smtp_msg *m,
 		 * delivered, so one more try on a new connection is safe.
 		 */
 		if (res->cc == CURLE_OK || !res->reused || x.replies > 0 ||
-		    (res->cc != CURLE_SEND_ERROR && res->cc != CURLE_RECV_ERROR &&
+		    (res->cc != CURLE_SEND_ERROR &&
+		    res->cc != CURLE_RECV_ERROR &&
 		    res->cc != CURLE_GOT_NOTHING))
 			break;
 		res->retried = 1;

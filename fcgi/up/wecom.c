@@ -254,7 +254,8 @@ mark(json_object *doc, const char *field, json_object *to, size_t from,
 				    json_object_array_get_idx(to, i));
 		buf_printf(names, "%s%s", names->len > 0 ? "|" : "", one);
 		f = json_object_new_object();
-		json_object_object_add(f, "receiver", json_object_new_string(r));
+		json_object_object_add(f, "receiver",
+		    json_object_new_string(r));
 		json_object_object_add(f, "reason", json_object_new_string(
 		    field));
 		json_object_array_add(marks, f);
@@ -371,7 +372,8 @@ wecom_send(struct ctx *cx, const struct wecom_app *app, json_object *to,
 		    JSON_C_TO_STRING_NOSLASHESCAPE), &e);
 		if (token_error(&e) && !retried) {
 			retried = 1;
-			log_info("%s: WEIXIN_QY token refused (%ld), refreshing",
+			log_info("%s: WEIXIN_QY token refused (%ld), "
+			    "refreshing",
 			    cx->request_id, e.errcode);
 			json_object_put(doc);
 			doc = NULL;
@@ -405,8 +407,9 @@ wecom_send(struct ctx *cx, const struct wecom_app *app, json_object *to,
 	if (api.kind == WX_API) {
 		log_warnx("%s: WEIXIN_QY send_message: errcode %ld",
 		    cx->request_id, api.errcode);
-		reply_fail(rp, CODE_COMMON, "WeChat message sending failed%s%s, "
-		    "%s", invalid.len > 0 ? ", invalid user: " : "",
+		reply_fail(rp, CODE_COMMON,
+		    "WeChat message sending failed%s%s, %s",
+		    invalid.len > 0 ? ", invalid user: " : "",
 		    invalid.len > 0 ? invalid.ptr : "", api.errmsg);
 		json_object_object_add(d, "errcode",
 		    json_object_new_int64(api.errcode));
