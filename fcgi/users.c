@@ -224,6 +224,32 @@ join(char *out, size_t outsz, json_object *list)
 }
 
 /*
+ * The contact as a channel takes it.  A phone of digits whose entry
+ * names another country (nation_code) becomes E.164, so SMS and voice
+ * reach it rather than a mainland number with the same digits.
+ */
+static json_object *
+contact(const char *kind, const char *val, json_object *e)
+{
+	char		 e164[64];
+	const char	*nc;
+	json_object	*v;
+
+	if (strcmp(kind, "phone") != 0 || *val == '+' ||
+	    !json_object_object_get_ex(e, "nation_code", &v) || v == NULL)
+		return json_object_new_string(val);
+	nc = json_object_get_string(v);
+	if (*nc == '+')
+		nc++;
+	if (*nc == '\0' || strcmp(nc, "86") == 0 ||
+	    strspn(nc, "0123456789") != strlen(nc) ||
+	    snprintf(e164, sizeof(e164), "+%s%s", nc, val) >=
+	    (int)sizeof(e164))
+		return json_object_new_string(val);
+	return json_object_new_string(e164);
+}
+
+/*
  * Resolves names to contacts of kind ("email", "phone", "wx_userid",
  * "wx_openid").  Returns 0 with res filled, or -1 when the directory
  * failed (res->error holds the contract's message).
@@ -277,8 +303,7 @@ users_resolve(const struct conf *c, json_object *names, const char *kind,
 			    json_object_new_string(name));
 			continue;
 		}
-		json_object_array_add(res->contacts,
-		    json_object_new_string(val));
+		json_object_array_add(res->contacts, contact(kind, val, e));
 		json_object_array_add(res->users, json_object_new_string(name));
 	}
 	if (json_object_array_length(res->invalid) > 0) {
