@@ -316,18 +316,23 @@ qcloud_call_free(struct qcloud_call *qc)
  * "OK"; a transport failure of any call is the contract's 1306201;
  * otherwise "Some users failed to send <what>. <names>" where names
  * are the namekey of each failed entry.  data is {successed, failed}
- * either way (both are taken).
+ * either way, from the nr outcomes in r.
  */
 void
-qcloud_finish(struct ctx *cx, struct reply *rp, json_object *successed,
-    json_object *failed, const char *what, const char *namekey,
-    const char *sysiface, const char *transport)
+qcloud_finish(struct ctx *cx, struct reply *rp, const struct qcloud_rcpt *r,
+    size_t nr, const char *what, const char *namekey, const char *sysiface,
+    const char *transport)
 {
-	json_object	*data, *v;
+	json_object	*data, *v, *successed, *failed;
 	char		 names[LIM_MESSAGE / 2];
 	size_t		 i, n = 0;
 	int		 k;
 
+	successed = json_object_new_array();
+	failed = json_object_new_array();
+	for (i = 0; i < nr; i++)
+		json_object_array_add(r[i].ok ? successed : failed,
+		    json_object_get(r[i].out));
 	data = json_object_new_object();
 	json_object_object_add(data, "successed", successed);
 	json_object_object_add(data, "failed", failed);

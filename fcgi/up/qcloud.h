@@ -49,9 +49,9 @@ int		 qcloud_tc3_call(struct qcloud_call *, json_object *,
 		    const char *, const char *, const char *, json_object *);
 json_object	*qcloud_reply(struct qcloud_call *, char *, size_t);
 void		 qcloud_call_free(struct qcloud_call *);
-void		 qcloud_finish(struct ctx *, struct reply *, json_object *,
-		    json_object *, const char *, const char *, const char *,
-		    const char *);
+void		 qcloud_finish(struct ctx *, struct reply *,
+		    const struct qcloud_rcpt *, size_t, const char *, const char *,
+		    const char *, const char *);
 
 void	 qcloud_rcpt_set(struct qcloud_rcpt *, int, json_object *,
 	    const char *);

@@ -303,7 +303,7 @@ qcloud_sms_send(struct ctx *cx, json_object *numbers, json_object *users,
 	struct qcloud_rcpt	*r;
 	struct qcloud_call	*qc;
 	struct http_call	**hcs;
-	json_object		*params = NULL, *doc, *ok, *bad;
+	json_object		*params = NULL, *doc;
 	enum qcloud_api		 api = qcloud_api(cx->section);
 	char			 detail[256], transport[256];
 	size_t			 n, nc, i;
@@ -363,12 +363,7 @@ qcloud_sms_send(struct ctx *cx, json_object *numbers, json_object *users,
 			sms_tc3_parse(cx, &qc[i], doc, r);
 		json_object_put(doc);
 	}
-	ok = json_object_new_array();
-	bad = json_object_new_array();
-	for (i = 0; i < n; i++)
-		json_object_array_add(r[i].ok ? ok : bad,
-		    json_object_get(r[i].out));
-	qcloud_finish(cx, rp, ok, bad, "sms", "receiver", api == QCLOUD_V5 ?
+	qcloud_finish(cx, rp, r, n, "sms", "receiver", api == QCLOUD_V5 ?
 	    SMS_V5_IFACE : SMS_TC3_IFACE, transport[0] != '\0' ? transport :
 	    NULL);
 out:

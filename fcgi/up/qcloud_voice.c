@@ -146,7 +146,7 @@ qcloud_voice_send(struct ctx *cx, json_object *people, const char *text,
 	struct qcloud_rcpt	*r;
 	struct qcloud_call	*qc;
 	struct http_call	**hcs;
-	json_object		*params = NULL, *p, *doc, *ok, *bad;
+	json_object		*params = NULL, *p, *doc;
 	enum qcloud_api		 api = qcloud_api(cx->section);
 	const char		*nc;
 	char			 detail[256], transport[256];
@@ -202,12 +202,7 @@ qcloud_voice_send(struct ctx *cx, json_object *people, const char *text,
 			voice_tc3_parse(cx, doc, &r[who[i]]);
 		json_object_put(doc);
 	}
-	ok = json_object_new_array();
-	bad = json_object_new_array();
-	for (i = 0; i < n; i++)
-		json_object_array_add(r[i].ok ? ok : bad,
-		    json_object_get(r[i].out));
-	qcloud_finish(cx, rp, ok, bad, "voice", "username", api == QCLOUD_V5 ?
+	qcloud_finish(cx, rp, r, n, "voice", "username", api == QCLOUD_V5 ?
 	    VOICE_V5_IFACE : VOICE_TC3_IFACE, transport[0] != '\0' ?
 	    transport : NULL);
 out:
