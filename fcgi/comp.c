@@ -13,7 +13,7 @@
 #include "comp.h"
 #include "conf.h"
 #include "envelope.h"
-#include "handlers.h"
+#include "ctx.h"
 #include "log.h"
 #include "qcloud.h"
 #include "tmplset.h"

@@ -1,7 +1,7 @@
 /*
- * The bk-cmsi "v1" dialect of BlueKing's API gateway (spec
- * bk-cmsi-v1.md), as an adapter at the edge of the same core.  In: its
- * paths, its credentials header, its tenant header and its lenient
+ * The bk-cmsi "v1" dialect of BlueKing's API gateway (README, "The
+ * bk-cmsi v1 dialect"), as an adapter at the edge of the same core.
+ * In: its paths, its credentials header, its tenant header and its lenient
  * bodies, mapped onto the ESB parameters of the component that does the
  * work.  Out: one document that both kinds of caller parse, the new
  * standard ({"data"}, or non-2xx with {"error"}) and the ESB-minded
@@ -47,7 +47,7 @@ struct v1_field {
 };
 
 /*
- * The contract's words (esb-contract 2.5) that tell how a send ended;
+ * ESB's words that tell how a send ended;
  * callers such as ITSM match them too.
  */
 #define SAID_SOME	"Some users failed to send "

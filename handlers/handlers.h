@@ -1,29 +1,9 @@
 #ifndef HANDLERS_H
 #define HANDLERS_H
 
-#include <json-c/json.h>
+#include "ctx.h"
 
-struct conf;
 struct reply;
-struct req;
-
-/*
- * What a handler may read.  By the time it runs, the caller is
- * authenticated and params are coerced and schema-valid.
- */
-struct ctx {
-	const struct conf	*conf;		/* borrowed: process scope */
-	const char		*component;	/* borrowed: the routed name */
-	json_object		*params;	/* borrowed: coerced, valid */
-	json_object		*raw;		/* borrowed: params as sent */
-	json_object		*section;	/* borrowed: its config, or NULL */
-	const char		*request_id;	/* borrowed */
-	const char		*app_code;	/* borrowed: authenticated app */
-	const char		*username;	/* borrowed: user, may be "" */
-	const char		*language;	/* borrowed: Blueking-Language */
-	const char		*timezone;	/* borrowed: Blueking-Timezone */
-	const struct req	*req;		/* borrowed: for callbacks only */
-};
 
 typedef void (*hnd_fn)(struct ctx *, struct reply *);
 

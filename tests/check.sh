@@ -11,7 +11,7 @@ while [ $# -gt 0 ]; do
 	*) break ;;
 	esac
 done
-SHARED=${SHARED:-../shared}
+DATA=tests/conformance/data
 PY=/usr/bin/python3
 pass=0 fail=0 bad=0
 out=$(mktemp)
@@ -51,8 +51,8 @@ for b in "$@"; do
 		done
 	fi
 	if [ -z "$only" ] || [ "$only" = conformance ]; then
-		for pair in "json-schema-suite:$SHARED/conformance/json-schema/draft2020-12" \
-		    "mustache-spec:$SHARED/conformance/mustache"; do
+		for pair in "json-schema-suite:$DATA/json-schema/draft2020-12" \
+		    "mustache-spec:$DATA/mustache"; do
 			t="$b/tests/${pair%%:*}"
 			[ -x "$t" ] || continue
 			$vg "$t" "${pair#*:}" > "$out" 2>&1

@@ -10,7 +10,7 @@
 #include "conf.h"
 #include "envelope.h"
 #include "forward.h"
-#include "handlers.h"
+#include "ctx.h"
 #include "http.h"
 #include "log.h"
 #include "request.h"

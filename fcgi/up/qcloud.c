@@ -1,5 +1,5 @@
 /*
- * What Tencent Cloud SMS and voice share (upstreams.md 3-4): which API
+ * What Tencent Cloud SMS and voice share (API 3.0 and v5): which API
  * a component speaks, phone numbers split into nation code and number,
  * the template parameters API 3.0 needs, one signed call of either
  * generation, and the reply a request gets from per-number outcomes.
@@ -27,7 +27,7 @@
 #include "comp.h"
 #include "conf.h"
 #include "envelope.h"
-#include "handlers.h"
+#include "ctx.h"
 #include "http.h"
 #include "log.h"
 #include "qcloud.h"

@@ -1,5 +1,5 @@
 /*
- * SMS through Tencent Cloud (upstreams.md 3).  Numbers are grouped by
+ * SMS through Tencent Cloud (SendSms, sendmultisms2).  Numbers are grouped by
  * nation code, since one call may not mix them, and each group goes
  * out in calls of at most 200; all calls of a request run at once.
  * v5 sends the rendered text with sendmultisms2; API 3.0 sends SendSms
@@ -15,7 +15,7 @@
 #include "comp.h"
 #include "conf.h"
 #include "envelope.h"
-#include "handlers.h"
+#include "ctx.h"
 #include "log.h"
 #include "qcloud.h"
 #include "qcloud_sms.h"

@@ -1,5 +1,5 @@
 /*
- * Voice notices through Tencent Cloud (upstreams.md 4): one call per
+ * Voice notices through Tencent Cloud (SendTtsVoice, sendvoiceprompt): one call per
  * person, all of a request's calls at once, so twenty people take
  * about as long as one.  v5 reads the rendered text with
  * sendvoiceprompt; API 3.0 sends SendTtsVoice with the text as the
@@ -14,7 +14,7 @@
 #include "comp.h"
 #include "conf.h"
 #include "envelope.h"
-#include "handlers.h"
+#include "ctx.h"
 #include "log.h"
 #include "qcloud.h"
 #include "qcloud_voice.h"

@@ -1,5 +1,5 @@
 /*
- * SMTP submission with libcurl (upstreams.md 5): one easy handle per
+ * SMTP submission with libcurl (RFC 5321): one easy handle per
  * process keeps the connection open between messages; TLS is either
  * implicit (smtps) or STARTTLS that is required, never attempted; AUTH
  * only with a user and a password.  One transaction carries every
@@ -339,7 +339,7 @@ smtp_send(const struct conf *c, json_object *sec, const struct smtp_msg *m,
 		res->reused = nconn == 0;
 		/*
 		 * A kept TLS connection the server closed meanwhile fails
-		 * before any reply (upstreams.md 5.4): nothing was
+		 * before any reply (libcurl reuses it blindly): nothing was
 		 * delivered, so one more try on a new connection is safe.
 		 */
 		if (res->cc == CURLE_OK || !res->reused || x.replies > 0 ||

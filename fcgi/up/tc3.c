@@ -1,5 +1,5 @@
 /*
- * Tencent Cloud request signatures (upstreams.md 3a and 3c): API 3.0's
+ * Tencent Cloud request signatures: API 3.0's
  * TC3-HMAC-SHA256 and the legacy v5 "sig".  GnuTLS gives the hash and
  * the HMAC, so no other crypto library is linked.  Keys and derived
  * keys live on the stack only as long as needed and are wiped.

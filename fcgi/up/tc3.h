@@ -5,7 +5,7 @@
 
 #define TC3_HEX		65	/* SHA-256, lower-case hex, NUL */
 
-/* What a TC3-HMAC-SHA256 signature covers (upstreams.md 3c). */
+/* What a TC3-HMAC-SHA256 signature covers (Tencent Cloud API 3.0). */
 struct tc3_req {
 	const char	*secret_id;	/* borrowed */
 	const char	*secret_key;	/* borrowed: never logged */

@@ -1,5 +1,5 @@
 /*
- * Enterprise WeChat (WeCom) application messages (upstreams.md 1):
+ * Enterprise WeChat (WeCom) application messages (message/send):
  * gettoken once for every worker process (store.c), then message/send
  * with the receivers joined by '|', 1000 a call.  A token WeCom calls
  * invalid or expired (40014, 42001, 41001) is refreshed and the call
@@ -18,7 +18,7 @@
 #include "comp.h"
 #include "conf.h"
 #include "envelope.h"
-#include "handlers.h"
+#include "ctx.h"
 #include "http.h"
 #include "limits.h"
 #include "log.h"

@@ -1,5 +1,5 @@
 /*
- * WeChat Official Account template messages (upstreams.md 2): one
+ * WeChat Official Account template messages (message/template/send): one
  * access token for every worker (store.c; stable_token by default,
  * which does not invalidate the previous token as cgi-bin/token does),
  * then one message/template/send per openid, all of a request in
@@ -23,7 +23,7 @@
 #include "comp.h"
 #include "conf.h"
 #include "envelope.h"
-#include "handlers.h"
+#include "ctx.h"
 #include "http.h"
 #include "limits.h"
 #include "log.h"

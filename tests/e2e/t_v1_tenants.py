@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The bk-cmsi v1 dialect's tenants (spec bk-cmsi-v1.md 1.3, 4.3):
+"""The bk-cmsi v1 dialect's tenants:
 X-Bk-Tenant-Id picks the tenant's components and user directory.  A
 script because the tenants' user directories are files it writes, and
 because it also checks `cmsi.fcgi -t` on broken tenant sections."""

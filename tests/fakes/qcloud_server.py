@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """HTTPS fake of Tencent Cloud SMS and voice, legacy v5 and API 3.0
-(../shared/spec/upstreams.md 3-4), for the e2e suite.  One process
+(SendSms, SendTtsVoice, sendmultisms2, sendvoiceprompt), for the e2e suite.  One process
 serves all four host names, dispatching on the Host header; the gateway
 reaches it under the real names through upstream.connect_to, trusting
 the throwaway CA in --pki.

@@ -16,7 +16,7 @@ AUTH and its outcome) are one file each in SPOOL-events/.  Recipients
 starting with the refuse prefix get 550.
 --drop closes the connection after the data without answering it;
 --close-after-message answers 250 and then closes (a server's idle
-timeout, the reuse trap of upstreams.md 5.4); --stall waits before the
+timeout, the trap of a reused connection); --stall waits before the
 greeting, the MAIL reply or the DATA reply.  The certificate comes from
 pki.py's CA in --pki; point --pki at a directory of its own to get a
 CA the gateway does not know.  Never prints the password.
@@ -80,7 +80,7 @@ def is_tls(server):
 
 
 def authenticator(server, session, envelope, mechanism, auth_data):
-    # handled=False, or aiosmtpd sends no reply at all (upstreams.md 6.1).
+    # handled=False, or aiosmtpd sends no reply at all.
     ok = (auth_data is not None and A.user is not None and
           auth_data.login == A.user.encode() and
           auth_data.password == A.password.encode())

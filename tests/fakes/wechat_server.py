@@ -1,8 +1,7 @@
 #!/usr/bin/python3
 """An HTTPS fake of Enterprise WeChat (qyapi.weixin.qq.com) and of the
 WeChat Official Account API (api.weixin.qq.com) in one process, told apart
-by the Host header.  It checks what the real services check (upstreams.md
-1.6 and 2.6): tokens are bound to their app and expire (--expires, short
+by the Host header.  It checks what the real services document: tokens are bound to their app and expire (--expires, short
 in tests), a wrong secret is 40001, an unknown corp or appid 40013, an
 unknown user comes back in invaliduser (lower-cased), all unknown is 81013,
 a revoked or expired token is 42001, a token MP no longer knows 40001,

@@ -1,7 +1,8 @@
 /*
  * Unit tests for tc3.c: every TC3-HMAC-SHA256 and v5 sig known-answer
- * vector of ../shared/conformance/tc3/vectors.json (SHARED overrides
- * the directory), each intermediate step included, plus the edges.
+ * vector of tests/conformance/data/vectors/vectors.json
+ * (CONFORMANCE_DATA overrides the data directory), each intermediate
+ * step included, plus the edges.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -32,11 +33,11 @@ str(json_object *o, const char *k)
 static int
 setup(void **state)
 {
-	const char	*dir = getenv("SHARED");
+	const char	*dir = getenv("CONFORMANCE_DATA");
 	char		 path[1024];
 
-	snprintf(path, sizeof(path), "%s/conformance/tc3/vectors.json",
-	    dir != NULL ? dir : "../shared");
+	snprintf(path, sizeof(path), "%s/vectors/vectors.json",
+	    dir != NULL ? dir : "tests/conformance/data");
 	vectors = json_object_from_file(path);
 	if (vectors == NULL) {
 		fprintf(stderr, "cannot read %s\n", path);

@@ -1,8 +1,8 @@
 /*
  * Unit tests for the pure parts of wxmp.c, wecom.c and wx.c: the
  * server URL signature against the known-answer vectors of
- * ../shared/conformance/tc3/vectors.json (SHARED overrides the
- * directory), reading a push with libxml2 and refusing hostile ones,
+ * tests/conformance/data/vectors/vectors.json (CONFORMANCE_DATA
+ * overrides the data directory), reading a push with libxml2 and refusing hostile ones,
  * the agentid as Django's IntegerField reads it, text cleaning.
  */
 #include <setjmp.h>
@@ -34,14 +34,14 @@ str(json_object *o, const char *k)
 static void
 test_signature_vectors(void **state)
 {
-	const char	*dir = getenv("SHARED");
+	const char	*dir = getenv("CONFORMANCE_DATA");
 	char		 path[1024], sig[41];
 	json_object	*doc, *list, *v;
 	size_t		 i;
 
 	(void)state;
-	snprintf(path, sizeof(path), "%s/conformance/tc3/vectors.json",
-	    dir != NULL ? dir : "../shared");
+	snprintf(path, sizeof(path), "%s/vectors/vectors.json",
+	    dir != NULL ? dir : "tests/conformance/data");
 	doc = json_object_from_file(path);
 	assert_non_null(doc);
 	assert_true(json_object_object_get_ex(doc, "wechat_server_signature",
