@@ -109,21 +109,46 @@ jwt_key_check(const char *pem)
 	return 0;
 }
 
-/* A claim's number (exp, nbf), or def when it is absent. */
-static long long
-claim_time(json_object *payload, const char *k, long long def)
+/*
+ * Whether hdr's field k is the string want.  A field of another type
+ * (null, a number, an object) is a mismatch like a wrong value: the
+ * token is bad, and nothing reads a string json-c does not have.
+ */
+static int
+field_is(json_object *o, const char *k, const char *want)
 {
 	json_object	*v;
 
-	if (!json_object_object_get_ex(payload, k, &v) ||
-	    (!json_object_is_type(v, json_type_int) &&
-	    !json_object_is_type(v, json_type_double)))
-		return def;
-	return json_object_get_int64(v);
+	return json_object_object_get_ex(o, k, &v) &&
+	    json_object_is_type(v, json_type_string) &&
+	    strcmp(json_object_get_string(v), want) == 0;
 }
 
-/* {name, verified} of the app or the user object into out. */
-static void
+/*
+ * A claim's number (exp, nbf) into *t, or def when it is absent.
+ * -1 when it is there but not a number: a bad token.
+ */
+static int
+claim_time(json_object *payload, const char *k, long long def,
+    long long *t)
+{
+	json_object	*v;
+
+	*t = def;
+	if (!json_object_object_get_ex(payload, k, &v))
+		return 0;
+	if (!json_object_is_type(v, json_type_int) &&
+	    !json_object_is_type(v, json_type_double))
+		return -1;
+	*t = json_object_get_int64(v);
+	return 0;
+}
+
+/*
+ * {name, verified} of the app or the user object into out.  Absent is
+ * nobody; present with a field of the wrong type is -1, a bad token.
+ */
+static int
 claim_who(json_object *payload, const char *obj, const char *namekey,
     char *out, size_t outsz, int *verified)
 {
@@ -131,16 +156,23 @@ claim_who(json_object *payload, const char *obj, const char *namekey,
 
 	out[0] = '\0';
 	*verified = 0;
-	if (!json_object_object_get_ex(payload, obj, &o) ||
-	    !json_object_is_type(o, json_type_object))
-		return;
-	if (json_object_object_get_ex(o, namekey, &v) &&
-	    json_object_is_type(v, json_type_string) &&
-	    str_copy(out, json_object_get_string(v), outsz) == -1)
-		out[0] = '\0';
-	*verified = json_object_object_get_ex(o, "verified", &v) &&
-	    json_object_is_type(v, json_type_boolean) &&
-	    json_object_get_boolean(v);
+	if (!json_object_object_get_ex(payload, obj, &o))
+		return 0;
+	if (!json_object_is_type(o, json_type_object))
+		return -1;
+	if (json_object_object_get_ex(o, namekey, &v)) {
+		if (!json_object_is_type(v, json_type_string) ||
+		    str_copy(out, json_object_get_string(v), outsz) == -1) {
+			out[0] = '\0';
+			return -1;
+		}
+	}
+	if (json_object_object_get_ex(o, "verified", &v)) {
+		if (!json_object_is_type(v, json_type_boolean))
+			return -1;
+		*verified = json_object_get_boolean(v);
+	}
+	return 0;
 }
 
 /*
@@ -155,8 +187,9 @@ jwt_verify(const char *pem, const char *kid, const char *token, time_t now,
 {
 	gnutls_pubkey_t	 key = NULL;
 	gnutls_datum_t	 data, sig;
-	json_object	*hdr = NULL, *payload = NULL, *v;
+	json_object	*hdr = NULL, *payload = NULL;
 	const char	*dot1, *dot2;
+	long long	 exp, nbf;
 	unsigned char	*raw = NULL;
 	size_t		 n, rawlen;
 	int		 rc = -1;
@@ -174,13 +207,16 @@ jwt_verify(const char *pem, const char *kid, const char *token, time_t now,
 		snprintf(why, whysz, "not a JWT");
 		goto out;
 	}
-	if (!json_object_object_get_ex(hdr, "alg", &v) ||
-	    strcmp(json_object_get_string(v), "RS512") != 0) {
+	if (!json_object_is_type(hdr, json_type_object) ||
+	    !json_object_is_type(payload, json_type_object)) {
+		snprintf(why, whysz, "not a JWT");
+		goto out;
+	}
+	if (!field_is(hdr, "alg", "RS512")) {
 		snprintf(why, whysz, "algorithm is not RS512");
 		goto out;
 	}
-	if (kid != NULL && (!json_object_object_get_ex(hdr, "kid", &v) ||
-	    strcmp(json_object_get_string(v), kid) != 0)) {
+	if (kid != NULL && !field_is(hdr, "kid", kid)) {
 		snprintf(why, whysz, "issued for another gateway");
 		goto out;
 	}
@@ -201,18 +237,27 @@ jwt_verify(const char *pem, const char *kid, const char *token, time_t now,
 		snprintf(why, whysz, "signature verification failed");
 		goto out;
 	}
-	if (claim_time(payload, "exp", -1) < (long long)now - JWT_LEEWAY) {
+	if (claim_time(payload, "exp", -1, &exp) == -1 ||
+	    claim_time(payload, "nbf", 0, &nbf) == -1) {
+		snprintf(why, whysz, "a time claim is not a number");
+		goto out;
+	}
+	if (exp < (long long)now - JWT_LEEWAY) {
 		snprintf(why, whysz, "expired");
 		goto out;
 	}
-	if (claim_time(payload, "nbf", 0) > (long long)now + JWT_LEEWAY) {
+	if (nbf > (long long)now + JWT_LEEWAY) {
 		snprintf(why, whysz, "not valid yet");
 		goto out;
 	}
-	claim_who(payload, "app", "app_code", cl->app_code,
-	    sizeof(cl->app_code), &cl->app_verified);
-	claim_who(payload, "user", "username", cl->username,
-	    sizeof(cl->username), &cl->user_verified);
+	if (claim_who(payload, "app", "app_code", cl->app_code,
+	    sizeof(cl->app_code), &cl->app_verified) == -1 ||
+	    claim_who(payload, "user", "username", cl->username,
+	    sizeof(cl->username), &cl->user_verified) == -1) {
+		memset(cl, 0, sizeof(*cl));
+		snprintf(why, whysz, "a claim has the wrong type");
+		goto out;
+	}
 	rc = 0;
 out:
 	if (key != NULL)

@@ -46,6 +46,22 @@ put(json_object *params, const char *slot, const char *text)
 	json_object_object_add(data, slot + 5, json_object_new_string(text));
 }
 
+/*
+ * The string value of params' key k, or NULL when it is absent, null
+ * or not a string: the schema that runs next words that error, so
+ * nothing here may read a string json-c does not have.
+ */
+static const char *
+param_str(json_object *params, const char *k)
+{
+	json_object	*v;
+
+	if (!json_object_object_get_ex(params, k, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
 static int
 render(const char *name, const char *part, json_object *ctx,
     enum tmpl_esc esc, json_object *params, const char *slot)
@@ -72,14 +88,20 @@ render(const char *name, const char *part, json_object *ctx,
 int
 named_apply(const char *component, json_object *params, struct reply *rp)
 {
-	json_object	*t, *ctx = NULL, *bf;
-	const char	*name;
+	json_object	*t, *ctx = NULL;
+	const char	*name, *msg_type, *body_format;
 	char		 tname[LIM_NAME * 2 + 32];
 	size_t		 i;
 	int		 html;
 
-	if (!json_object_object_get_ex(params, "template", &t) || t == NULL ||
-	    json_object_get_string_len(t) == 0)
+	if (!json_object_object_get_ex(params, "template", &t) || t == NULL)
+		return 0;
+	if (!json_object_is_type(t, json_type_string)) {
+		reply_fail(rp, CODE_COMMON, "template name [template] Must "
+		    "be the specified parameter data type string");
+		return -1;
+	}
+	if (json_object_get_string_len(t) == 0)
 		return 0;
 	name = json_object_get_string(t);
 	for (i = 0; i < sizeof(slots) / sizeof(slots[0]); i++)
@@ -99,11 +121,12 @@ named_apply(const char *component, json_object *params, struct reply *rp)
 		    "be the specified parameter data type dict");
 		return -1;
 	}
-	html = strcmp(component, "send_mail") == 0 || (strcmp(component,
-	    "send_msg") == 0 && strcmp(json_object_get_string(
-	    json_object_object_get(params, "msg_type")), "mail") == 0);
-	if (json_object_object_get_ex(params, "body_format", &bf) &&
-	    strcmp(json_object_get_string(bf), "Text") == 0)
+	msg_type = param_str(params, "msg_type");
+	body_format = param_str(params, "body_format");
+	html = strcmp(component, "send_mail") == 0 ||
+	    (strcmp(component, "send_msg") == 0 && msg_type != NULL &&
+	    strcmp(msg_type, "mail") == 0);
+	if (body_format != NULL && strcmp(body_format, "Text") == 0)
 		html = 0;
 	if ((slots[i].title != NULL && render(name, "title", ctx,
 	    TMPL_ESC_HEADER, params, slots[i].title) == -1) ||

@@ -34,7 +34,10 @@ def keypair(tmp, name):
 
 
 def token(key, app="bk_user", app_ok=True, user="", user_ok=False,
-          kid="bk-cmsi", alg="RS512", exp=600, nbf=-300, tamper=False):
+          kid="bk-cmsi", alg="RS512", exp=600, nbf=-300, tamper=False,
+          hdr_set=None, body_set=None):
+    """hdr_set/body_set replace top-level fields after the defaults
+    (a value of the wrong type, say), still correctly signed."""
     now = int(time.time())
     hdr = {"kid": kid, "typ": "JWT", "alg": alg, "iat": now}
     body = {"iss": "APIGW", "nbf": now + nbf, "exp": now + exp,
@@ -42,6 +45,8 @@ def token(key, app="bk_user", app_ok=True, user="", user_ok=False,
                     "valid_error_message": ""},
             "user": {"version": 1, "username": user, "verified": user_ok,
                      "valid_error_message": ""}}
+    hdr.update(hdr_set or {})
+    body.update(body_set or {})
     signing = "%s.%s" % (b64url(json.dumps(hdr).encode()),
                          b64url(json.dumps(body).encode()))
     sig = subprocess.run(["openssl", "dgst", "-sha512", "-sign", key],
@@ -98,11 +103,34 @@ def main():
                 ("a token naming an app the gateway did not verify",
                  token(key, app_ok=False)),
                 ("no JWT at all", "x.y"),
-                ("garbage", "!!!.???.***")):
+                ("garbage", "!!!.???.***"),
+                # A field of the wrong type is a bad token, not a crash:
+                # unsigned ones first (no credentials needed at all).
+                ("alg null, unsigned", "eyJhbGciOm51bGx9.e30.AAAA"),
+                ("kid null, unsigned",
+                 b64url(b'{"alg":"RS512","kid":null}') + ".e30.AAAA"),
+                ("a header that is an array", b64url(b"[1]") + ".e30.AAAA"),
+                ("a payload that is a string",
+                 b64url(b'{"alg":"RS512","kid":"bk-cmsi"}') + "." +
+                 b64url(b'"x"') + ".AAAA"),
+                ("alg a number", token(key, hdr_set={"alg": 512})),
+                ("kid an object", token(key, hdr_set={"kid": {"a": 1}})),
+                ("exp a string", token(key, body_set={"exp": "9999999999"})),
+                ("nbf a string", token(key, body_set={"nbf": "0"})),
+                ("app a string", token(key, body_set={"app": "bk_user"})),
+                ("app_code a number", token(key, body_set={
+                    "app": {"app_code": 7, "verified": True}})),
+                ("app_code null", token(key, body_set={
+                    "app": {"app_code": None, "verified": True}})),
+                ("verified a string", token(key, body_set={
+                    "app": {"app_code": "bk_user", "verified": "true"}}))):
             st, doc = call(GW + "send_mail/", tok)
             c.ok("refused: " + name, st == 401 and doc.get("result") is False
                  and (doc.get("error") or {}).get("code") == "UNAUTHENTICATED"
                  and "X-Bkapi-Jwt" in doc.get("message", ""), "%d %r" % (st, doc))
+        st, doc = call(GW + "send_mail/", token(key))
+        c.ok("after the bad tokens, the workers still serve", st == 200,
+             "%d %r" % (st, doc))
         st, doc = call(GW + "send_mail/", token(other), extra={
             "X-Bkapi-Authorization": json.dumps({"bk_app_code": "bk_user",
                                                  "bk_app_secret": "user-secret"})})

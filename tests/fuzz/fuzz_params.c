@@ -1,6 +1,7 @@
 /*
  * libFuzzer: a request body through the front line (JSON, form and
- * multipart parsing), then every component's coercion, schema and
+ * multipart parsing), then every component's named template (a
+ * "template" beside null or missing fields), coercion, schema and
  * error wording, as serve() runs them.
  */
 #include <stdint.h>
@@ -10,8 +11,10 @@
 #include "check.h"
 #include "conf.h"
 #include "envelope.h"
+#include "named.h"
 #include "request.h"
 #include "route.h"
+#include "tmplset.h"
 
 static struct conf	 fz_conf;
 
@@ -24,7 +27,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	fz_conf.schemas_dir = (char *)(uintptr_t)"conf/schemas";
-	if (check_init(&fz_conf) == -1)
+	if (check_init(&fz_conf) == -1 || tmplset_load("templates") == -1)
 		abort();
 	return 0;
 }
@@ -38,7 +41,8 @@ one(json_object *params)
 
 	for (rt = route_table(); rt->name != NULL; rt++) {
 		reply_init(&rp);
-		if (check_params(rt->name, params, &out, &rp) == 0)
+		if (named_apply(rt->name, params, &rp) == 0 &&
+		    check_params(rt->name, params, &out, &rp) == 0)
 			json_object_put(out);
 		json_object_put(reply_doc(&rp, "0"));
 		reply_free(&rp);
