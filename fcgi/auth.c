@@ -18,10 +18,10 @@
 #include "envelope.h"
 #include "http.h"
 #include "log.h"
+#include "replay.h"
 #include "request.h"
+#include "route.h"
 #include "util.h"
-
-#define SIGNATURE_MAX_AGE	300	/* seconds, as ESB */
 
 static const char *const cred_keys[] = {
 	"bk_app_code", "bk_app_secret", "app_code", "app_secret",
@@ -121,19 +121,52 @@ key_cmp(const void *a, const void *b)
 }
 
 /*
+ * The path a signature covers: the one the server routed.  ESB read it
+ * from X-Request-Uri (its nginx set it to the external path); a client
+ * sends that header too, so it counts only when it routes to the same
+ * component, and a request signed for send_msg cannot be spent on
+ * send_mail.
+ */
+static void
+signed_path(const struct req *r, char *path, size_t pathsz)
+{
+	const struct route	*rt;
+	const char		*uri, *rest;
+	size_t			 plen;
+
+	(void)str_copy(path, r->path, pathsz);
+	if ((uri = req_env(r, "HTTP_X_REQUEST_URI")) == NULL)
+		return;
+	plen = strcspn(uri, "?");
+	if (plen >= pathsz)
+		return;
+	memcpy(path, uri, plen);
+	path[plen] = '\0';
+	/* A proxy may mount ESB deeper ("/o/api/c/compapi/..."). */
+	if ((rest = strstr(path, "/c/compapi/")) == NULL ||
+	    (rt = route_match(r->method, rest)) == NULL ||
+	    rt != route_match(r->method, r->path))
+		(void)str_copy(path, r->path, pathsz);
+}
+
+/*
  * Signature mode (contract 3.3): nonce, timestamp, then HMAC-SHA1 over
  * METHOD PATH?k=v&... with the query keys sorted, the signature key
- * left out and, for POST, data=<raw body> added.  Returns 0 or -1.
+ * left out and, for POST, data=<raw body> added.  Beyond ESB, which
+ * took any future timestamp and never remembered a nonce: the
+ * timestamp must be within REPLAY_WINDOW of now either way, and a
+ * signed request is taken once.  Returns 0 or -1.
  */
 static int
-auth_check_signature(const struct req *r, const char *sigkey,
-    const char *secret, struct reply *rp)
+auth_check_signature(const struct conf *c, const struct req *r,
+    const char *sigkey, const char *code, const char *secret,
+    struct reply *rp)
 {
-	const char	*keys[256], *uri, *given;
+	const char	*keys[256], *given;
 	struct buf	 msg;
-	char		 want[64], path[LIM_PATH];
-	long long	 n;
-	size_t		 nk = 0, i, plen;
+	char		 want[64], path[LIM_PATH], once[128];
+	long long	 n, ts, now = (long long)time(NULL);
+	size_t		 nk = 0, i;
 	int		 rc = -1;
 	json_object	*v;
 
@@ -153,31 +186,30 @@ auth_check_signature(const struct req *r, const char *sigkey,
 		    "it must be a positive integer");
 		goto out;
 	}
+	snprintf(once, sizeof(once), "%lld", n);
 	if (!json_object_object_get_ex(r->qparams, "bk_timestamp", &v)) {
 		reply_fail(rp, CODE_COMMON,
 		    "Parameter bk_timestamp does not exist");
 		goto out;
 	}
 	if (num_parse(json_object_get_string(v), 0, 0x7fffffffffffLL,
-	    &n) == -1) {
+	    &ts) == -1) {
 		reply_fail(rp, CODE_COMMON, "Parameter bk_timestamp is "
 		    "illegal, due to non-time format");
 		goto out;
 	}
-	if (n < (long long)time(NULL) - SIGNATURE_MAX_AGE) {
+	if (ts < now - REPLAY_WINDOW) {
 		reply_fail(rp, CODE_COMMON, "Parameter bk_timestamp is "
 		    "illegal, because it has expired");
 		goto out;
 	}
-
-	uri = req_env(r, "HTTP_X_REQUEST_URI");
-	if (uri == NULL)
-		uri = r->path;
-	plen = strcspn(uri, "?");
-	if (plen >= sizeof(path))
-		plen = sizeof(path) - 1;
-	memcpy(path, uri, plen);
-	path[plen] = '\0';
+	if (!replay_in_window(ts, now)) {
+		reply_fail(rp, CODE_COMMON, "Parameter bk_timestamp is "
+		    "illegal, because it is more than %d seconds ahead of "
+		    "the server's clock", REPLAY_WINDOW);
+		goto out;
+	}
+	signed_path(r, path, sizeof(path));
 
 	json_object_object_foreach(r->qparams, k, qv) {
 		(void)qv;
@@ -208,6 +240,19 @@ auth_check_signature(const struct req *r, const char *sigkey,
 		reply_fail(rp, CODE_COMMON, "Signature [bk_signature] "
 		    "verification failed, please provide valid parameters "
 		    "and signature");
+		goto out;
+	}
+	/* Only now, so only a holder of the secret leaves a file. */
+	switch (replay_once(c->state_dir, code, once, ts)) {
+	case 1:
+		break;
+	case 0:
+		reply_fail(rp, CODE_COMMON, "Parameter bk_nonce is illegal, "
+		    "this signed request was already received");
+		goto out;
+	default:
+		reply_fail(rp, CODE_COMMON, "Signature [bk_signature] cannot "
+		    "be checked for replay now, please try again later");
 		goto out;
 	}
 	rc = 0;
@@ -314,7 +359,20 @@ auth_check(const struct conf *c, const struct req *r, json_object *creds,
 		return -1;
 	}
 	if (sigkey != NULL) {
-		if (auth_check_signature(r, sigkey, app->secret, rp) == -1)
+		/*
+		 * The signature covers the query and the body, not a
+		 * header: credentials in X-Bkapi-Authorization (another
+		 * bk_username, say) would ride on someone's signature.
+		 */
+		if (req_env(r, "HTTP_X_BKAPI_AUTHORIZATION") != NULL) {
+			reply_fail(rp, CODE_COMMON, "Signature [bk_signature] "
+			    "does not cover the request header "
+			    "X-Bkapi-Authorization, please send credentials "
+			    "in the signed parameters");
+			return -1;
+		}
+		if (auth_check_signature(c, r, sigkey, code, app->secret,
+		    rp) == -1)
 			return -1;
 	} else if (!secret_eq(secret, app->secret)) {
 		reply_fail(rp, CODE_COMMON, "APP Secret verification failed, "

@@ -507,6 +507,10 @@ load_users(struct conf *c, json_object *u)
 	}
 	free(s);
 	c->users_url = opt_str(c, u, "url", "users");
+	/* Two directories would answer differently: the operator picks. */
+	if (c->users_file != NULL && c->users_url != NULL &&
+	    *c->users_url != '\0')
+		problem(c, "users: set file or url, not both");
 	c->users_app_code = opt_str(c, u, "app_code", "users");
 	if (json_object_object_get_ex(u, "app_token", &v))
 		c->users_app_token = secret_get(c, "users.app_token", v);

@@ -8,6 +8,7 @@
 #define LIM_BODY		(8 * 1024 * 1024)	/* request body, bytes */
 #define LIM_JSON_DEPTH		32		/* nesting of a request document */
 #define LIM_PATH		1024		/* REQUEST_URI we route on */
+#define LIM_URL			2048		/* an upstream URL from the config */
 #define LIM_NAME		64		/* component or app name */
 #define LIM_MESSAGE		4096		/* envelope message text */
 #define LIM_SECRET		512		/* one secret, bytes */

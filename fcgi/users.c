@@ -23,7 +23,7 @@
  * the same name as another tenant does).
  */
 static json_object	*file_docs;	/* owned: path -> [sec, nsec, doc] */
-/* owned: url -> name -> [time, entry] */
+/* owned: "url app tenant" -> name -> [time, entry] */
 static json_object	*http_cache;
 
 /*
@@ -94,7 +94,8 @@ http_lookup(const struct conf *c, json_object *names, char *err,
 {
 	struct http_call	 hc;
 	json_object		*req, *doc = NULL, *v, *data, *out = NULL;
-	char			 h1[160], h2[LIM_SECRET + 32], detail[256];
+	char			 h1[160], h2[LIM_SECRET + 32], h3[160];
+	char			 detail[256];
 	const char		*body;
 
 	memset(&hc, 0, sizeof(hc));
@@ -113,6 +114,10 @@ http_lookup(const struct conf *c, json_object *names, char *err,
 	hc.headers[0] = "Content-Type: application/json";
 	hc.headers[1] = h1;
 	hc.headers[2] = h2;
+	/* The directory answers for one tenant: say which. */
+	snprintf(h3, sizeof(h3), "X-Bk-Tenant-Id: %s", c->tenant != NULL ?
+	    c->tenant : "default");
+	hc.headers[3] = h3;
 	if (http_run(c, &hc) == -1 || hc.status != 200 ||
 	    (doc = req_parse_json(hc.reply.ptr != NULL ? hc.reply.ptr : "",
 	    hc.reply.len)) == NULL) {
@@ -120,10 +125,13 @@ http_lookup(const struct conf *c, json_object *names, char *err,
 		    sizeof(detail)));
 		goto out;
 	}
+	/* Only a JSON true is success: "false" is a true string to json-c. */
 	if (!json_object_object_get_ex(doc, "result", &v) ||
+	    !json_object_is_type(v, json_type_boolean) ||
 	    !json_object_get_boolean(v)) {
 		snprintf(err, errsz, "%s", json_object_object_get_ex(doc,
-		    "message", &v) ? json_object_get_string(v) :
+		    "message", &v) && json_object_is_type(v,
+		    json_type_string) ? json_object_get_string(v) :
 		    "the directory refused the request");
 		goto out;
 	}
@@ -153,14 +161,26 @@ http_cached(const struct conf *c, json_object *names, char *err,
 {
 	json_object	*missing, *got, *out, *slot, *e, *cache;
 	const char	*name;
+	char		 key[LIM_URL + LIM_NAME * 2 + 8];
 	time_t		 now = time(NULL);
 	size_t		 i;
 
+	/*
+	 * Keyed by everything that selects the answer: the same URL may
+	 * serve two tenants, each with its own app, and one tenant's
+	 * "admin" is not another's.
+	 */
+	if (snprintf(key, sizeof(key), "%s\n%s\n%s", c->users_url,
+	    c->users_app_code != NULL ? c->users_app_code : "",
+	    c->tenant != NULL ? c->tenant : "") >= (int)sizeof(key)) {
+		snprintf(err, errsz, "the directory URL is too long");
+		return NULL;
+	}
 	if (http_cache == NULL)
 		http_cache = json_object_new_object();
-	if (!json_object_object_get_ex(http_cache, c->users_url, &cache)) {
+	if (!json_object_object_get_ex(http_cache, key, &cache)) {
 		cache = json_object_new_object();
-		json_object_object_add(http_cache, c->users_url, cache);
+		json_object_object_add(http_cache, key, cache);
 	}
 	missing = json_object_new_array();
 	for (i = 0; i < json_object_array_length(names); i++) {
@@ -181,7 +201,7 @@ http_cached(const struct conf *c, json_object *names, char *err,
 		/* Bounded: a cache past LIM_LIST names starts over. */
 		if (json_object_object_length(cache) > LIM_LIST) {
 			cache = json_object_new_object();
-			json_object_object_add(http_cache, c->users_url, cache);
+			json_object_object_add(http_cache, key, cache);
 		}
 		for (i = 0; i < json_object_array_length(missing); i++) {
 			name = json_object_get_string(

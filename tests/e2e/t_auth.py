@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import os
+import random
 import sys
 import time
 import urllib.parse
@@ -21,7 +22,8 @@ PATH = "/api/c/compapi/v2/cmsi/send_mail/"
 def signed(method, path, body, secret="demo-secret", **over):
     """The SDK's signature variant (contract 6.2): for POST the app code
     rides in the body, the query holds only timestamp, nonce, signature."""
-    q = {"bk_timestamp": str(int(time.time())), "bk_nonce": "12345"}
+    q = {"bk_timestamp": str(int(time.time())),
+         "bk_nonce": str(random.randint(1, 2**31 - 1))}
     if method == "GET":
         q.update({"bk_app_code": "demo", "bk_username": "admin"})
     q.update(over)
@@ -77,6 +79,47 @@ def main():
         st, doc = http(g, "POST", signed("POST", ext, body).replace(ext, PATH, 1),
                        body, {"X-Request-Uri": ext + "?x=1"})
         c.eq("X-Request-Uri path is the signed path", doc.get("result"), True)
+
+        # Beyond ESB (security audit, rows 4 and 5): a signed request is
+        # taken once, within 300 s of now either way, for the component
+        # it was signed for, with no unsigned credentials beside it.
+        once = signed("POST", PATH, body)
+        st, doc = http(g, "POST", once, body)
+        c.eq("a signed request is taken", doc.get("result"), True)
+        st, doc = http(g, "POST", once, body)
+        c.ok("the same signed request again is refused",
+             doc.get("result") is False and doc.get("code") == 1306000 and
+             doc.get("message") == "Parameter bk_nonce is illegal, this "
+             "signed request was already received", repr(doc))
+        st, doc = http(g, "POST", signed("POST", PATH, body), body)
+        c.eq("a new nonce is taken again", doc.get("result"), True)
+        for ahead in (3600, 10 * 365 * 86400):
+            st, doc = http(g, "POST", signed("POST", PATH, body, bk_timestamp=str(
+                int(time.time()) + ahead)), body)
+            c.eq("timestamp %d s ahead refused" % ahead, doc.get("message"),
+                 "Parameter bk_timestamp is illegal, because it is more than "
+                 "300 seconds ahead of the server's clock")
+        st, doc = http(g, "POST", signed("POST", PATH, body, bk_timestamp=str(
+            int(time.time()) + 60)), body)
+        c.eq("timestamp a minute ahead (clock skew) taken", doc.get("result"), True)
+        msg_path = "/api/c/compapi/v2/cmsi/send_msg/"
+        msg_body = json.dumps(dict(mail, bk_app_code="demo", bk_username="admin",
+                                   msg_type="mail")).encode()
+        spent = signed("POST", msg_path, msg_body).replace(msg_path, PATH, 1)
+        st, doc = http(g, "POST", spent, msg_body, {"X-Request-Uri": msg_path})
+        c.eq("signed for send_msg, sent to send_mail with X-Request-Uri send_msg",
+             doc.get("message"), "Signature [bk_signature] verification failed, "
+             "please provide valid parameters and signature")
+        st, doc = http(g, "POST", signed("POST", PATH, body), body, {
+            "X-Bkapi-Authorization": json.dumps({"bk_app_code": "demo",
+                                                 "bk_username": "mallory"})})
+        c.ok("unsigned header credentials beside a signature are refused",
+             doc.get("result") is False and "X-Bkapi-Authorization" in
+             doc.get("message", ""), repr(doc))
+        rdir = os.path.join(g.config["state_dir"], "replay")
+        seen = [f for d in os.listdir(rdir) for f in os.listdir(os.path.join(rdir, d))]
+        c.ok("nonces are kept under state_dir/replay, named by hash only",
+             len(seen) >= 3 and all(len(f) == 64 for f in seen), repr(seen))
 
         tok = {"bk_app_code": "plain", "bk_app_secret": "plain-secret"}
         st, doc = http(g, "POST", PATH, json.dumps(dict(tok, bk_token="good-token",
