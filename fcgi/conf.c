@@ -349,6 +349,14 @@ load_apps(struct conf *c, json_object *apps)
 				    what);
 			a->weixin_settings = b;
 		}
+		if (json_object_object_get_ex(app, "tenants", &v) &&
+		    v != NULL) {
+			if (!json_object_is_type(v, json_type_array))
+				problem(c, "%s.tenants: a list of tenant ids "
+				    "(\"*\" for all)", what);
+			else
+				a->tenants = json_object_get(v);
+		}
 		c->napps++;
 	}
 }
@@ -673,6 +681,33 @@ tenant_doc(json_object *doc, json_object *td)
 	return out;
 }
 
+/* Every id in apps.<code>.tenants names a tenant of the file. */
+static void
+check_app_tenants(struct conf *c)
+{
+	json_object	*v;
+	const char	*id;
+	size_t		 i, j;
+
+	for (i = 0; i < c->napps; i++) {
+		if (c->apps[i].tenants == NULL)
+			continue;
+		for (j = 0; j < json_object_array_length(c->apps[i].tenants);
+		    j++) {
+			v = json_object_array_get_idx(c->apps[i].tenants, j);
+			id = json_object_get_string(v);
+			if (!json_object_is_type(v, json_type_string))
+				problem(c, "apps.%s.tenants: not a tenant id",
+				    c->apps[i].code);
+			else if (strcmp(id, "*") != 0 &&
+			    strcmp(id, "default") != 0 &&
+			    conf_tenant(c, id) == NULL)
+				problem(c, "apps.%s.tenants: %.64s is not in "
+				    "tenants", c->apps[i].code, id);
+		}
+	}
+}
+
 /*
  * "tenants": id -> {users, components}.  Each tenant becomes a whole
  * configuration of its own, checked like the top level.
@@ -754,6 +789,7 @@ conf_load(const char *path, int *nproblems)
 	/* The tenants repeat the top level: its problems are told once. */
 	if (conf_bad == 0)
 		load_tenants(c, doc);
+	check_app_tenants(c);
 out:
 	if (tok != NULL)
 		json_tokener_free(tok);
@@ -804,6 +840,7 @@ conf_free(struct conf *c)
 	for (i = 0; i < c->napps; i++) {
 		free(c->apps[i].code);
 		secret_free(c->apps[i].secret);
+		json_object_put(c->apps[i].tenants);
 	}
 	free(c->apps);
 	if (c->components != NULL) {
@@ -863,6 +900,35 @@ conf_tenant(const struct conf *c, const char *id)
 	if (*id == '\0' || strcmp(id, "default") == 0 || c->ntenants == 0)
 		return c;
 	return NULL;
+}
+
+/*
+ * Whether app a may act in tenant id (NULL or "" is the default
+ * tenant).  Its "tenants" list decides; without one, an app acts in
+ * the default tenant only when the file has tenants, and everywhere
+ * when it has none (one tenant serves everyone).  An app the file does
+ * not list (one the API gateway vouched for) is bound by the gateway.
+ */
+int
+conf_app_tenant(const struct conf *c, const struct conf_app *a,
+    const char *id)
+{
+	const char	*t;
+	size_t		 i;
+
+	if (id == NULL || *id == '\0')
+		id = "default";
+	if (a == NULL || (a->tenants == NULL && c->ntenants == 0))
+		return 1;
+	if (a->tenants == NULL)
+		return strcmp(id, "default") == 0;
+	for (i = 0; i < json_object_array_length(a->tenants); i++) {
+		t = json_object_get_string(json_object_array_get_idx(
+		    a->tenants, i));
+		if (t != NULL && (strcmp(t, "*") == 0 || strcmp(t, id) == 0))
+			return 1;
+	}
+	return 0;
 }
 
 /* The section of a component, or NULL when the file has none. */

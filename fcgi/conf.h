@@ -9,6 +9,7 @@ struct conf_app {
 	char		*secret;	/* owned, wiped by conf_free */
 	int		 skip_user_auth; /* bk_username trusted for this app */
 	int		 weixin_settings; /* may read WeChat settings (v1) */
+	json_object	*tenants;	/* owned: ids it may act in, or NULL */
 };
 
 struct conf_tenant {
@@ -48,6 +49,8 @@ struct conf	*conf_load(const char *, int *);
 void		 conf_free(struct conf *);
 const struct conf_app *conf_app(const struct conf *, const char *);
 const struct conf *conf_tenant(const struct conf *, const char *);
+int		 conf_app_tenant(const struct conf *, const struct conf_app *,
+		    const char *);
 json_object	*conf_comp(const struct conf *, const char *);
 const char	*conf_str(json_object *, const char *);
 int		 conf_bool(json_object *, const char *);

@@ -164,7 +164,9 @@ token(const char *s, size_t n)
  * Where the operation starts in path, or NULL when path is not of the
  * dialect: /v1/<op>, /<stage>/v1/<op> (the gateway stripped its own
  * prefix) or /api/<gateway>/<stage>/v1/<op> (called directly), with
- * doubled slashes forgiven as ESB's paths forgive them.
+ * doubled slashes forgiven as ESB's paths forgive them.  Never under
+ * ESB's own mount (/api/c/compapi/v1/...): a web server that mounts
+ * only the ESB paths must not expose the v1 settings and token.
  */
 static const char *
 v1_rest(const char *path)
@@ -186,6 +188,9 @@ v1_rest(const char *path)
 		if (len[k] == 2 && strncmp(seg[k], "v1", 2) == 0)
 			break;
 	if (k == n)
+		return NULL;
+	if (k == 3 && len[1] == 1 && seg[1][0] == 'c' && len[2] == 7 &&
+	    strncmp(seg[2], "compapi", 7) == 0)
 		return NULL;
 	if ((k == 1 && token(seg[0], len[0])) || k == 0 ||
 	    (k == 3 && len[0] == 3 && strncmp(seg[0], "api", 3) == 0 &&
@@ -969,6 +974,13 @@ v1_serve(const struct conf *conf, FCGX_Request *fr, struct req *r,
 	if ((tc = conf_tenant(conf, tenant)) == NULL) {
 		reply_fail(rp, CODE_ARGUMENT, "Tenant [X-Bk-Tenant-Id=%.64s] "
 		    "is not served here", tenant);
+		goto answer;
+	}
+	if (!conf_app_tenant(conf, id->app, tenant)) {
+		stage = V1_DENIED;
+		reply_fail(rp, CODE_APP_PERM, "APP [bk_app_code=%s] may not "
+		    "act in tenant [X-Bk-Tenant-Id=%.64s]", id->app_code,
+		    tenant);
 		goto answer;
 	}
 	if (op->kind == V1_SETTINGS || op->kind == V1_TOKEN) {

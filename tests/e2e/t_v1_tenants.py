@@ -88,14 +88,50 @@ def configtest(c, build, tmp):
          p.returncode != 0 and "tenants.tenant-a: users.file: cannot read" in out, out)
 
 
+def shared_directory(c, build):
+    """Two tenants on one directory URL, each with its own app (security
+    audit, row 3): the cache is per url, app and tenant, and the tenant
+    is sent, so one tenant's "admin" never answers for another's."""
+    url = "http://127.0.0.1:{login.port0}/login/accounts/get_batch_user/"
+    fakes = [{"name": "login", "cmd": ["tests/fakes/bk_login.py", "--port",
+              "{login.port0}", "--dir", "{dir}/login", "--app", "app_a:token-a"]}]
+    cfg = {"apps": {"bk_job": {"secret": "job-secret", "skip_user_auth": True,
+                               "tenants": ["*"]}},
+           "users": {"file": None, "url": url, "app_code": "esb",
+                     "app_token": "dir-token", "cache_seconds": 600},
+           "tenants": {"tenant-a": {"users": {"url": url, "app_code": "app_a",
+                                              "app_token": "token-a",
+                                              "cache_seconds": 600}}}}
+    with harness.Gateway(build, cfg, fakes=fakes) as g:
+        st, doc, box = send(g, "tenant-a", ["admin"])
+        c.ok("shared directory: tenant-a's admin", st == 200 and
+             "To: admin@tenant-a.example" in box, "%d %r %r" % (st, doc, box[:300]))
+        st, doc, box = send(g, "default", ["admin"])
+        c.ok("shared directory: the default tenant's admin is not tenant-a's",
+             st == 200 and "To: admin@example.com" in box and "tenant-a" not in box,
+             "%d %r %r" % (st, doc, box[:300]))
+        st, doc, box = send(g, "tenant-a", ["admin"])
+        c.ok("shared directory: tenant-a again (cached) is still tenant-a's",
+             "To: admin@tenant-a.example" in box, box[:300])
+        calls = [l for l in open(os.path.join(g.dir, "login/calls.log")).read().splitlines()
+                 if "get_batch_user" in l]
+        c.eq("shared directory: one call per tenant, each with its app and tenant",
+             sorted(l.split(" ", 2)[2] for l in calls),
+             ["app=app_a tenant=tenant-a", "app=esb tenant=default"])
+    c.logs(g, ["job-secret", "dir-token", "token-a"])
+
+
 def main():
     c = Checker()
     build = sys.argv[1]
     tmp = tempfile.mkdtemp(prefix="cmsi-v1-tenants-")
     ua, ub = directories(tmp)
     cfg = {
-        "apps": {"bk_job": {"secret": "job-secret", "skip_user_auth": True},
-                 "bk_user": {"secret": "user-secret", "weixin_settings": True}},
+        "apps": {"bk_job": {"secret": "job-secret", "skip_user_auth": True,
+                            "tenants": ["*"]},
+                 "bk_user": {"secret": "user-secret", "weixin_settings": True,
+                             "tenants": ["default", "tenant-a"]},
+                 "bk_plain": {"secret": "plain-secret", "weixin_settings": True}},
         "components": {"send_weixin": {"delivery": "outbox", "wx_type": "qy"}},
         "tenants": {
             "tenant-a": {
@@ -173,6 +209,29 @@ def main():
              st == 200 and d.get("corp_id") == "" and d.get("corp_secret") == "",
              "%d %r" % (st, doc))
 
+        # Apps are bound to tenants (security audit): without "tenants"
+        # an app acts in the default tenant only.
+        st, doc = http(g, "GET", GW + "channels/weixin/settings/", None,
+                       auth("bk_plain", "plain-secret", "tenant-a"))
+        c.ok("an app not bound to tenant-a cannot read its corp secret",
+             st == 403 and doc.get("error", {}).get("code") == "NO_PERMISSION"
+             and "tenant-a-corp-secret" not in json.dumps(doc)
+             and doc.get("message") == "APP [bk_app_code=bk_plain] may not act "
+             "in tenant [X-Bk-Tenant-Id=tenant-a]", "%d %r" % (st, doc))
+        st, doc = http(g, "GET", GW + "channels/weixin/settings/", None,
+                       auth("bk_plain", "plain-secret"))
+        c.ok("... and reads the default tenant's", st == 200, "%d %r" % (st, doc))
+        st, doc, box = send(g, "tenant-b", ["u1001"], app=("bk_user", "user-secret"))
+        c.ok("an app bound to default and tenant-a cannot send in tenant-b",
+             st == 403 and box == "", "%d %r" % (st, doc))
+        # v1 lives on its own prefixes only, not under ESB's mount.
+        for p in ("/api/c/compapi/v1/channels/weixin/settings/",
+                  "/api/c/compapi/v1/channels/weixin/token/",
+                  "/api/c/compapi/v1/send_mail/"):
+            st, doc = http(g, "GET", p, None, auth("bk_user", "user-secret"))
+            c.ok("not served under the ESB mount: " + p, st == 404 and
+                 "corp_secret" not in json.dumps(doc), "%d %r" % (st, doc))
+
         body = json.dumps({"bk_app_code": "bk_job", "bk_app_secret": "job-secret",
                            "bk_username": "admin", "receiver__username": "u1001",
                            "title": "t", "content": "c"}).encode()
@@ -186,6 +245,7 @@ def main():
              and recs[0].get("tenant") == "tenant-a" and recs[1].get("tenant") == "tenant-b"
              and any(r.get("tenant") is None for r in recs), repr(recs))
     c.logs(g, ["job-secret", "user-secret", "tenant-a-corp-secret"])
+    shared_directory(c, build)
     configtest(c, build, tmp)
     return c.done()
 

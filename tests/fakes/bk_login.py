@@ -4,6 +4,9 @@
   GET  /login/accounts/is_login/?bk_token=T     -> live session for "good-token"
   POST /login/accounts/get_batch_user/          -> the user directory; needs
        X-APP-CODE: esb and X-APP-TOKEN: <--token>, like the real service
+       (--app CODE:TOKEN admits another app).  Under X-Bk-Tenant-Id
+       tenant-a, "admin" is another person (admin@tenant-a.example), so a
+       test sees which tenant an answer was for.
 
 --delay-ms adds latency to every answer (a slow directory); --lifetime ends
 the process.  Each call is appended to DIR/calls.log.
@@ -31,10 +34,13 @@ def main():
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--dir", required=True)
     ap.add_argument("--token", default="dir-token")
+    ap.add_argument("--app", action="append", default=[])
     ap.add_argument("--delay-ms", type=int, default=0)
     ap.add_argument("--lifetime", type=int, default=600)
     a = ap.parse_args()
     os.makedirs(a.dir, exist_ok=True)
+    apps = {"esb": a.token}
+    apps.update(dict(x.split(":", 1) for x in a.app))
 
     class H(http.server.BaseHTTPRequestHandler):
         def log_message(self, *args):
@@ -72,11 +78,12 @@ def main():
         def do_POST(self):
             n = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(n)
-            self.record("POST " + self.path)
+            app = self.headers.get("X-APP-CODE")
+            tenant = self.headers.get("X-Bk-Tenant-Id")
+            self.record("POST %s app=%s tenant=%s" % (self.path, app, tenant))
             if self.path != "/login/accounts/get_batch_user/":
                 return self.answer({"result": False}, 404)
-            if (self.headers.get("X-APP-CODE") != "esb" or
-                    self.headers.get("X-APP-TOKEN") != a.token):
+            if app not in apps or self.headers.get("X-APP-TOKEN") != apps[app]:
                 return self.answer({"result": False, "code": "1302403",
                                     "message": "APP authentication failed"})
             try:
@@ -84,6 +91,8 @@ def main():
             except (ValueError, KeyError, TypeError):
                 return self.answer({"result": False, "message": "bad request"})
             data = {n: USERS[n] for n in names if n in USERS}
+            if tenant == "tenant-a" and "admin" in data:
+                data["admin"] = dict(data["admin"], email="admin@tenant-a.example")
             self.answer({"result": True, "code": "00", "data": data})
 
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", a.port), H)
