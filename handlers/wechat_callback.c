@@ -9,6 +9,7 @@
 #include "handlers.h"
 #include "limits.h"
 #include "log.h"
+#include "replay.h"
 #include "request.h"
 #include "route.h"
 #include "util.h"
@@ -74,7 +75,11 @@ record(struct ctx *cx, const char *comp, const struct wxmp_event *ev)
  * credentials: WeChat signs signature/timestamp/nonce with wx_token).
  * GET echoes echostr; POST takes a push, records TEMPLATESENDJOBFINISH
  * (success, "failed:user block", "failed: system failed") in the audit
- * log and answers "success".  Unsigned or badly signed: 403.
+ * log and answers "success".  Unsigned or badly signed: 403.  The
+ * signature covers the timestamp, so one more than REPLAY_WINDOW away
+ * from now is refused too (access logs keep query strings: a leaked URL
+ * must not forge receipts for ever), and a push seen before (WeChat
+ * retries one it thinks unanswered) is answered without a second record.
  */
 void
 hnd_wechat_callback(struct ctx *cx, struct reply *rp)
@@ -82,6 +87,8 @@ hnd_wechat_callback(struct ctx *cx, struct reply *rp)
 	struct wxmp_event	 ev;
 	json_object		*q, *sec;
 	const char		*comp, *echo;
+	char			 once[160];
+	long long		 ts;
 
 	comp = owner(cx, &sec);
 	q = req_parse_query(cx->req->query, strlen(cx->req->query));
@@ -89,6 +96,14 @@ hnd_wechat_callback(struct ctx *cx, struct reply *rp)
 	    comp_str(q, "timestamp"), comp_str(q, "nonce"))) {
 		log_warnx("%s: %s: server URL call without a valid signature",
 		    cx->request_id, comp);
+		answer(rp, 403, "forbidden");
+		goto out;
+	}
+	if (num_parse(comp_str(q, "timestamp"), 0, 0x7fffffffffffLL,
+	    &ts) == -1 || !replay_in_window(ts, (long long)time(NULL))) {
+		log_warnx("%s: %s: server URL call signed at %.20s, outside "
+		    "the %d s window", cx->request_id, comp,
+		    comp_str(q, "timestamp"), REPLAY_WINDOW);
 		answer(rp, 403, "forbidden");
 		goto out;
 	}
@@ -112,8 +127,11 @@ hnd_wechat_callback(struct ctx *cx, struct reply *rp)
 		answer(rp, 400, "bad request");
 		goto out;
 	}
+	snprintf(once, sizeof(once), "%s\n%s", comp_str(q, "signature"),
+	    comp_str(q, "nonce"));
 	if (strcmp(ev.msgtype, "event") == 0 &&
-	    strcmp(ev.event, "TEMPLATESENDJOBFINISH") == 0)
+	    strcmp(ev.event, "TEMPLATESENDJOBFINISH") == 0 &&
+	    replay_once(cx->conf->state_dir, "wechat", once, ts) != 0)
 		record(cx, comp, &ev);
 	answer(rp, 200, "success");
 out:
