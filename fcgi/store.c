@@ -9,6 +9,7 @@
  * old).  The file holds a live credential: the directory is 0700 and
  * the files 0600.  A Redis store would replace this file, nothing else.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -221,6 +222,82 @@ give(const struct store_rec *r, char *out, size_t outsz, long *left)
 		*left = r->expires > time(NULL) ?
 		    (long)(r->expires - time(NULL)) : 0;
 	return str_copy(out, r->value, outsz) == 0 ? STORE_OK : STORE_FETCH;
+}
+
+/*
+ * How many tokens for credentials a request supplied (WeCom's
+ * wx_qy_corpsecret override) may be kept: each costs a file, and
+ * callers choose the values.
+ */
+#define CALLER_TOKENS	32
+
+/* Whether dir holds fewer than CALLER_TOKENS "c-" token files. */
+static int
+caller_room(const char *dir)
+{
+	DIR		*d;
+	struct dirent	*e;
+	int		 n = 0;
+
+	if ((d = opendir(dir)) == NULL)
+		return 1;
+	while ((e = readdir(d)) != NULL)
+		if (strncmp(e->d_name, "c-", 2) == 0 &&
+		    strchr(e->d_name, '.') == NULL)
+			n++;
+	closedir(d);
+	return n < CALLER_TOKENS;
+}
+
+/*
+ * A token for credentials a request supplied: used from its file when
+ * one is fresh, else fetched without the refresh lock (no lock file
+ * per value a caller makes up), and kept in a file only when the fetch
+ * worked and fewer than CALLER_TOKENS such files exist.  The name
+ * starts with "c-", apart from the configured apps'.
+ */
+static int
+caller_token(const char *dir, const char *name, const char *bad,
+    store_fetch_fn fetch, void *arg, char *out, size_t outsz, long *left)
+{
+	struct store_rec r;
+	char		 path[LIM_PATH];
+	int		 rc;
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >=
+	    (int)sizeof(path))
+		return STORE_FETCH;
+	if (rec_read(path, &r) == 0 && fresh(&r, bad, time(NULL))) {
+		rc = give(&r, out, outsz, left);
+		goto out;
+	}
+	rc = refresh(NULL, NULL, fetch, arg, &r);
+	if (rc == STORE_OK) {
+		if ((mkdir(dir, 0700) == 0 || errno == EEXIST) &&
+		    caller_room(dir))
+			(void)rec_write(dir, name, &r);
+		rc = give(&r, out, outsz, left);
+	}
+out:
+	explicit_bzero(&r, sizeof(r));
+	return rc;
+}
+
+/* store_token for credentials a request supplied (see caller_token). */
+int
+store_token_caller(const char *state_dir, const char *kind,
+    const char *ident, const char *bad, store_fetch_fn fetch, void *arg,
+    char *out, size_t outsz, long *left)
+{
+	char	 dir[LIM_PATH], name[LIM_NAME + 40];
+
+	name[0] = 'c';
+	name[1] = '-';
+	if (store_token_name(kind, ident, name + 2, sizeof(name) - 2) == -1 ||
+	    snprintf(dir, sizeof(dir), "%s/tokens", state_dir) >=
+	    (int)sizeof(dir))
+		return STORE_FETCH;
+	return caller_token(dir, name, bad, fetch, arg, out, outsz, left);
 }
 
 /*

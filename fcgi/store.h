@@ -16,6 +16,8 @@ typedef int (*store_fetch_fn)(void *arg, char *out, size_t outsz,
 
 int	 store_token(const char *, const char *, const char *, const char *,
 	    long, store_fetch_fn, void *, char *, size_t, long *);
+int	 store_token_caller(const char *, const char *, const char *,
+	    const char *, store_fetch_fn, void *, char *, size_t, long *);
 int	 store_token_name(const char *, const char *, char *, size_t);
 long	 store_margin(long);
 

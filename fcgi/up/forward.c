@@ -15,10 +15,15 @@
 #include "log.h"
 #include "request.h"
 
-/* Keys ESB strips before a component sees the request (contract 2.1). */
+/*
+ * Keys ESB strips before a component sees the request (contract 2.1),
+ * and every other credential a caller may send: the third party gets
+ * who called (bk_app_code, bk_username), never what proves it.
+ */
 static const char *const sensitive[] = {
 	"app_secret", "signature", "bk_nonce", "bk_timestamp",
-	"bk_app_secret", "bk_signature", NULL
+	"bk_app_secret", "bk_signature", "bk_token", "bk_access_token",
+	"access_token", "bk_ticket", "bk_session_id", NULL
 };
 
 /*
@@ -90,8 +95,10 @@ forward_send(struct ctx *cx, json_object *body, struct reply *rp)
 		log_warnx("%s: dest_url: %s", cx->request_id, detail);
 		goto out;
 	}
+	/* Only a JSON boolean says how it ended: "false" is no false. */
 	if (!json_object_is_type(doc, json_type_object) ||
-	    !json_object_object_get_ex(doc, "result", NULL)) {
+	    !json_object_is_type(json_object_object_get(doc, "result"),
+	    json_type_boolean)) {
 		reply_fail(rp, CODE_COMMON, "Component error, please contact "
 		    "the component developer to handle it.");
 		log_warnx("%s: dest_url: answer without result",

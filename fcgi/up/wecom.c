@@ -94,6 +94,9 @@ wecom_app(json_object *section, json_object *raw, struct wecom_app *app,
 	app->corpid = conf_str(section, "wx_qy_corpid");
 	if ((app->secret = override(raw, "wx_qy_corpsecret")) == NULL)
 		app->secret = conf_str(section, "wx_qy_corpsecret");
+	else
+		app->caller = strcmp(app->secret,
+		    conf_str(section, "wx_qy_corpsecret")) != 0;
 	if ((agentid = override(raw, "wx_qy_agentid")) == NULL)
 		agentid = conf_str(section, "wx_qy_agentid");
 	if (*app->corpid == '\0') {
@@ -165,8 +168,8 @@ token_get(struct ctx *cx, const struct wecom_app *app, const char *bad,
 {
 	struct wecom_fetch	 f = { cx->conf, app, e };
 
-	return wx_token(cx->conf, "wecom", app->corpid, app->secret, bad,
-	    fetch_token, &f, tok, toksz, left, e);
+	return wx_token_from(cx->conf, "wecom", app->corpid, app->secret,
+	    app->caller, bad, fetch_token, &f, tok, toksz, left, e);
 }
 
 /*

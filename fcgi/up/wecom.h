@@ -10,6 +10,7 @@ struct reply;
 struct wecom_app {
 	const char	*corpid;	/* borrowed: config */
 	const char	*secret;	/* borrowed: request or config */
+	int		 caller;	/* the request supplied secret */
 	long long	 agentid;
 };
 

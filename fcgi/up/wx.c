@@ -181,12 +181,26 @@ wx_token(const struct conf *c, const char *kind, const char *id,
     const char *secret, const char *bad, store_fetch_fn fetch, void *arg,
     char *tok, size_t toksz, long *left, struct wx_err *e)
 {
+	return wx_token_from(c, kind, id, secret, 0, bad, fetch, arg, tok,
+	    toksz, left, e);
+}
+
+/* wx_token, for a secret the request supplied when caller is set. */
+int
+wx_token_from(const struct conf *c, const char *kind, const char *id,
+    const char *secret, int caller, const char *bad, store_fetch_fn fetch,
+    void *arg, char *tok, size_t toksz, long *left, struct wx_err *e)
+{
 	char	 ident[LIM_SECRET * 2 + 2];
 	int	 rc;
 
 	snprintf(ident, sizeof(ident), "%s\n%s", id, secret);
-	rc = store_token(c->state_dir, kind, ident, bad, c->timeout_ms + 1000,
-	    fetch, arg, tok, toksz, left);
+	if (caller)
+		rc = store_token_caller(c->state_dir, kind, ident, bad, fetch,
+		    arg, tok, toksz, left);
+	else
+		rc = store_token(c->state_dir, kind, ident, bad,
+		    c->timeout_ms + 1000, fetch, arg, tok, toksz, left);
 	explicit_bzero(ident, sizeof(ident));
 	if (rc == STORE_BUSY) {
 		e->kind = WX_TRANSPORT;

@@ -37,6 +37,9 @@ void		 wx_fail(const struct wx_err *, const char *, struct reply *);
 int		 wx_token(const struct conf *, const char *, const char *,
 		    const char *, const char *, store_fetch_fn, void *, char *,
 		    size_t, long *, struct wx_err *);
+int		 wx_token_from(const struct conf *, const char *, const char *,
+		    const char *, int, const char *, store_fetch_fn, void *,
+		    char *, size_t, long *, struct wx_err *);
 int		 wx_token_take(json_object *, char *, size_t, long *,
 		    struct wx_err *);
 char		*wx_escape(const char *);

@@ -285,6 +285,39 @@ def callback(c, b):
         secret_check(c, g, "callback")
 
 
+def caller_secrets(c, b):
+    """A wx_qy_corpsecret the request supplies (security audit, row 7):
+    values a caller makes up leave no file behind, and a working one
+    is kept once, with no lock file."""
+    with harness.Gateway(b, config(), fakes=[fake()]) as g:
+        tokdir = os.path.join(g.config["state_dir"], "tokens")
+        qy(g)
+        before = sorted(os.listdir(tokdir))
+        res = [send(g, "send_weixin", {"receiver": "u1", "data": DATA,
+                                       "wx_qy_corpsecret": "made-up-%d" % i})
+               for i in range(21)]
+        c.ok("21 made-up corp secrets are refused",
+             all(st == 200 and d.get("result") is False for st, d in res),
+             res[:1])
+        c.eq("... and leave no token or lock file", sorted(os.listdir(tokdir)),
+             before)
+        c.logs(g, SECRETS + ["made-up-"])
+    cfg = config()
+    cfg["components"]["send_weixin"]["wx_qy_corpsecret"] = ""
+    with harness.Gateway(b, cfg, fakes=[fake()]) as g:
+        tokdir = os.path.join(g.config["state_dir"], "tokens")
+        res = [send(g, "send_weixin", {"receiver": "u1", "data": DATA,
+                                       "wx_qy_corpsecret": "corp-secret-1-SECRET"})
+               for i in range(3)]
+        c.ok("a corp secret only the request holds works", all_ok(res), res[:1])
+        files = sorted(os.listdir(tokdir))
+        c.ok("... its token is kept in one c- file, with no lock file",
+             len(files) == 1 and files[0].startswith("c-wecom-"), files)
+        c.eq("... so three sends cost one gettoken",
+             ctl(g, "/_fake/counts")["gettoken"], 1)
+        c.logs(g, SECRETS)
+
+
 def secret_check(c, g, what):
     toks = tokens_on_disk(g)
     g.stop()
@@ -301,7 +334,8 @@ def secret_check(c, g, what):
 def main():
     b = sys.argv[1]
     c = Checker()
-    for part in (shared, expiry, cgi_token, failures, callback):
+    for part in (shared, expiry, cgi_token, failures, callback,
+                 caller_secrets):
         try:
             part(c, b)
         except Exception as e:  # a crash of the suite is a failure

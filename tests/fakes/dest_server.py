@@ -19,6 +19,7 @@ the body:
     302           a redirect to /elsewhere
     nonjson       200 with an HTML body
     noresult      200 {"code": 0, "message": "no result key"}
+    strfalse      200 {"result": "false", ...}: a string is no boolean
     array         200 [1, 2]
     slow          waits 10 s, then ok
     huge          200 with a 2 MiB JSON body
@@ -107,6 +108,9 @@ class Handler(BaseHTTPRequestHandler):
             return self.answer(200, "<html>oops</html>", "text/html")
         if scen == "noresult":
             return self.answer(200, {"code": 0, "message": "no result key"})
+        if scen == "strfalse":
+            return self.answer(200, {"result": "false", "code": 0,
+                                     "message": "a string, not a boolean"})
         if scen == "array":
             return self.answer(200, [1, 2])
         if scen == "huge":
