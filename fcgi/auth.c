@@ -302,17 +302,24 @@ auth_bk_token(const struct conf *c, const char *token, const char *reqid,
 		log_warnx("%s: is_login: %s", reqid, detail);
 		goto out;
 	}
+	/*
+	 * Only a JSON true naming a user is a session: json-c reads the
+	 * string "false" as true, and a reply is input like a request.
+	 */
 	if (!json_object_object_get_ex(doc, "result", &v) ||
-	    !json_object_get_boolean(v)) {
+	    !json_object_is_type(v, json_type_boolean) ||
+	    !json_object_get_boolean(v) ||
+	    !json_object_object_get_ex(doc, "data", &d) ||
+	    !json_object_object_get_ex(d, "username", &v) ||
+	    !json_object_is_type(v, json_type_string) ||
+	    json_object_get_string_len(v) == 0 ||
+	    str_copy(id->username, json_object_get_string(v),
+	    sizeof(id->username)) == -1) {
+		id->username[0] = '\0';
 		reply_fail(rp, CODE_COMMON, "User authentication failed, "
 		    "please check if the bk_token is valid");
 		goto out;
 	}
-	if (json_object_object_get_ex(doc, "data", &d) &&
-	    json_object_object_get_ex(d, "username", &v) &&
-	    json_object_is_type(v, json_type_string))
-		(void)str_copy(id->username, json_object_get_string(v),
-		    sizeof(id->username));
 	rc = 0;
 out:
 	json_object_put(doc);

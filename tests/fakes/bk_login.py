@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """A fake of BlueKing login for the gateway's tests, on 127.0.0.1 only:
 
-  GET  /login/accounts/is_login/?bk_token=T     -> live session for "good-token"
+  GET  /login/accounts/is_login/?bk_token=T     -> live session for "good-token";
+       "strfalse" answers result "false" (a string), "nouser" names nobody
   POST /login/accounts/get_batch_user/          -> the user directory; needs
        X-APP-CODE: esb and X-APP-TOKEN: <--token>, like the real service
        (--app CODE:TOKEN admits another app).  Under X-Bk-Tenant-Id
@@ -68,6 +69,11 @@ def main():
             if q.get("bk_token") == ["good-token"]:
                 return self.answer({"result": True, "code": "00",
                                     "data": {"username": "admin"}})
+            if q.get("bk_token") == ["strfalse"]:
+                return self.answer({"result": "false", "code": "00",
+                                    "data": {"username": "admin"}})
+            if q.get("bk_token") == ["nouser"]:
+                return self.answer({"result": True, "code": "00", "data": {}})
             if q.get("bk_token") == ["broken"]:
                 self.send_response(500)
                 self.end_headers()
