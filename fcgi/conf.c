@@ -498,15 +498,74 @@ load_upstream(struct conf *c, json_object *up)
 	}
 }
 
+static const char *const users_keys[] = {
+	"file", "url", "app_code", "app_token", "cache_seconds", "bkuser",
+	"comment", NULL
+};
+static const char *const bkuser_keys[] = {
+	"url", "app_code", "app_secret", "cache_seconds", "comment", NULL
+};
+
+/*
+ * "users.bkuser": bk-user's contact profiles through the API gateway,
+ * as the app CMSI is there (bk_cmsi unless app_code says otherwise).
+ */
+static void
+load_bkuser(struct conf *c, json_object *b)
+{
+	json_object	*v;
+
+	if (!json_object_is_type(b, json_type_object)) {
+		problem(c, "users.bkuser: must be an object with url, "
+		    "app_code and app_secret");
+		return;
+	}
+	json_object_object_foreach(b, key, val) {
+		(void)val;
+		if (!in_list(bkuser_keys, key))
+			problem(c, "users.bkuser.%.64s: unknown key", key);
+	}
+	c->bkuser_url = opt_str(c, b, "url", "users.bkuser");
+	if (c->bkuser_url == NULL || (strncmp(c->bkuser_url, "https://", 8)
+	    != 0 && strncmp(c->bkuser_url, "http://", 7) != 0))
+		problem(c, "users.bkuser.url: the gateway's http(s) URL of "
+		    "bk-user is required");
+	else if (strlen(c->bkuser_url) >= LIM_URL)
+		problem(c, "users.bkuser.url: longer than %d bytes", LIM_URL);
+	c->bkuser_app_code = opt_str(c, b, "app_code", "users.bkuser");
+	if (c->bkuser_app_code == NULL)
+		c->bkuser_app_code = xstrdup("bk_cmsi");
+	if (!json_object_object_get_ex(b, "app_secret", &v))
+		problem(c, "users.bkuser.app_secret: required");
+	else
+		c->bkuser_app_secret = secret_get(c, "users.bkuser.app_secret",
+		    v);
+	c->users_ttl = conf_int(b, "cache_seconds", 60);
+}
+
 static void
 load_users(struct conf *c, json_object *u)
 {
 	json_object	*v;
 	char		*s;
+	int		 n = 0;
 
 	c->users_ttl = 60;
 	if (u == NULL)
 		return;
+	if (!json_object_is_type(u, json_type_object)) {
+		problem(c, "users: must be an object");
+		return;
+	}
+	json_object_object_foreach(u, key, val) {
+		(void)val;
+		if (!in_list(users_keys, key))
+			problem(c, "users.%.64s: unknown key", key);
+	}
+	if (json_object_object_get_ex(u, "bkuser", &v) && v != NULL) {
+		load_bkuser(c, v);
+		n++;
+	}
 	s = opt_str(c, u, "file", "users");
 	if (s != NULL && *s != '\0') {
 		c->users_file = conf_resolve(c, s);
@@ -515,14 +574,16 @@ load_users(struct conf *c, json_object *u)
 	}
 	free(s);
 	c->users_url = opt_str(c, u, "url", "users");
+	n += c->users_file != NULL;
+	n += c->users_url != NULL && *c->users_url != '\0';
 	/* Two directories would answer differently: the operator picks. */
-	if (c->users_file != NULL && c->users_url != NULL &&
-	    *c->users_url != '\0')
-		problem(c, "users: set file or url, not both");
+	if (n > 1)
+		problem(c, "users: set one of file, url and bkuser");
 	c->users_app_code = opt_str(c, u, "app_code", "users");
 	if (json_object_object_get_ex(u, "app_token", &v))
 		c->users_app_token = secret_get(c, "users.app_token", v);
-	c->users_ttl = conf_int(u, "cache_seconds", 60);
+	if (c->bkuser_url == NULL)
+		c->users_ttl = conf_int(u, "cache_seconds", 60);
 }
 
 /*
@@ -853,6 +914,9 @@ conf_free(struct conf *c)
 	json_object_put(c->components);
 	json_object_put(c->connect_to);
 	secret_free(c->users_app_token);
+	secret_free(c->bkuser_app_secret);
+	free(c->bkuser_app_code);
+	free(c->bkuser_url);
 	free(c->users_app_code);
 	free(c->users_url);
 	free(c->users_file);

@@ -30,6 +30,9 @@ struct conf {
 	char		*users_app_code; /* owned: X-APP-CODE for users_url */
 	char		*users_app_token; /* owned, wiped: X-APP-TOKEN */
 	long		 users_ttl;	/* seconds a directory answer is kept */
+	char		*bkuser_url;	/* owned: bk-user base URL, or NULL */
+	char		*bkuser_app_code; /* owned: the gateway app (bk_cmsi) */
+	char		*bkuser_app_secret; /* owned, wiped: its secret */
 	char		*ca_file;	/* owned: resolved, NULL if unset */
 	char		*proxy;		/* owned: NULL if unset */
 	long		 timeout_ms;	/* per upstream call */

@@ -1,7 +1,8 @@
 /*
  * The user directory behind every *__username field (contract 2.5):
  * a JSON file (username -> email, phone, wx_userid, wx_openid,
- * nation_code) or BlueKing login's get_batch_user over HTTP.
+ * nation_code), BlueKing login's get_batch_user over HTTP, or the
+ * multi-tenant bk-user's contact profiles (bkuser.c).
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "bkuser.h"
 #include "buf.h"
 #include "conf.h"
 #include "http.h"
@@ -84,6 +86,10 @@ file_load(const struct conf *c, char *err, size_t errsz)
 	return doc;
 }
 
+/* One directory's lookup: name -> entry for names, or NULL with err. */
+typedef json_object *(*lookup_fn)(const struct conf *, json_object *,
+    char *, size_t);
+
 /*
  * Asks BlueKing login's get_batch_user for the names.  Returns an object
  * username -> entry (caller puts), or NULL with err set.
@@ -156,8 +162,8 @@ out:
  * the names asked (caller puts), or NULL with err set.
  */
 static json_object *
-http_cached(const struct conf *c, json_object *names, char *err,
-    size_t errsz)
+http_cached(const struct conf *c, json_object *names, lookup_fn lookup,
+    const char *url, const char *app, char *err, size_t errsz)
 {
 	json_object	*missing, *got, *out, *slot, *e, *cache;
 	const char	*name;
@@ -170,8 +176,8 @@ http_cached(const struct conf *c, json_object *names, char *err,
 	 * serve two tenants, each with its own app, and one tenant's
 	 * "admin" is not another's.
 	 */
-	if (snprintf(key, sizeof(key), "%s\n%s\n%s", c->users_url,
-	    c->users_app_code != NULL ? c->users_app_code : "",
+	if (snprintf(key, sizeof(key), "%s\n%s\n%s", url,
+	    app != NULL ? app : "",
 	    c->tenant != NULL ? c->tenant : "") >= (int)sizeof(key)) {
 		snprintf(err, errsz, "the directory URL is too long");
 		return NULL;
@@ -193,7 +199,7 @@ http_cached(const struct conf *c, json_object *names, char *err,
 			    json_object_new_string(name));
 	}
 	if (json_object_array_length(missing) > 0) {
-		got = http_lookup(c, missing, err, errsz);
+		got = lookup(c, missing, err, errsz);
 		if (got == NULL) {
 			json_object_put(missing);
 			return NULL;
@@ -291,8 +297,12 @@ users_resolve(const struct conf *c, json_object *names, const char *kind,
 	res->unusable = json_object_new_array();
 	res->found = json_object_new_object();
 	err[0] = '\0';
-	if (c->users_url != NULL && *c->users_url != '\0')
-		dir = http_cached(c, names, err, sizeof(err));
+	if (c->bkuser_url != NULL)
+		dir = http_cached(c, names, bkuser_lookup, c->bkuser_url,
+		    c->bkuser_app_code, err, sizeof(err));
+	else if (c->users_url != NULL && *c->users_url != '\0')
+		dir = http_cached(c, names, http_lookup, c->users_url,
+		    c->users_app_code, err, sizeof(err));
 	else if (c->users_file != NULL) {
 		dir = file_load(c, err, sizeof(err));
 		json_object_get(dir);

@@ -1,0 +1,16 @@
+#ifndef BKUSER_H
+#define BKUSER_H
+
+#include <stddef.h>
+#include <json-c/json.h>
+
+struct conf;
+
+/* bk-user answers at most this many names a call. */
+#define BKUSER_BATCH	100
+
+json_object	*bkuser_lookup(const struct conf *, json_object *, char *,
+		    size_t);
+json_object	*bkuser_entry(json_object *);
+
+#endif /* BKUSER_H */
