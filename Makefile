@@ -187,10 +187,11 @@ fuzz:
 	@mkdir -p build-fuzz
 	@for f in $(FUZZ_SRCS); do \
 	    n=$$(basename $$f .c); \
+	    ldf=$$(sed -n 's/^ \* ldflags: //p' $$f); \
 	    clang -std=gnu11 -D_GNU_SOURCE -g -O1 \
 	        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(DEP_CFLAGS) \
 	        -Ifcgi -Ifcgi/up -Ihandlers -o build-fuzz/$$n $$f \
-	        $(filter-out fcgi/main.c,$(LIB_SRCS)) $(DEP_LIBS) || exit 1; \
+	        $(filter-out fcgi/main.c,$(LIB_SRCS)) $(DEP_LIBS) $$ldf || exit 1; \
 	    mkdir -p build-fuzz/corpus-$$n; \
 	    build-fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
 	        -print_final_stats=1 build-fuzz/corpus-$$n \
