@@ -193,7 +193,9 @@ fuzz:
 	        -Ifcgi -Ifcgi/up -Ihandlers -o build-fuzz/$$n $$f \
 	        $(filter-out fcgi/main.c,$(LIB_SRCS)) $(DEP_LIBS) $$ldf || exit 1; \
 	    mkdir -p build-fuzz/corpus-$$n; \
-	    build-fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
+	    dict=; [ ! -f tests/fuzz/$${n#fuzz_}.dict ] || \
+	        dict=-dict=tests/fuzz/$${n#fuzz_}.dict; \
+	    build-fuzz/$$n $$dict -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
 	        -print_final_stats=1 build-fuzz/corpus-$$n \
 	        tests/fuzz/corpus/$${n#fuzz_} > build-fuzz/$$n.log 2>&1; \
 	    rc=$$?; \
