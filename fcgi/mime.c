@@ -31,6 +31,14 @@ has_ctl(const char *s)
 	return 0;
 }
 
+/*
+ * Longest addr-spec, Content-ID or type we put on one header line: the
+ * schemas' 320 (64 octets of local part, @, 255 of domain).
+ */
+#define MIME_ADDR_MAX	320
+/* An ASCII display name longer than this goes out as folded words. */
+#define MIME_WORDS_OVER	200
+
 static int
 is_ascii(const char *s)
 {
@@ -43,9 +51,9 @@ is_ascii(const char *s)
 /*
  * RFC 2047 "B" encoding of UTF-8 text in words of at most 39 input
  * bytes (64 characters, so "Subject: " and a word stay under 76) cut at
- * code point boundaries.  Words are folded with CRLF SP, or for a
- * parameter value, where a fold would become part of the value,
- * separated by a space on one line.
+ * code point boundaries.  Words are folded with CRLF SP (unfolded,
+ * that is the single space between encoded words RFC 2047 ignores),
+ * or with fold 0 kept on one line.
  */
 static void
 enc_words(struct buf *b, const char *s, int fold)
@@ -106,6 +114,7 @@ hdr_addr(struct buf *b, const char *a)
 	size_t		 n;
 
 	if (lt == NULL || strchr(lt, '>') == NULL) {
+		/* A bare addr-spec, as ESB wrote it (mail_check capped it). */
 		buf_puts(b, a);
 		return;
 	}
@@ -121,7 +130,8 @@ hdr_addr(struct buf *b, const char *a)
 	name = xstrndup(a, n);
 	if (*name == '\0')
 		;
-	else if (!is_ascii(name) || strstr(name, "=?") != NULL) {
+	else if (!is_ascii(name) || strstr(name, "=?") != NULL ||
+	    n > MIME_WORDS_OVER) {
 		enc_words(b, name, 1);
 		buf_putc(b, ' ');
 	} else if (strpbrk(name, "()<>[]:;@\\,.\"") != NULL) {
@@ -134,7 +144,8 @@ hdr_addr(struct buf *b, const char *a)
 		buf_puts(b, "\" ");
 	} else
 		buf_printf(b, "%s ", name);
-	buf_printf(b, "%s", lt);
+	/* The angle-addr only: nothing after its '>' reaches the header. */
+	buf_add(b, lt, (size_t)(strchr(lt, '>') - lt) + 1);
 	free(name);
 }
 
@@ -423,21 +434,49 @@ is_image(json_object *a)
 	return 0;
 }
 
-/* RFC 2231 value: utf-8'' and percent-encoding outside attr-char. */
+/*
+ * RFC 2231 parameter name*=utf-8''value, percent-encoding outside
+ * attr-char.  A value longer than one short line is cut into numbered
+ * sections (name*0*=, name*1*=, ...), one per folded line, never inside
+ * a %XX, so no header line passes RFC 5322's 998 octets whatever the
+ * file name.
+ */
+#define PARAM_SECTION	60
+
 static void
-param_2231(struct buf *b, const char *s)
+param_2231(struct buf *b, const char *name, const char *s)
 {
 	static const char	 hex[] = "0123456789ABCDEF";
+	struct buf		 v;
 	unsigned char		 c;
+	size_t			 off, take, sec;
 
-	buf_puts(b, "utf-8''");
+	buf_init(&v, LIM_MAIL);
+	buf_puts(&v, "utf-8''");
 	for (; *s != '\0'; s++) {
 		c = (unsigned char)*s;
 		if (isalnum(c) || strchr("!#$&+-.^_`|~", c) != NULL)
-			buf_putc(b, c);
+			buf_putc(&v, c);
 		else
-			buf_printf(b, "%%%c%c", hex[c >> 4], hex[c & 15]);
+			buf_printf(&v, "%%%c%c", hex[c >> 4], hex[c & 15]);
 	}
+	if (v.len <= PARAM_SECTION) {
+		buf_printf(b, "%s*=%s", name, v.ptr);
+		buf_free(&v);
+		return;
+	}
+	for (off = 0, sec = 0; off < v.len; off += take, sec++) {
+		take = v.len - off < PARAM_SECTION ? v.len - off :
+		    PARAM_SECTION;
+		/* Not inside a %XX. */
+		if (off + take < v.len && v.ptr[off + take - 1] == '%')
+			take -= 1;
+		else if (off + take < v.len && v.ptr[off + take - 2] == '%')
+			take -= 2;
+		buf_printf(b, "%s\r\n %s*%zu*=%.*s", sec > 0 ? ";" : "", name,
+		    sec, (int)take, v.ptr + off);
+	}
+	buf_free(&v);
 }
 
 /*
@@ -458,18 +497,18 @@ attachment(struct buf *b, const char *bnd, json_object *a)
 	buf_init(&q, LIM_MAIL);
 	buf_putc(&q, '"');
 	if (is_ascii(fn) && strpbrk(fn, "\"\\") == NULL &&
-	    strstr(fn, "=?") == NULL)
+	    strstr(fn, "=?") == NULL && strlen(fn) <= PARAM_SECTION)
 		buf_puts(&q, fn);
 	else
-		enc_words(&q, fn, 0);
+		enc_words(&q, fn, 1);
 	buf_putc(&q, '"');
 	disp = jstr(a, "disposition");
 	if (*disp == '\0' || has_ctl(disp) || strpbrk(disp, ";\" ") != NULL)
 		disp = image ? "inline" : "attachment";
 	buf_printf(b, "--%s\r\nContent-Type: %s; name=%s\r\n"
 	    "Content-Transfer-Encoding: base64\r\n"
-	    "Content-Disposition: %s; filename*=", bnd, type, q.ptr, disp);
-	param_2231(b, fn);
+	    "Content-Disposition: %s; ", bnd, type, q.ptr, disp);
+	param_2231(b, "filename", fn);
 	buf_printf(b, ";\r\n filename=%s\r\n", q.ptr);
 	buf_free(&q);
 	if (image) {
@@ -509,27 +548,51 @@ cid_ok(const char *cid)
  * Refuses what could break out of a header: control characters, and
  * brackets that would end a Content-ID early.
  */
+/*
+ * Whether the addr-spec of a is too long for one header line.
+ */
+static int
+addr_long(const char *a)
+{
+	const char	*lt = strrchr(a, '<');
+	char		*addr;
+	int		 long_;
+
+	/* Without an angle-addr the whole string goes on the line. */
+	if (lt == NULL || strchr(lt, '>') == NULL)
+		return strlen(a) > MIME_ADDR_MAX;
+	addr = mime_addr(a);
+	long_ = strlen(addr) > MIME_ADDR_MAX;
+	free(addr);
+	return long_;
+}
+
 static int
 mail_check(const struct mail *m)
 {
 	json_object	*lists[2] = { m->to, m->cc }, *a;
-	const char	*cid;
+	const char	*cid, *s;
 	size_t		 i, k;
 
-	if (has_ctl(m->from) || has_ctl(m->subject) || m->to == NULL)
+	if (has_ctl(m->from) || has_ctl(m->subject) || m->to == NULL ||
+	    addr_long(m->from))
 		return -1;
 	for (k = 0; k < 2; k++)
 		for (i = 0; lists[k] != NULL &&
-		    i < json_object_array_length(lists[k]); i++)
-			if (has_ctl(json_object_get_string(
-			    json_object_array_get_idx(lists[k], i))))
+		    i < json_object_array_length(lists[k]); i++) {
+			s = json_object_get_string(
+			    json_object_array_get_idx(lists[k], i));
+			if (has_ctl(s) || addr_long(s))
 				return -1;
+		}
 	for (i = 0; m->attachments != NULL &&
 	    i < json_object_array_length(m->attachments); i++) {
 		a = json_object_array_get_idx(m->attachments, i);
 		cid = jstr(a, "content_id");
 		if (has_ctl(jstr(a, "filename")) || has_ctl(cid) ||
-		    has_ctl(jstr(a, "type")) || !cid_ok(cid))
+		    has_ctl(jstr(a, "type")) || !cid_ok(cid) ||
+		    strlen(cid) > MIME_ADDR_MAX ||
+		    strlen(jstr(a, "type")) > MIME_ADDR_MAX)
 			return -1;
 	}
 	return 0;

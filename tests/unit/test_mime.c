@@ -473,6 +473,38 @@ test_attachments(void **state)
 	free(m);
 }
 
+/*
+ * A file name of any length or bytes keeps every line within RFC 5322's
+ * 998 octets: RFC 2231 sections and folded RFC 2047 words (fuzz_mime
+ * found a 1,494-octet Content-Type line for a 300-byte name).
+ */
+static void
+test_long_filename(void **state)
+{
+	char		 doc[2048], name[401];
+	const char	*p, *nl;
+	char		*m;
+
+	(void)state;
+	memset(name, 'a', 300);
+	memcpy(name + 300, ".pdf", 5);
+	snprintf(doc, sizeof(doc), "{\"to\":[\"a@x.org\"],\"attachments\":"
+	    "[{\"filename\":\"%s\",\"content\":\"x\"},{\"filename\":\""
+	    "%s\",\"content\":\"y\"}]}", name,
+	    "\\u62a5\\u544a\\u62a5\\u544a\\u62a5\\u544a\\u62a5\\u544a"
+	    "\\u62a5\\u544a\\u62a5\\u544a\\u62a5\\u544a.xlsx");
+	assert_non_null(m = build(doc));
+	for (p = m; (nl = strstr(p, "\r\n")) != NULL; p = nl + 2)
+		assert_true(nl - p <= 998);
+	assert_non_null(strstr(m, "Content-Disposition: attachment; \r\n "
+	    "filename*0*=utf-8''aaaa"));
+	assert_non_null(strstr(m, ";\r\n filename*1*=aaaa"));
+	/* Sections never cut a %XX. */
+	assert_null(strstr(m, "%\r\n"));
+	assert_null(strstr(m, "%E\r\n"));
+	free(m);
+}
+
 /* How often s occurs in m. */
 static int
 count(const char *m, const char *s)
@@ -603,6 +635,7 @@ main(void)
 		cmocka_unit_test(test_type),
 		cmocka_unit_test(test_html_text),
 		cmocka_unit_test(test_addr),
+		cmocka_unit_test(test_long_filename),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
