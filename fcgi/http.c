@@ -328,6 +328,11 @@ http_detail(const struct http_call *hc, char *out, size_t outsz)
 		    "time exceeds %.0f seconds", hc->secs > 0 ? hc->secs : 1);
 		return out;
 	}
+	if (hc->cc == CURLE_WRITE_ERROR && hc->reply.over) {
+		snprintf(out, outsz, "Third-party system interface response "
+		    "is larger than %d bytes", LIM_UP_REPLY);
+		return out;
+	}
 	if (hc->cc != CURLE_OK) {
 		snprintf(out, outsz, "%s", curl_easy_strerror(hc->cc));
 		return out;

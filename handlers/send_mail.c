@@ -120,6 +120,22 @@ rcpt_detail(const char *s, int code)
 	return o;
 }
 
+/* {error, code, status}: why the SMTP server did not take it. */
+static json_object *
+smtp_why(const struct smtp_res *res)
+{
+	json_object	*o = json_object_new_object();
+
+	json_object_object_add(o, "error", json_object_new_string(
+	    res->cc != CURLE_OK ? curl_easy_strerror(res->cc) :
+	    "the server did not take the message"));
+	json_object_object_add(o, "code", res->code > 0 ?
+	    json_object_new_int64(res->code) : NULL);
+	json_object_object_add(o, "status", *res->status != '\0' ?
+	    json_object_new_string(res->status) : NULL);
+	return o;
+}
+
 /*
  * The envelope: receiver then cc, each address once.  Entries that
  * cannot be an SMTP address go to failed, not to the server.  Fills
@@ -201,10 +217,16 @@ smtp_reply(const struct smtp_res *res, const char **orig, size_t n,
 		    "%s%sThe following recipients were refused: %s",
 		    to->fragments, to->fragments[0] != '\0' ?
 		    ";" : "", names);
-	if (nref > 0) {
+	if (nref > 0 || !res->sent) {
 		d = json_object_new_object();
 		json_object_object_add(d, "successed", json_object_get(ok));
 		json_object_object_add(d, "failed", json_object_get(failed));
+		/*
+		 * ESB's message stays "Failed to send mail"; what the server
+		 * (or the connection to it) said goes beside it.
+		 */
+		if (!res->sent)
+			json_object_object_add(d, "smtp", smtp_why(res));
 		reply_data(rp, d);
 	}
 	json_object_put(ok);

@@ -92,6 +92,14 @@ voice_v5_parse(struct ctx *cx, json_object *doc, struct qcloud_rcpt *r)
 	if (json_object_get_int(res) != 0)
 		log_warnx("%s: voice: sendvoiceprompt result %d",
 		    cx->request_id, json_object_get_int(res));
+	/* result 0 without the callid of the call it placed is no call. */
+	if (json_object_get_int(res) == 0 &&
+	    !json_object_is_type(json_object_object_get(doc, "callid"),
+	    json_type_string)) {
+		qcloud_rcpt_set(r, 0, json_object_new_int(-1),
+		    "answer without callid");
+		return;
+	}
 	qcloud_rcpt_set(r, json_object_get_int(res) == 0, json_object_get(res),
 	    json_object_get_string(json_object_object_get(doc, "errmsg")));
 	if (json_object_object_get_ex(doc, "ext", &v) && v != NULL)

@@ -212,6 +212,10 @@ send_once(struct ctx *cx, const struct wecom_app *app, const char *tok,
 	hc.bodylen = strlen(body);
 	hc.headers[0] = "Content-Type: application/json; charset=utf-8";
 	doc = wx_answer(&hc, http_run(cx->conf, &hc), hide, e);
+	if (doc != NULL && e->kind == WX_OK && !wx_sent(doc, e)) {
+		json_object_put(doc);
+		doc = NULL;
+	}
 	explicit_bzero(url, sizeof(url));
 	http_call_free(&hc);
 	return doc;

@@ -123,7 +123,9 @@ wx_answer(struct http_call *hc, int rc, const char *const *hide,
 	}
 	e->kind = WX_OK;
 	if (json_object_object_get_ex(doc, "errcode", &v) && v != NULL) {
-		if (num_parse(json_object_get_string(v), -0x7fffffffLL,
+		/* A number, as WeChat writes it: "0" is no answer of its. */
+		if (!json_object_is_type(v, json_type_int) ||
+		    num_parse(json_object_get_string(v), -0x7fffffffLL,
 		    0x7fffffffLL, &code) == -1) {
 			json_object_put(doc);
 			e->kind = WX_BADREPLY;
@@ -138,6 +140,31 @@ wx_answer(struct http_call *hc, int rc, const char *const *hide,
 		errmsg_take(doc, hide, e);
 	}
 	return doc;
+}
+
+/*
+ * Whether a send's answer says it was sent: errcode 0 (a number) and
+ * the msgid the API gives every message it takes.  Without them the
+ * answer came from something else (a proxy, a stand-in) and is no
+ * success: e says so, as a reply that is not the API's.
+ */
+int
+wx_sent(json_object *doc, struct wx_err *e)
+{
+	json_object	*v;
+
+	if (doc == NULL || e->kind != WX_OK)
+		return 0;
+	if (!json_object_object_get_ex(doc, "errcode", &v) ||
+	    !json_object_object_get_ex(doc, "msgid", &v) || v == NULL ||
+	    (!json_object_is_type(v, json_type_int) &&
+	    !json_object_is_type(v, json_type_string))) {
+		e->kind = WX_BADREPLY;
+		snprintf(e->detail, sizeof(e->detail), "interface response "
+		    "has no errcode and msgid");
+		return 0;
+	}
+	return 1;
 }
 
 /*
@@ -220,9 +247,13 @@ int
 wx_token_take(json_object *doc, char *out, size_t outsz, long *ttl,
     struct wx_err *e)
 {
+	json_object	*v;
 	long long	 n;
 
-	if (str_copy(out, comp_str(doc, "access_token"), outsz) == -1 ||
+	/* A string, or it is no token WeChat gave (a number is not). */
+	if (!json_object_object_get_ex(doc, "access_token", &v) ||
+	    !json_object_is_type(v, json_type_string) ||
+	    str_copy(out, json_object_get_string(v), outsz) == -1 ||
 	    *out == '\0') {
 		e->kind = WX_BADREPLY;
 		snprintf(e->detail, sizeof(e->detail), "interface response "

@@ -33,6 +33,7 @@ json_object	*wx_fields(json_object *);
 void		 wx_clean(char *);
 json_object	*wx_answer(struct http_call *, int, const char *const *,
 		    struct wx_err *);
+int		 wx_sent(json_object *, struct wx_err *);
 void		 wx_fail(const struct wx_err *, const char *, struct reply *);
 int		 wx_token(const struct conf *, const char *, const char *,
 		    const char *, const char *, store_fetch_fn, void *, char *,

@@ -208,7 +208,7 @@ outcome(struct http_call *hc, const char *const *hide, struct wx_err *e,
 	e->iface = "send_msg_with_tpl";
 	*msgid = -1;
 	doc = wx_answer(hc, hc->cc == CURLE_OK ? 0 : -1, hide, e);
-	if (doc != NULL && e->kind == WX_OK &&
+	if (wx_sent(doc, e) &&
 	    json_object_object_get_ex(doc, "msgid", &v) && v != NULL &&
 	    num_parse(json_object_get_string(v), 0, 0x7fffffffffffffffLL,
 	    msgid) == -1)
