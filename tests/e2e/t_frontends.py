@@ -450,7 +450,8 @@ def main():
     fes = [fe for fe, missing in harness.frontends() if missing is None]
     for fe, missing in harness.frontends():
         if missing:
-            print("skip %s: %s" % (fe, missing))
+            print("skip t_frontends [%s] limits and graceful stops: %s"
+                  % (fe, missing))
     slow = Slow()
     try:
         for fe in fes:
@@ -460,9 +461,14 @@ def main():
         slow.close()
     if "nginx" in fes:
         launchers(c, build)
+    else:
+        print("skip t_frontends launchers (spawn-fcgi, multiwatch, self, "
+              "systemd; behind nginx): nginx cannot run here")
     direct(c, build)
     if "lighttpd" in fes:
         lighttpd_snippet(c, build)
+    else:
+        print("skip t_frontends shipped conf/lighttpd.conf: no lighttpd")
     units(c)
     return c.failed
 
