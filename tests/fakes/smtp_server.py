@@ -17,7 +17,9 @@ starting with the refuse prefix get 550.
 --drop closes the connection after the data without answering it;
 --close-after-message answers 250 and then closes (a server's idle
 timeout, the trap of a reused connection); --stall waits before the
-greeting, the MAIL reply or the DATA reply.  The certificate comes from
+greeting, the MAIL reply or the DATA reply, and records the events
+"stall begins" and "stall ended" so a test can tell the client gave up
+first.  The certificate comes from
 pki.py's CA in --pki; point --pki at a directory of its own to get a
 CA the gateway does not know.  Never prints the password.
 """
@@ -92,10 +94,16 @@ def authenticator(server, session, envelope, mechanism, auth_data):
     return AuthResult(success=ok, handled=False)
 
 
+async def stall():
+    conn_log("stall begins")
+    await asyncio.sleep(A.stall)
+    conn_log("stall ended")
+
+
 class Handler:
     async def handle_MAIL(self, server, session, envelope, address, options):
         if A.stall_at == "mail":
-            await asyncio.sleep(A.stall)
+            await stall()
         envelope.mail_from = address
         envelope.mail_options.extend(options)
         return "250 2.1.0 OK"
@@ -111,7 +119,7 @@ class Handler:
             server.transport.close()
             return "421 4.3.0 never seen"
         if A.stall_at == "data":
-            await asyncio.sleep(A.stall)
+            await stall()
         if not A.no_spool:
             name = next_name()
             with open(os.path.join(A.dir, name + ".eml"), "wb") as f:
@@ -133,7 +141,7 @@ class FakeSMTP(SMTP):
 
     async def _handle_client(self):
         if A.stall_at == "greeting":
-            await asyncio.sleep(A.stall)
+            await stall()
         await super()._handle_client()
 
     async def smtp_EHLO(self, hostname):
