@@ -87,22 +87,33 @@ def main():
              "%d %r" % (st, doc))
         st, doc = call(GW + "channels/weixin/settings/", token(key, app="bk_sops"),
                        method="GET")
-        c.ok("an app unknown here has no permission", st == 403, "%d %r" % (st, doc))
-        for name, tok in (
-                ("a token signed by another key", token(other)),
-                ("a token whose payload was changed", token(key, tamper=True)),
-                ("an expired token", token(key, exp=-3600, nbf=-7200)),
-                ("a token not valid yet", token(key, nbf=3600, exp=7200)),
-                ("a token for another gateway", token(key, kid="bk-other")),
-                ("a token with alg HS512", token(key, alg="HS512")),
+        c.ok("an app unknown here has no permission", st == 403 and
+             doc.get("message") == "APP [bk_app_code=bk_sops] may not read "
+             "the WeChat settings", "%d %r" % (st, doc))
+        bad = "API gateway token [X-Bkapi-Jwt] is not valid: "
+        for name, tok, why in (
+                ("a token signed by another key", token(other),
+                 bad + "signature verification failed"),
+                ("a token whose payload was changed", token(key, tamper=True),
+                 bad + "signature verification failed"),
+                ("an expired token", token(key, exp=-3600, nbf=-7200),
+                 bad + "expired"),
+                ("a token not valid yet", token(key, nbf=3600, exp=7200),
+                 bad + "not valid yet"),
+                ("a token for another gateway", token(key, kid="bk-other"),
+                 bad + "issued for another gateway"),
+                ("a token with alg HS512", token(key, alg="HS512"),
+                 bad + "algorithm is not RS512"),
                 ("a token naming an app the gateway did not verify",
-                 token(key, app_ok=False)),
-                ("no JWT at all", "x.y"),
-                ("garbage", "!!!.???.***")):
+                 token(key, app_ok=False),
+                 "API gateway token [X-Bkapi-Jwt] names no verified app"),
+                ("no JWT at all", "x.y", bad + "not a JWT"),
+                ("garbage", "!!!.???.***", bad + "not a JWT")):
             st, doc = call(GW + "send_mail/", tok)
-            c.ok("refused: " + name, st == 401 and doc.get("result") is False
-                 and (doc.get("error") or {}).get("code") == "UNAUTHENTICATED"
-                 and "X-Bkapi-Jwt" in doc.get("message", ""), "%d %r" % (st, doc))
+            c.ok("refused: %s: %s" % (name, why), st == 401 and
+                 doc.get("result") is False and
+                 (doc.get("error") or {}).get("code") == "UNAUTHENTICATED"
+                 and doc.get("message") == why, "%d %r" % (st, doc))
         st, doc = call(GW + "send_mail/", token(other), extra={
             "X-Bkapi-Authorization": json.dumps({"bk_app_code": "bk_user",
                                                  "bk_app_secret": "user-secret"})})
