@@ -90,6 +90,11 @@ check: deps
 check-unit check-e2e check-conformance: tests-build
 	@sh tests/check.sh --only $(@:check-%=%) $(BUILDDIR)
 
+# Each deliberate bug of tests/mutate/mutations.txt, one at a time in a
+# copy of the tree, against the suite that must catch it (never in place).
+mutate: deps tests-build
+	@/usr/bin/python3 tests/mutate/run.py
+
 bench: deps tests-build
 	@sh tests/bench/run.sh $(BUILDDIR)
 
@@ -190,7 +195,7 @@ uninstall:
 clean:
 	rm -rf build build-asan
 
-.PHONY: all check check-unit check-e2e check-conformance tests-build bench \
+.PHONY: all check check-unit check-e2e check-conformance tests-build bench mutate \
 	valgrind run configtest deps lint install clean
 
 -include $(LIB_OBJS:.o=.d) $(BUILDDIR)/fcgi/main.d
