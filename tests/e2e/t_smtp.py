@@ -195,12 +195,13 @@ def t_drop(tls):
 def t_stall(where):
     def body(g):
         r = send(g)
-        # Read before the fake is stopped: its 30 s stall has not ended.
+        # Read before the fake is stopped: its 30 s stall has not ended
+        # (the harness's port probe may have begun one more).
         began, ended = events(g, "stall begins"), events(g, "stall ended")
         err = expect_fail(r)
         if err:
             return err
-        if len(began) != 1 or ended:
+        if not began or ended:
             return "answered after the fake's stall ended (%d began, " \
                 "%d ended)" % (len(began), len(ended))
         g.stop()
