@@ -5,7 +5,8 @@ a one-byte change, empty, a NUL inside), X-Bkapi-Authorization winning
 over the parameters, the skip_user_auth whitelist, the body cap at
 exactly max_body and one byte over (with max_body set, and the default),
 log lines that no caller can forge with control bytes (raw FastCGI
-params, no web server between), the audit record of every channel,
+params, no web server between), the audit record of every channel
+(with each recipient's outcome where the upstream reports one),
 outbox files that appear only whole (inotify: renamed in, never written
 in place), and TLS host name verification.
 
@@ -251,6 +252,64 @@ def audit(c, build):
     c.logs(g)
 
 
+def audit_outcomes(c, build):
+    """Each recipient's outcome, where the upstream reports one, is in
+    the audit record: SMTP's RCPT replies, WeCom's invaliduser, the
+    Official Account's per-openid results, Tencent Cloud's per-number
+    status."""
+    import t_qcloud as tq
+    import t_smtp as ts
+    import t_wechat as tw
+
+    def rec(g, d):
+        r = [a for a in g.audit() if a.get("request_id") == d.get("request_id")]
+        return r[0] if len(r) == 1 else {}
+
+    with harness.Gateway(build, ts.config(), fakes=[ts.fake()]) as g:
+        st, d = post(g, dict(CR, receiver="a@example.com,refuse-b@example.com",
+                             title="t", content="c"))
+        r = rec(g, d)
+        c.ok("audit send_mail over SMTP: refused recipient with its 550, "
+             "the other as sent", r.get("result") is False and
+             [(f.get("receiver"), f.get("code")) for f in r.get("failed", [])]
+             == [("refuse-b@example.com", 550)] and
+             [f.get("receiver") for f in r.get("successed", [])] ==
+             ["a@example.com"] and r.get("recipients") ==
+             ["a@example.com", "refuse-b@example.com"], repr((d, r)))
+    c.logs(g, ts.SECRETS)
+    with harness.Gateway(build, tw.config(), fakes=[tw.fake()]) as g:
+        st, d = post(g, dict(CR, receiver="u1,Ghost", data={
+            "heading": "h", "message": "m"}),
+            path="/api/c/compapi/cmsi/send_weixin/")
+        r = rec(g, d)
+        c.ok("audit send_weixin over WeCom: the invalid user failed",
+             r.get("result") is False and r.get("failed") ==
+             [{"receiver": "Ghost", "reason": "invaliduser"}], repr((d, r)))
+        st, d = post(g, dict(CR, receiver="o1,nobody", data={
+            "heading": "h", "message": "m"}),
+            path="/api/c/compapi/cmsi/send_mp_weixin/")
+        r = rec(g, d)
+        res = {x.get("receiver", x.get("openid")): x for x in
+               r.get("results", [])}
+        c.ok("audit send_mp_weixin: a result per openid",
+             r.get("code") == d.get("code") and set(res) == {"o1", "nobody"}
+             and r.get("results") == (d.get("data") or {}).get("results"),
+             repr((d, r)))
+    c.logs(g, tw.SECRETS)
+    with harness.Gateway(build, tq.config("v5"), fakes=[tq.fake()]) as g:
+        st, d = post(g, dict(CR, receiver="13800000001,13800009999",
+                             content="disk full"),
+                     path="/api/c/compapi/cmsi/send_sms/")
+        r = rec(g, d)
+        c.ok("audit send_sms over Tencent Cloud: the refused number failed, "
+             "the other sent", r.get("result") is False and
+             r.get("failed") == d["data"]["failed"] and
+             r.get("successed") == d["data"]["successed"] and
+             len(r["failed"]) == 1 and len(r["successed"]) == 1 and
+             "13800009999" in json.dumps(r["failed"]), repr((d, r)))
+    c.logs(g, [tq.V5KEY])
+
+
 # -- the outbox: files appear whole (renamed in), never written in place
 
 IN_CREATE, IN_CLOSE_WRITE, IN_MOVED_TO, IN_MODIFY = 0x100, 0x8, 0x80, 0x2
@@ -327,6 +386,7 @@ def main():
             c, g, harness.LIMIT, "default max_body (8 MiB)"))),
         ("raw FastCGI", lambda: raw_fastcgi(c, b)),
         ("audit", lambda: audit(c, b)),
+        ("audit outcomes", lambda: audit_outcomes(c, b)),
         ("outbox", lambda: outbox_atomic(c, b)),
         ("TLS host", lambda: tls_host(c, b)),
     ]
