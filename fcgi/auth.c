@@ -66,18 +66,27 @@ auth_creds(const struct req *r, struct reply *rp)
 	return out;
 }
 
-/* A credential as text: "" when absent or empty. */
+/*
+ * A credential as text: "" when absent or empty.  One with a NUL inside
+ * ("secret\u0000x") would be cut short to a prefix and compare equal:
+ * it becomes "\x7f", which matches no app, secret or token.
+ */
 static const char *
 cred(json_object *creds, const char *key)
 {
 	json_object	*v;
+	const char	*s;
 
 	if (!json_object_object_get_ex(creds, key, &v) || v == NULL)
 		return "";
 	if (json_object_is_type(v, json_type_object) ||
 	    json_object_is_type(v, json_type_array))
 		return "";
-	return json_object_get_string(v);
+	s = json_object_get_string(v);
+	if (json_object_is_type(v, json_type_string) &&
+	    strlen(s) != (size_t)json_object_get_string_len(v))
+		return "\x7f";
+	return s;
 }
 
 static const char *

@@ -175,11 +175,19 @@ route_off(const struct ctx *cx, struct reply *rp)
 	return 1;
 }
 
-/* One audit record per message a component tried to deliver. */
+/*
+ * One audit record per message a component tried to deliver: request,
+ * app, tenant, recipients, result and code, and each recipient's
+ * outcome where the channel reports one (data's successed, failed or
+ * results; without them every recipient shares the result).
+ */
 static void
 route_audit(const struct ctx *cx, const struct reply *rp)
 {
-	json_object	*rec;
+	static const char *const outcome[] = { "successed", "failed",
+	    "results", NULL };
+	json_object	*rec, *v;
+	size_t		 i;
 
 	rec = log_audit_record(cx->request_id, cx->component);
 	json_object_object_add(rec, "app",
@@ -193,6 +201,11 @@ route_audit(const struct ctx *cx, const struct reply *rp)
 	json_object_object_add(rec, "code", json_object_new_int64(rp->code));
 	json_object_object_add(rec, "message", json_object_new_string(
 	    rp->message != NULL ? rp->message : ""));
+	/* Per recipient, where the channel told: who got it, who did not. */
+	for (i = 0; rp->data != NULL && outcome[i] != NULL; i++)
+		if (json_object_object_get_ex(rp->data, outcome[i], &v))
+			json_object_object_add(rec, outcome[i],
+			    json_object_get(v));
 	log_audit(cx->conf->state_dir, rec);
 	json_object_put(rec);
 }

@@ -1,8 +1,15 @@
 #!/bin/sh
 # Runs every suite against one or more build directories and ends with one
-# tally line, "N passed, N failed".  Non-zero exit on any failure.
+# tally line, "N passed, N failed, N skipped", after naming every skip and
+# why.  Non-zero exit on any failure.
 #
 #	check.sh [--only unit|conformance|e2e] [--valgrind] BUILDDIR...
+#
+# A suite's skips are its lines "skip NAME: WHY" (e2e, t_*.py), cmocka's
+# "[  SKIPPED ] NAME" and the conformance runners' "  skip: ..." lines.
+# A cmocka program counts every test it announced ("Running N test(s)")
+# that neither passed nor was skipped as failed: a failing group or test
+# setup makes its tests vanish from cmocka's own tally.
 only= vg=
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -13,25 +20,37 @@ while [ $# -gt 0 ]; do
 done
 DATA=tests/conformance/data
 PY=/usr/bin/python3
-pass=0 fail=0 bad=0
-out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+pass=0 fail=0 skip=0 bad=0
+out=$(mktemp) skips=$(mktemp)
+trap 'rm -f "$out" "$skips"' EXIT
 
-# Adds the counts of the last "N passed, N failed" line of $out.
-tally() {
-	line=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1)
-	p=$(printf '%s\n' "$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+')
-	f=$(printf '%s\n' "$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+')
-	if [ -z "$line" ]; then p=0; f=1; fi
-	pass=$((pass + p)); fail=$((fail + f))
+num() {
+	printf '%s\n' "$1" | grep -oE "[0-9]+ $2" | grep -oE '[0-9]+' | head -n 1
 }
 
-# cmocka prints "[  PASSED  ] N test(s)." and "[  FAILED  ] N test(s)...".
+# Adds the counts of the last "N passed, N failed[, N skipped]" line of
+# $out; a suite that printed none counts as one failure.
+tally() {
+	line=$(grep -E '^([a-z0-9]+: )?[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1)
+	p=$(num "$line" passed) f=$(num "$line" failed) s=$(num "$line" skipped)
+	if [ -z "$line" ]; then p=0; f=1; fi
+	pass=$((pass + p)); fail=$((fail + f)); skip=$((skip + ${s:-0}))
+}
+
+# cmocka: "Running N test(s)", "[  PASSED  ] N", "[  SKIPPED ] N"; the
+# rest of the N failed, whatever cmocka says (a setup failure prints no
+# FAILED count).
 cmocka_tally() {
-	p=$(grep -E '^\[  PASSED  \] [0-9]+ test' "$out" | tail -n 1 | sed -E 's/[^0-9]*([0-9]+).*/\1/')
-	f=$(grep -E '^\[  FAILED  \] [0-9]+ test' "$out" | tail -n 1 | sed -E 's/[^0-9]*([0-9]+).*/\1/')
-	pass=$((pass + ${p:-0})); fail=$((fail + ${f:-0}))
-	[ -n "$p$f" ] || fail=$((fail + 1))
+	n=$(grep -E '^\[==========\] Running [0-9]+ test' "$out" | head -n 1 | grep -oE '[0-9]+')
+	p=$(grep -E '^\[  PASSED  \] [0-9]+ test' "$out" | tail -n 1 | grep -oE '[0-9]+' | head -n 1)
+	s=$(grep -E '^\[  SKIPPED \] [0-9]+ test' "$out" | tail -n 1 | grep -oE '[0-9]+' | head -n 1)
+	p=${p:-0} s=${s:-0}
+	if [ -z "$n" ]; then n=$((p + s + 1)); fi
+	f=$((n - p - s))
+	[ $f -ge 0 ] || f=1
+	[ $f -gt 0 ] || [ $1 -eq 0 ] || f=1
+	pass=$((pass + p)); fail=$((fail + f)); skip=$((skip + s))
+	grep -E '^\[  SKIPPED \] [^0-9]' "$out" | sed -E "s|^\[  SKIPPED \] (.*)|$2: \1: skip() called|" >> "$skips"
 }
 
 for b in "$@"; do
@@ -41,8 +60,8 @@ for b in "$@"; do
 			[ -x "$t" ] || continue
 			$vg "$t" > "$out" 2>&1
 			rc=$?
-			cmocka_tally
-			grep -E '^\[  (FAILED|  ERROR)' "$out" | head -n 20
+			cmocka_tally $rc "$b/$(basename "$t")"
+			grep -E '^\[  (FAILED|  ERROR)|^Could not run' "$out" | head -n 20
 			if [ $rc -ne 0 ] || grep -qE 'AddressSanitizer|runtime error:|LeakSanitizer' "$out"; then
 				echo "FAIL $t (exit $rc)"; tail -n 30 "$out"; bad=1
 			else
@@ -54,11 +73,17 @@ for b in "$@"; do
 		for pair in "json-schema-suite:$DATA/json-schema/draft2020-12" \
 		    "mustache-spec:$DATA/mustache"; do
 			t="$b/tests/${pair%%:*}"
-			[ -x "$t" ] || continue
+			if ! [ -x "$t" ]; then
+				echo "FAIL $t: not built"; fail=$((fail + 1)); bad=1
+				continue
+			fi
 			$vg "$t" "${pair#*:}" > "$out" 2>&1
 			rc=$?
 			tally
-			grep -vE '^(PASS|SKIP)' "$out" | head -n 40
+			grep -vE '^(PASS|SKIP|  skip:)' "$out" | head -n 40
+			awk -v t="$b/${pair%%:*}" '/^PASS|^FAIL/ { f = $2 }
+			    /^  skip: / { sub(/^  skip: /, ""); print t ": " f ": " $0 }' \
+			    "$out" >> "$skips"
 			if [ $rc -ne 0 ]; then echo "FAIL $t (exit $rc)"; bad=1; else echo "ok   $t"; fi
 		done
 	fi
@@ -67,8 +92,14 @@ for b in "$@"; do
 		rc=$?
 		tally
 		grep -v '^ok' "$out"
+		grep -E '^skip ' "$out" | sed -E "s|^skip |$b e2e: |" >> "$skips"
 		[ $rc -eq 0 ] || bad=1
 	fi
 done
-echo "$pass passed, $fail failed"
+if [ -s "$skips" ]; then
+	echo "skipped (named, with why):"
+	awk '!seen[$0]++ { print "  " $0 }' "$skips"
+fi
+[ $bad -eq 0 ] || [ $fail -gt 0 ] || fail=1
+echo "$pass passed, $fail failed, $skip skipped"
 [ $fail -eq 0 ] && [ $bad -eq 0 ]

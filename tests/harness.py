@@ -236,6 +236,9 @@ class Gateway:
         self.app = None
         self.app_pids = []
         self.log = None
+        # PIDs that did not stop on their graceful signal in time and
+        # got SIGKILL: a test of stopping looks here, not at a clock.
+        self.killed = []
 
     def start_fakes(self):
         """Starts each fake: {"name", "cmd": [...], "ports": N}.  In cmd
@@ -592,6 +595,7 @@ Include %s/cmsi.conf
                 for pid in [self.server.pid] + below:
                     try:
                         os.kill(pid, signal.SIGKILL)
+                        self.killed.append(pid)
                     except OSError:
                         pass
                 self.server.wait()
@@ -600,6 +604,7 @@ Include %s/cmsi.conf
             for pid in below:
                 try:
                     os.kill(pid, signal.SIGKILL)
+                    self.killed.append(pid)
                 except OSError:
                     pass
         time.sleep(0.1)
@@ -619,12 +624,14 @@ Include %s/cmsi.conf
             try:
                 self.app.wait(10)
             except subprocess.TimeoutExpired:
+                self.killed.append(self.app.pid)
                 self.app.kill()
                 self.app.wait()
         if pids and not wait_gone(pids, 10):
             for pid in pids:
                 try:
                     os.kill(pid, signal.SIGKILL)
+                    self.killed.append(pid)
                 except OSError:
                     pass
         self.app = None

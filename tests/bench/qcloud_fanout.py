@@ -19,6 +19,12 @@ import harness  # noqa: E402
 import t_qcloud as q  # noqa: E402  (its fake, config and helpers)
 
 
+def timed(fn, *args):
+    t0 = time.time()
+    out = fn(*args)
+    return (time.time() - t0,) + tuple(out)
+
+
 def line(name, xs, unit="s"):
     print("%-44s median %.3f %s  (min %.3f, max %.3f, n=%d)" % (
         name, statistics.median(xs), unit, min(xs), max(xs), len(xs)))
@@ -39,13 +45,13 @@ def main():
                                  fakes=[q.fake()]) as g:
                 q.fake_call(g, "POST", "/_fake/control",
                             {"delay_ms": a.delay_ms})
-                secs, _, _ = q.fanout(g, 1)
-                secs, _, _ = q.fanout(g, 1)
+                secs, _, _ = timed(q.fanout, g, 1)
+                secs, _, _ = timed(q.fanout, g, 1)
                 one.append(secs)
-                secs, doc, _ = q.fanout(g, a.people)
+                secs, doc, _ = timed(q.fanout, g, a.people)
                 assert doc["result"] is True, doc
                 cold.append(secs)
-                secs, doc, _ = q.fanout(g, a.people)
+                secs, doc, _ = timed(q.fanout, g, a.people)
                 assert doc["result"] is True, doc
                 warm.append(secs)
                 q.fake_call(g, "POST", "/_fake/control",

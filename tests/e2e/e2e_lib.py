@@ -41,3 +41,77 @@ class Checker:
 
     def done(self):
         return 1 if self.failed else 0
+
+
+def fcgi(addr, params, body=b"", timeout=30):
+    """One FastCGI responder request straight to the app (no web
+    server), so params may carry any byte.  params: {name: str|bytes};
+    body over 65535 bytes goes in several records.  Returns (status,
+    headers text, body bytes)."""
+    import socket
+    import struct
+
+    def rec(t, content):
+        pad = (8 - len(content) % 8) % 8
+        return struct.pack("!BBHHBx", 1, t, 1, len(content), pad) + \
+            content + b"\0" * pad
+
+    def ln(n):
+        return bytes([n]) if n < 128 else struct.pack("!I", n | 0x80000000)
+
+    def nv(k, v):
+        k = k if isinstance(k, bytes) else k.encode()
+        v = v if isinstance(v, bytes) else v.encode()
+        return ln(len(k)) + ln(len(v)) + k + v
+
+    p = b"".join(nv(k, v) for k, v in params.items())
+    msg = rec(1, struct.pack("!HB5x", 1, 0))
+    for i in range(0, len(p), 65535):
+        msg += rec(4, p[i:i + 65535])
+    msg += rec(4, b"")
+    for i in range(0, len(body), 65535):
+        msg += rec(5, body[i:i + 65535])
+    msg += rec(5, b"")
+    s = socket.create_connection(addr, timeout)
+    out, buf = b"", b""
+    try:
+        s.sendall(msg)
+        for _ in range(100000):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+            done = False
+            while len(buf) >= 8:
+                _, t, _, n, pad = struct.unpack("!BBHHB", buf[:7])
+                if len(buf) < 8 + n + pad:
+                    break
+                if t == 6:
+                    out += buf[8:8 + n]
+                buf = buf[8 + n + pad:]
+                if t == 3:
+                    done = True
+            if done:
+                break
+    finally:
+        s.close()
+    head, _, rest = out.partition(b"\r\n\r\n")
+    status = 200
+    for line in head.decode(errors="replace").split("\r\n"):
+        if line.lower().startswith("status:"):
+            status = int(line.split()[1])
+    return status, head.decode(errors="replace"), rest
+
+
+def cgi(method, uri, body=b"", **extra):
+    """The CGI variables a web server passes for one request."""
+    path, _, query = uri.partition("?") if isinstance(uri, str) else \
+        (uri, b"", b"")
+    p = {"REQUEST_METHOD": method, "REQUEST_URI": uri,
+         "SCRIPT_NAME": path, "QUERY_STRING": query,
+         "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1",
+         "CONTENT_TYPE": "application/json"}
+    if body is not None:
+        p["CONTENT_LENGTH"] = str(len(body))
+    p.update(extra)
+    return p

@@ -77,11 +77,23 @@ def main():
                 if st != 200 or "result" not in doc:
                     bad.append((body[:20], ct, st))
         c.ok("odd bodies answer an envelope", not bad, repr(bad[:5]))
-        for h in ("", "null", "[]", "\"x\"", "{\"bk_app_code\": 1}", "{" * 100):
+        # Contract 3.1: a header that is no JSON object is 1306406 with
+        # no request_id; an object without a secret is the chain's
+        # first refusal; an empty header reads as none.
+        nojson = (1306406, "Parameters error, request header "
+                  "X-Bkapi-Authorization is not a valid JSON format string")
+        nosecret = (1306000, "Signature [bk_signature] and APP Secret "
+                    "[bk_app_secret] cannot be empty at the same time")
+        for h, want in (("", nosecret), ("null", nojson), ("[]", nojson),
+                        ("\"x\"", nojson), ("{\"bk_app_code\": 1}", nosecret),
+                        ("{" * 100, nojson)):
             st, doc = http(g, "POST", "/api/c/compapi/cmsi/send_mail/", b"{}",
                            {"X-Bkapi-Authorization": h})
-            c.ok("X-Bkapi-Authorization %r answers" % h[:12],
-                 st == 200 and doc.get("result") is False, repr(doc)[:200])
+            c.ok("X-Bkapi-Authorization %r: %d %s" % (h[:12], want[0], want[1]),
+                 st == 200 and doc.get("result") is False and
+                 (doc.get("code"), doc.get("message")) == want and
+                 ("request_id" in doc) == (want is nosecret),
+                 repr(doc)[:200])
         for path in ("/api/c/compapi/cmsi/", "/api/c/compapi/cmsi//send_mail",
                      "/api/c/compapi/cmsi/send_mail/x", "/api/c/compapi/" + "a/" * 400,
                      "/api/c/compapi/cmsi/%00", "/api/c/compapi/v2/v2/cmsi/send_mail/"):

@@ -92,42 +92,64 @@ def main():
              "%d %r" % (st, doc))
         st, doc = call(GW + "channels/weixin/settings/", token(key, app="bk_sops"),
                        method="GET")
-        c.ok("an app unknown here has no permission", st == 403, "%d %r" % (st, doc))
-        for name, tok in (
-                ("a token signed by another key", token(other)),
-                ("a token whose payload was changed", token(key, tamper=True)),
-                ("an expired token", token(key, exp=-3600, nbf=-7200)),
-                ("a token not valid yet", token(key, nbf=3600, exp=7200)),
-                ("a token for another gateway", token(key, kid="bk-other")),
-                ("a token with alg HS512", token(key, alg="HS512")),
+        c.ok("an app unknown here has no permission", st == 403 and
+             doc.get("message") == "APP [bk_app_code=bk_sops] may not read "
+             "the WeChat settings", "%d %r" % (st, doc))
+        bad = "API gateway token [X-Bkapi-Jwt] is not valid: "
+        for name, tok, why in (
+                ("a token signed by another key", token(other),
+                 bad + "signature verification failed"),
+                ("a token whose payload was changed", token(key, tamper=True),
+                 bad + "signature verification failed"),
+                ("an expired token", token(key, exp=-3600, nbf=-7200),
+                 bad + "expired"),
+                ("a token not valid yet", token(key, nbf=3600, exp=7200),
+                 bad + "not valid yet"),
+                ("a token for another gateway", token(key, kid="bk-other"),
+                 bad + "issued for another gateway"),
+                ("a token with alg HS512", token(key, alg="HS512"),
+                 bad + "algorithm is not RS512"),
                 ("a token naming an app the gateway did not verify",
-                 token(key, app_ok=False)),
-                ("no JWT at all", "x.y"),
-                ("garbage", "!!!.???.***"),
+                 token(key, app_ok=False),
+                 "API gateway token [X-Bkapi-Jwt] names no verified app"),
+                ("no JWT at all", "x.y", bad + "not a JWT"),
+                ("garbage", "!!!.???.***", bad + "not a JWT"),
                 # A field of the wrong type is a bad token, not a crash:
                 # unsigned ones first (no credentials needed at all).
-                ("alg null, unsigned", "eyJhbGciOm51bGx9.e30.AAAA"),
+                ("alg null, unsigned", "eyJhbGciOm51bGx9.e30.AAAA",
+                 bad + "algorithm is not RS512"),
                 ("kid null, unsigned",
-                 b64url(b'{"alg":"RS512","kid":null}') + ".e30.AAAA"),
-                ("a header that is an array", b64url(b"[1]") + ".e30.AAAA"),
+                 b64url(b'{"alg":"RS512","kid":null}') + ".e30.AAAA",
+                 bad + "issued for another gateway"),
+                ("a header that is an array", b64url(b"[1]") + ".e30.AAAA",
+                 bad + "not a JWT"),
                 ("a payload that is a string",
                  b64url(b'{"alg":"RS512","kid":"bk-cmsi"}') + "." +
-                 b64url(b'"x"') + ".AAAA"),
-                ("alg a number", token(key, hdr_set={"alg": 512})),
-                ("kid an object", token(key, hdr_set={"kid": {"a": 1}})),
-                ("exp a string", token(key, body_set={"exp": "9999999999"})),
-                ("nbf a string", token(key, body_set={"nbf": "0"})),
-                ("app a string", token(key, body_set={"app": "bk_user"})),
+                 b64url(b'"x"') + ".AAAA", bad + "not a JWT"),
+                ("alg a number", token(key, hdr_set={"alg": 512}),
+                 bad + "algorithm is not RS512"),
+                ("kid an object", token(key, hdr_set={"kid": {"a": 1}}),
+                 bad + "issued for another gateway"),
+                ("exp a string", token(key, body_set={"exp": "9999999999"}),
+                 bad + "a time claim is not a number"),
+                ("nbf a string", token(key, body_set={"nbf": "0"}),
+                 bad + "a time claim is not a number"),
+                ("app a string", token(key, body_set={"app": "bk_user"}),
+                 bad + "a claim has the wrong type"),
                 ("app_code a number", token(key, body_set={
-                    "app": {"app_code": 7, "verified": True}})),
+                    "app": {"app_code": 7, "verified": True}}),
+                 bad + "a claim has the wrong type"),
                 ("app_code null", token(key, body_set={
-                    "app": {"app_code": None, "verified": True}})),
+                    "app": {"app_code": None, "verified": True}}),
+                 bad + "a claim has the wrong type"),
                 ("verified a string", token(key, body_set={
-                    "app": {"app_code": "bk_user", "verified": "true"}}))):
+                    "app": {"app_code": "bk_user", "verified": "true"}}),
+                 bad + "a claim has the wrong type")):
             st, doc = call(GW + "send_mail/", tok)
-            c.ok("refused: " + name, st == 401 and doc.get("result") is False
-                 and (doc.get("error") or {}).get("code") == "UNAUTHENTICATED"
-                 and "X-Bkapi-Jwt" in doc.get("message", ""), "%d %r" % (st, doc))
+            c.ok("refused: %s: %s" % (name, why), st == 401 and
+                 doc.get("result") is False and
+                 (doc.get("error") or {}).get("code") == "UNAUTHENTICATED"
+                 and doc.get("message") == why, "%d %r" % (st, doc))
         st, doc = call(GW + "send_mail/", token(key))
         c.ok("after the bad tokens, the workers still serve", st == 200,
              "%d %r" % (st, doc))

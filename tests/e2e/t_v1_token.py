@@ -69,7 +69,9 @@ def main():
         st, d = token(g)
         c.ok("a refused secret is an error, not a token", d.get("result") is False
              and "access_token" not in json.dumps(d) and "wrong-SECRET" not in
-             json.dumps(d), repr(d)[:300])
+             json.dumps(d) and d.get("message", "").startswith(
+                 "WeChat message sending failed, invalid credential"),
+             repr(d)[:300])
     c.logs(g, SECRETS + ["wrong-SECRET"])
     return c.done()
 

@@ -9,13 +9,18 @@
        tenant-a, "admin" is another person (admin@tenant-a.example), so a
        test sees which tenant an answer was for.
 
---delay-ms adds latency to every answer (a slow directory); --lifetime ends
-the process.  Each call is appended to DIR/calls.log.
+is_login must say which request of the gateway it serves, as ESB's
+outgoing calls do (X-Bkapi-Request-Id, 32 hex digits): one that does not
+is refused with 401, so a caller that forgets it cannot pass.
+--delay-ms adds latency to every answer (a slow directory; "stall ended"
+is recorded in calls.log as each delay ends); --lifetime ends the
+process.  Each call is appended to DIR/calls.log.
 """
 import argparse
 import http.server
 import json
 import os
+import re
 import threading
 import time
 import urllib.parse
@@ -48,7 +53,9 @@ def main():
             pass
 
         def answer(self, doc, status=200):
-            time.sleep(a.delay_ms / 1000.0)
+            if a.delay_ms:
+                time.sleep(a.delay_ms / 1000.0)
+                self.record("stall ended")
             body = json.dumps(doc).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -60,10 +67,17 @@ def main():
             with open(os.path.join(a.dir, "calls.log"), "a") as f:
                 f.write(what + "\n")
 
+        def caller_known(self):
+            rid = self.headers.get("X-Bkapi-Request-Id") or ""
+            return re.fullmatch(r"[0-9a-f]{32}", rid) is not None
+
         def do_GET(self):
             u = urllib.parse.urlparse(self.path)
             q = urllib.parse.parse_qs(u.query)
             self.record("GET " + u.path)
+            if not self.caller_known():
+                return self.answer({"result": False, "message":
+                                    "no X-Bkapi-Request-Id"}, 401)
             if u.path != "/login/accounts/is_login/":
                 return self.answer({"result": False, "message": "no"}, 404)
             if q.get("bk_token") == ["good-token"]:

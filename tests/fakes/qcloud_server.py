@@ -32,9 +32,13 @@ Scripted per-number outcomes (the last four digits of a number):
 Every call is written to --dir as one file: a request line, the
 headers, a blank line and the body bytes exactly as received, after an
 "X-Fake-Verdict:" line with the outcome.  Control, on any host name:
-  POST /_fake/control {"delay_ms": N, "skew": S}  latency added to each
-        call; seconds added to the fake's clock (stale timestamps)
-  GET  /_fake/stats    {"calls": N, "max_inflight": N, "connections": N}
+  POST /_fake/control {"delay_ms": N, "skew": S, "barrier": N}  latency
+        added to each call; seconds added to the fake's clock (stale
+        timestamps); a barrier holds each call until N calls are in
+        flight together (or 8 s pass: a serial client is then seen, not
+        hung), which shows concurrency without a clock
+  GET  /_fake/stats    {"calls": N, "max_inflight": N, "connections": N,
+        "barrier_opened": N, "barrier_gave_up": N}
         (connections: TLS handshakes, to see reuse); {"reset": 1}
         in a control call zeroes them
 
@@ -68,8 +72,10 @@ SMS_PATH = "/v5/tlssmssvr/sendmultisms2"
 VOICE_PATH = "/v5/tlsvoicesvr/sendvoiceprompt"
 
 STATE = {"delay_ms": 0, "skew": 0, "calls": 0, "inflight": 0,
-         "max_inflight": 0, "seq": 0, "connections": 0}
+         "max_inflight": 0, "seq": 0, "connections": 0, "barrier": 0,
+         "barrier_opened": 0, "barrier_gave_up": 0}
 LOCK = threading.Lock()
+BARRIER = threading.Condition(LOCK)
 ARGS = None
 
 
@@ -396,9 +402,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path == "/_fake/stats":
             with LOCK:
-                s = {"calls": STATE["calls"],
-                     "max_inflight": STATE["max_inflight"],
-                     "connections": STATE["connections"]}
+                s = {k: STATE[k] for k in (
+                    "calls", "max_inflight", "connections",
+                    "barrier_opened", "barrier_gave_up")}
             self.send(200, json.dumps(s).encode())
         else:
             self.send(404, b"{}")
@@ -410,12 +416,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if path == "/_fake/control":
             c = json.loads(body or b"{}")
             with LOCK:
-                for k in ("delay_ms", "skew"):
+                for k in ("delay_ms", "skew", "barrier"):
                     if k in c:
                         STATE[k] = int(c[k])
                 if c.get("reset"):
                     STATE["calls"] = STATE["max_inflight"] = 0
                     STATE["connections"] = 0
+                    STATE["barrier_opened"] = STATE["barrier_gave_up"] = 0
             self.send(200, b'{"ok": true}')
             return
         host = self.headers.get("Host", "")
@@ -425,6 +432,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             STATE["max_inflight"] = max(STATE["max_inflight"],
                                         STATE["inflight"])
             delay = STATE["delay_ms"]
+            if STATE["barrier"]:
+                if BARRIER.wait_for(lambda: STATE["max_inflight"] >=
+                                    STATE["barrier"], 8):
+                    STATE["barrier_opened"] += 1
+                else:
+                    STATE["barrier_gave_up"] += 1
+                BARRIER.notify_all()
         try:
             if delay:
                 time.sleep(delay / 1000.0)

@@ -3,13 +3,17 @@
 
     smtp_server.py --port N --dir SPOOL [--tls none|starttls|implicit]
         [--host smtp.example.com] [--pki DIR] [--user U --password P]
-        [--refuse-prefix refuse] [--drop] [--close-after-message]
+        [--senders a@x,b@y] [--refuse-prefix refuse] [--drop]
+        [--close-after-message]
         [--stall-at greeting|mail|data --stall SECS] [--no-spool]
         [--lifetime 600]
 
 Checks what a real submission server checks: STARTTLS before anything
 else when --tls starttls (aiosmtpd's require_starttls), AUTH before MAIL
-when --user is given, the password itself.  What it received goes to
+when --user is given, the password itself, AUTH only over TLS when
+--tls implicit (the port is TLS from the first byte), and, as QQ Mail and
+other providers do, a MAIL FROM of the authenticated user among --senders
+only (default blueking@example.com; others get 553).  What it received goes to
 SPOOL/NNN.eml (the DATA bytes, dot-unstuffed, exactly as sent) with the
 envelope in SPOOL-env/NNN.json; events (a session's first EHLO, each
 AUTH and its outcome) are one file each in SPOOL-events/.  Recipients
@@ -17,7 +21,9 @@ starting with the refuse prefix get 550.
 --drop closes the connection after the data without answering it;
 --close-after-message answers 250 and then closes (a server's idle
 timeout, the trap of a reused connection); --stall waits before the
-greeting, the MAIL reply or the DATA reply.  The certificate comes from
+greeting, the MAIL reply or the DATA reply, and records the events
+"stall begins" and "stall ended" so a test can tell the client gave up
+first.  The certificate comes from
 pki.py's CA in --pki; point --pki at a directory of its own to get a
 CA the gateway does not know.  Never prints the password.
 """
@@ -47,6 +53,7 @@ def args_parse():
     ap.add_argument("--pki")
     ap.add_argument("--user")
     ap.add_argument("--password")
+    ap.add_argument("--senders", default="blueking@example.com")
     ap.add_argument("--refuse-prefix", default="refuse")
     ap.add_argument("--drop", action="store_true")
     ap.add_argument("--close-after-message", action="store_true")
@@ -83,7 +90,8 @@ def authenticator(server, session, envelope, mechanism, auth_data):
     # handled=False, or aiosmtpd sends no reply at all.
     ok = (auth_data is not None and A.user is not None and
           auth_data.login == A.user.encode() and
-          auth_data.password == A.password.encode())
+          auth_data.password == A.password.encode() and
+          (A.tls != "implicit" or is_tls(server)))
     conn_log("auth %s %s tls=%s" % (mechanism, "ok" if ok else "refused",
                                     "yes" if is_tls(server) else "no"))
     if ok:
@@ -92,10 +100,22 @@ def authenticator(server, session, envelope, mechanism, auth_data):
     return AuthResult(success=ok, handled=False)
 
 
+async def stall():
+    conn_log("stall begins")
+    await asyncio.sleep(A.stall)
+    conn_log("stall ended")
+
+
 class Handler:
     async def handle_MAIL(self, server, session, envelope, address, options):
         if A.stall_at == "mail":
-            await asyncio.sleep(A.stall)
+            await stall()
+        senders = [x.strip().lower() for x in A.senders.split(",")]
+        if getattr(session, "fake_auth", None) and \
+                address.lower() not in senders:
+            conn_log("mail from %s refused" % address)
+            return "553 5.7.1 <%s>: mail from address must be same as " \
+                "authorization user" % address
         envelope.mail_from = address
         envelope.mail_options.extend(options)
         return "250 2.1.0 OK"
@@ -111,7 +131,7 @@ class Handler:
             server.transport.close()
             return "421 4.3.0 never seen"
         if A.stall_at == "data":
-            await asyncio.sleep(A.stall)
+            await stall()
         if not A.no_spool:
             name = next_name()
             with open(os.path.join(A.dir, name + ".eml"), "wb") as f:
@@ -133,7 +153,7 @@ class FakeSMTP(SMTP):
 
     async def _handle_client(self):
         if A.stall_at == "greeting":
-            await asyncio.sleep(A.stall)
+            await stall()
         await super()._handle_client()
 
     async def smtp_EHLO(self, hostname):

@@ -16,7 +16,13 @@ NNNNNN-mp.json (not with --no-spool); token calls are counted in
   POST /_fake/revoke           every token issued so far stops working
   POST /_fake/delay?ms=N       latency added to each API call from now on
   POST /_fake/mode?m=M         how API calls answer from now on: ok, garbage
-                               (HTTP 200, HTML), http502, hang (no answer)
+                               (HTTP 200, HTML), http502, hang (no answer
+                               for 120 s; counts "hung" as a call starts
+                               hanging and "stall_ended" as one ends)
+  POST /_fake/token_error?code=N&n=K  the next K message calls (WeCom
+                               message/send, MP template/send) answer
+                               errcode N (40014, 41001, 42001, 40001) and
+                               the token they carried stops working
   POST /_fake/push             JSON {url, msgid, openid, status, sign:
                                good|bad|none}: sends a TEMPLATESENDJOBFINISH
                                to the gateway's server URL, signed with
@@ -50,7 +56,9 @@ LOCK = threading.Lock()
 STATE = {
     "tokens": {},       # token -> {kind, owner, agentid, exp, dead}
     "counts": {"gettoken": 0, "token": 0, "stable_token": 0,
-               "message_send": 0, "template_send": 0, "connections": 0},
+               "message_send": 0, "template_send": 0, "connections": 0,
+               "hung": 0, "stall_ended": 0, "token_errors": 0},
+    "token_error": [0, 0],  # errcode, how many calls still to refuse
     "seq": 0,
     "msgid": 200000000,
     "delay": 0.0,
@@ -114,6 +122,25 @@ def check_token(tok, kinds):
     return None, t
 
 
+FORCED = {40014: "invalid access_token", 41001: "access_token missing",
+          42001: "access_token expired", 40001: "invalid credential, "
+          "access_token is invalid or not latest"}
+
+
+def forced_error(a, tok):
+    """The errcode /_fake/token_error asked for, or None; the token the
+    call carried dies with it, so a retry must bring another."""
+    with LOCK:
+        code, left = STATE["token_error"]
+        if left <= 0:
+            return None
+        STATE["token_error"][1] -= 1
+        if tok in STATE["tokens"]:
+            STATE["tokens"][tok]["dead"] = True
+    count(a, "token_errors")
+    return {"errcode": code, "errmsg": FORCED.get(code, "error") + hint()}
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = 60
@@ -161,7 +188,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if STATE["delay"] > 0:
             time.sleep(STATE["delay"])
         if STATE["mode"] == "hang":
+            count(a, "hung")
             time.sleep(120)
+            count(a, "stall_ended")
         if STATE["mode"] == "garbage":
             return self.raw(200, b"<html>upstream proxy error</html>")
         if STATE["mode"] == "http502":
@@ -191,6 +220,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if path == "/_fake/mode":
             STATE["mode"] = q.get("m", "ok")
             return self.reply({"mode": STATE["mode"]})
+        if path == "/_fake/token_error":
+            with LOCK:
+                STATE["token_error"] = [int(q.get("code", "40014")),
+                                        int(q.get("n", "1"))]
+            return self.reply({"token_error": STATE["token_error"]})
         if path == "/_fake/push":
             return self.push(a, json.loads(raw or b"{}"))
         self.reply({"error": "no such control"}, 404)
@@ -241,6 +275,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                "expires_in": a.expires})
         if path == "/cgi-bin/message/send" and self.command == "POST":
             count(a, "message_send")
+            forced = forced_error(a, q.get("access_token"))
+            if forced:
+                return self.reply(forced)
             why, t = check_token(q.get("access_token"), ("wecom",))
             if why == "missing":
                 return self.reply({"errcode": 41001,
@@ -357,6 +394,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if path == "/cgi-bin/message/template/send" and \
                 self.command == "POST":
             count(a, "template_send")
+            forced = forced_error(a, q.get("access_token"))
+            if forced:
+                return self.reply(forced)
             why, t = check_token(q.get("access_token"), ("mp", "mp-stable"))
             if why == "missing":
                 return self.reply({"errcode": 41001,

@@ -102,7 +102,13 @@ test_message_cap(void **state)
 	big[sizeof(big) - 1] = '\0';
 	reply_init(&rp);
 	reply_fail(&rp, CODE_COMMON, "%s", big);
-	assert_true(strlen(rp.message) < sizeof(big));
+	/* The cap is 4096 bytes with the NUL (limits.h), pinned here. */
+	assert_int_equal(strlen(rp.message), 4095);
+	assert_int_equal(strncmp(rp.message, big, 4095), 0);
+	/* A message of exactly 4095 bytes is kept whole. */
+	big[4095] = '\0';
+	reply_fail(&rp, CODE_COMMON, "%s", big);
+	assert_string_equal(rp.message, big);
 	reply_free(&rp);
 }
 

@@ -192,10 +192,36 @@ test_request_id(void **state)
 	assert_string_not_equal(a, b);
 }
 
+/*
+ * Request documents nest at most 32 levels (LIM_JSON_DEPTH, pinned
+ * here): 32 nested arrays parse, 33 do not.
+ */
+static void
+test_json_depth(void **state)
+{
+	char		 doc[80];
+	json_object	*o;
+	int		 n;
+
+	(void)state;
+	for (n = 31; n <= 33; n++) {
+		memset(doc, '[', (size_t)n);
+		memset(doc + n, ']', (size_t)n);
+		doc[2 * n] = '\0';
+		o = req_parse_json(doc, strlen(doc));
+		if (n <= 32)
+			assert_non_null(o);
+		else
+			assert_null(o);
+		json_object_put(o);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_json_depth),
 		cmocka_unit_test(test_list_split),
 		cmocka_unit_test(test_list_json_and_scalars),
 		cmocka_unit_test(test_bool),

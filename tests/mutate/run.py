@@ -1,0 +1,232 @@
+#!/usr/bin/python3
+"""make mutate: makes each deliberate bug of tests/mutate/mutations.txt,
+one at a time, in a copy of the tree, rebuilds, runs the suites the list
+says must catch it, and prints "N caught, N survived".
+
+The source tree is never written: everything happens in a temporary
+copy (git's tracked and untracked files, and build/ so the first build
+is incremental), removed at the end, also on Ctrl-C.
+
+usage: run.py [--list FILE] [--no-baseline] [--keep] [ID...]
+
+A mutation is a block of "key: value" lines, blocks separated by blank
+lines, "#" starting a comment line:
+
+    id:      auth-secret-prefix
+    file:    fcgi/auth.c
+    find:    } else if (!secret_eq(secret, app->secret)) {
+    replace: } else if (strncmp(secret, app->secret, strlen(secret))) {
+    suite:   script:t_contract.py
+    why:     the app secret check accepts any prefix of the secret
+
+find is a literal text that must occur exactly once in file (a line
+or part of one; {NL} and {TAB} in find and replace are a newline and a
+tab); replace is what it becomes.  suite is one or more of, space
+separated:
+    unit:NAME          build/tests/NAME (a cmocka program)
+    case:FILE          tests/e2e/run.py build tests/e2e/cases/FILE
+                       behind lighttpd
+    script:FILE        tests/e2e/FILE build
+    conformance:NAME   build/tests/NAME on its data
+A mutation is caught when one of its suites fails (exits non-zero).
+One whose text is not found, or that does not build, is reported as
+BROKEN and counts as survived: it tested nothing.  Before the
+mutations, every suite named runs once on the unchanged copy and must
+pass (--no-baseline skips that).
+"""
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PY = "/usr/bin/python3"
+SUITE_TIMEOUT = 1200
+DATA = {"json-schema-suite": "tests/conformance/data/json-schema/draft2020-12",
+        "mustache-spec": "tests/conformance/data/mustache"}
+
+
+def parse(path):
+    muts, cur = [], {}
+    for raw in open(path, encoding="utf-8"):
+        line = raw.rstrip("\n")
+        if line.startswith("#"):
+            continue
+        if not line.strip():
+            if cur:
+                muts.append(cur)
+                cur = {}
+            continue
+        k, sep, v = line.partition(":")
+        if not sep:
+            sys.exit("%s: not 'key: value': %r" % (path, line))
+        k, v = k.strip(), v.strip()
+        if k in ("find", "replace"):
+            v = v.replace("{NL}", "\n").replace("{TAB}", "\t")
+        cur[k] = v
+    if cur:
+        muts.append(cur)
+    seen = set()
+    for m in muts:
+        for k in ("id", "file", "find", "replace", "suite"):
+            if k not in m:
+                sys.exit("%s: mutation %r lacks %s" % (path, m.get("id"), k))
+        if m["id"] in seen:
+            sys.exit("%s: id %s twice" % (path, m["id"]))
+        seen.add(m["id"])
+    return muts
+
+
+def copy_tree(dst):
+    """The tracked and untracked (not ignored) files, and build/, with
+    their times, so make rebuilds only what a mutation touches."""
+    out = subprocess.run(["git", "-C", TOP, "ls-files", "-z", "--cached",
+                          "--others", "--exclude-standard"],
+                         stdout=subprocess.PIPE, check=True).stdout
+    for rel in out.decode().split("\0"):
+        if not rel or not os.path.lexists(os.path.join(TOP, rel)):
+            continue
+        d = os.path.join(dst, os.path.dirname(rel))
+        os.makedirs(d, exist_ok=True)
+        shutil.copy2(os.path.join(TOP, rel), os.path.join(dst, rel),
+                     follow_symlinks=False)
+    if os.path.isdir(os.path.join(TOP, "build")):
+        shutil.copytree(os.path.join(TOP, "build"),
+                        os.path.join(dst, "build"), symlinks=True)
+
+
+def sh(argv, cwd, timeout=SUITE_TIMEOUT, env=None):
+    """(exit status, last lines of output); a timeout is a failure."""
+    try:
+        p = subprocess.run(argv, cwd=cwd, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=timeout,
+                           env=env, start_new_session=True)
+        return p.returncode, p.stdout.decode(errors="replace")
+    except subprocess.TimeoutExpired as e:
+        out = (e.stdout or b"").decode(errors="replace")
+        return 124, out + "\n(timed out after %d s)" % timeout
+
+
+def targets(suites):
+    t = ["build/cmsi.fcgi"]
+    for s in suites:
+        kind, _, name = s.partition(":")
+        if kind in ("unit", "conformance"):
+            t.append("build/tests/" + name)
+    return t
+
+
+def run_suite(tree, s):
+    kind, _, name = s.partition(":")
+    env = dict(os.environ)
+    if kind == "unit":
+        return sh(["build/tests/" + name], tree)
+    if kind == "conformance":
+        return sh(["build/tests/" + name, DATA[name]], tree)
+    if kind == "case":
+        env["CMSI_FRONTENDS"] = "lighttpd"
+        return sh([PY, "tests/e2e/run.py", "build",
+                   "tests/e2e/cases/" + name], tree, env=env)
+    if kind == "script":
+        return sh([PY, "tests/e2e/" + name, "build"], tree, env=env)
+    return 2, "unknown suite kind %r" % kind
+
+
+def build(tree, suites):
+    return sh(["make", "-s", "-j2", "BUILDDIR=build"] + targets(suites),
+              tree, timeout=900)
+
+
+def fails(out, n=6):
+    lines = [l for l in out.splitlines() if l.startswith("FAIL") or
+             "[  FAILED" in l or "[  ERROR" in l]
+    return "; ".join(l[:160] for l in lines[:n]) or out.strip()[-300:]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--list", default=os.path.join(TOP, "tests/mutate/mutations.txt"))
+    ap.add_argument("--no-baseline", action="store_true")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the temporary tree (its path is printed)")
+    ap.add_argument("ids", nargs="*")
+    a = ap.parse_args()
+    muts = parse(a.list)
+    if a.ids:
+        unknown = set(a.ids) - {m["id"] for m in muts}
+        if unknown:
+            sys.exit("no such mutation: %s" % " ".join(sorted(unknown)))
+        muts = [m for m in muts if m["id"] in a.ids]
+    tree = tempfile.mkdtemp(prefix="cmsi-mutate-")
+    # Ctrl-C and TERM end the run through finally, which removes the copy.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(130))
+    caught = survived = 0
+    report = []
+    try:
+        copy_tree(tree)
+        every = sorted({s for m in muts for s in m["suite"].split()})
+        rc, out = build(tree, every)
+        if rc != 0:
+            sys.exit("the unchanged tree does not build:\n" + out[-2000:])
+        if not a.no_baseline:
+            for s in every:
+                rc, out = run_suite(tree, s)
+                print("baseline %-34s %s" % (s, "ok" if rc == 0 else "FAIL"),
+                      flush=True)
+                if rc != 0:
+                    sys.exit("baseline: %s fails without any mutation: %s"
+                             % (s, fails(out)))
+        for m in muts:
+            path = os.path.join(tree, m["file"])
+            orig = open(path, "rb").read()
+            text = orig.decode("utf-8")
+            n = text.count(m["find"])
+            t0 = time.time()
+            if n != 1:
+                verdict, detail = "BROKEN", "find text occurs %d times" % n
+            else:
+                with open(path, "w", encoding="utf-8") as f:
+                    f.write(text.replace(m["find"], m["replace"]))
+                try:
+                    suites = m["suite"].split()
+                    rc, out = build(tree, suites)
+                    if rc != 0:
+                        verdict, detail = "BROKEN", "does not build: " + \
+                            out.strip()[-300:]
+                    else:
+                        verdict, detail = "survived", "every suite passed"
+                        for s in suites:
+                            rc, out = run_suite(tree, s)
+                            if rc != 0:
+                                verdict = "caught"
+                                detail = "%s: %s" % (s, fails(out, 2))
+                                break
+                finally:
+                    with open(path, "wb") as f:
+                        f.write(orig)
+            if verdict == "caught":
+                caught += 1
+            else:
+                survived += 1
+            line = "%-8s %-32s %5.0f s  %s" % (
+                verdict, m["id"], time.time() - t0, detail[:400])
+            report.append((verdict, m))
+            print(line, flush=True)
+    finally:
+        if a.keep:
+            print("kept " + tree)
+        else:
+            shutil.rmtree(tree, ignore_errors=True)
+    bad = [m["id"] for v, m in report if v != "caught"]
+    if bad:
+        print("not caught: " + " ".join(bad))
+    print("%d caught, %d survived" % (caught, survived))
+    return 0 if survived == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
