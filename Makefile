@@ -17,6 +17,7 @@ CMSI_CONF	?= conf/cmsi.json
 # multiwatch), so `make check` on a fresh machine installs them all.
 DEBS = build-essential pkg-config libfcgi-dev libcurl4-gnutls-dev \
 	libjson-c-dev libxml2-dev libgnutls28-dev libpcre2-dev libcmocka-dev \
+	clang libclang-rt-14-dev \
 	lighttpd curl python3 python3-aiosmtpd openssl ca-certificates \
 	apache2 libapache2-mod-fcgid nginx spawn-fcgi multiwatch
 
@@ -200,26 +201,47 @@ clean:
 
 -include $(LIB_OBJS:.o=.d) $(BUILDDIR)/fcgi/main.d
 
-# libFuzzer targets (clang, libclang-rt-14-dev): FUZZ_SECONDS each.
+# libFuzzer targets (clang, libclang-rt-14-dev): FUZZ_SECONDS each.  The
+# library is compiled once with fuzzer instrumentation and each target
+# links it (with the ldflags its comment names, e.g. --wrap).  make check
+# runs each for FUZZ_CHECK_SECONDS; make fuzz as long as asked.
 FUZZ_SECONDS	?= 30
+FUZZ_CHECK_SECONDS ?= 5
+FUZZDIR		?= build-fuzz
 FUZZ_SRCS	 = $(wildcard tests/fuzz/fuzz_*.c)
-fuzz:
-	@mkdir -p build-fuzz
+FUZZ_BINS	 = $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZDIR)/%)
+FUZZ_OBJS	 = $(patsubst %.c,$(FUZZDIR)/%.o,$(filter-out fcgi/main.c,$(LIB_SRCS)))
+FUZZ_CFLAGS	 = -std=gnu11 -D_GNU_SOURCE -g -O1 -fno-sanitize-recover=all \
+		   $(DEP_CFLAGS) -Ifcgi -Ifcgi/up -Ihandlers
+
+$(FUZZDIR)/%.o: %.c
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined \
+	    -c -o $@ $<
+
+$(FUZZDIR)/libcmsi.a: $(FUZZ_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $(FUZZ_OBJS)
+
+$(FUZZDIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZDIR)/libcmsi.a
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< \
+	    $(FUZZDIR)/libcmsi.a $(DEP_LIBS) \
+	    $$(sed -n 's/^ \* ldflags: //p' $<)
+
+fuzz: $(FUZZ_BINS)
 	@for f in $(FUZZ_SRCS); do \
 	    n=$$(basename $$f .c); \
-	    ldf=$$(sed -n 's/^ \* ldflags: //p' $$f); \
-	    clang -std=gnu11 -D_GNU_SOURCE -g -O1 \
-	        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(DEP_CFLAGS) \
-	        -Ifcgi -Ifcgi/up -Ihandlers -o build-fuzz/$$n $$f \
-	        $(filter-out fcgi/main.c,$(LIB_SRCS)) $(DEP_LIBS) $$ldf || exit 1; \
-	    mkdir -p build-fuzz/corpus-$$n; \
+	    mkdir -p $(FUZZDIR)/corpus-$$n; \
 	    dict=; [ ! -f tests/fuzz/$${n#fuzz_}.dict ] || \
 	        dict=-dict=tests/fuzz/$${n#fuzz_}.dict; \
-	    build-fuzz/$$n $$dict -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
-	        -print_final_stats=1 build-fuzz/corpus-$$n \
-	        tests/fuzz/corpus/$${n#fuzz_} > build-fuzz/$$n.log 2>&1; \
+	    $(FUZZDIR)/$$n $$dict -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
+	        -print_final_stats=1 -artifact_prefix=$(FUZZDIR)/$$n- \
+	        $(FUZZDIR)/corpus-$$n tests/fuzz/corpus/$${n#fuzz_} \
+	        > $(FUZZDIR)/$$n.log 2>&1; \
 	    rc=$$?; \
-	    grep -E 'number_of_executed_units|ERROR|SUMMARY' build-fuzz/$$n.log; \
-	    [ $$rc = 0 ] || { tail -n 40 build-fuzz/$$n.log; exit 1; }; \
+	    printf '%-16s %s\n' $$n "$$(grep -E 'number_of_executed_units' \
+	        $(FUZZDIR)/$$n.log | tr -s ' ')"; \
+	    [ $$rc = 0 ] || { grep -E 'ERROR|SUMMARY' $(FUZZDIR)/$$n.log; \
+	        tail -n 40 $(FUZZDIR)/$$n.log; exit 1; }; \
 	done
 .PHONY: fuzz

@@ -3,7 +3,7 @@
 # tally line, "N passed, N failed, N skipped", after naming every skip and
 # why.  Non-zero exit on any failure.
 #
-#	check.sh [--only unit|conformance|e2e] [--valgrind] BUILDDIR...
+#	check.sh [--only unit|conformance|e2e|fuzz] [--valgrind] BUILDDIR...
 #
 # A suite's skips are its lines "skip NAME: WHY" (e2e, t_*.py), cmocka's
 # "[  SKIPPED ] NAME" and the conformance runners' "  skip: ..." lines.
@@ -96,6 +96,18 @@ for b in "$@"; do
 		[ $rc -eq 0 ] || bad=1
 	fi
 done
+# The libFuzzer targets, briefly (make fuzz runs them as long as asked):
+# each run that ends without a crash or sanitizer report passes.
+if [ -z "$only" ] || [ "$only" = fuzz ]; then
+	echo "== fuzz (${FUZZ_CHECK_SECONDS:-5} s each)"
+	make --no-print-directory -s fuzz \
+	    FUZZ_SECONDS="${FUZZ_CHECK_SECONDS:-5}" > "$out" 2>&1
+	rc=$?
+	cat "$out" | grep -vE '^(clang|ar) ' | grep -v '^ ' | head -n 60
+	n=$(grep -cE '^fuzz_[a-z0-9_]+ +stat::number_of_executed_units' "$out")
+	pass=$((pass + n))
+	[ $rc -eq 0 ] || { fail=$((fail + 1)); bad=1; }
+fi
 if [ -s "$skips" ]; then
 	echo "skipped (named, with why):"
 	awk '!seen[$0]++ { print "  " $0 }' "$skips"

@@ -8,6 +8,7 @@
  */
 #include <fcgiapp.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
