@@ -5,7 +5,7 @@
         [--host smtp.example.com] [--pki DIR] [--user U --password P]
         [--refuse-prefix refuse] [--drop] [--close-after-message]
         [--stall-at greeting|mail|data --stall SECS] [--no-spool]
-        [--lifetime 600]
+        [--mode-file PATH] [--lifetime 600]
 
 Checks what a real submission server checks: STARTTLS before anything
 else when --tls starttls (aiosmtpd's require_starttls), AUTH before MAIL
@@ -17,7 +17,10 @@ starting with the refuse prefix get 550.
 --drop closes the connection after the data without answering it;
 --close-after-message answers 250 and then closes (a server's idle
 timeout, the trap of a reused connection); --stall waits before the
-greeting, the MAIL reply or the DATA reply.  The certificate comes from
+greeting, the MAIL reply or the DATA reply.  --mode-file names a file
+read at each RCPT: "tempfail" answers 451 (try again later), "flap"
+451 to every other recipient, "down" 421 and a closed connection,
+anything else (or no file) as usual.  The certificate comes from
 pki.py's CA in --pki; point --pki at a directory of its own to get a
 CA the gateway does not know.  Never prints the password.
 """
@@ -53,6 +56,7 @@ def args_parse():
     ap.add_argument("--stall-at", choices=("greeting", "mail", "data"))
     ap.add_argument("--stall", type=float, default=30)
     ap.add_argument("--no-spool", action="store_true")
+    ap.add_argument("--mode-file")
     ap.add_argument("--lifetime", type=float, default=600)
     return ap.parse_args()
 
@@ -92,6 +96,9 @@ def authenticator(server, session, envelope, mechanism, auth_data):
     return AuthResult(success=ok, handled=False)
 
 
+FLAP = [False]
+
+
 class Handler:
     async def handle_MAIL(self, server, session, envelope, address, options):
         if A.stall_at == "mail":
@@ -101,6 +108,21 @@ class Handler:
         return "250 2.1.0 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, options):
+        mode = ""
+        if A.mode_file:
+            try:
+                with open(A.mode_file) as f:
+                    mode = f.read().strip()
+            except OSError:
+                pass
+        if mode == "flap":
+            FLAP[0] = not FLAP[0]
+            mode = "tempfail" if FLAP[0] else ""
+        if mode == "tempfail":
+            return "451 4.3.0 <%s>: try again later" % address
+        if mode == "down":
+            asyncio.get_running_loop().call_later(0.01, server.transport.close)
+            return "421 4.3.2 service not available"
         if address.lower().startswith(A.refuse_prefix):
             return "550 5.1.1 <%s>: Recipient address rejected" % address
         envelope.rcpt_tos.append(address)
