@@ -59,15 +59,15 @@ sha256_hex(const void *p, size_t n, char out[65])
 	out[64] = '\0';
 }
 
-/* -t: dedup_window_s.  Returns 0, or -1 with msg. */
+/* -t: dedup_window_s (0 is off).  Returns 0, or -1 with msg. */
 int
 idem_check(json_object *v, char *msg, size_t n)
 {
 	long long	 x;
 
-	if (num_parse(json_object_get_string(v), 1, IDEM_WINDOW_MAX, &x) ==
+	if (num_parse(json_object_get_string(v), 0, IDEM_WINDOW_MAX, &x) ==
 	    -1) {
-		snprintf(msg, n, "1 to %d seconds", IDEM_WINDOW_MAX);
+		snprintf(msg, n, "0 to %d seconds", IDEM_WINDOW_MAX);
 		return -1;
 	}
 	return 0;

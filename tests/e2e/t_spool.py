@@ -563,7 +563,7 @@ def restart_server(g):
     harness.wait_port(g.port, 20)
 
 
-def t_faults(g, n=240):
+def t_faults(g, n=300):
     random.seed(int(os.environ.get("CMSI_FAULT_SEED", "16")))
     cl = Client(g, n)
     stop, kills, modes = threading.Event(), [], []
@@ -574,10 +574,12 @@ def t_faults(g, n=240):
     done = [0]
 
     def one(m):
+        # Paced, so that the faults and kills span the whole run.
+        time.sleep(random.uniform(0.1, 0.5))
         cl.one(m)
         done[0] += 1
 
-    with concurrent.futures.ThreadPoolExecutor(8) as ex:
+    with concurrent.futures.ThreadPoolExecutor(6) as ex:
         futs = [ex.submit(one, m) for m in cl.msgs]
         while done[0] < n // 2:
             time.sleep(0.1)
