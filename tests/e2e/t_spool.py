@@ -411,6 +411,42 @@ def t_configtest():
                p.returncode, missing, out, ex.stdout.decode()))
 
 
+def t_outage(g):
+    """WeCom and SMTP down (connections cut) for 20 s, then back: every
+    message sent meanwhile is answered queued and arrives once, drained
+    by the workers after later requests (no --drain)."""
+    wecom_mode(g, "drop")
+    smtp_mode(g, "down")
+    answers = []
+    end = time.time() + 20
+    i = 0
+    while time.time() < end:
+        answers.append(post(g, "send_weixin", {"receiver": "u7", "data": {
+            "heading": "w%d" % i, "message": "m"}}))
+        answers.append(post(g, "send_mail", {"receiver": "z@example.com",
+                                             "title": "w%d" % i,
+                                             "content": "c"}))
+        i += 1
+        time.sleep(1)
+    if not all(a.get("result") is True and a["data"].get("queued")
+               for a in answers):
+        return "during the outage: %s" % [a for a in answers if not (
+            a.get("result") is True and a["data"].get("queued"))][:2]
+    wecom_mode(g, "ok")
+    smtp_mode(g, "ok")
+    wait_for(lambda: post(g, "get_msg_type", {}) and not spooled(g), 180)
+    sent = wecom_sent(g) + smtp_sent(g)
+    want = sorted([("w%d" % k, "u7") for k in range(i)] +
+                  [("w%d" % k, "z@example.com") for k in range(i)])
+    if spooled(g) or sorted(sent) != want:
+        return "%d message(s) sent twice or not at all; spool %d" % (
+            len(set(want) ^ set(sent)) + len(sent) - len(set(sent)),
+            len(spooled(g)))
+    print("     t_spool: outage of 20 s: %d messages queued, %d delivered "
+          "once" % (len(answers), len(sent)))
+    return None
+
+
 # -- a full disk --------------------------------------------------------
 
 def t_enospc():
@@ -677,6 +713,8 @@ def main():
     cfg["outbox_keep"] = 5
     cfg["components"]["send_mail"]["delivery"] = "outbox"
     check("outbox_keep: the oldest outbox files go", t_outbox_keep, cfg)
+    check("an upstream down for 20 s: nothing lost, nothing twice",
+          t_outage)
     if not ONLY or "t_enospc" in ONLY:
         t_enospc()
     check("faults: every accepted recipient delivered once or expired",
