@@ -409,6 +409,8 @@ idem_clean(const struct conf *c)
 	    (int)sizeof(dir) || (d = opendir(dir)) == NULL)
 		return;
 	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, ".tmp-", 5) == 0)
+			spool_tmp_sweep(dir, de->d_name);
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);

@@ -874,6 +874,22 @@ out:
 }
 
 /*
+ * A temp file a killed writer left behind: gone after an hour (a live
+ * writer renames its own within a request's time).
+ */
+void
+spool_tmp_sweep(const char *dir, const char *name)
+{
+	struct stat	 st;
+	char		 path[LIM_PATH + 300];
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) <
+	    (int)sizeof(path) && lstat(path, &st) == 0 &&
+	    S_ISREG(st.st_mode) && time(NULL) - st.st_mtime > 3600)
+		unlink(path);
+}
+
+/*
  * Drains the spool: at most max attempts within about max_ms, under
  * spool/.lock so that one process drains at a time (another one
  * returns at once).  Expired items are printed on report when it is
@@ -907,6 +923,10 @@ spool_drain(const struct conf *c, size_t max, long max_ms, FILE *report)
 		goto out;
 	while ((de = readdir(d)) != NULL) {
 		n = strlen(de->d_name);
+		if (strncmp(de->d_name, ".tmp-", 5) == 0) {
+			spool_tmp_sweep(dir, de->d_name);
+			continue;
+		}
 		if (de->d_name[0] == '.' || n < 6 ||
 		    strcmp(de->d_name + n - 5, ".json") != 0)
 			continue;

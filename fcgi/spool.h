@@ -19,6 +19,7 @@ int	 spool_check(json_object *, char *, size_t);
 int	 spool_write(const char *, const char *, const void *, size_t, int);
 const char *spool_success(const char *);
 json_object *spool_read(int, size_t);
+void	 spool_tmp_sweep(const char *, const char *);
 json_object *spool_find(const struct conf *, const char *, int *);
 
 #endif /* SPOOL_H */
