@@ -244,6 +244,25 @@ def t_queued_then_delivered(g):
     return None
 
 
+def t_v1_queued(g):
+    """The v1 dialect says it in summary.queued, with a 200."""
+    smtp_mode(g, "tempfail")
+    req = urllib.request.Request(
+        "http://127.0.0.1:%d/api/bk-cmsi/prod/v1/send_mail/" % g.port,
+        data=json.dumps({"receiver": ["v@example.com"], "title": "v1",
+                         "content": "c"}).encode(), method="POST",
+        headers={"Content-Type": "application/json",
+                 "X-Bkapi-Authorization": json.dumps(
+                     {"bk_app_code": "demo", "bk_app_secret": "demo-secret"})})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        st, d = r.status, json.loads(r.read())
+    s = (d.get("data") or {}).get("summary", {})
+    if st != 200 or d.get("result") is not True or s.get("queued") != 1 or \
+            d["data"].get("queued") != ["v@example.com"]:
+        return "answered %d %s" % (st, json.dumps(d)[:300])
+    return None
+
+
 def t_partial(g):
     """u1 delivered, ghost refused for good, nothing spooled: as now."""
     d = post(g, "send_weixin", {"receiver": "u1,ghost",
@@ -697,6 +716,7 @@ def main():
     check("retry on: transient failures are queued, then delivered once",
           t_queued_then_delivered)
     check("a permanent failure is reported as now, never queued", t_partial)
+    check("v1: summary.queued", t_v1_queued)
     check("SMTP 451: queued, then delivered once by --drain",
           t_smtp_tempfail)
     check("Tencent rate limit and 503: queued until it answers",
