@@ -148,7 +148,7 @@ lint:
 STATEDIR	?= /var/lib/cmsi
 SYSTEMDDIR	?= $(PREFIX)/lib/systemd/system
 DEPLOY		 = lighttpd.conf apache-fcgid.conf apache-proxy-fcgi.conf \
-		   nginx.conf
+		   nginx.conf logrotate.conf
 INSTALL_SED	 = -e 's|/usr/local/libexec/cmsi|$(LIBEXECDIR)/cmsi|g' \
 		   -e 's|/usr/local/share/cmsi|$(DATADIR)|g' \
 		   -e 's|/etc/cmsi|$(SYSCONFDIR)/cmsi|g' \
@@ -171,7 +171,8 @@ install: all
 	install -m 0644 README.md $(DESTDIR)$(DATADIR)/
 	for f in $(DEPLOY); do sed $(INSTALL_SED) conf/$$f \
 	    > $(DESTDIR)$(DATADIR)/examples/$$f || exit 1; done
-	for f in cmsi.socket cmsi.service; do sed $(INSTALL_SED) \
+	for f in cmsi.socket cmsi.service cmsi-drain.service \
+	    cmsi-drain.timer; do sed $(INSTALL_SED) \
 	    conf/systemd/$$f > $(DESTDIR)$(SYSTEMDDIR)/$$f || exit 1; done
 	sed $(INSTALL_SED) $(CONF_SED) conf/cmsi.example.json \
 	    > $(ETC)/cmsi.example.json
@@ -185,7 +186,9 @@ install: all
 uninstall:
 	rm -f $(DESTDIR)$(LIBEXECDIR)/cmsi/cmsi.fcgi $(ETC)/cmsi.example.json \
 	    $(DESTDIR)$(SYSTEMDDIR)/cmsi.socket \
-	    $(DESTDIR)$(SYSTEMDDIR)/cmsi.service $(DESTDIR)$(DATADIR)/README.md
+	    $(DESTDIR)$(SYSTEMDDIR)/cmsi.service \
+	    $(DESTDIR)$(SYSTEMDDIR)/cmsi-drain.service \
+	    $(DESTDIR)$(SYSTEMDDIR)/cmsi-drain.timer $(DESTDIR)$(DATADIR)/README.md
 	rm -rf $(DESTDIR)$(DATADIR)/schemas $(DESTDIR)$(DATADIR)/templates \
 	    $(DESTDIR)$(DATADIR)/examples
 	-rmdir $(DESTDIR)$(LIBEXECDIR)/cmsi $(DESTDIR)$(DATADIR) 2>/dev/null

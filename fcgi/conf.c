@@ -17,7 +17,9 @@
 #include "conf.h"
 #include "jwt.h"
 #include "limits.h"
+#include "idem.h"
 #include "log.h"
+#include "spool.h"
 #include "util.h"
 
 /* Component keys; "*" marks a secret (string, {"file"} or {"env"}). */
@@ -53,13 +55,14 @@ static const struct comp_keys comp_keys[] = {
 
 /* Keys every component section may carry; "comment" documents it. */
 static const char *const comp_common[] = {
-	"delivery", "dest_url", "enabled", "comment", NULL
+	"delivery", "dest_url", "enabled", "comment", "retry",
+	"dedup_window_s", NULL
 };
 
 static const char *const top_keys[] = {
 	"state_dir", "schemas_dir", "templates_dir", "apps", "login",
 	"users", "upstream", "components", "max_body", "verbose",
-	"tenants", "gateway", "comment", NULL
+	"tenants", "gateway", "comment", "outbox_keep", NULL
 };
 
 static const char *const tenant_keys[] = {
@@ -366,6 +369,7 @@ static void
 load_comp(struct conf *c, const char *name, json_object *sec)
 {
 	const struct comp_keys	*ck;
+	json_object		*rv;
 	const char		*k;
 	char			 what[128];
 	char			*s;
@@ -433,6 +437,12 @@ load_comp(struct conf *c, const char *name, json_object *sec)
 			problem(c, "components.%s.%s: not a boolean", name,
 			    bkey);
 	}
+	if (json_object_object_get_ex(sec, "retry", &rv) &&
+	    spool_check(rv, what, sizeof(what)) == -1)
+		problem(c, "components.%s.retry: %s", name, what);
+	if (json_object_object_get_ex(sec, "dedup_window_s", &rv) &&
+	    idem_check(rv, what, sizeof(what)) == -1)
+		problem(c, "components.%s.dedup_window_s: %s", name, what);
 	k = conf_str(sec, "delivery");
 	if (*k != '\0' && strcmp(k, "outbox") != 0)
 		problem(c, "components.%s.delivery: only \"outbox\" is known",
@@ -671,6 +681,14 @@ conf_fill(struct conf *c, json_object *doc)
 			c->max_body = (size_t)n;
 	}
 	c->verbose = conf_bool(doc, "verbose");
+	c->outbox_keep = 1000;
+	if (json_object_object_get_ex(doc, "outbox_keep", &v)) {
+		if (num_parse(json_object_get_string(v), 1, 10000000, &n) ==
+		    -1)
+			problem(c, "outbox_keep: 1 to 10000000 files");
+		else
+			c->outbox_keep = (long)n;
+	}
 	json_object_object_get_ex(doc, "apps", &v);
 	load_apps(c, v);
 	login = NULL;

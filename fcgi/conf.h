@@ -39,6 +39,7 @@ struct conf {
 	json_object	*connect_to;	/* owned: array of CONNECT_TO strings */
 	size_t		 max_body;	/* request body cap, bytes */
 	int		 verbose;	/* debug log lines */
+	long		 outbox_keep;	/* sandbox outbox files kept */
 	struct conf_app	*apps;		/* owned: napps entries */
 	size_t		 napps;
 	json_object	*components;	/* owned: name -> section, secrets resolved */

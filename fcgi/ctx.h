@@ -4,6 +4,7 @@
 #include <json-c/json.h>
 
 struct conf;
+struct outcome;
 struct req;
 
 /*
@@ -24,6 +25,7 @@ struct ctx {
 	const char		*language;	/* borrowed: Blueking-Language */
 	const char		*timezone;	/* borrowed: Blueking-Timezone */
 	const struct req	*req;		/* borrowed: for callbacks only */
+	struct outcome		*oc;		/* borrowed: retry's record, or NULL */
 };
 
 #endif /* CTX_H */

@@ -6,6 +6,7 @@
  */
 #include <fcntl.h>
 #include <stdint.h>
+#include <strings.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,30 @@ http_write(char *p, size_t sz, size_t n, void *arg)
 	if (buf_add(b, p, sz * n) == -1)
 		return 0;
 	return sz * n;
+}
+
+/*
+ * Keeps an answer's Retry-After (delay-seconds; an HTTP date is read
+ * as no hint), which the spool honours before retrying.
+ */
+static size_t
+http_header(char *p, size_t sz, size_t n, void *arg)
+{
+	struct http_call	*hc = arg;
+	char			 v[32];
+	size_t			 len = sz * n, i, k = 0;
+	long long		 secs;
+
+	if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0) {
+		for (i = 12; i < len && k < sizeof(v) - 1; i++)
+			if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r' &&
+			    p[i] != '\n')
+				v[k++] = p[i];
+		v[k] = '\0';
+		if (num_parse(v, 0, 86400, &secs) == 0)
+			hc->retry_after = (long)secs;
+	}
+	return len;
 }
 
 static struct curl_slist *
@@ -174,6 +199,9 @@ http_setup(CURL *h, const struct conf *c, struct http_call *hc)
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, http_write);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &hc->reply);
 	curl_easy_setopt(h, CURLOPT_PRIVATE, hc);
+	hc->retry_after = 0;
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, http_header);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, hc);
 	if (hc->body != NULL) {
 		curl_easy_setopt(h, CURLOPT_POST, 1L);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, hc->body);

@@ -19,6 +19,7 @@ struct http_call {
 	CURLcode	 cc;		/* out: libcurl's verdict */
 	char		 err[CURL_ERROR_SIZE]; /* out: libcurl's text */
 	double		 secs;		/* out: total time */
+	long		 retry_after;	/* out: Retry-After seconds, 0 none */
 	struct curl_slist *hdrs;	/* owned: built by http_setup */
 };
 

@@ -29,5 +29,12 @@
 #define LIM_UP_PARALLEL		100		/* upstream calls in flight at once */
 #define LIM_PHONE		64		/* one phone number, bytes */
 #define LIM_V5_SIGTEXT		8192		/* text a Tencent v5 sig covers */
+#define LIM_SPOOL_ITEM		(24 * 1024 * 1024) /* one spooled message */
+#define LIM_SPOOL_BATCH		20		/* items one drain after a request tries */
+#define LIM_SPOOL_MS		2000		/* time that drain may take, ms */
+#define LIM_RETRY_ATTEMPTS	100		/* retry.attempts */
+#define LIM_RETRY_AGE		(7 * 86400)	/* retry.max_age_s */
+#define LIM_IDEM_KEY		255		/* an Idempotency-Key, bytes */
+#define LIM_IDEM_ANSWER		(1024 * 1024)	/* one kept answer, bytes */
 
 #endif /* LIMITS_H */

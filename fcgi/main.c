@@ -2,6 +2,7 @@
  * cmsi.fcgi: BlueKing's CMSI message API as a FastCGI responder.
  *
  *	cmsi.fcgi [-t] [-c conf] [-s unix:/path | -s 127.0.0.1:port]
+ *	cmsi.fcgi --drain [-c conf]
  *
  * Spawned by lighttpd (bin-path) or mod_fcgid, the listening socket is
  * fd 0; with -s it opens its own; under systemd socket activation it
@@ -9,6 +10,7 @@
  * and a request can never end the process.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +30,9 @@
 #include "log.h"
 #include "named.h"
 #include "request.h"
+#include "retain.h"
 #include "route.h"
+#include "spool.h"
 #include "tmplset.h"
 #include "users.h"
 #include "util.h"
@@ -218,11 +222,35 @@ out:
 	req_free(&r);
 }
 
+/*
+ * --drain: one bounded pass over the spool from cron or a timer, for
+ * hours without requests; prints what expired and what it did.
+ */
+static int
+drain_now(const char *path)
+{
+	int	 n;
+
+	n = spool_drain(conf, 1000, 300000, stdout);
+	retain_run(conf, 1);
+	if (n == -1)
+		printf("%s: spool busy (another drain) or unreadable\n", path);
+	else
+		printf("%s: %d attempt(s) made\n", path, n);
+	users_free();
+	tmplset_free();
+	check_free();
+	http_global_free();
+	conf_free(conf);
+	return n == -1 ? 1 : 0;
+}
+
 static void __attribute__((__noreturn__))
 usage(void)
 {
 	fprintf(stderr, "usage: cmsi.fcgi [-t] [-c conf] "
-	    "[-s unix:/path | -s host:port]\n");
+	    "[-s unix:/path | -s host:port]\n"
+	    "       cmsi.fcgi --drain [-c conf]\n");
 	exit(2);
 }
 
@@ -232,13 +260,20 @@ main(int argc, char *argv[])
 	FCGX_Request	 fr;
 	const char	*path, *sock = NULL;
 	char		 dir[LIM_PATH];
-	int		 ch, test = 0, fd = 0, nbad;
+	int		 ch, test = 0, fd = 0, nbad, drain = 0;
+	static const struct option longopts[] = {
+		{ "drain",	no_argument,	NULL,	'D' },
+		{ NULL,		0,		NULL,	0 }
+	};
 
 	path = getenv("CMSI_CONF");
 	if (path == NULL || *path == '\0')
 		path = "conf/cmsi.json";
-	while ((ch = getopt(argc, argv, "c:s:t")) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:s:t", longopts, NULL)) != -1) {
 		switch (ch) {
+		case 'D':
+			drain = 1;
+			break;
 		case 'c':
 			path = optarg;
 			break;
@@ -290,6 +325,8 @@ main(int argc, char *argv[])
 	    (mkdir(dir, 0750) == -1 && errno != EEXIST))
 		fatalx("cannot create %s: %s", dir, strerror(errno));
 	http_global_init();
+	if (drain)
+		return drain_now(path);
 
 	signals_init();
 	if (FCGX_Init() != 0)
@@ -307,6 +344,11 @@ main(int argc, char *argv[])
 		signals_hold(1);
 		serve(&fr);
 		FCGX_Finish_r(&fr);
+		/* The caller has its answer: now the spool's turn, if due. */
+		if (spool_due(conf))
+			spool_drain(conf, LIM_SPOOL_BATCH, LIM_SPOOL_MS, NULL);
+		if (retain_due(conf))
+			retain_run(conf, 0);
 		signals_hold(0);
 	}
 	FCGX_Free(&fr, 1);

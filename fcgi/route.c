@@ -10,9 +10,11 @@
 #include "conf.h"
 #include "envelope.h"
 #include "limits.h"
+#include "idem.h"
 #include "log.h"
 #include "request.h"
 #include "route.h"
+#include "spool.h"
 #include "util.h"
 
 static const struct route routes[] = {
@@ -217,9 +219,18 @@ route_audit(const struct ctx *cx, const struct reply *rp)
 void
 route_run(const struct route *rt, struct ctx *cx, struct reply *rp)
 {
+	struct idem	 ik;
+
 	if (route_off(cx, rp))
 		return;
-	rt->hnd(cx, rp);
+	/* A repeat is answered as the first time, and sends nothing. */
+	if (idem_begin(cx, &ik, rp) == 1)
+		return;
+	if (spool_on(cx))
+		spool_run(rt, cx, rp, ik.fd != -1 ? ik.name : NULL);
+	else
+		rt->hnd(cx, rp);
 	if (rp->audit != NULL)
 		route_audit(cx, rp);
+	idem_end(&ik, cx, rp);
 }

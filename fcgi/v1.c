@@ -578,7 +578,7 @@ static json_object *
 v1_summary(json_object *esb, int result, int st, const struct reply *rp,
     size_t asked, const char *msg)
 {
-	json_object	*d, *sum;
+	json_object	*d, *sum, *q;
 	size_t		 ok = 0;
 
 	d = json_object_new_object();
@@ -600,6 +600,12 @@ v1_summary(json_object *esb, int result, int st, const struct reply *rp,
 	    (int64_t)ok));
 	json_object_object_add(sum, "failed", json_object_new_int64(
 	    (int64_t)(asked - ok)));
+	/* Spooled receivers (spool.c) are accepted but not yet sent. */
+	if (json_object_is_type(esb, json_type_object) &&
+	    json_object_object_get_ex(esb, "queued", &q) &&
+	    json_object_is_type(q, json_type_array))
+		json_object_object_add(sum, "queued", json_object_new_int64(
+		    (int64_t)json_object_array_length(q)));
 	json_object_object_add(d, "summary", sum);
 	json_object_object_add(d, "message", json_object_new_string(
 	    result ? "" : msg));

@@ -10,6 +10,7 @@
 #include "limits.h"
 #include "log.h"
 #include "mime.h"
+#include "outcome.h"
 #include "smtp.h"
 #include "util.h"
 
@@ -232,6 +233,52 @@ smtp_reply(const struct smtp_res *res, const char **orig, size_t n,
 	json_object_put(ok);
 }
 
+/*
+ * For the spool: each envelope recipient's fate, from its RCPT reply
+ * or, when the transaction failed as a whole, the last reply or
+ * libcurl's verdict.  Those no server could take are permanent.
+ */
+static void
+smtp_outcome(struct ctx *cx, const struct smtp_res *res, const char **orig,
+    size_t n, json_object *failed)
+{
+	size_t	 i;
+	int	 c;
+
+	if (cx->oc == NULL)
+		return;
+	for (i = 0; i < json_object_array_length(failed); i++)
+		outcome_add(cx->oc, comp_str(json_object_array_get_idx(failed,
+		    i), "receiver"), OC_PERMANENT, 0);
+	for (i = 0; i < n; i++) {
+		c = res->rcpt_code != NULL ? res->rcpt_code[i] : 0;
+		if (c >= 400)
+			outcome_add(cx->oc, orig[i], outcome_smtp(CURLE_OK, c),
+			    0);
+		else if (res->sent)
+			outcome_add(cx->oc, orig[i], OC_OK, 0);
+		else
+			outcome_add(cx->oc, orig[i], outcome_smtp(res->cc,
+			    res->code), 0);
+	}
+}
+
+/* Keeps the envelope recipients a retry still owes (outcome.c). */
+static size_t
+envelope_pending(struct ctx *cx, const char **addr, const char **orig,
+    size_t n)
+{
+	size_t	 i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		if (!outcome_want(cx->oc, orig[i]))
+			continue;
+		addr[k] = addr[i];
+		orig[k++] = orig[i];
+	}
+	return k;
+}
+
 /* Over SMTP, as one transaction for receiver and cc. */
 static void
 deliver(struct ctx *cx, const struct mail *m, const struct comp_rcpt *to,
@@ -254,11 +301,13 @@ deliver(struct ctx *cx, const struct mail *m, const struct comp_rcpt *to,
 	memset(&res, 0, sizeof(res));
 	memset(&sm, 0, sizeof(sm));
 	buf_init(&eml, LIM_MAIL);
-	sm.nrcpt = envelope(to, cc, store, addr, orig, failed);
+	sm.nrcpt = envelope_pending(cx, addr, orig, envelope(to, cc, store,
+	    addr, orig, failed));
 	if (mime_build(m, &eml) == -1 ||
 	    smtp_addr(m->from, from, sizeof(from)) == -1 || sm.nrcpt == 0) {
 		log_warnx("%s: smtp: not sent: a header, the sender or every "
 		    "recipient is unusable", cx->request_id);
+		outcome_all(cx->oc, OC_PERMANENT, 0);
 		reply_fail(rp, CODE_COMMON, "Failed to send mail");
 		goto out;
 	}
@@ -268,6 +317,7 @@ deliver(struct ctx *cx, const struct mail *m, const struct comp_rcpt *to,
 	sm.data = eml.ptr;
 	sm.len = eml.len;
 	smtp_send(cx->conf, cx->section, &sm, &res);
+	smtp_outcome(cx, &res, orig, sm.nrcpt, failed);
 	smtp_reply(&res, orig, sm.nrcpt, failed, to, rp);
 out:
 	smtp_res_free(&res);

@@ -13,6 +13,7 @@
 #include "ctx.h"
 #include "http.h"
 #include "log.h"
+#include "outcome.h"
 #include "request.h"
 
 /*
@@ -93,6 +94,10 @@ forward_send(struct ctx *cx, json_object *body, struct reply *rp)
 		    "or contact component developer to handle this",
 		    cx->component, http_detail(&hc, detail, sizeof(detail)));
 		log_warnx("%s: dest_url: %s", cx->request_id, detail);
+		/* For the spool; a 200 we cannot read may be a proxy's. */
+		outcome_all(cx->oc, outcome_http(hc.cc, hc.status) == OC_OK ?
+		    OC_TRANSIENT : outcome_http(hc.cc, hc.status),
+		    hc.retry_after);
 		goto out;
 	}
 	/* Only a JSON boolean says how it ended: "false" is no false. */
@@ -103,12 +108,14 @@ forward_send(struct ctx *cx, json_object *body, struct reply *rp)
 		    "the component developer to handle it.");
 		log_warnx("%s: dest_url: answer without result",
 		    cx->request_id);
+		outcome_all(cx->oc, OC_PERMANENT, 0);
 		goto out;
 	}
 	rp->payload = json_object_get(doc);
 	rp->result = json_object_get_boolean(json_object_object_get(doc,
 	    "result"));
 	rp->code = rp->result ? CODE_OK : CODE_COMMON;
+	outcome_all(cx->oc, rp->result ? OC_OK : OC_PERMANENT, 0);
 	rc = 0;
 out:
 	json_object_put(doc);

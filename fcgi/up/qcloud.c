@@ -30,6 +30,7 @@
 #include "ctx.h"
 #include "http.h"
 #include "log.h"
+#include "outcome.h"
 #include "qcloud.h"
 #include "request.h"
 #include "tc3.h"
@@ -330,9 +331,15 @@ qcloud_finish(struct ctx *cx, struct reply *rp, const struct qcloud_rcpt *r,
 
 	successed = json_object_new_array();
 	failed = json_object_new_array();
-	for (i = 0; i < nr; i++)
+	for (i = 0; i < nr; i++) {
 		json_object_array_add(r[i].ok ? successed : failed,
 		    json_object_get(r[i].out));
+		/* For the spool: Tencent's word per number (outcome.c). */
+		outcome_add(cx->oc, r[i].given, r[i].ok ? OC_OK : r[i].cls !=
+		    OC_NONE ? (enum outcome_cls)r[i].cls : outcome_qcloud(
+		    json_object_object_get(r[i].out, "result"), comp_str(
+		    r[i].out, "errmsg")), r[i].after);
+	}
 	data = json_object_new_object();
 	json_object_object_add(data, "successed", successed);
 	json_object_object_add(data, "failed", failed);
@@ -359,6 +366,19 @@ qcloud_finish(struct ctx *cx, struct reply *rp, const struct qcloud_rcpt *r,
 	else
 		reply_ok(rp, "OK");
 	reply_data(rp, data);
+}
+
+/*
+ * A call that brought no usable answer: what its transport says, for
+ * the spool.  An HTTP 200 we could not read is worth another try.
+ */
+void
+qcloud_rcpt_call(struct qcloud_rcpt *r, const struct http_call *hc)
+{
+	enum outcome_cls	 c = outcome_http(hc->cc, hc->status);
+
+	r->cls = c == OC_OK ? OC_TRANSIENT : c;
+	r->after = hc->retry_after;
 }
 
 /* Records a number's outcome; result is taken. */

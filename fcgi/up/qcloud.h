@@ -27,6 +27,8 @@ struct qcloud_rcpt {
 	json_object	*out;		/* owned: its entry in data */
 	int		 ok;		/* Tencent accepted it */
 	int		 used;		/* its outcome is known */
+	int		 cls;		/* enum outcome_cls of a failed call, 0 */
+	long		 after;		/* that call's Retry-After, seconds */
 };
 
 /* One HTTPS call to Tencent and the storage its headers point into. */
@@ -53,6 +55,7 @@ void		 qcloud_finish(struct ctx *, struct reply *,
 		    const struct qcloud_rcpt *, size_t, const char *, const char *,
 		    const char *, const char *);
 
+void	 qcloud_rcpt_call(struct qcloud_rcpt *, const struct http_call *);
 void	 qcloud_rcpt_set(struct qcloud_rcpt *, int, json_object *,
 	    const char *);
 

@@ -17,6 +17,7 @@
 #include "envelope.h"
 #include "ctx.h"
 #include "log.h"
+#include "outcome.h"
 #include "qcloud.h"
 #include "qcloud_sms.h"
 #include "util.h"
@@ -304,11 +305,29 @@ qcloud_sms_send(struct ctx *cx, json_object *numbers, json_object *users,
 	struct qcloud_call	*qc;
 	struct http_call	**hcs;
 	json_object		*params = NULL, *doc;
+	json_object		*fn = NULL, *fu = NULL;
 	enum qcloud_api		 api = qcloud_api(cx->section);
 	char			 detail[256], transport[256];
-	size_t			 n, nc, i;
+	size_t			 n, nc, i, j;
 	int			 built;
 
+	/* A retry sends to the numbers still pending only (outcome.c). */
+	if (cx->oc != NULL && cx->oc->want != NULL) {
+		fn = json_object_new_array();
+		fu = users != NULL ? json_object_new_array() : NULL;
+		for (i = 0; i < json_object_array_length(numbers); i++) {
+			if (!outcome_want(cx->oc, json_object_get_string(
+			    json_object_array_get_idx(numbers, i))))
+				continue;
+			json_object_array_add(fn, json_object_get(
+			    json_object_array_get_idx(numbers, i)));
+			if (fu != NULL)
+				json_object_array_add(fu, json_object_get(
+				    json_object_array_get_idx(users, i)));
+		}
+		numbers = fn;
+		users = fu;
+	}
 	n = json_object_array_length(numbers);
 	r = xcalloc(n + 1, sizeof(*r));
 	qc = xcalloc(n + 1, sizeof(*qc));
@@ -355,6 +374,8 @@ qcloud_sms_send(struct ctx *cx, json_object *numbers, json_object *users,
 		if (doc == NULL) {
 			sms_call_failed(&qc[i], r, json_object_new_int(-1),
 			    detail);
+			for (j = 0; j < qc[i].n; j++)
+				qcloud_rcpt_call(&r[qc[i].idx[j]], &qc[i].hc);
 			if (transport[0] == '\0')
 				str_copy(transport, detail, sizeof(transport));
 		} else if (api == QCLOUD_V5)
@@ -372,6 +393,8 @@ out:
 		qcloud_call_free(&qc[i]);
 	}
 	json_object_put(params);
+	json_object_put(fn);
+	json_object_put(fu);
 	free(hcs);
 	free(qc);
 	free(r);

@@ -16,6 +16,7 @@
 #include "envelope.h"
 #include "ctx.h"
 #include "log.h"
+#include "outcome.h"
 #include "qcloud.h"
 #include "qcloud_voice.h"
 #include "util.h"
@@ -161,7 +162,11 @@ qcloud_voice_send(struct ctx *cx, json_object *people, const char *text,
 	size_t			 n, ncalls = 0, i;
 	size_t			*who;
 	int			 built;
+	json_object		*only;
 
+	/* A retry calls the numbers still pending only (outcome.c). */
+	if ((only = outcome_filter(cx->oc, people, "mobile_phone")) != NULL)
+		people = only;
 	n = json_object_array_length(people);
 	r = xcalloc(n + 1, sizeof(*r));
 	qc = xcalloc(n + 1, sizeof(*qc));
@@ -202,6 +207,7 @@ qcloud_voice_send(struct ctx *cx, json_object *people, const char *text,
 		if (doc == NULL) {
 			qcloud_rcpt_set(&r[who[i]], 0, json_object_new_int(-1),
 			    detail);
+			qcloud_rcpt_call(&r[who[i]], &qc[i].hc);
 			if (transport[0] == '\0')
 				str_copy(transport, detail, sizeof(transport));
 		} else if (api == QCLOUD_V5)
@@ -219,6 +225,7 @@ out:
 		qcloud_call_free(&qc[i]);
 	}
 	json_object_put(params);
+	json_object_put(only);
 	free(who);
 	free(hcs);
 	free(qc);

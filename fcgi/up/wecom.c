@@ -22,6 +22,7 @@
 #include "http.h"
 #include "limits.h"
 #include "log.h"
+#include "outcome.h"
 #include "request.h"
 #include "util.h"
 #include "wecom.h"
@@ -299,6 +300,27 @@ mark_all(json_object *to, size_t from, size_t upto, json_object *marks,
 	}
 }
 
+/*
+ * For the spool: the receivers WeCom named are refused for good, the
+ * others of the batch share the call's fate.
+ */
+static void
+batch_outcome(struct ctx *cx, const struct wx_err *e, json_object *to,
+    size_t from, size_t upto, json_object *marks)
+{
+	enum outcome_cls	 c = outcome_wx(e);
+	size_t			 i;
+
+	if (cx->oc == NULL)
+		return;
+	for (i = from; i < upto; i++)
+		outcome_add(cx->oc, json_object_get_string(
+		    json_object_array_get_idx(to, i)), c, e->retry_after);
+	for (i = 0; i < json_object_array_length(marks); i++)
+		outcome_add(cx->oc, comp_str(json_object_array_get_idx(marks,
+		    i), "receiver"), OC_PERMANENT, 0);
+}
+
 /* The message/send body of receivers [from, upto).  Caller puts. */
 static json_object *
 batch_body(const struct wecom_app *app, json_object *to, size_t from,
@@ -339,10 +361,15 @@ wecom_send(struct ctx *cx, const struct wecom_app *app, json_object *to,
 	struct wx_err	 e, api;
 	struct buf	 invalid;
 	json_object	*doc = NULL, *body = NULL, *failed, *d, *tr = NULL;
-	json_object	*params = NULL, *marks = NULL;
+	json_object	*params = NULL, *marks = NULL, *only;
 	char		 tok[LIM_TOKEN + 1], *t;
-	size_t		 n = json_object_array_length(to), from, upto, cut, i;
+	size_t		 n, from, upto, cut, i;
 	int		 retried = 0;
+
+	/* A retry sends to those still pending only (outcome.c). */
+	if ((only = outcome_filter(cx->oc, to, NULL)) != NULL)
+		to = only;
+	n = json_object_array_length(to);
 
 	if (n == 0) {
 		reply_fail(rp, CODE_COMMON, "touser [touser] This field is "
@@ -366,6 +393,7 @@ wecom_send(struct ctx *cx, const struct wecom_app *app, json_object *to,
 		t[cut] = '\0';
 	}
 	if (token_get(cx, app, NULL, tok, sizeof(tok), NULL, &e) == -1) {
+		outcome_all(cx->oc, outcome_wx(&e), e.retry_after);
 		wx_fail(&e, cx->request_id, rp);
 		goto out;
 	}
@@ -392,12 +420,14 @@ wecom_send(struct ctx *cx, const struct wecom_app *app, json_object *to,
 				    JSON_C_TO_STRING_NOSLASHESCAPE), &e);
 		}
 		if (doc == NULL) {
+			outcome_all(cx->oc, outcome_wx(&e), e.retry_after);
 			wx_fail(&e, cx->request_id, rp);
 			goto out;
 		}
 		marks = json_object_new_array();
 		mark(doc, "invaliduser", to, from, upto, &invalid, marks);
 		mark(doc, "unlicenseduser", to, from, upto, &invalid, marks);
+		batch_outcome(cx, &e, to, from, upto, marks);
 		if (e.kind == WX_API) {
 			api = e;
 			json_object_put(params);
@@ -450,6 +480,7 @@ out:
 	json_object_put(body);
 	json_object_put(failed);
 	json_object_put(tr);
+	json_object_put(only);
 	buf_free(&invalid);
 	free(t);
 }

@@ -106,6 +106,9 @@ wx_answer(struct http_call *hc, int rc, const char *const *hide,
 
 	e->kind = WX_TRANSPORT;
 	e->errcode = 0;
+	e->cc = hc->cc;
+	e->status = hc->status;
+	e->retry_after = hc->retry_after;
 	e->errmsg[0] = '\0';
 	e->ssl = rc == -1 && http_is_ssl(hc->cc);
 	if (rc == -1 || hc->status != 200) {

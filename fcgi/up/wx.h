@@ -1,6 +1,7 @@
 #ifndef WX_H
 #define WX_H
 
+#include <curl/curl.h>
 #include <json-c/json.h>
 
 #include "limits.h"
@@ -27,6 +28,9 @@ struct wx_err {
 	int		 ssl;		/* the failure was TLS: 1306203 */
 	const char	*sys;		/* borrowed literal: "WEIXIN_QY" */
 	const char	*iface;		/* borrowed literal: "get_token" */
+	CURLcode	 cc;		/* libcurl's verdict, for outcome_wx */
+	long		 status;	/* HTTP status, 0 if none */
+	long		 retry_after;	/* Retry-After seconds, 0 none */
 };
 
 json_object	*wx_fields(json_object *);

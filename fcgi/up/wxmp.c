@@ -27,6 +27,7 @@
 #include "http.h"
 #include "limits.h"
 #include "log.h"
+#include "outcome.h"
 #include "request.h"
 #include "util.h"
 #include "wx.h"
@@ -290,15 +291,20 @@ wxmp_send(struct ctx *cx, const struct wxmp_app *app, json_object *to,
 {
 	struct http_call	*hc = NULL, **run = NULL;
 	struct wx_err		*errs = NULL, tokerr;
-	json_object		*b, *results = NULL;
+	json_object		*b, *results = NULL, *only;
 	char			 tok[LIM_TOKEN + 1], target[LIM_TOKEN + 128];
 	char			**bodies = NULL;
 	const char		*hide[3] = { app->secret, tok, NULL };
 	long long		*msgids = NULL;
-	size_t			*idx = NULL, n = json_object_array_length(to);
+	size_t			*idx = NULL, n;
 	size_t			 i, k, nre = 0, nok = 0, nanswered = 0;
 
+	/* A retry sends to those still pending only (outcome.c). */
+	if ((only = outcome_filter(cx->oc, to, NULL)) != NULL)
+		to = only;
+	n = json_object_array_length(to);
 	if (n == 0) {
+		json_object_put(only);
 		reply_fail(rp, CODE_COMMON, "touser [touser] This field is "
 		    "required.");
 		return;
@@ -307,6 +313,7 @@ wxmp_send(struct ctx *cx, const struct wxmp_app *app, json_object *to,
 	tokerr.sys = "WEIXIN_MP";
 	if (token_get(cx, app, NULL, tok, sizeof(tok), NULL,
 	    &tokerr) == -1) {
+		outcome_all(cx->oc, outcome_wx(&tokerr), tokerr.retry_after);
 		wx_fail(&tokerr, cx->request_id, rp);
 		goto out;
 	}
@@ -363,6 +370,9 @@ wxmp_send(struct ctx *cx, const struct wxmp_app *app, json_object *to,
 		nanswered += errs[i].kind == WX_OK || errs[i].kind == WX_API;
 		json_object_array_add(results, result_of(json_object_get_string(
 		    json_object_array_get_idx(to, i)), &errs[i], msgids[i]));
+		outcome_add(cx->oc, json_object_get_string(
+		    json_object_array_get_idx(to, i)), outcome_wx(&errs[i]),
+		    errs[i].retry_after);
 	}
 	if (nanswered == 0) {
 		wx_fail(&errs[0], cx->request_id, rp);
@@ -386,6 +396,7 @@ out:
 	explicit_bzero(tok, sizeof(tok));
 	explicit_bzero(target, sizeof(target));
 	json_object_put(results);
+	json_object_put(only);
 	free(hc);
 	free(run);
 	free(errs);

@@ -32,6 +32,9 @@ Scripted per-number outcomes (the last four digits of a number):
 Every call is written to --dir as one file: a request line, the
 headers, a blank line and the body bytes exactly as received, after an
 "X-Fake-Verdict:" line with the outcome.  Control, on any host name:
+  POST /_fake/control {"mode": M}  from now on: ok, http503 (with
+                       Retry-After: 1), ratelimit (RequestLimitExceeded),
+                       flap (every other call http503)
   POST /_fake/control {"delay_ms": N, "skew": S, "barrier": N}  latency
         added to each call; seconds added to the fake's clock (stale
         timestamps); a barrier holds each call until N calls are in
@@ -419,6 +422,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 for k in ("delay_ms", "skew", "barrier"):
                     if k in c:
                         STATE[k] = int(c[k])
+                if "mode" in c:
+                    STATE["mode"] = c["mode"]
                 if c.get("reset"):
                     STATE["calls"] = STATE["max_inflight"] = 0
                     STATE["connections"] = 0
@@ -442,6 +447,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
         try:
             if delay:
                 time.sleep(delay / 1000.0)
+            mode = STATE.get("mode", "ok")
+            if mode == "flap":
+                with LOCK:
+                    STATE["flap"] = not STATE.get("flap", False)
+                    mode = "http503" if STATE["flap"] else "ok"
+            if mode == "http503":
+                self.send_response(503)
+                self.send_header("Retry-After", "1")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            if mode == "ratelimit":
+                self.send(200, json.dumps({"Response": {"Error": {
+                    "Code": "RequestLimitExceeded", "Message": "slow down"},
+                    "RequestId": "fake"}}).encode())
+                return
             self.answer(host, path, body)
         finally:
             with LOCK:

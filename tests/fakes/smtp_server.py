@@ -6,7 +6,7 @@
         [--senders a@x,b@y] [--refuse-prefix refuse] [--drop]
         [--close-after-message]
         [--stall-at greeting|mail|data --stall SECS] [--no-spool]
-        [--lifetime 600]
+        [--mode-file PATH] [--lifetime 600]
 
 Checks what a real submission server checks: STARTTLS before anything
 else when --tls starttls (aiosmtpd's require_starttls), AUTH before MAIL
@@ -23,7 +23,10 @@ starting with the refuse prefix get 550.
 timeout, the trap of a reused connection); --stall waits before the
 greeting, the MAIL reply or the DATA reply, and records the events
 "stall begins" and "stall ended" so a test can tell the client gave up
-first.  The certificate comes from
+first.  --mode-file names a file read at each RCPT: "tempfail" answers
+451 (try again later), "flap" 451 to every other recipient, "down" 421
+and a closed connection, anything else (or no file) as usual.  The
+certificate comes from
 pki.py's CA in --pki; point --pki at a directory of its own to get a
 CA the gateway does not know.  Never prints the password.
 """
@@ -60,6 +63,7 @@ def args_parse():
     ap.add_argument("--stall-at", choices=("greeting", "mail", "data"))
     ap.add_argument("--stall", type=float, default=30)
     ap.add_argument("--no-spool", action="store_true")
+    ap.add_argument("--mode-file")
     ap.add_argument("--lifetime", type=float, default=600)
     return ap.parse_args()
 
@@ -106,6 +110,9 @@ async def stall():
     conn_log("stall ended")
 
 
+FLAP = [False]
+
+
 class Handler:
     async def handle_MAIL(self, server, session, envelope, address, options):
         if A.stall_at == "mail":
@@ -121,6 +128,21 @@ class Handler:
         return "250 2.1.0 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, options):
+        mode = ""
+        if A.mode_file:
+            try:
+                with open(A.mode_file) as f:
+                    mode = f.read().strip()
+            except OSError:
+                pass
+        if mode == "flap":
+            FLAP[0] = not FLAP[0]
+            mode = "tempfail" if FLAP[0] else ""
+        if mode == "tempfail":
+            return "451 4.3.0 <%s>: try again later" % address
+        if mode == "down":
+            asyncio.get_running_loop().call_later(0.01, server.transport.close)
+            return "421 4.3.2 service not available"
         if address.lower().startswith(A.refuse_prefix):
             return "550 5.1.1 <%s>: Recipient address rejected" % address
         envelope.rcpt_tos.append(address)

@@ -18,7 +18,11 @@ NNNNNN-mp.json (not with --no-spool); token calls are counted in
   POST /_fake/mode?m=M         how API calls answer from now on: ok, garbage
                                (HTTP 200, HTML), http502, hang (no answer
                                for 120 s; counts "hung" as a call starts
-                               hanging and "stall_ended" as one ends)
+                               hanging and "stall_ended" as one ends),
+                               busy (message/send: errcode -1), http429
+                               (with Retry-After: 1), drop (the connection
+                               closed unanswered), flap (every other call
+                               http502)
   POST /_fake/token_error?code=N&n=K  the next K message calls (WeCom
                                message/send, MP template/send) answer
                                errcode N (40014, 41001, 42001, 40001) and
@@ -193,8 +197,25 @@ class Handler(http.server.BaseHTTPRequestHandler):
             count(a, "stall_ended")
         if STATE["mode"] == "garbage":
             return self.raw(200, b"<html>upstream proxy error</html>")
-        if STATE["mode"] == "http502":
+        mode = STATE["mode"]
+        if mode == "flap":
+            with LOCK:
+                STATE["flap"] = not STATE.get("flap", False)
+                mode = "http502" if STATE["flap"] else "ok"
+        if mode == "http502":
             return self.raw(502, b"Bad Gateway")
+        if mode == "http429":
+            self.send_response(429)
+            self.send_header("Retry-After", "1")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if mode == "drop":
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if mode == "busy" and url.path.endswith("/message/send"):
+            return self.reply({"errcode": -1, "errmsg": "system busy"})
         if host == "qyapi.weixin.qq.com":
             return self.wecom(a, url.path, q, raw)
         if host == "api.weixin.qq.com":
