@@ -117,6 +117,14 @@ lock_record(const char *dir, const char *name, int wait)
 	return -1;
 }
 
+/* v's string, or "" when it is absent or no string (a damaged file). */
+static const char *
+vstr(json_object *v)
+{
+	return json_object_is_type(v, json_type_string) ?
+	    json_object_get_string(v) : "";
+}
+
 static json_object *
 get(json_object *o, const char *k)
 {
@@ -233,14 +241,14 @@ idem_begin(struct ctx *cx, struct idem *ik, struct reply *rp)
 	rec = spool_read(fd, LIM_IDEM_ANSWER + 4096);
 	if (rec != NULL && (int64_t)now - json_object_get_int64(get(rec,
 	    "t")) < json_object_get_int64(get(rec, "ttl"))) {
-		if (strcmp(json_object_get_string(get(rec, "h")),
+		if (strcmp(vstr(get(rec, "h")),
 		    ik->hash) != 0) {
 			reply_fail(rp, CODE_COMMON, "Idempotency-Key %s was "
 			    "already used for a different request", key);
 			rc_ = 1;
 			goto out;
 		}
-		if (strcmp(json_object_get_string(get(rec, "state")),
+		if (strcmp(vstr(get(rec, "state")),
 		    "done") == 0) {
 			answer_put(get(rec, "answer"), rp);
 			log_info("%s: idempotent repeat of %s, answered as "
@@ -263,7 +271,7 @@ idem_begin(struct ctx *cx, struct idem *ik, struct reply *rp)
 			q = json_object_new_array();
 			rc = get(item, "rcpt");
 			json_object_object_foreach(rc, k, v)
-				if (strcmp(json_object_get_string(v),
+				if (strcmp(vstr(v),
 				    "pending") == 0)
 					json_object_array_add(q,
 					    json_object_new_string(k));
@@ -355,17 +363,17 @@ idem_settle(const struct conf *c, json_object *item, int expired)
 	    (int)sizeof(dir) || (fd = lock_record(dir, name, 0)) == -1)
 		goto out;
 	rec = spool_read(fd, LIM_IDEM_ANSWER + 4096);
-	if (rec == NULL || strcmp(json_object_get_string(get(rec, "state")),
-	    "pending") != 0 || strcmp(json_object_get_string(get(rec,
+	if (rec == NULL || strcmp(vstr(get(rec, "state")),
+	    "pending") != 0 || strcmp(vstr(get(rec,
 	    "spool")), json_object_get_string(get(item, "id"))) != 0)
 		goto out;
 	s = json_object_new_array();
 	f = json_object_new_array();
 	x = json_object_new_array();
 	json_object_object_foreach(get(item, "rcpt"), k, v) {
-		if (strcmp(json_object_get_string(v), "sent") == 0)
+		if (strcmp(vstr(v), "sent") == 0)
 			json_object_array_add(s, json_object_new_string(k));
-		else if (strcmp(json_object_get_string(v), "failed") == 0)
+		else if (strcmp(vstr(v), "failed") == 0)
 			json_object_array_add(f, json_object_new_string(k));
 		else
 			json_object_array_add(x, json_object_new_string(k));

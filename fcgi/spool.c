@@ -328,6 +328,14 @@ rcpt_name(json_object *v)
 	return json_object_get_string(v);
 }
 
+/* v's string, or "" when it is absent or no string (a damaged file). */
+static const char *
+vstr(json_object *v)
+{
+	return json_object_is_type(v, json_type_string) ?
+	    json_object_get_string(v) : "";
+}
+
 static json_object *
 get(json_object *o, const char *k)
 {
@@ -471,7 +479,7 @@ merge(json_object *item, const struct outcome *oc, const struct reply *rp,
 		}
 	} else {
 		json_object_object_foreach(rcpt, rk, rv)
-			if (strcmp(json_object_get_string(rv), "pending") == 0)
+			if (strcmp(vstr(rv), "pending") == 0)
 				json_object_array_add(keys,
 				    json_object_new_string(rk));
 	}
@@ -479,7 +487,7 @@ merge(json_object *item, const struct outcome *oc, const struct reply *rp,
 	for (i = 0; i < json_object_array_length(keys); i++) {
 		k = json_object_get_string(json_object_array_get_idx(keys, i));
 		if (json_object_object_get_ex(rcpt, k, &st) &&
-		    strcmp(json_object_get_string(st), "pending") != 0)
+		    strcmp(vstr(st), "pending") != 0)
 			continue;
 		c = outcome_of(oc, k, &ra);
 		if (c == OC_NONE)
@@ -707,7 +715,7 @@ item_run(const struct conf *top, json_object *item, struct outcome *oc,
 	if (json_object_object_length(rcpt) > 0) {
 		oc->want = json_object_new_object();
 		json_object_object_foreach(rcpt, k, v)
-			if (strcmp(json_object_get_string(v), "pending") == 0)
+			if (strcmp(vstr(v), "pending") == 0)
 				json_object_object_add(oc->want, k,
 				    json_object_new_boolean(1));
 	}
@@ -728,7 +736,7 @@ expire(const struct conf *c, const char *dir, const char *name,
 
 	pending = json_object_new_array();
 	json_object_object_foreach(rcpt, k, v)
-		if (strcmp(json_object_get_string(v), "pending") == 0)
+		if (strcmp(vstr(v), "pending") == 0)
 			json_object_array_add(pending,
 			    json_object_new_string(k));
 	json_object_object_add(item, "inflight", json_object_new_boolean(0));

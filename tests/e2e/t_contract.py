@@ -202,7 +202,9 @@ AUDIT = [
 
 
 def audit(c, build):
-    cfg = {"tenants": {"tenant-a": {}}}
+    cfg = {"tenants": {"tenant-a": {}},
+           "apps": {"demo": {"secret": "demo-secret", "skip_user_auth": True,
+                             "tenants": ["*"]}}}
     with harness.Gateway(build, cfg) as g:
         for comp, doc, rcpts in AUDIT:
             st, d = post(g, dict(CR, **doc), path="/api/c/compapi/cmsi/%s/"
