@@ -135,9 +135,15 @@ def main():
         peak = peak_kb(g)
         print("     peak RSS of the app: %d kB before the modes, %d kB after" %
               (base, peak))
-        c.ok("memory bounded: 100 MB and endless replies left the peak RSS "
-             "within 64 MB of where it was", peak - base < 64 * 1024,
-             "%d -> %d kB" % (base, peak))
+        # ASan's quarantine keeps freed memory (256 MB by default), so
+        # the bound is measured on the plain build, where it means
+        # something; the sanitized run still catches any overflow.
+        with open(g.bin, "rb") as f:
+            sanitized = b"__asan_init" in f.read()
+        if not sanitized:
+            c.ok("memory bounded: 100 MB and endless replies left the peak "
+                 "RSS within 64 MB of where it was", peak - base < 64 * 1024,
+                 "%d -> %d kB" % (base, peak))
         for m in SMTP_MODES:
             set_mode(g, m)
             st, doc, secs = send(g, "send_mail", {"receiver": "a@example.com",
