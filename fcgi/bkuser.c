@@ -2,7 +2,7 @@
  * The multi-tenant user directory: bk-user's contact profiles,
  *
  *	GET <url>/api/v3/open/tenant/users/-/contact-profiles/
- *	    ?bk_usernames=a,b	(at most BKUSER_BATCH names)
+ *	    ?bk_usernames=a,b	(at most LIM_BKUSER_BATCH names)
  *
  * called through the API gateway as CMSI's own app (X-Bkapi-
  * Authorization with its code and secret) for the request's tenant
@@ -67,7 +67,7 @@ batch_url(const char *base, json_object *names, size_t from, size_t upto)
 	char		*esc;
 	size_t		 i;
 
-	buf_init(&u, LIM_URL + BKUSER_BATCH * 3 * LIM_NAME * 2);
+	buf_init(&u, LIM_URL + LIM_BKUSER_BATCH * 3 * LIM_NAME * 2);
 	buf_puts(&u, base);
 	while (u.len > 0 && u.ptr[u.len - 1] == '/')
 		u.len--;
@@ -155,7 +155,7 @@ bkuser_lookup(const struct conf *c, json_object *names, char *err,
 	size_t			 n, nb, i;
 
 	n = json_object_array_length(names);
-	nb = (n + BKUSER_BATCH - 1) / BKUSER_BATCH;
+	nb = (n + LIM_BKUSER_BATCH - 1) / LIM_BKUSER_BATCH;
 	if (nb == 0)
 		return json_object_new_object();
 	auth = json_object_new_object();
@@ -176,8 +176,8 @@ bkuser_lookup(const struct conf *c, json_object *names, char *err,
 	for (i = 0; i < nb; i++) {
 		hcs[i] = &hc[i];
 		hc[i].method = "GET";
-		hc[i].url = batch_url(c->bkuser_url, names, i * BKUSER_BATCH,
-		    (i + 1) * BKUSER_BATCH < n ? (i + 1) * BKUSER_BATCH : n);
+		hc[i].url = batch_url(c->bkuser_url, names, i * LIM_BKUSER_BATCH,
+		    (i + 1) * LIM_BKUSER_BATCH < n ? (i + 1) * LIM_BKUSER_BATCH : n);
 		if (hc[i].url == NULL) {
 			snprintf(err, errsz, "the bk-user URL is too long");
 			goto out;

@@ -6,9 +6,6 @@
 
 struct conf;
 
-/* bk-user answers at most this many names a call. */
-#define BKUSER_BATCH	100
-
 json_object	*bkuser_lookup(const struct conf *, json_object *, char *,
 		    size_t);
 json_object	*bkuser_entry(json_object *);

@@ -21,7 +21,6 @@
 #include "request.h"
 #include "util.h"
 
-#define JWT_MAX		8192	/* bytes of a token we look at */
 #define JWT_LEEWAY	60	/* seconds of clock skew forgiven */
 
 /*
@@ -196,7 +195,7 @@ jwt_verify(const char *pem, const char *kid, const char *token, time_t now,
 
 	memset(cl, 0, sizeof(*cl));
 	n = strlen(token);
-	if (n > JWT_MAX || (dot1 = strchr(token, '.')) == NULL ||
+	if (n > LIM_JWT || (dot1 = strchr(token, '.')) == NULL ||
 	    (dot2 = strchr(dot1 + 1, '.')) == NULL ||
 	    strchr(dot2 + 1, '.') != NULL) {
 		snprintf(why, whysz, "not a JWT");

@@ -1,40 +1,97 @@
 /*
- * Every cap in one place.  A value that would exceed one of these is an
- * error, never a silent truncation.
+ * Every cap in one place, with why it is that number.  A value that
+ * would exceed one of these is an error, never a silent truncation;
+ * tests show the byte just over the caps a caller or an upstream can
+ * reach (README, Tests).
  */
 #ifndef LIMITS_H
 #define LIMITS_H
 
-#define LIM_BODY		(8 * 1024 * 1024)	/* request body, bytes */
-#define LIM_JSON_DEPTH		32		/* nesting of a request document */
-#define LIM_PATH		1024		/* REQUEST_URI we route on */
-#define LIM_URL			2048		/* an upstream URL from the config */
-#define LIM_NAME		64		/* component or app name */
-#define LIM_MESSAGE		4096		/* envelope message text */
-#define LIM_SECRET		512		/* one secret, bytes */
-#define LIM_CONF		(1024 * 1024)	/* config file */
-#define LIM_FILE		(1024 * 1024)	/* schema, template, users file */
-#define LIM_LOG_LINE		2048		/* one log line */
-#define LIM_LIST		1000		/* items of one recipient list */
-#define LIM_MAIL		(16 * 1024 * 1024) /* one rendered mail */
-#define LIM_UP_REPLY		(1024 * 1024)	/* one upstream reply */
-#define LIM_RENDER		(1024 * 1024)	/* one template rendering */
+/* What a caller sends. */
+/*
+ * request body: room for ESB's attachments; the shipped web server
+ * snippets cap bodies at the same
+ */
+#define LIM_BODY		(8 * 1024 * 1024)
+/* request nesting: ESB's deepest is 3; 32 stops stack games */
+#define LIM_JSON_DEPTH		32
+/* REQUEST_URI we route on: the longest route is under 64 */
+#define LIM_PATH		1024
+/* component, app, tenant name: BlueKing's are under 32 */
+#define LIM_NAME		64
+/* recipients in one list: WeCom takes 1000 a call */
+#define LIM_LIST		1000
+/* one phone number: E.164 is 16 with '+' */
+#define LIM_PHONE		64
+/* one address: 64 local + '@' + 255 domain (RFC 5321) */
+#define LIM_ADDR		320
+/* an Idempotency-Key: a UUID is 36, 255 leaves room for any scheme */
+#define LIM_IDEM_KEY		255
+/* X-Bkapi-Jwt: an RS512 token is about 1 KiB */
+#define LIM_JWT			8192
+/* one WeChat push: the largest event is a few KiB */
+#define LIM_CALLBACK		(64 * 1024)
+
+/* What we build and keep. */
+/* envelope message: names of failed recipients fit */
+#define LIM_MESSAGE		4096
+/* one log line: syslog and journald take 2 KiB whole */
+#define LIM_LOG_LINE		2048
+/* one rendered mail: LIM_BODY in base64, plus headers */
+#define LIM_MAIL		(16 * 1024 * 1024)
+/* one template rendering: a mail body of the body cap's text */
+#define LIM_RENDER		(1024 * 1024)
+/* mustache section and partial nesting: stops recursion */
+#define LIM_TMPL_DEPTH		32
+/* a set delimiter, bytes: the spec's are 2 */
+#define LIM_TMPL_DELIM		16
+/* templates in one set: we ship 30 */
+#define LIM_TEMPLATES		256
+/* WeCom text content: its documented cap */
+#define LIM_WX_TEXT		2048
+/* an upstream errmsg kept for a message */
+#define LIM_WX_ERRMSG		256
+/* text a Tencent v5 sig covers: 200 numbers fit */
+#define LIM_V5_SIGTEXT		8192
 #define LIM_SCHEMA_PTR		256		/* a JSON Pointer in an error */
-#define LIM_SCHEMA_DEPTH	64		/* schema recursion */
-#define LIM_TMPL_DEPTH		32		/* mustache section/partial nesting */
-#define LIM_TOKEN		512		/* one upstream access token */
-#define LIM_WX_TEXT		2048		/* WeCom text content, bytes */
-#define LIM_WX_ERRMSG		256		/* upstream errmsg kept for a message */
-#define LIM_CALLBACK		(64 * 1024)	/* one WeChat push body */
-#define LIM_UP_PARALLEL		100		/* upstream calls in flight at once */
-#define LIM_PHONE		64		/* one phone number, bytes */
-#define LIM_V5_SIGTEXT		8192		/* text a Tencent v5 sig covers */
-#define LIM_SPOOL_ITEM		(24 * 1024 * 1024) /* one spooled message */
-#define LIM_SPOOL_BATCH		20		/* items one drain after a request tries */
-#define LIM_SPOOL_MS		2000		/* time that drain may take, ms */
+/* schema evaluation recursion */
+#define LIM_SCHEMA_DEPTH	64
+/* nesting of a schema document */
+#define LIM_SCHEMA_DOC_DEPTH	128
+#define LIM_SCHEMA_URI		4096		/* a $ref or $id */
+#define LIM_SCHEMA_EQ_DEPTH	128		/* nesting const/enum compare */
+
+/* What the operator configures. */
+/* an upstream URL: browsers' practical cap */
+#define LIM_URL			2048
+/* one secret: keys and tokens are under 100 */
+#define LIM_SECRET		512
+/* the config file: with every tenant */
+#define LIM_CONF		(1024 * 1024)
+/* a schema, template or users file */
+#define LIM_FILE		(1024 * 1024)
 #define LIM_RETRY_ATTEMPTS	100		/* retry.attempts */
-#define LIM_RETRY_AGE		(7 * 86400)	/* retry.max_age_s */
-#define LIM_IDEM_KEY		255		/* an Idempotency-Key, bytes */
-#define LIM_IDEM_ANSWER		(1024 * 1024)	/* one kept answer, bytes */
+#define LIM_RETRY_AGE		(7 * 86400)	/* retry.max_age_s: a week */
+
+/* What upstreams send and how many we ask at once. */
+/* one upstream reply: the largest real one is a few KiB */
+#define LIM_UP_REPLY		(1024 * 1024)
+/* one access token: WeChat's are 512 at most */
+#define LIM_TOKEN		512
+/* upstream calls in flight: an MP fan-out of 100 is one round */
+#define LIM_UP_PARALLEL		100
+/* names in one bk-user call: its documented cap */
+#define LIM_BKUSER_BATCH	100
+/* tokens kept for secrets callers supply: each a file */
+#define LIM_CALLER_TOKENS	32
+
+/* The retry spool and idempotency. */
+/* one spooled message: a mail of LIM_BODY */
+#define LIM_SPOOL_ITEM		(24 * 1024 * 1024)
+/* items one drain after a request tries */
+#define LIM_SPOOL_BATCH		20
+/* time that drain may take, ms */
+#define LIM_SPOOL_MS		2000
+#define LIM_IDEM_ANSWER		(1024 * 1024)	/* one kept answer */
 
 #endif /* LIMITS_H */

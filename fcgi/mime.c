@@ -31,11 +31,6 @@ has_ctl(const char *s)
 	return 0;
 }
 
-/*
- * Longest addr-spec, Content-ID or type we put on one header line: the
- * schemas' 320 (64 octets of local part, @, 255 of domain).
- */
-#define MIME_ADDR_MAX	320
 /* An ASCII display name longer than this goes out as folded words. */
 #define MIME_WORDS_OVER	200
 
@@ -560,9 +555,9 @@ addr_long(const char *a)
 
 	/* Without an angle-addr the whole string goes on the line. */
 	if (lt == NULL || strchr(lt, '>') == NULL)
-		return strlen(a) > MIME_ADDR_MAX;
+		return strlen(a) > LIM_ADDR;
 	addr = mime_addr(a);
-	long_ = strlen(addr) > MIME_ADDR_MAX;
+	long_ = strlen(addr) > LIM_ADDR;
 	free(addr);
 	return long_;
 }
@@ -591,8 +586,8 @@ mail_check(const struct mail *m)
 		cid = jstr(a, "content_id");
 		if (has_ctl(jstr(a, "filename")) || has_ctl(cid) ||
 		    has_ctl(jstr(a, "type")) || !cid_ok(cid) ||
-		    strlen(cid) > MIME_ADDR_MAX ||
-		    strlen(jstr(a, "type")) > MIME_ADDR_MAX)
+		    strlen(cid) > LIM_ADDR ||
+		    strlen(jstr(a, "type")) > LIM_ADDR)
 			return -1;
 	}
 	return 0;

@@ -56,14 +56,11 @@
 #include "util.h"
 
 /*
- * Caps private to this module.  SCHEMA_DOC_DEPTH bounds the nesting of
- * schema objects we walk at load (recursion); SCHEMA_URI_MAX the length
- * of a resolved URI; SCHEMA_EQ_DEPTH the nesting compared by const, enum
+ * Caps (limits.h): LIM_SCHEMA_DOC_DEPTH bounds the nesting of
+ * schema objects we walk at load (recursion); LIM_SCHEMA_URI the length
+ * of a resolved URI; LIM_SCHEMA_EQ_DEPTH the nesting compared by const, enum
  * and uniqueItems (deeper values compare unequal rather than recurse).
  */
-#define SCHEMA_DOC_DEPTH	128
-#define SCHEMA_URI_MAX		4096
-#define SCHEMA_EQ_DEPTH		128
 
 /*
  * Base URI of a document without $id.  The .invalid TLD can never be
@@ -443,7 +440,7 @@ path_clean(const char *path, size_t len, struct buf *out)
 	size_t	 i = 0, j;
 	struct buf seg;
 
-	buf_init(&seg, SCHEMA_URI_MAX);
+	buf_init(&seg, LIM_SCHEMA_URI);
 	while (i < len) {
 		const char	*r = in + i;
 		size_t		 rl = len - i;
@@ -496,7 +493,7 @@ put_auth(struct buf *out, const char *auth, size_t len)
 /*
  * Resolves ref against the absolute base (RFC 3986, 5.2.2).  With
  * nofrag the fragment is dropped, as for a base URI.  NULL when the
- * result would pass SCHEMA_URI_MAX.
+ * result would pass LIM_SCHEMA_URI.
  */
 static char *
 uri_resolve(const char *base, const char *ref, int nofrag)
@@ -508,8 +505,8 @@ uri_resolve(const char *base, const char *ref, int nofrag)
 
 	uri_parse(base, &b);
 	uri_parse(ref, &r);
-	buf_init(&out, SCHEMA_URI_MAX);
-	buf_init(&merged, SCHEMA_URI_MAX);
+	buf_init(&out, LIM_SCHEMA_URI);
+	buf_init(&merged, LIM_SCHEMA_URI);
 	if (r.scheme != NULL) {
 		buf_add(&out, r.scheme, r.schemelen + 1);
 		if (r.auth != NULL) {
@@ -707,7 +704,7 @@ json_eq(json_object *a, json_object *b, int depth)
 	unsigned int	 ta = type_of(a), tb = type_of(b);
 	size_t		 i, n;
 
-	if (depth > SCHEMA_EQ_DEPTH)
+	if (depth > LIM_SCHEMA_EQ_DEPTH)
 		return 0;
 	if ((ta & T_NUMBER) && (tb & T_NUMBER))
 		return numcmp(a, b) == 0;
@@ -947,7 +944,7 @@ scan(struct loader *l, json_object *obj, const char *pbase, int depth)
 
 	if (!json_object_is_type(obj, json_type_object))
 		return 0;
-	if (depth > SCHEMA_DOC_DEPTH)
+	if (depth > LIM_SCHEMA_DOC_DEPTH)
 		return loaderr(l, "schema nested too deeply", NULL);
 	if ((base = own_base(l, obj, pbase)) == NULL)
 		return -1;
@@ -959,7 +956,7 @@ scan(struct loader *l, json_object *obj, const char *pbase, int depth)
 		if (!json_object_object_get_ex(obj, anchorkw[i], &a) ||
 		    !json_object_is_type(a, json_type_string))
 			continue;
-		buf_init(&b, SCHEMA_URI_MAX);
+		buf_init(&b, LIM_SCHEMA_URI);
 		buf_printf(&b, "%s#%s", base, json_object_get_string(a));
 		if (b.over) {
 			buf_free(&b);
@@ -1247,7 +1244,7 @@ compile(struct loader *l, json_object *obj, const char *pbase, int depth)
 
 	if ((n = ptrmap_get(&l->nodes, obj)) != NULL)
 		return n;
-	if (depth > SCHEMA_DOC_DEPTH) {
+	if (depth > LIM_SCHEMA_DOC_DEPTH) {
 		loaderr(l, "schema nested too deeply", NULL);
 		return NULL;
 	}
@@ -1311,7 +1308,7 @@ pointer_walk(struct loader *l, json_object *obj, const char *ptr,
 		return obj;
 	if (*p != '/')
 		return NULL;
-	buf_init(&tok, SCHEMA_URI_MAX);
+	buf_init(&tok, LIM_SCHEMA_URI);
 	while (*p == '/') {
 		p++;
 		buf_reset(&tok);

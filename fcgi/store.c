@@ -224,14 +224,7 @@ give(const struct store_rec *r, char *out, size_t outsz, long *left)
 	return str_copy(out, r->value, outsz) == 0 ? STORE_OK : STORE_FETCH;
 }
 
-/*
- * How many tokens for credentials a request supplied (WeCom's
- * wx_qy_corpsecret override) may be kept: each costs a file, and
- * callers choose the values.
- */
-#define CALLER_TOKENS	32
-
-/* Whether dir holds fewer than CALLER_TOKENS "c-" token files. */
+/* Whether dir holds fewer than LIM_CALLER_TOKENS "c-" token files. */
 static int
 caller_room(const char *dir)
 {
@@ -246,14 +239,14 @@ caller_room(const char *dir)
 		    strchr(e->d_name, '.') == NULL)
 			n++;
 	closedir(d);
-	return n < CALLER_TOKENS;
+	return n < LIM_CALLER_TOKENS;
 }
 
 /*
  * A token for credentials a request supplied: used from its file when
  * one is fresh, else fetched without the refresh lock (no lock file
  * per value a caller makes up), and kept in a file only when the fetch
- * worked and fewer than CALLER_TOKENS such files exist.  The name
+ * worked and fewer than LIM_CALLER_TOKENS such files exist.  The name
  * starts with "c-", apart from the configured apps'.
  */
 static int

@@ -48,8 +48,6 @@
 #include "tmpl.h"
 #include "util.h"
 
-#define DELIM_MAX	16	/* longest delimiter, bytes */
-
 enum node_type {
 	N_TEXT,			/* literal template text */
 	N_VAR,			/* {{x}} */
@@ -107,7 +105,7 @@ struct parser {
 	size_t		 len;
 	size_t		 pos;		/* where scanning resumes */
 	size_t		 text;		/* start of text not yet added */
-	char		 otag[DELIM_MAX], ctag[DELIM_MAX];
+	char		 otag[LIM_TMPL_DELIM], ctag[LIM_TMPL_DELIM];
 	size_t		 olen, clen;
 	size_t		 ded, dedlen;	/* src range cut from line starts */
 	struct open	 stack[LIM_TMPL_DEPTH + 1];	/* [0] is the root */
@@ -446,8 +444,8 @@ set_delims(struct parser *p, const char *s, size_t len, size_t at)
 	while (b < len && is_space(s[b]))
 		b++;
 	blen = len - b;
-	if (alen == 0 || blen == 0 || b == a || alen >= DELIM_MAX ||
-	    blen >= DELIM_MAX || memchr(s + b, ' ', blen) != NULL ||
+	if (alen == 0 || blen == 0 || b == a || alen >= LIM_TMPL_DELIM ||
+	    blen >= LIM_TMPL_DELIM || memchr(s + b, ' ', blen) != NULL ||
 	    memchr(s + b, '\t', blen) != NULL || memchr(s, '=', len) != NULL) {
 		perr(p, at, "bad delimiters \"%.*s\"", (int)len, s);
 		return -1;
@@ -529,7 +527,7 @@ static size_t
 tag(struct parser *p, size_t ts)
 {
 	const char	*src = p->src, *s, *e;
-	char		 close[DELIM_MAX + 1], sigil;
+	char		 close[LIM_TMPL_DELIM + 1], sigil;
 	size_t		 cs, clen, ce, te, ls = 0, after = 0;
 	struct node	*n;
 	struct open	*o;

@@ -16,7 +16,6 @@
 #include "tmplset.h"
 #include "util.h"
 
-#define TMPLSET_MAX	256	/* templates in one set */
 #define TMPLSET_EXT	".mustache"
 
 struct tmplset_entry {
@@ -24,7 +23,7 @@ struct tmplset_entry {
 	struct tmpl	*tmpl;		/* owned */
 };
 
-static struct tmplset_entry	 set[TMPLSET_MAX];
+static struct tmplset_entry	 set[LIM_TEMPLATES];
 static size_t			 nset;
 
 static int
@@ -35,9 +34,9 @@ load_file(const char *path, const char *name)
 	size_t		 n;
 	struct tmpl	*t;
 
-	if (nset == TMPLSET_MAX) {
+	if (nset == LIM_TEMPLATES) {
 		fprintf(stderr, "%s: more than %d templates\n", path,
-		    TMPLSET_MAX);
+		    LIM_TEMPLATES);
 		return -1;
 	}
 	f = fopen(path, "rb");
