@@ -505,6 +505,29 @@ test_long_filename(void **state)
 	free(m);
 }
 
+/* LIM_ADDR: an address of exactly 320 octets is written, 321 refused. */
+static void
+test_addr_cap(void **state)
+{
+	char	 doc[1024], addr[LIM_ADDR + 2];
+	char	*m;
+
+	(void)state;
+	memset(addr, 'a', sizeof(addr));
+	memcpy(addr + LIM_ADDR - 12, "@example.com", 12);
+	addr[LIM_ADDR] = '\0';
+	snprintf(doc, sizeof(doc), "{\"to\":[\"%s\"]}", addr);
+	assert_non_null(m = build(doc));
+	assert_non_null(strstr(m, addr));
+	free(m);
+	memmove(addr + 1, addr, LIM_ADDR + 1);
+	snprintf(doc, sizeof(doc), "{\"to\":[\"%s\"]}", addr);
+	assert_null(build(doc));
+	snprintf(doc, sizeof(doc), "{\"to\":[\"a@x.org\"],\"from\":"
+	    "\"Ops <%s>\"}", addr);
+	assert_null(build(doc));
+}
+
 /* How often s occurs in m. */
 static int
 count(const char *m, const char *s)
@@ -636,6 +659,7 @@ main(void)
 		cmocka_unit_test(test_html_text),
 		cmocka_unit_test(test_addr),
 		cmocka_unit_test(test_long_filename),
+		cmocka_unit_test(test_addr_cap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
