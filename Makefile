@@ -19,7 +19,7 @@ DEBS = build-essential pkg-config libfcgi-dev libcurl4-gnutls-dev \
 	libjson-c-dev libxml2-dev libgnutls28-dev libpcre2-dev libcmocka-dev \
 	clang libclang-rt-14-dev \
 	lighttpd curl python3 python3-aiosmtpd openssl ca-certificates \
-	apache2 libapache2-mod-fcgid nginx spawn-fcgi multiwatch
+	apache2 libapache2-mod-fcgid nginx spawn-fcgi multiwatch prometheus
 
 CFLAGS		?= -O2 -g
 WARNFLAGS	 = -Wall -Wextra -Wformat=2 -Wstrict-prototypes \
@@ -53,6 +53,11 @@ BENCH_SRCS	 = $(wildcard tests/bench/*.c)
 BENCH_BINS	 = $(BENCH_SRCS:tests/bench/%.c=$(BUILDDIR)/tests/%)
 
 all: $(BUILDDIR)/cmsi.fcgi
+
+# The build's name in /metrics (cmsi_build_info): the git commit, or
+# VERSION from make's command line.
+VERSION		?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+$(BUILDDIR)/fcgi/metrics.o: ALL_CFLAGS += -DCMSI_VERSION='"$(VERSION)"'
 
 $(BUILDDIR)/%.o: %.c
 	@mkdir -p $(@D)

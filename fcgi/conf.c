@@ -19,6 +19,7 @@
 #include "limits.h"
 #include "idem.h"
 #include "log.h"
+#include "ops.h"
 #include "spool.h"
 #include "util.h"
 
@@ -62,7 +63,7 @@ static const char *const comp_common[] = {
 static const char *const top_keys[] = {
 	"state_dir", "schemas_dir", "templates_dir", "apps", "login",
 	"users", "upstream", "components", "max_body", "verbose",
-	"tenants", "gateway", "comment", "outbox_keep", NULL
+	"tenants", "gateway", "comment", "outbox_keep", "metrics", NULL
 };
 
 static const char *const tenant_keys[] = {
@@ -628,6 +629,47 @@ load_gateway(struct conf *c, json_object *gw)
 	c->jwt_kid = opt_str(c, gw, "name", "gateway");
 }
 
+/*
+ * "metrics": who may read /metrics and /healthz beyond loopback:
+ * "allow" (CIDRs) and "token" (a bearer token, a secret).
+ */
+static void
+load_metrics(struct conf *c, json_object *m)
+{
+	json_object	*v, *e;
+	size_t		 i;
+
+	if (m == NULL)
+		return;
+	if (!json_object_is_type(m, json_type_object)) {
+		problem(c, "metrics: must be an object");
+		return;
+	}
+	json_object_object_foreach(m, key, val) {
+		(void)val;
+		if (strcmp(key, "allow") != 0 && strcmp(key, "token") != 0 &&
+		    strcmp(key, "comment") != 0)
+			problem(c, "metrics.%.64s: unknown key", key);
+	}
+	if (json_object_object_get_ex(m, "allow", &v) && v != NULL) {
+		if (!json_object_is_type(v, json_type_array)) {
+			problem(c, "metrics.allow: a list of CIDRs");
+			return;
+		}
+		for (i = 0; i < json_object_array_length(v); i++) {
+			e = json_object_array_get_idx(v, i);
+			if (!json_object_is_type(e, json_type_string) ||
+			    ops_cidr_ok(json_object_get_string(e)) == 0)
+				problem(c, "metrics.allow: %.64s is no CIDR "
+				    "(e.g. 10.0.0.0/8, ::1/128)",
+				    json_object_get_string(e));
+		}
+		c->metrics_allow = json_object_get(v);
+	}
+	if (json_object_object_get_ex(m, "token", &v) && v != NULL)
+		c->metrics_token = secret_get(c, "metrics.token", v);
+}
+
 /* An empty configuration for the file at path. */
 static struct conf *
 conf_new(const char *path, const char *tenant)
@@ -705,6 +747,9 @@ conf_fill(struct conf *c, json_object *doc)
 	v = NULL;
 	json_object_object_get_ex(doc, "gateway", &v);
 	load_gateway(c, v);
+	v = NULL;
+	json_object_object_get_ex(doc, "metrics", &v);
+	load_metrics(c, v);
 	if (json_object_object_get_ex(doc, "components", &v) && v != NULL) {
 		if (!json_object_is_type(v, json_type_object))
 			problem(c, "components: must be an object");
@@ -933,6 +978,8 @@ conf_free(struct conf *c)
 	json_object_put(c->connect_to);
 	secret_free(c->users_app_token);
 	secret_free(c->bkuser_app_secret);
+	secret_free(c->metrics_token);
+	json_object_put(c->metrics_allow);
 	free(c->bkuser_app_code);
 	free(c->bkuser_url);
 	free(c->users_app_code);

@@ -30,6 +30,8 @@ struct conf {
 	char		*users_app_code; /* owned: X-APP-CODE for users_url */
 	char		*users_app_token; /* owned, wiped: X-APP-TOKEN */
 	long		 users_ttl;	/* seconds a directory answer is kept */
+	json_object	*metrics_allow;	/* owned: CIDRs /metrics answers, or NULL */
+	char		*metrics_token;	/* owned, wiped: its bearer token, or NULL */
 	char		*bkuser_url;	/* owned: bk-user base URL, or NULL */
 	char		*bkuser_app_code; /* owned: the gateway app (bk_cmsi) */
 	char		*bkuser_app_secret; /* owned, wiped: its secret */

@@ -16,6 +16,7 @@
 #include "http.h"
 #include "limits.h"
 #include "log.h"
+#include "metrics.h"
 #include "util.h"
 
 static struct curl_slist	*http_connect_to;	/* owned */
@@ -237,6 +238,8 @@ http_run(const struct conf *c, struct http_call *hc)
 	hc->cc = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &hc->status);
 	curl_easy_getinfo(h, CURLINFO_TOTAL_TIME, &hc->secs);
+	metrics_upstream(metrics_chan_of(hc->url), hc->secs,
+	    hc->cc != CURLE_OK);
 	/* The list dies with the call; the handle must not keep it. */
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
@@ -307,6 +310,8 @@ http_run_all(const struct conf *c, struct http_call **hc, size_t n)
 			    &done->status);
 			curl_easy_getinfo(pool[i], CURLINFO_TOTAL_TIME,
 			    &done->secs);
+			metrics_upstream(metrics_chan_of(done->url),
+			    done->secs, done->cc != CURLE_OK);
 			curl_multi_remove_handle(m, pool[i]);
 			/* The lists die with the call. */
 			curl_easy_setopt(pool[i], CURLOPT_HTTPHEADER, NULL);

@@ -9,6 +9,7 @@
 
 #include "limits.h"
 #include "log.h"
+#include "metrics.h"
 #include "util.h"
 
 static const char	*log_ident = "cmsi";	/* borrowed: a literal */
@@ -149,6 +150,9 @@ log_audit(const char *dir, json_object *rec)
 	}
 	rc = 0;
 out:
+	/* Counted, and /healthz unhealthy for a while: never silent. */
+	if (rc == -1)
+		metrics_audit_failed();
 	if (fd != -1)
 		close(fd);
 	free(line);

@@ -28,6 +28,8 @@
 #include "handlers.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
+#include "ops.h"
 #include "named.h"
 #include "request.h"
 #include "retain.h"
@@ -155,7 +157,7 @@ serve(FCGX_Request *fr)
 	const struct route	*rt = NULL;
 	const char		*name;
 	json_object		*creds = NULL, *params = NULL;
-	int			 st;
+	int			 st, v1 = 0;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	reply_init(&rp);
@@ -167,9 +169,16 @@ serve(FCGX_Request *fr)
 		log_info("%s %s %s status=%d", r.id, r.method, r.path, st);
 		goto out;
 	}
+	/* The operator's /metrics and /healthz. */
+	if (ops_match(r.path)) {
+		st = ops_serve(conf, fr, &r);
+		log_info("%s %s %s status=%d", r.id, r.method, r.path, st);
+		goto out;
+	}
 	/* The bk-cmsi v1 dialect: an adapter onto the same components. */
 	if (v1_match(r.path)) {
 		name = v1_serve(conf, fr, &r, &id, &rp);
+		v1 = 1;
 		goto logged;
 	}
 	rt = route_match(r.method, r.path);
@@ -212,6 +221,7 @@ answer:
 	env_write(fr->out, &rp, r.id);
 	name = rt->name;
 logged:
+	metrics_request(name, v1, rp.code, rp.status);
 	log_info("%s app=%s component=%s result=%s code=%ld ms=%ld", r.id,
 	    *id.app_code != '\0' ? id.app_code : "-", name,
 	    rp.result ? "true" : "false", rp.code, ms_since(&t0));
@@ -325,6 +335,8 @@ main(int argc, char *argv[])
 	    (mkdir(dir, 0750) == -1 && errno != EEXIST))
 		fatalx("cannot create %s: %s", dir, strerror(errno));
 	http_global_init();
+	/* Shared counters; off (and /healthz says so) if they cannot be. */
+	(void)metrics_open(conf->state_dir);
 	if (drain)
 		return drain_now(path);
 

@@ -12,6 +12,7 @@
 #include "limits.h"
 #include "idem.h"
 #include "log.h"
+#include "metrics.h"
 #include "request.h"
 #include "route.h"
 #include "spool.h"
@@ -210,6 +211,10 @@ route_audit(const struct ctx *cx, const struct reply *rp)
 			    json_object_get(v));
 	log_audit(cx->conf->state_dir, rec);
 	json_object_put(rec);
+	metrics_delivery(cx->component, rp->data != NULL &&
+	    json_object_object_get_ex(rp->data, "queued", &v) &&
+	    json_object_array_length(v) > 0 ? "queued" : rp->result ? "sent" :
+	    "failed");
 }
 
 /*

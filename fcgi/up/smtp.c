@@ -15,6 +15,7 @@
 #include "conf.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "smtp.h"
 #include "util.h"
 
@@ -308,6 +309,7 @@ smtp_send(const struct conf *c, json_object *sec, const struct smtp_msg *m,
 	char			 err[CURL_ERROR_SIZE];
 	CURL			*h;
 	long			 nconn = 0;
+	double			 secs = 0;
 	int			 try;
 
 	memset(res, 0, sizeof(*res));
@@ -335,6 +337,8 @@ smtp_send(const struct conf *c, json_object *sec, const struct smtp_msg *m,
 		res->status[0] = '\0';
 		err[0] = '\0';
 		res->cc = curl_easy_perform(h);
+		curl_easy_getinfo(h, CURLINFO_TOTAL_TIME, &secs);
+		metrics_upstream(MC_SMTP, secs, res->cc != CURLE_OK);
 		curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &nconn);
 		res->reused = nconn == 0;
 		/*

@@ -22,6 +22,7 @@
 #include "http.h"
 #include "limits.h"
 #include "log.h"
+#include "metrics.h"
 #include "outcome.h"
 #include "request.h"
 #include "util.h"
@@ -159,6 +160,7 @@ out:
 	curl_free(sec);
 	json_object_put(doc);
 	http_call_free(&hc);
+	metrics_token("wecom", rc == 0);
 	return rc;
 }
 

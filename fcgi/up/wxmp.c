@@ -27,6 +27,7 @@
 #include "http.h"
 #include "limits.h"
 #include "log.h"
+#include "metrics.h"
 #include "outcome.h"
 #include "request.h"
 #include "util.h"
@@ -155,6 +156,7 @@ out:
 	json_object_put(req);
 	json_object_put(doc);
 	http_call_free(&hc);
+	metrics_token("mp", rc == 0);
 	return rc;
 }
 
