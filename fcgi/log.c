@@ -29,13 +29,24 @@ log_init(const char *ident, int verbose)
 static void
 log_emit(const char *level, const char *fmt, va_list ap, const char *err)
 {
-	char	 raw[LIM_LOG_LINE], line[LIM_LOG_LINE * 2];
-	size_t	 i, n;
-	int	 len;
+	char		 raw[LIM_LOG_LINE], line[LIM_LOG_LINE * 2];
+	char		 when[32];
+	struct timespec	 ts;
+	struct tm	 tm;
+	size_t		 i, n;
+	int		 len;
 
 	vsnprintf(raw, sizeof(raw), fmt, ap);
-	len = snprintf(line, sizeof(line), "%s[%ld] %s ", log_ident,
-	    (long)getpid(), level);
+	/*
+	 * ISO 8601 in UTC, to the millisecond: under Apache and spawn-fcgi
+	 * stderr reaches a file with no time of its own.
+	 */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	if (strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+		when[0] = '\0';
+	len = snprintf(line, sizeof(line), "%s.%03ldZ %s[%ld] %s ", when,
+	    ts.tv_nsec / 1000000, log_ident, (long)getpid(), level);
 	if (len < 0)
 		return;
 	n = (size_t)len;

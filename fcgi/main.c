@@ -209,8 +209,11 @@ serve(FCGX_Request *fr)
 		goto answer;
 	}
 	if ((rt->flags & ROUTE_AUTH) &&
-	    auth_check(conf, &r, creds, &id, &rp) == -1)
+	    auth_check(conf, &r, creds, &id, &rp) == -1) {
+		/* Which check failed, in the contract's words (no secret). */
+		log_info("%s auth refused: %s", r.id, rp.message);
 		goto answer;
+	}
 	if (named_apply(rt->name, r.params, &rp) == -1 ||
 	    check_params(rt->name, r.params, &params, &rp) == -1)
 		goto answer;
