@@ -59,6 +59,8 @@ file_load(const struct conf *c, char *err, size_t errsz)
 	json_object	*slot, *doc;
 
 	if (stat(c->users_file, &st) == -1) {
+		/* The caller gets the words; the log gets the file and why. */
+		log_warn("users: %s", c->users_file);
 		snprintf(err, errsz, "the user directory cannot be read");
 		return NULL;
 	}
@@ -73,9 +75,16 @@ file_load(const struct conf *c, char *err, size_t errsz)
 	json_object_object_del(file_docs, c->users_file);
 	doc = json_object_from_file(c->users_file);
 	if (doc == NULL || !json_object_is_type(doc, json_type_object)) {
-		json_object_put(doc);
 		snprintf(err, errsz, "the user directory is not a JSON object");
-		log_warnx("users: %s is not a JSON object", c->users_file);
+		if (doc == NULL)
+			log_warnx("users: %s: %s", c->users_file,
+			    json_util_get_last_err() != NULL ?
+			    json_util_get_last_err() : "unreadable");
+		else
+			log_warnx("users: %s: expected an object, found %s",
+			    c->users_file, json_type_to_name(
+			    json_object_get_type(doc)));
+		json_object_put(doc);
 		return NULL;
 	}
 	slot = json_object_new_array();
