@@ -1,0 +1,112 @@
+#!/usr/bin/python3
+"""Where one request's work goes: the app under callgrind (instructions,
+not time: the same count however loaded the machine), fed N requests of
+each kind over raw FastCGI on loopback, then the inclusive instruction
+count of each stage's function divided by N.  Prints one table per
+kind: read and parse, auth, named template, schema, template, MIME,
+upstream call, audit, outbox, log line, reply.
+
+usage: stages.py BUILDDIR [N]
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(TOP, "tests"))
+sys.path.insert(0, os.path.join(TOP, "tests", "e2e"))
+import harness  # noqa: E402
+from e2e_lib import cgi, fcgi  # noqa: E402
+
+CREDS = {"bk_app_code": "demo", "bk_app_secret": "demo-secret",
+         "bk_username": "admin"}
+KINDS = {
+    "get_msg_type": ("GET", "/api/c/compapi/cmsi/get_msg_type/?" +
+                     "&".join("%s=%s" % kv for kv in CREDS.items()), None),
+    "send_mail (outbox)": ("POST", "/api/c/compapi/cmsi/send_mail/", dict(
+        CREDS, receiver="alice@example.com", title="Disk almost full",
+        content="<p>" + "The disk is full. " * 100 + "</p>")),
+    "send_sms (outbox)": ("POST", "/api/c/compapi/cmsi/send_sms/", dict(
+        CREDS, receiver="13800000000", content="The disk is full.")),
+}
+STAGES = [
+    ("read and parse", ["req_read", "req_parse"]),
+    ("auth", ["auth_creds", "auth_check"]),
+    ("named template", ["named_apply"]),
+    ("schema", ["check_params"]),
+    ("template", ["comp_render"]),
+    ("MIME", ["mime_build"]),
+    ("  of it HTML->text", ["mime_html_text"]),
+    ("upstream call", ["http_run", "http_run_all", "smtp_send"]),
+    ("audit", ["log_audit"]),
+    ("outbox", ["comp_outbox"]),
+    ("log line", ["log_info"]),
+    ("metrics", ["metrics_request", "metrics_delivery"]),
+    ("reply", ["env_write"]),
+]
+
+
+def run(build, kind, n, tmp):
+    method, uri, body = KINDS[kind]
+    cfg = json.loads(json.dumps(harness.DEFAULT_CONFIG))
+    d = tempfile.mkdtemp(dir=tmp)
+    cfg.update(state_dir=os.path.join(d, "state"),
+               schemas_dir=os.path.join(TOP, "conf/schemas"),
+               templates_dir=os.path.join(TOP, "templates"))
+    conf = os.path.join(d, "cmsi.json")
+    json.dump(cfg, open(conf, "w"))
+    port = harness.free_port()
+    out = os.path.join(d, "callgrind.out")
+    p = subprocess.Popen(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
+                          os.path.join(TOP, build, "cmsi.fcgi"), "-c", conf,
+                          "-s", "127.0.0.1:%d" % port],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        harness.wait_port(port, 60)
+        raw = json.dumps(body).encode() if body is not None else None
+        for _ in range(n + 1):
+            st, _, _ = fcgi(("127.0.0.1", port), cgi(method, uri, raw), raw or b"")
+            if st != 200:
+                raise RuntimeError("%s answered %d" % (kind, st))
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.wait(120)
+    ann = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100",
+                          out], stdout=subprocess.PIPE, text=True).stdout
+    cost = {}
+    for line in ann.splitlines():
+        m = re.match(r"\s*([\d,]+) \([^)]*\)\s+\S*:(\w+)", line) or \
+            re.match(r"\s*([\d,]+)\s+\S*:(\w+)", line)
+        if m:
+            cost.setdefault(m.group(2), int(m.group(1).replace(",", "")))
+    return cost
+
+
+def main():
+    build = sys.argv[1]
+    n = int(sys.argv[2]) if len(sys.argv) > 2 else 200
+    if shutil.which("valgrind") is None:
+        print("stages: valgrind is not installed, nothing measured")
+        return 0
+    tmp = tempfile.mkdtemp(prefix="cmsi-stages-")
+    try:
+        for kind in KINDS:
+            cost = run(build, kind, n, tmp)
+            print("stages: %s, instructions per request (callgrind, %d requests)"
+                  % (kind, n))
+            for name, fns in STAGES:
+                total = sum(cost.get(f, 0) for f in fns)
+                if total:
+                    print("  %-16s %10.0f" % (name, total / (n + 1)))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
