@@ -28,5 +28,12 @@
 #define LIM_UP_PARALLEL		100		/* upstream calls in flight at once */
 #define LIM_PHONE		64		/* one phone number, bytes */
 #define LIM_V5_SIGTEXT		8192		/* text a Tencent v5 sig covers */
+#define LIM_PROBLEMS		8192		/* a config load's problem lines */
+#define LIM_PASSWORD		1024		/* a console password, bytes */
+#define LIM_PWHASH		256		/* a password_hash string */
+#define LIM_PAGE		(1024 * 1024)	/* one console page */
+#define LIM_FORM		(256 * 1024)	/* one console form body */
+#define LIM_HISTORY		20		/* config versions kept */
+#define LIM_THROTTLE		(64 * 1024)	/* the failed sign-in record */
 
 #endif /* LIMITS_H */
