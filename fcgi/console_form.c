@@ -67,11 +67,12 @@ add_str(json_object *o, const char *k, const char *v)
 static json_object *
 options(json_object *p, const char *cur, int zh)
 {
-	json_object	*e, *opts, *o, *v;
+	json_object	*e, *opts, *o, *v, *labels = NULL, *l;
 	const char	*s;
 	size_t		 i;
 
 	opts = json_object_new_array();
+	json_object_object_get_ex(p, zh ? "x-labels-zh" : "x-labels", &labels);
 	if (!json_object_object_get_ex(p, "enum", &e))
 		return opts;
 	for (i = 0; i < json_object_array_length(e); i++) {
@@ -81,8 +82,11 @@ options(json_object *p, const char *cur, int zh)
 		s = json_object_get_string(v);
 		o = json_object_new_object();
 		add_str(o, "value", s);
-		add_str(o, "label", *s != '\0' ? s : (zh ? "（默认）" :
-		    "(default)"));
+		if (labels != NULL && json_object_object_get_ex(labels, s, &l))
+			add_str(o, "label", json_object_get_string(l));
+		else
+			add_str(o, "label", *s != '\0' ? s : (zh ? "（默认）" :
+			    "(default)"));
 		json_object_object_add(o, "selected",
 		    json_object_new_boolean(strcmp(s, cur) == 0));
 		json_object_array_add(opts, o);

@@ -58,7 +58,7 @@ def browser(tmp):
     for a in ("--headless", "--no-sandbox", "--disable-gpu",
               "--disable-background-networking", "--disable-component-update",
               "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-              "--window-size=1280,1500", "--lang=en-US",
+              "--window-size=1280,1700", "--lang=en-US",
               "--user-data-dir=" + os.path.join(tmp, "chromium")):
         o.add_argument(a)
     d = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=o)
