@@ -14,7 +14,8 @@ CMSI_CONF	?= conf/cmsi.json
 # Debian 12 packages for building, testing and `make run`.
 DEBS = build-essential pkg-config libfcgi-dev libcurl4-gnutls-dev \
 	libjson-c-dev libxml2-dev libgnutls28-dev libpcre2-dev libcmocka-dev \
-	lighttpd curl python3 python3-aiosmtpd openssl ca-certificates
+	lighttpd curl python3 python3-aiosmtpd openssl ca-certificates \
+	chromium chromium-driver python3-selenium
 
 CFLAGS		?= -O2 -g
 WARNFLAGS	 = -Wall -Wextra -Wformat=2 -Wstrict-prototypes \
@@ -141,10 +142,13 @@ ETC		 = $(DESTDIR)$(SYSCONFDIR)/cmsi
 
 install: all
 	install -d $(DESTDIR)$(LIBEXECDIR)/cmsi $(DESTDIR)$(DATADIR)/schemas \
+	    $(DESTDIR)$(DATADIR)/schemas/config \
 	    $(DESTDIR)$(DATADIR)/templates $(DESTDIR)$(DATADIR)/examples \
 	    $(ETC) $(DESTDIR)$(SYSTEMDDIR)
 	install -m 0755 $(BUILDDIR)/cmsi.fcgi $(DESTDIR)$(LIBEXECDIR)/cmsi/
 	install -m 0644 conf/schemas/*.json $(DESTDIR)$(DATADIR)/schemas/
+	install -m 0644 conf/schemas/config/*.json \
+	    $(DESTDIR)$(DATADIR)/schemas/config/
 	cp -R templates/. $(DESTDIR)$(DATADIR)/templates/
 	chmod -R u=rwX,go=rX $(DESTDIR)$(DATADIR)/templates
 	install -m 0644 README.md $(DESTDIR)$(DATADIR)/
