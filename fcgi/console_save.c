@@ -344,6 +344,13 @@ csave_edit(struct console_rq *rq)
 		console_text(rq, 404, "No such component.");
 		goto out;
 	}
+	/* A tenant id is a token (conf.c): it goes into a Location. */
+	if (strlen(tenant) >= LIM_NAME || strspn(tenant, "abcdefghijklmnop"
+	    "qrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
+	    strlen(tenant)) {
+		console_text(rq, 404, "No such tenant.");
+		goto out;
+	}
 	if (post && !csave_writable(rq->conf->path)) {
 		console_text(rq, 403, "The config file is read-only.");
 		goto out;

@@ -362,6 +362,27 @@ def main():
             st, hd, body = raw(g, "GET", "/console/components", cookie=cookie)
             c.ok("signed out: the old cookie opens nothing", st == 303, st)
 
+            # -- guessing: 5 failures lock the name and the address.
+            def attempt(user, pw):
+                jar = http.cookiejar.CookieJar()
+                op = urllib.request.build_opener(
+                    urllib.request.HTTPCookieProcessor(jar))
+                page = op.open(base + "signin").read().decode()
+                tok = re.search(r'name="csrf" value="([0-9a-f]{64})"', page).group(1)
+                try:
+                    return op.open(base + "signin", data=urllib.parse.urlencode(
+                        {"csrf": tok, "username": user, "password": pw}).encode()).read().decode()
+                except urllib.error.HTTPError as e:
+                    return e.read().decode()
+            t0 = time.monotonic()
+            outs = [attempt("ghost", "guess%d" % i) for i in range(6)]
+            c.ok("5 wrong guesses are told apart from the lock-out",
+                 all("Wrong user name or password" in o for o in outs[:5]) and
+                 "Too many failed sign-ins" in outs[5], outs[5][-400:])
+            c.ok("the locked address cannot sign in even with a right password",
+                 "Too many failed sign-ins" in attempt("admin", PASSWORD))
+            print("measure: 7 sign-in attempts took %.0f ms" % ((time.monotonic() - t0) * 1000))
+
             for s in SECRETS:
                 c.ok("no page source holds the secret %s..." % s[:6],
                      all(s not in p for p in sources))
