@@ -109,8 +109,36 @@ def raw(g, method, path, data=None, cookie=None):
         return e.code, e.headers, e.read().decode()
 
 
+def bk_login(c):
+    """BlueKing login: a bk_token the login service vouches for opens a
+    session for a user in console.admins, and only for one."""
+    fakes = [{"name": "login", "cmd": ["tests/fakes/bk_login.py", "--port",
+              "{login.port0}", "--dir", "{dir}/login"]}]
+    for admins, want in ((["admin"], True), (["bob"], False)):
+        cfg = {"login": {"is_login_url":
+                         "http://127.0.0.1:{login.port0}/login/accounts/is_login/"},
+               "console": {"admins": admins}}
+        with harness.Gateway(BUILDDIR, cfg, fakes=fakes) as g:
+            st, hd, body = raw(g, "GET", "/console/signin", cookie="bk_token=good-token")
+            sc = hd.get("Set-Cookie") or ""
+            got = st == 303 and hd.get("Location") == "/console/components" and \
+                sc.startswith("cmsi_console=")
+            c.ok("BlueKing login with console.admins %r: %s" % (
+                admins, "let in" if want else "refused"), got == want, (st, sc))
+            if want:
+                st, hd, body = raw(g, "GET", "/console/components",
+                                   cookie=sc.split(";")[0])
+                c.ok("the BlueKing session opens the list", st == 200 and
+                     "send_mail" in body, st)
+            st, hd, body = raw(g, "GET", "/console/signin", cookie="bk_token=stolen")
+            c.ok("a dead bk_token opens nothing", st == 200 and "cmsi_console=" not in
+                 (hd.get("Set-Cookie") or ""), st)
+            c.logs(g, ["good-token"])
+
+
 def main():
     c = Checker()
+    bk_login(c)
     tmp = tempfile.mkdtemp(prefix="cmsi-console-")
     pwfile = os.path.join(tmp, "smtp-pwd.txt")
     with open(pwfile, "w") as f:
@@ -148,6 +176,15 @@ def main():
             c.ok("strict CSP", "script-src 'self'" in (hd.get("Content-Security-Policy") or "")
                  and "unsafe-inline" not in hd.get("Content-Security-Policy"),
                  hd.get("Content-Security-Policy"))
+
+            # -- the language: Blueking-Language, else Accept-Language.
+            for h, zh in (({"Accept-Language": "zh-CN,zh;q=0.9"}, True),
+                          ({"Blueking-Language": "zh-cn", "Accept-Language": "en"}, True),
+                          ({"Accept-Language": "en-US,en"}, False)):
+                req = urllib.request.Request(base + "signin", headers=h)
+                page = urllib.request.urlopen(req, timeout=60).read().decode()
+                c.ok("sign-in page in %s for %r" % ("Chinese" if zh else "English", h),
+                     ("登录" in page) == zh and ('lang="zh-CN"' in page) == zh)
 
             # -- session fixation: a planted id is never adopted.
             jar = http.cookiejar.CookieJar()
