@@ -330,12 +330,14 @@ csave_edit(struct console_rq *rq)
 	json_object	*doc = NULL, *schema = NULL, *comps, *sec = NULL,
 			*nsec = NULL, *ctx, *errs = NULL, *changed = NULL;
 	struct confschema_err	 ce[32];
+	struct buf	 b;
 	const char	*name, *tenant, *out, *notice = NULL;
 	char		*text = NULL, version[65], why[LIM_PROBLEMS];
 	char		 page[LIM_PATH];
 	size_t		 len;
 	int		 post = rq->form != NULL, lockfd = -1, i, n, status = 200;
 
+	buf_init(&b, LIM_CONF);
 	name = param(rq, "c");
 	tenant = param(rq, "tenant");
 	why[0] = '\0';
@@ -407,24 +409,15 @@ csave_edit(struct console_rq *rq)
 	json_object_object_add(comps, name, json_object_get(nsec));
 	out = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
 	    JSON_C_TO_STRING_NOSLASHESCAPE);
-	{
-		struct buf	 b;
-
-		buf_init(&b, LIM_CONF);
-		if (buf_puts(&b, out) == -1 || buf_putc(&b, '\n') == -1) {
-			buf_free(&b);
-			notice = "the config file would be too large";
-			status = 422;
-			goto show;
-		}
-		if (replace_conf(rq, text, len, b.ptr, why, sizeof(why)) ==
-		    -1) {
-			buf_free(&b);
-			notice = console_str(rq, "check_failed");
-			status = 422;
-			goto show;
-		}
-		buf_free(&b);
+	if (buf_puts(&b, out) == -1 || buf_putc(&b, '\n') == -1) {
+		notice = "the config file would be too large";
+		status = 422;
+		goto show;
+	}
+	if (replace_conf(rq, text, len, b.ptr, why, sizeof(why)) == -1) {
+		notice = console_str(rq, "check_failed");
+		status = 422;
+		goto show;
 	}
 	audit(rq, "console.save", tenant, name, changed, NULL);
 	log_info("console: %s saved %s%s%s (%zu keys)", rq->user,
@@ -463,6 +456,7 @@ show:
 out:
 	if (lockfd != -1)
 		close(lockfd);
+	buf_free(&b);
 	json_object_put(changed);
 	json_object_put(errs);
 	json_object_put(nsec);
