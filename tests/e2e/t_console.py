@@ -396,6 +396,38 @@ def main():
                  d.execute_script("return window.__xss") is None and
                  d.find_element("id", "q").get_attribute("value") == XSS)
 
+            # -- every text field of send_sms, and the SMTP host the list shows.
+            d.get(base + "edit?c=send_sms&tenant=")
+            names = []
+            for i, f in enumerate(d.find_elements("css selector", "#config input[type=text]")):
+                names.append(f.get_attribute("name"))
+                f.clear()
+                f.send_keys(XSS.replace("1", str(i + 2)))
+            for f in d.find_elements("css selector", "#config input[type=password]"):
+                f.send_keys(XSS)
+            submit(d, d.find_element("id", "save"))
+            c.ok("<script> in every text field of send_sms (%d) is saved and inert" % len(names),
+                 "Saved." in d.page_source and "<script>" not in d.page_source and
+                 d.execute_script("return window.__xss") is None and all(
+                     d.find_element("name", n).get_attribute("value").startswith("<script>")
+                     for n in names), d.page_source[-600:])
+            sources.append(d.page_source)
+            d.get(base + "edit?c=send_mail&tenant=")
+            f = d.find_element("name", "smtp_host")
+            f.clear()
+            f.send_keys("<img src=x onerror=window.__xss=9>")
+            submit(d, d.find_element("id", "save"))
+            d.get(base + "components")
+            c.ok("the list shows a hostile smtp_host as text",
+                 "SMTP &lt;img src=x" in d.page_source and
+                 d.execute_script("return window.__xss") is None, d.page_source[-900:])
+            f = None
+            d.get(base + "edit?c=send_mail&tenant=")
+            f = d.find_element("name", "smtp_host")
+            f.clear()
+            f.send_keys("127.0.0.1")
+            submit(d, d.find_element("id", "save"))
+
             # -- CSRF: the session's cookie without the form's token.
             cookie = "cmsi_console=" + d.get_cookie("cmsi_console")["value"]
             with open(g.conf, "rb") as fh:
