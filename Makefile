@@ -19,7 +19,8 @@ DEBS = build-essential pkg-config libfcgi-dev libcurl4-gnutls-dev \
 	libjson-c-dev libxml2-dev libgnutls28-dev libpcre2-dev libcmocka-dev \
 	clang libclang-rt-14-dev \
 	lighttpd curl python3 python3-aiosmtpd openssl ca-certificates \
-	apache2 libapache2-mod-fcgid nginx spawn-fcgi multiwatch prometheus
+	apache2 libapache2-mod-fcgid nginx spawn-fcgi multiwatch prometheus \
+	chromium chromium-driver python3-selenium
 
 CFLAGS		?= -O2 -g
 WARNFLAGS	 = -Wall -Wextra -Wformat=2 -Wstrict-prototypes \
@@ -167,10 +168,13 @@ ETC		 = $(DESTDIR)$(SYSCONFDIR)/cmsi
 
 install: all
 	install -d $(DESTDIR)$(LIBEXECDIR)/cmsi $(DESTDIR)$(DATADIR)/schemas \
+	    $(DESTDIR)$(DATADIR)/schemas/config \
 	    $(DESTDIR)$(DATADIR)/templates $(DESTDIR)$(DATADIR)/examples \
 	    $(ETC) $(DESTDIR)$(SYSTEMDDIR)
 	install -m 0755 $(BUILDDIR)/cmsi.fcgi $(DESTDIR)$(LIBEXECDIR)/cmsi/
 	install -m 0644 conf/schemas/*.json $(DESTDIR)$(DATADIR)/schemas/
+	install -m 0644 conf/schemas/config/*.json \
+	    $(DESTDIR)$(DATADIR)/schemas/config/
 	cp -R templates/. $(DESTDIR)$(DATADIR)/templates/
 	chmod -R u=rwX,go=rX $(DESTDIR)$(DATADIR)/templates
 	install -m 0644 README.md $(DESTDIR)$(DATADIR)/

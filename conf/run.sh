@@ -11,5 +11,5 @@ sed -e "s|@BASE@|$base|g" -e "s|@PORT@|$port|g" \
     -e "s|@BIN@|$top/$builddir/cmsi.fcgi|g" -e "s|@CONF@|$conf|g" \
     -e "s|@PROCS@|2|g" -e "s|@MAXREQ@|8192|g" -e 's|^server.breakagelog.*||' \
     "$top/conf/lighttpd.conf.in" > "$base/lighttpd.conf"
-echo "cmsi: http://127.0.0.1:$port/api/c/compapi/ (config $conf); Ctrl-C stops"
+echo "cmsi: http://127.0.0.1:$port/api/c/compapi/ (config $conf); console: http://127.0.0.1:$port/console/; Ctrl-C stops"
 exec /usr/sbin/lighttpd -D -f "$base/lighttpd.conf"

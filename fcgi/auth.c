@@ -419,3 +419,25 @@ auth_check(const struct conf *c, const struct req *r, json_object *creds,
 	    "provide a valid user identity, such as bk_token, bk_username");
 	return -1;
 }
+
+/*
+ * The BlueKing user behind a bk_token, for the console's sign-in.
+ * Returns 0 with the username in user, or -1 (no login_url, a dead
+ * token, the login service unreachable: logged there).
+ */
+int
+auth_login_user(const struct conf *c, const char *token, const char *reqid,
+    char *user, size_t usersz)
+{
+	struct ident	 id;
+	struct reply	 rp;
+	int		 rc;
+
+	memset(&id, 0, sizeof(id));
+	reply_init(&rp);
+	rc = auth_bk_token(c, token, reqid, &id, &rp);
+	reply_free(&rp);
+	if (rc == -1 || id.username[0] == '\0')
+		return -1;
+	return str_copy(user, id.username, usersz);
+}

@@ -14,8 +14,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "conf.h"
+#include "confschema.h"
 #include "jwt.h"
+#include "pwhash.h"
 #include "limits.h"
 #include "idem.h"
 #include "log.h"
@@ -23,47 +26,21 @@
 #include "spool.h"
 #include "util.h"
 
-/* Component keys; "*" marks a secret (string, {"file"} or {"env"}). */
-struct comp_keys {
-	const char	*name;
-	const char	*keys[24];
-};
-
-static const struct comp_keys comp_keys[] = {
-	{ "send_mail", { "smtp_host", "smtp_port", "smtp_user", "*smtp_pwd",
-	    "smtp_usessl", "smtp_usetls", "mail_sender", NULL } },
-	{ "send_weixin", { "wx_type", "wx_qy_corpid", "*wx_qy_corpsecret",
-	    "wx_qy_agentid", "wx_app_id", "*wx_secret", "*wx_token",
-	    "wx_template_id", "wx_callback_path", "wx_token_source", NULL } },
-	{ "send_sms", { "qcloud_api", "qcloud_app_id", "*qcloud_app_key",
-	    "qcloud_sms_sign", "qcloud_secret_id", "*qcloud_secret_key",
-	    "qcloud_sms_sdk_app_id", "qcloud_sms_template_id",
-	    "qcloud_region", "qcloud_template_params",
-	    "qcloud_template_param_len", NULL } },
-	{ "send_voice_msg", { "qcloud_api", "qcloud_app_id",
-	    "*qcloud_app_key", "qcloud_secret_id", "*qcloud_secret_key",
-	    "qcloud_voice_sdk_app_id", "qcloud_voice_template_id",
-	    "qcloud_region", "qcloud_template_params",
-	    "qcloud_template_param_len", NULL } },
-	{ "send_msg", { NULL } },
-	{ "get_msg_type", { "weixin", "mail", "sms", "voice", "rtx", NULL } },
-	{ "send_qy_weixin", { "wx_qy_corpid", "*wx_qy_corpsecret",
-	    "wx_qy_agentid", NULL } },
-	{ "send_mp_weixin", { "wx_app_id", "*wx_secret", "*wx_token",
-	    "wx_template_id", "wx_token_source", "wx_callback_path", NULL } },
-	{ NULL, { NULL } }
-};
-
-/* Keys every component section may carry; "comment" documents it. */
-static const char *const comp_common[] = {
-	"delivery", "dest_url", "enabled", "comment", "retry",
-	"dedup_window_s", NULL
+/*
+ * The components a section may configure.  What each section may hold
+ * is its schema's business (conf/schemas/config/<name>.json), shared
+ * with the console.
+ */
+static const char *const comp_names[] = {
+	"send_mail", "send_weixin", "send_sms", "send_voice_msg", "send_msg",
+	"get_msg_type", "send_qy_weixin", "send_mp_weixin", NULL
 };
 
 static const char *const top_keys[] = {
 	"state_dir", "schemas_dir", "templates_dir", "apps", "login",
 	"users", "upstream", "components", "max_body", "verbose",
-	"tenants", "gateway", "comment", "outbox_keep", "metrics", NULL
+	"tenants", "gateway", "console", "comment", "outbox_keep", "metrics",
+	NULL
 };
 
 static const char *const tenant_keys[] = {
@@ -71,6 +48,7 @@ static const char *const tenant_keys[] = {
 };
 
 static int	conf_bad;	/* problems found by the current load */
+static struct buf conf_said;	/* the last load's problem lines */
 
 /* A tenant's problems name it: "tenants.<id>: ...". */
 static void __attribute__((__format__(__printf__, 2, 3)))
@@ -82,11 +60,15 @@ problem(const struct conf *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (c->tenant != NULL)
+	if (c->tenant != NULL) {
 		fprintf(stderr, "%s: tenants.%s: %s\n", c->path, c->tenant,
 		    msg);
-	else
+		(void)buf_printf(&conf_said, "tenants.%s: %s\n", c->tenant,
+		    msg);
+	} else {
 		fprintf(stderr, "%s: %s\n", c->path, msg);
+		(void)buf_printf(&conf_said, "%s\n", msg);
+	}
 	conf_bad++;
 }
 
@@ -365,100 +347,67 @@ load_apps(struct conf *c, json_object *apps)
 	}
 }
 
-/* Checks one component section and resolves its secrets in place. */
+/*
+ * Checks one component section against its schema, then resolves its
+ * secrets in place.
+ */
 static void
 load_comp(struct conf *c, const char *name, json_object *sec)
 {
-	const struct comp_keys	*ck;
-	json_object		*rv;
-	const char		*k;
+	struct confschema_err	 errs[16];
+	json_object		*doc, *rv;
 	char			 what[128];
 	char			*s;
-	size_t			 i;
-	int			 b = 0, found;
+	int			 i, n;
 
-	for (ck = comp_keys; ck->name != NULL; ck++)
-		if (strcmp(ck->name, name) == 0)
-			break;
-	if (ck->name == NULL) {
+	if (!in_list(comp_names, name)) {
 		problem(c, "components.%s: unknown component", name);
 		return;
 	}
-	if (!json_object_is_type(sec, json_type_object)) {
-		problem(c, "components.%s: must be an object", name);
+	doc = confschema_doc(c->schemas_dir, name);
+	if (doc == NULL) {
+		problem(c, "components.%s: cannot read %s/config/%s.json", name,
+		    c->schemas_dir, name);
 		return;
 	}
+	n = confschema_check(c->schemas_dir, name, sec, errs,
+	    sizeof(errs) / sizeof(errs[0]));
+	for (i = 0; i < n || (n == -1 && i == 0); i++) {
+		if (errs[i].key[0] != '\0')
+			problem(c, "components.%s.%s: %s", name, errs[i].key,
+			    errs[i].msg);
+		else
+			problem(c, "components.%s: %s", name, errs[i].msg);
+	}
+	if (n == -1 || !json_object_is_type(sec, json_type_object)) {
+		json_object_put(doc);
+		return;
+	}
+	/* Secrets of keys that passed are resolved, to report them too. */
 	json_object_object_foreach(sec, key, val) {
-		snprintf(what, sizeof(what), "components.%s.%s", name, key);
-		if (in_list(comp_common, key))
+		if (!confschema_secret(doc, key))
 			continue;
-		found = 0;
-		for (i = 0; ck->keys[i] != NULL; i++) {
-			k = ck->keys[i];
-			if (strcmp(k + (*k == '*'), key) != 0)
-				continue;
-			found = 1;
-			if (*k != '*')
+		for (i = 0; i < n; i++)
+			if (strcmp(errs[i].key, key) == 0)
 				break;
-			s = secret_get(c, what, val);
-			if (s != NULL) {
-				json_object_object_add(sec, key,
-				    json_object_new_string(s));
-				secret_free(s);
-			}
-			break;
+		if (i < n)
+			continue;
+		snprintf(what, sizeof(what), "components.%s.%s", name, key);
+		s = secret_get(c, what, val);
+		if (s != NULL) {
+			json_object_object_add(sec, key,
+			    json_object_new_string(s));
+			secret_free(s);
 		}
-		if (!found)
-			problem(c, "%s: unknown key", what);
 	}
-	if (strcmp(name, "send_mail") == 0) {
-		k = conf_str(sec, "smtp_port");
-		if (*k != '\0' && conf_int(sec, "smtp_port", -1) < 1)
-			problem(c,
-			    "components.send_mail.smtp_port: not a port");
-		if (conf_int(sec, "smtp_port", 25) > 65535)
-			problem(c,
-			    "components.send_mail.smtp_port: not a port");
-	}
-	k = conf_str(sec, "qcloud_template_params");
-	if (*k != '\0' && (conf_int(sec, "qcloud_template_params", 0) < 1 ||
-	    conf_int(sec, "qcloud_template_params", 0) > 32))
-		problem(c, "components.%s.qcloud_template_params: 1 to 32",
-		    name);
-	k = conf_str(sec, "qcloud_template_param_len");
-	if (*k != '\0' && conf_int(sec, "qcloud_template_param_len", -1) < 0)
-		problem(c, "components.%s.qcloud_template_param_len: not a "
-		    "number", name);
-	json_object_object_foreach(sec, bkey, bval) {
-		static const char *const bools[] = { "smtp_usessl",
-		    "smtp_usetls", "weixin", "mail", "sms", "voice", "rtx",
-		    "enabled", NULL };
-
-		if (in_list(bools, bkey) && conf_parse_bool(bval, &b) == -1)
-			problem(c, "components.%s.%s: not a boolean", name,
-			    bkey);
-	}
+	/* What a schema cannot say: the retry and dedup settings' sense. */
 	if (json_object_object_get_ex(sec, "retry", &rv) &&
 	    spool_check(rv, what, sizeof(what)) == -1)
 		problem(c, "components.%s.retry: %s", name, what);
 	if (json_object_object_get_ex(sec, "dedup_window_s", &rv) &&
 	    idem_check(rv, what, sizeof(what)) == -1)
 		problem(c, "components.%s.dedup_window_s: %s", name, what);
-	k = conf_str(sec, "delivery");
-	if (*k != '\0' && strcmp(k, "outbox") != 0)
-		problem(c, "components.%s.delivery: only \"outbox\" is known",
-		    name);
-	k = conf_str(sec, "wx_type");
-	if (*k != '\0' && strcmp(k, "qy") != 0 && strcmp(k, "qywx") != 0 &&
-	    strcmp(k, "mp") != 0)
-		problem(c, "components.%s.wx_type: qy, qywx or mp", name);
-	k = conf_str(sec, "wx_token_source");
-	if (*k != '\0' && strcmp(k, "stable") != 0 && strcmp(k, "token") != 0)
-		problem(c, "components.%s.wx_token_source: stable or token",
-		    name);
-	k = conf_str(sec, "qcloud_api");
-	if (*k != '\0' && strcmp(k, "v5") != 0 && strcmp(k, "tc3") != 0)
-		problem(c, "components.%s.qcloud_api: v5 or tc3", name);
+	json_object_put(doc);
 }
 
 static void
@@ -670,6 +619,74 @@ load_metrics(struct conf *c, json_object *m)
 		c->metrics_token = secret_get(c, "metrics.token", v);
 }
 
+/*
+ * "console": prefix, users.<name>.password_hash, admins (BlueKing
+ * usernames), session_minutes.  The console module reads the values;
+ * here they are only checked, so -t and a reload refuse a bad one.
+ */
+static void
+load_console(struct conf *c, json_object *con)
+{
+	json_object	*v;
+	const char	*s;
+	size_t		 i, n;
+	long long	 mins;
+
+	if (!json_object_is_type(con, json_type_object)) {
+		problem(c, "console: must be an object");
+		return;
+	}
+	json_object_object_foreach(con, key, val) {
+		if (strcmp(key, "prefix") == 0) {
+			/* The type first: a null has no string to measure. */
+			s = json_object_is_type(val, json_type_string) ?
+			    json_object_get_string(val) : "";
+			n = strlen(s);
+			if (n < 2 || n > 128 || s[0] != '/' || s[n - 1] != '/' ||
+			    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN"
+			    "OPQRSTUVWXYZ0123456789/_.-") != n)
+				problem(c, "console.prefix: a path such as "
+				    "/console/ (letters, digits, / _ . -)");
+		} else if (strcmp(key, "users") == 0) {
+			if (!json_object_is_type(val, json_type_object)) {
+				problem(c, "console.users: name -> "
+				    "{\"password_hash\": ...}");
+				continue;
+			}
+			json_object_object_foreach(val, name, u) {
+				if (*name == '\0' || strlen(name) >= LIM_NAME)
+					problem(c, "console.users: bad name");
+				else if (!json_object_object_get_ex(u,
+				    "password_hash", &v) ||
+				    pwhash_parse(json_object_get_string(v),
+				    NULL) == -1)
+					problem(c, "console.users.%s: "
+					    "password_hash is no string of "
+					    "cmsi.fcgi --hash-password", name);
+			}
+		} else if (strcmp(key, "admins") == 0) {
+			if (!json_object_is_type(val, json_type_array)) {
+				problem(c, "console.admins: a list of "
+				    "BlueKing usernames");
+				continue;
+			}
+			for (i = 0; i < json_object_array_length(val); i++)
+				if (!json_object_is_type(
+				    json_object_array_get_idx(val, i),
+				    json_type_string))
+					problem(c, "console.admins: a list of "
+					    "BlueKing usernames");
+		} else if (strcmp(key, "session_minutes") == 0) {
+			if (num_parse(json_object_get_string(val), 1, 10080,
+			    &mins) == -1)
+				problem(c, "console.session_minutes: 1 to "
+				    "10080");
+		} else if (strcmp(key, "comment") != 0)
+			problem(c, "console.%s: unknown key", key);
+	}
+	c->console = json_object_get(con);
+}
+
 /* An empty configuration for the file at path. */
 static struct conf *
 conf_new(const char *path, const char *tenant)
@@ -750,6 +767,8 @@ conf_fill(struct conf *c, json_object *doc)
 	v = NULL;
 	json_object_object_get_ex(doc, "metrics", &v);
 	load_metrics(c, v);
+	if (c->tenant == NULL && json_object_object_get_ex(doc, "console", &v))
+		load_console(c, v);
 	if (json_object_object_get_ex(doc, "components", &v) && v != NULL) {
 		if (!json_object_is_type(v, json_type_object))
 			problem(c, "components: must be an object");
@@ -896,6 +915,8 @@ conf_load(const char *path, int *nproblems)
 	size_t		 len;
 
 	conf_bad = 0;
+	buf_free(&conf_said);
+	buf_init(&conf_said, LIM_PROBLEMS);
 	c = conf_new(path, NULL);
 	text = slurp(path, LIM_CONF, &len);
 	if (text == NULL) {
@@ -928,25 +949,20 @@ out:
 	return c;
 }
 
-/* Wipes the secret strings held in a component section. */
+/*
+ * Wipes the strings of a component section: its resolved secrets are
+ * among them, and nothing else needs them once the conf goes.
+ */
 static void
 wipe_section(json_object *sec)
 {
-	const struct comp_keys	*ck;
-	json_object		*v;
-	size_t			 i;
-	const char		*k;
-
-	for (ck = comp_keys; ck->name != NULL; ck++)
-		for (i = 0; ck->keys[i] != NULL; i++) {
-			k = ck->keys[i];
-			if (*k != '*' || !json_object_object_get_ex(sec, k + 1,
-			    &v) || !json_object_is_type(v, json_type_string))
-				continue;
-			explicit_bzero((char *)(uintptr_t)
-			    json_object_get_string(v),
-			    (size_t)json_object_get_string_len(v));
-		}
+	json_object_object_foreach(sec, key, v) {
+		(void)key;
+		if (!json_object_is_type(v, json_type_string))
+			continue;
+		explicit_bzero((char *)(uintptr_t)json_object_get_string(v),
+		    (size_t)json_object_get_string_len(v));
+	}
 }
 
 void
@@ -975,6 +991,7 @@ conf_free(struct conf *c)
 		}
 	}
 	json_object_put(c->components);
+	json_object_put(c->console);
 	json_object_put(c->connect_to);
 	secret_free(c->users_app_token);
 	secret_free(c->bkuser_app_secret);
@@ -1089,4 +1106,11 @@ conf_enabled(json_object *sec)
 	if (conf_parse_bool(v, &b) == -1)
 		return 1;
 	return b;
+}
+
+/* The problem lines of the last conf_load, "" when it had none. */
+const char *
+conf_problems(void)
+{
+	return conf_said.ptr != NULL ? conf_said.ptr : "";
 }

@@ -45,6 +45,7 @@ struct conf {
 	struct conf_app	*apps;		/* owned: napps entries */
 	size_t		 napps;
 	json_object	*components;	/* owned: name -> section, secrets resolved */
+	json_object	*console;	/* owned: the "console" section, or NULL */
 	char		*jwt_key;	/* owned: API gateway's key (PEM), or NULL */
 	char		*jwt_kid;	/* owned: the gateway's name, or NULL */
 	struct conf_tenant *tenants;	/* owned: ntenants entries */
@@ -64,5 +65,6 @@ int		 conf_enabled(json_object *);
 long		 conf_int(json_object *, const char *, long);
 int		 conf_parse_bool(json_object *, int *);
 char		*conf_resolve(const struct conf *, const char *);
+const char	*conf_problems(void);
 
 #endif /* CONF_H */

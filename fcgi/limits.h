@@ -94,4 +94,20 @@
 #define LIM_SPOOL_MS		2000
 #define LIM_IDEM_ANSWER		(1024 * 1024)	/* one kept answer */
 
+/* The console. */
+/* a config load's problem lines */
+#define LIM_PROBLEMS		8192
+/* a console password, bytes */
+#define LIM_PASSWORD		1024
+/* a password_hash string */
+#define LIM_PWHASH		256
+/* one console page */
+#define LIM_PAGE		(1024 * 1024)
+/* one console form body */
+#define LIM_FORM		(256 * 1024)
+/* config versions kept */
+#define LIM_HISTORY		20
+/* the failed sign-in record */
+#define LIM_THROTTLE		(64 * 1024)
+
 #endif /* LIMITS_H */

@@ -24,6 +24,7 @@
 #include "auth.h"
 #include "check.h"
 #include "conf.h"
+#include "console.h"
 #include "envelope.h"
 #include "handlers.h"
 #include "http.h"
@@ -42,6 +43,8 @@
 
 static volatile sig_atomic_t	 stopping;
 static struct conf		*conf;		/* owned: process scope */
+static const char		*conf_path;	/* borrowed: argv or env */
+static struct stat		 conf_st;	/* the file as last read */
 
 static void
 on_stop(int sig)
@@ -142,6 +145,51 @@ ms_since(const struct timespec *t0)
 	    (t1.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
+/* Whether the file is no longer the one last read (a cheap stat). */
+static int
+conf_changed(const struct stat *st)
+{
+	return st->st_ino != conf_st.st_ino || st->st_dev != conf_st.st_dev ||
+	    st->st_size != conf_st.st_size ||
+	    st->st_mtim.tv_sec != conf_st.st_mtim.tv_sec ||
+	    st->st_mtim.tv_nsec != conf_st.st_mtim.tv_nsec ||
+	    st->st_ctim.tv_sec != conf_st.st_ctim.tv_sec ||
+	    st->st_ctim.tv_nsec != conf_st.st_ctim.tv_nsec;
+}
+
+/*
+ * Live configuration: before each request, one stat of the file; when
+ * it changed (the console renames a new file in; an editor writes it),
+ * it is loaded and checked as at startup and replaces the running one
+ * between requests, so no request sees half of each.  A file that does
+ * not pass keeps the last good configuration running, with its
+ * problems in the log and on the console; it is not read again until
+ * it changes again.  Schemas, templates and wx_callback_path are read
+ * at startup only.
+ */
+static void
+conf_refresh(void)
+{
+	struct stat	 st;
+	struct conf	*c;
+	int		 nbad;
+
+	if (stat(conf_path, &st) == -1 || !conf_changed(&st))
+		return;
+	conf_st = st;
+	c = conf_load(conf_path, &nbad);
+	if (c == NULL) {
+		log_warnx("%s: %d problem%s, the last good configuration "
+		    "stays", conf_path, nbad, nbad == 1 ? "" : "s");
+		console_broken(conf_problems());
+		return;
+	}
+	conf_free(conf);
+	conf = c;
+	console_broken(NULL);
+	log_info("%s: reloaded", conf_path);
+}
+
 /*
  * Serves one request: front line, route, credentials, auth, schema,
  * handler, envelope, one log line.  Always answers.
@@ -160,6 +208,7 @@ serve(FCGX_Request *fr)
 	int			 st, v1 = 0;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	conf_refresh();
 	reply_init(&rp);
 	memset(&id, 0, sizeof(id));
 	st = req_read(&r, fr, conf->max_body);
@@ -173,6 +222,12 @@ serve(FCGX_Request *fr)
 	if (ops_match(r.path)) {
 		st = ops_serve(conf, fr, &r);
 		log_info("%s %s %s status=%d", r.id, r.method, r.path, st);
+		goto out;
+	}
+	if (console_match(conf, r.path)) {
+		console_serve(conf, fr, &r);
+		log_info("%s %s %s console ms=%ld", r.id, r.method, r.path,
+		    ms_since(&t0));
 		goto out;
 	}
 	/* The bk-cmsi v1 dialect: an adapter onto the same components. */
@@ -263,7 +318,8 @@ usage(void)
 {
 	fprintf(stderr, "usage: cmsi.fcgi [-t] [-c conf] "
 	    "[-s unix:/path | -s host:port]\n"
-	    "       cmsi.fcgi --drain [-c conf]\n");
+	    "       cmsi.fcgi --drain [-c conf]\n"
+	    "       cmsi.fcgi --hash-password < password\n");
 	exit(2);
 }
 
@@ -279,6 +335,8 @@ main(int argc, char *argv[])
 		{ NULL,		0,		NULL,	0 }
 	};
 
+	if (argc == 2 && strcmp(argv[1], "--hash-password") == 0)
+		return console_hash_password();
 	path = getenv("CMSI_CONF");
 	if (path == NULL || *path == '\0')
 		path = "conf/cmsi.json";
@@ -303,6 +361,9 @@ main(int argc, char *argv[])
 	if (optind != argc)
 		usage();
 
+	conf_path = path;
+	if (stat(path, &conf_st) == -1)
+		memset(&conf_st, 0, sizeof(conf_st));
 	conf = conf_load(path, &nbad);
 	if (conf == NULL) {
 		fprintf(stderr, "%s: %d problem%s, not started\n", path, nbad,
@@ -373,5 +434,6 @@ main(int argc, char *argv[])
 	check_free();
 	http_global_free();
 	conf_free(conf);
+	console_broken(NULL);
 	return 0;
 }

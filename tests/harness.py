@@ -40,7 +40,7 @@ TEST_LIMIT = 16 * 1024 * 1024
 SAN_ENV = ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS")
 # The mounts in the shipped snippets, and what the tests add: a gateway
 # stage's prefix (/prod/v1/...), as conf/lighttpd.conf.in mounts it.
-MOUNTS = "(api/)?c/compapi|api/bk-cmsi|v1"
+MOUNTS = "(api/)?c/compapi|api/bk-cmsi|v1|console"
 TEST_MOUNTS = MOUNTS + "|prod"
 SANITIZER = ("AddressSanitizer", "runtime error:", "LeakSanitizer",
              "UndefinedBehaviorSanitizer")

@@ -1,0 +1,72 @@
+#ifndef CONSOLE_H
+#define CONSOLE_H
+
+#include <stddef.h>
+#include <fcgiapp.h>
+#include <json-c/json.h>
+
+#include "limits.h"
+
+struct conf;
+struct req;
+
+/* One console request, from the front line to the answer. */
+struct console_rq {
+	const struct conf *conf;	/* borrowed: the live configuration */
+	struct req	*r;		/* borrowed: the request */
+	char		 prefix[160];	/* console.prefix, e.g. "/console/" */
+	const char	*page;		/* borrowed from r->path: after prefix */
+	json_object	*form;		/* owned: POST body pairs, or NULL */
+	json_object	*query;		/* owned: query string pairs */
+	json_object	*t;		/* owned: the language's strings */
+	char		 user[LIM_NAME]; /* signed-in user, "" if none */
+	char		 sid[65];	/* session id from the cookie */
+	char		 csrf[65];	/* the session's CSRF token */
+	char		 cookie[320];	/* a Set-Cookie to send, "" if none */
+	int		 secure;	/* the request came over HTTPS */
+	int		 zh;		/* Simplified Chinese */
+};
+
+/* console.c */
+int		 console_match(const struct conf *, const char *);
+void		 console_serve(const struct conf *, FCGX_Request *,
+		    struct req *);
+void		 console_broken(const char *);
+int		 console_hash_password(void);
+json_object	*console_ctx(struct console_rq *);
+void		 console_page(struct console_rq *, int, const char *,
+		    json_object *);
+void		 console_redirect(struct console_rq *, const char *);
+void		 console_text(struct console_rq *, int, const char *);
+const char	*console_str(struct console_rq *, const char *);
+
+/* console_auth.c */
+int		 cauth_session(struct console_rq *);
+void		 cauth_signin_page(struct console_rq *, const char *);
+void		 cauth_signin(struct console_rq *);
+void		 cauth_signout(struct console_rq *);
+int		 cauth_csrf_ok(struct console_rq *);
+int		 cauth_bk_login(struct console_rq *);
+int		 cauth_cookie(const char *, const char *, char *, size_t);
+void		 cauth_hex(const unsigned char *, size_t, char *);
+int		 cauth_throttle(const char *, const char *, const char *,
+		    int, long *);
+
+/* console_form.c: pure */
+json_object	*cform_fields(json_object *, json_object *, json_object *,
+		    json_object *, int);
+const char	*cform_secret_state(json_object *, char *, size_t, int);
+int		 cform_apply(json_object *, json_object *, json_object *,
+		    json_object *);
+const char	*cform_delivery(const char *, json_object *, char *, size_t);
+int		 cform_lang(const char *, const char *);
+void		 cform_redact(json_object *, const char *);
+
+/* console_save.c */
+void		 csave_edit(struct console_rq *);
+void		 csave_history(struct console_rq *);
+void		 csave_rollback(struct console_rq *);
+char		*csave_read(const char *, size_t *, char [65]);
+int		 csave_writable(const char *);
+
+#endif /* CONSOLE_H */

@@ -1,0 +1,381 @@
+/*
+ * The console's Component Configuration form, described by the config
+ * schema of the component (conf/schemas/config/<name>.json): which
+ * keys, their labels and help, their inputs, which are secrets.  Pure:
+ * no I/O, so the unit tests reach every rule.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "console.h"
+#include "util.h"
+
+/* A property's string annotation, "" when absent. */
+static const char *
+ann(json_object *p, const char *key)
+{
+	json_object	*v;
+
+	if (!json_object_object_get_ex(p, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return "";
+	return json_object_get_string(v);
+}
+
+/* A setting as the form shows it: strings and numbers, else "". */
+static const char *
+shown(json_object *sec, const char *key)
+{
+	return conf_str(sec, key);
+}
+
+/*
+ * What the page says of a secret instead of its value: "set", "not
+ * set", "from file X", "from env Y".  Never any byte of the value.
+ */
+const char *
+cform_secret_state(json_object *v, char *out, size_t outsz, int zh)
+{
+	json_object	*r;
+
+	if (v == NULL || json_object_is_type(v, json_type_null) ||
+	    (json_object_is_type(v, json_type_string) &&
+	    json_object_get_string_len(v) == 0))
+		snprintf(out, outsz, "%s", zh ? "未设置" : "not set");
+	else if (json_object_is_type(v, json_type_object) &&
+	    json_object_object_get_ex(v, "file", &r))
+		snprintf(out, outsz, zh ? "来自文件 %s" : "from file %s",
+		    json_object_get_string(r));
+	else if (json_object_is_type(v, json_type_object) &&
+	    json_object_object_get_ex(v, "env", &r))
+		snprintf(out, outsz, zh ? "来自环境变量 %s" : "from env %s",
+		    json_object_get_string(r));
+	else
+		snprintf(out, outsz, "%s", zh ? "已设置" : "set");
+	return out;
+}
+
+static void
+add_str(json_object *o, const char *k, const char *v)
+{
+	json_object_object_add(o, k, json_object_new_string(v));
+}
+
+/* The choices of a select, from the property's "enum". */
+static json_object *
+options(json_object *p, const char *cur, int zh)
+{
+	json_object	*e, *opts, *o, *v, *labels = NULL, *l;
+	const char	*s;
+	size_t		 i;
+
+	opts = json_object_new_array();
+	json_object_object_get_ex(p, zh ? "x-labels-zh" : "x-labels", &labels);
+	if (!json_object_object_get_ex(p, "enum", &e))
+		return opts;
+	for (i = 0; i < json_object_array_length(e); i++) {
+		v = json_object_array_get_idx(e, i);
+		if (!json_object_is_type(v, json_type_string))
+			continue;
+		s = json_object_get_string(v);
+		o = json_object_new_object();
+		add_str(o, "value", s);
+		if (labels != NULL && json_object_object_get_ex(labels, s, &l))
+			add_str(o, "label", json_object_get_string(l));
+		else
+			add_str(o, "label", *s != '\0' ? s : (zh ? "（默认）" :
+			    "(default)"));
+		json_object_object_add(o, "selected",
+		    json_object_new_boolean(strcmp(s, cur) == 0));
+		json_object_array_add(opts, o);
+	}
+	return opts;
+}
+
+/*
+ * The fields of the form for schema doc over section sec (may be NULL).
+ * form, when not NULL, is what the operator sent: its values are shown
+ * instead of the file's (never a secret's).  errs maps key -> message.
+ * Returns an array of field objects for the template; caller puts.
+ */
+json_object *
+cform_fields(json_object *doc, json_object *sec, json_object *form,
+    json_object *errs, int zh)
+{
+	json_object	*props, *out, *f, *v;
+	const char	*kind, *cur;
+	char		 state[300];
+	int		 b;
+
+	out = json_object_new_array();
+	if (!json_object_object_get_ex(doc, "properties", &props))
+		return out;
+	json_object_object_foreach(props, key, p) {
+		kind = ann(p, "x-input");
+		if (*kind == '\0' || strcmp(kind, "hidden") == 0)
+			continue;
+		f = json_object_new_object();
+		add_str(f, "key", key);
+		add_str(f, "label", *ann(p, zh ? "x-title-zh" : "title") !=
+		    '\0' ? ann(p, zh ? "x-title-zh" : "title") : key);
+		add_str(f, "help", ann(p, zh ? "x-description-zh" :
+		    "description"));
+		add_str(f, "group", ann(p, "x-group"));
+		json_object_object_add(f, kind, json_object_new_boolean(1));
+		if (form != NULL && json_object_object_get_ex(form, key, &v))
+			cur = json_object_get_string(v);
+		else if (form != NULL)
+			cur = "";
+		else
+			cur = shown(sec, key);
+		if (strcmp(kind, "secret") == 0) {
+			v = NULL;
+			if (sec != NULL)
+				json_object_object_get_ex(sec, key, &v);
+			add_str(f, "state", cform_secret_state(v, state,
+			    sizeof(state), zh));
+		} else if (strcmp(kind, "checkbox") == 0) {
+			if (form != NULL)
+				b = json_object_object_get_ex(form, key, NULL);
+			else {
+				v = NULL;
+				if (sec != NULL)
+					json_object_object_get_ex(sec, key, &v);
+				/* An absent "enabled" means on. */
+				if (v == NULL && strcmp(key, "enabled") == 0)
+					b = 1;
+				else if (conf_parse_bool(v, &b) == -1)
+					b = 0;
+			}
+			json_object_object_add(f, "checked",
+			    json_object_new_boolean(b));
+		} else if (strcmp(kind, "select") == 0) {
+			json_object_object_add(f, "options", options(p, cur,
+			    zh));
+			json_object_object_add(f, "switch",
+			    json_object_new_boolean(json_object_object_get_ex(
+			    p, "x-switch", NULL)));
+		} else
+			add_str(f, "value", cur);
+		if (json_object_object_get_ex(p, "x-min", &v))
+			json_object_object_add(f, "min", json_object_get(v));
+		if (json_object_object_get_ex(p, "x-max", &v))
+			json_object_object_add(f, "max", json_object_get(v));
+		if (errs != NULL && json_object_object_get_ex(errs, key, &v))
+			json_object_object_add(f, "error", json_object_get(v));
+		json_object_array_add(out, f);
+	}
+	return out;
+}
+
+/* Sets key in sec to v when its JSON differs; records key in changed. */
+static int
+put(json_object *sec, const char *key, json_object *v, json_object *changed)
+{
+	json_object	*old;
+	const char	*a, *b;
+
+	if (json_object_object_get_ex(sec, key, &old)) {
+		a = json_object_to_json_string_ext(old, JSON_C_TO_STRING_PLAIN);
+		b = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
+		if (strcmp(a, b) == 0) {
+			json_object_put(v);
+			return 0;
+		}
+	}
+	/* json-c replaces a value in place: the key keeps its position. */
+	json_object_object_add(sec, key, v);
+	json_object_array_add(changed, json_object_new_string(key));
+	return 1;
+}
+
+static int
+drop(json_object *sec, const char *key, json_object *changed)
+{
+	if (!json_object_object_get_ex(sec, key, NULL))
+		return 0;
+	json_object_object_del(sec, key);
+	json_object_array_add(changed, json_object_new_string(key));
+	return 1;
+}
+
+/*
+ * Applies a submitted form to section sec (the file's own JSON, with
+ * secret references) under schema doc.  Only keys the schema shows are
+ * touched, so "comment" and anything else stay as they were.  An empty
+ * secret keeps the current value, reference or literal; "<key>__clear"
+ * removes it.  A checkbox's absence is false; an empty text removes
+ * the key; a value equal to the file's (even spelled "True" or "465"
+ * there) leaves the file's spelling.  Names of changed keys go to the
+ * array changed.  Returns how many changed.
+ */
+int
+cform_apply(json_object *doc, json_object *sec, json_object *form,
+    json_object *changed)
+{
+	json_object	*props, *v, *old;
+	const char	*kind, *s;
+	char		 clear[LIM_NAME + 8];
+	long long	 n;
+	int		 b, ob, count = 0;
+
+	if (!json_object_object_get_ex(doc, "properties", &props))
+		return 0;
+	json_object_object_foreach(props, key, p) {
+		kind = ann(p, "x-input");
+		if (*kind == '\0' || strcmp(kind, "hidden") == 0)
+			continue;
+		old = NULL;
+		json_object_object_get_ex(sec, key, &old);
+		if (strcmp(kind, "checkbox") == 0) {
+			b = json_object_object_get_ex(form, key, NULL);
+			if (old == NULL && strcmp(key, "enabled") == 0 && b)
+				continue;
+			if (old != NULL && conf_parse_bool(old, &ob) == 0 &&
+			    ob == b)
+				continue;
+			if (old == NULL && !b)
+				continue;
+			count += put(sec, key, json_object_new_boolean(b),
+			    changed);
+			continue;
+		}
+		if (strcmp(kind, "secret") == 0) {
+			snprintf(clear, sizeof(clear), "%s__clear", key);
+			if (json_object_object_get_ex(form, clear, NULL)) {
+				count += drop(sec, key, changed);
+				continue;
+			}
+			if (!json_object_object_get_ex(form, key, &v) ||
+			    json_object_get_string_len(v) == 0)
+				continue;
+			count += put(sec, key, json_object_new_string(
+			    json_object_get_string(v)), changed);
+			continue;
+		}
+		/* A field the form did not carry is left alone. */
+		if (!json_object_object_get_ex(form, key, &v))
+			continue;
+		s = json_object_get_string(v);
+		if (*s == '\0') {
+			count += drop(sec, key, changed);
+			continue;
+		}
+		if (old != NULL && strcmp(conf_str(sec, key), s) == 0)
+			continue;
+		if (strcmp(kind, "number") == 0 &&
+		    num_parse(s, 0, 0x7fffffff, &n) == 0)
+			count += put(sec, key, json_object_new_int64(n),
+			    changed);
+		else
+			count += put(sec, key, json_object_new_string(s),
+			    changed);
+	}
+	return count;
+}
+
+/* What a section delivers through, for the list's column. */
+const char *
+cform_delivery(const char *name, json_object *sec, char *out, size_t outsz)
+{
+	const char	*api;
+
+	if (strcmp(conf_str(sec, "delivery"), "outbox") == 0)
+		snprintf(out, outsz, "outbox");
+	else if (*conf_str(sec, "dest_url") != '\0')
+		snprintf(out, outsz, "dest_url forwarding");
+	else if (strcmp(name, "send_mail") == 0 &&
+	    *conf_str(sec, "smtp_host") != '\0')
+		snprintf(out, outsz, "SMTP %s:%s", conf_str(sec, "smtp_host"),
+		    *conf_str(sec, "smtp_port") != '\0' ?
+		    conf_str(sec, "smtp_port") : "25");
+	else if ((strcmp(name, "send_weixin") == 0 &&
+	    strcmp(conf_str(sec, "wx_type"), "mp") == 0) ||
+	    (strcmp(name, "send_mp_weixin") == 0 &&
+	    *conf_str(sec, "wx_app_id") != '\0'))
+		snprintf(out, outsz, "Official Account");
+	else if ((strcmp(name, "send_weixin") == 0 ||
+	    strcmp(name, "send_qy_weixin") == 0) &&
+	    *conf_str(sec, "wx_qy_corpid") != '\0')
+		snprintf(out, outsz, "WeCom");
+	else if (strcmp(name, "send_sms") == 0 ||
+	    strcmp(name, "send_voice_msg") == 0) {
+		api = conf_str(sec, "qcloud_api");
+		if (*api == '\0' && *conf_str(sec, "qcloud_app_id") != '\0')
+			api = "v5";
+		else if (*api == '\0' &&
+		    *conf_str(sec, "qcloud_secret_id") != '\0')
+			api = "tc3";
+		if (*api == '\0')
+			snprintf(out, outsz, "-");
+		else
+			snprintf(out, outsz, "Tencent %s", strcmp(api, "v5") ==
+			    0 ? "v5" : "API 3.0");
+	} else if (strcmp(name, "send_msg") == 0)
+		snprintf(out, outsz, "by msg_type");
+	else if (strcmp(name, "get_msg_type") == 0)
+		snprintf(out, outsz, "-");
+	else
+		snprintf(out, outsz, "-");
+	return out;
+}
+
+/*
+ * Simplified Chinese or English: Blueking-Language first (BlueKing's
+ * own pages send it), else the first tag of Accept-Language.  Returns 1
+ * for Chinese.
+ */
+int
+cform_lang(const char *bk, const char *accept)
+{
+	if (bk != NULL && *bk != '\0')
+		return strncasecmp(bk, "zh", 2) == 0;
+	if (accept == NULL)
+		return 0;
+	while (*accept == ' ')
+		accept++;
+	return strncasecmp(accept, "zh", 2) == 0;
+}
+
+/* Whether a key names a secret anywhere in the file. */
+static int
+secret_name(const char *k)
+{
+	if (strcmp(k, "wx_token_source") == 0)
+		return 0;
+	return strstr(k, "pwd") != NULL || strstr(k, "secret") != NULL ||
+	    strstr(k, "key") != NULL || strstr(k, "token") != NULL ||
+	    strstr(k, "password") != NULL;
+}
+
+/*
+ * Replaces every literal secret in a config document with "******",
+ * for showing an old version: any string under a key that names a
+ * secret (apps' secrets, password hashes, SMTP passwords, app keys,
+ * tokens).  References ({"file"}, {"env"}) stay: they are no secret.
+ */
+void
+cform_redact(json_object *v, const char *key)
+{
+	size_t	 i;
+
+	if (json_object_is_type(v, json_type_array)) {
+		for (i = 0; i < json_object_array_length(v); i++)
+			cform_redact(json_object_array_get_idx(v, i), key);
+		return;
+	}
+	if (!json_object_is_type(v, json_type_object))
+		return;
+	json_object_object_foreach(v, k, sub) {
+		if (secret_name(k) && (json_object_is_type(sub,
+		    json_type_string) || json_object_is_type(sub,
+		    json_type_int)))
+			json_object_object_add(v, k,
+			    json_object_new_string("******"));
+		else
+			cform_redact(sub, k);
+	}
+	(void)key;
+}

@@ -1,0 +1,303 @@
+/*
+ * The console's pure parts: password hashes, the form described by the
+ * config schemas (apply, secrets, display), the cookie reader, the
+ * language choice, the history's redaction, and the config schemas'
+ * rules as -t and the console share them.  Run from the source tree
+ * (conf/schemas).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "confschema.h"
+#include "console.h"
+#include "pwhash.h"
+
+#define SCHEMAS	"conf/schemas"
+
+static void
+test_pwhash(void **state)
+{
+	char		 h[LIM_PWHASH], h2[LIM_PWHASH];
+	struct pwhash	 ph;
+
+	(void)state;
+	assert_int_equal(pwhash_make("cmsi-demo", 9, h, sizeof(h)), 0);
+	assert_true(strncmp(h, "pbkdf2-sha256$600000$", 21) == 0);
+	assert_int_equal(pwhash_parse(h, &ph), 0);
+	assert_int_equal(ph.iter, PWHASH_ITER);
+	assert_int_equal(ph.saltlen, PWHASH_SALT);
+	assert_int_equal(ph.keylen, PWHASH_KEY);
+	assert_int_equal(pwhash_verify("cmsi-demo", 9, h), 1);
+	assert_int_equal(pwhash_verify("cmsi-demO", 9, h), 0);
+	assert_int_equal(pwhash_verify("cmsi-dem", 8, h), 0);
+	assert_int_equal(pwhash_verify("", 0, h), 0);
+	/* A fresh salt each time: the same password, another string. */
+	assert_int_equal(pwhash_make("cmsi-demo", 9, h2, sizeof(h2)), 0);
+	assert_string_not_equal(h, h2);
+	/* The README's demo hash (conf/cmsi.json). */
+	assert_int_equal(pwhash_verify("cmsi-demo", 9, "pbkdf2-sha256$600000$"
+	    "nu34Oein1oDQKQCYKoTXXQ==$vf5BmGoKm28kYj5MIJeEXz9LzLfDDIR9Uhy0B6Z"
+	    "TLgo="), 1);
+	assert_int_equal(pwhash_make("", 0, h, sizeof(h)), -1);
+	assert_int_equal(pwhash_make("x", 1, h, 20), -1);
+}
+
+static void
+test_pwhash_malformed(void **state)
+{
+	static const char *const bad[] = {
+		"",
+		"cmsi-demo",
+		"pbkdf2-sha1$600000$nu34Oein1oDQKQCYKoTXXQ==$vf5BmGoKm28kYj5MIJe"
+		    "EXz9LzLfDDIR9Uhy0B6ZTLgo=",
+		/* too cheap, too dear */
+		"pbkdf2-sha256$1000$nu34Oein1oDQKQCYKoTXXQ==$vf5BmGoKm28kYj5MIJeE"
+		    "Xz9LzLfDDIR9Uhy0B6ZTLgo=",
+		"pbkdf2-sha256$99999999999$nu34Oein1oDQKQCYKoTXXQ==$vf5BmGoKm28kY"
+		    "j5MIJeEXz9LzLfDDIR9Uhy0B6ZTLgo=",
+		/* bad base64, short key, extra field */
+		"pbkdf2-sha256$600000$nu34Oein1o*QKQCYKoTXXQ==$vf5BmGoKm28kYj5MIJ"
+		    "eEXz9LzLfDDIR9Uhy0B6ZTLgo=",
+		"pbkdf2-sha256$600000$nu34Oein1oDQKQCYKoTXXQ==$vf5B",
+		"pbkdf2-sha256$600000$nu34Oein1oDQKQCYKoTXXQ==$vf5BmGoKm28kYj5MIJ"
+		    "eEXz9LzLfDDIR9Uhy0B6ZTLgo=$x",
+		"pbkdf2-sha256$-600000$nu34Oein1oDQKQCYKoTXXQ==$vf5BmGoKm28kYj5MI"
+		    "JeEXz9LzLfDDIR9Uhy0B6ZTLgo=",
+		NULL
+	};
+	size_t	 i;
+
+	(void)state;
+	for (i = 0; bad[i] != NULL; i++) {
+		assert_int_equal(pwhash_parse(bad[i], NULL), -1);
+		assert_int_equal(pwhash_verify("cmsi-demo", 9, bad[i]), -1);
+	}
+}
+
+static void
+test_secret_state(void **state)
+{
+	json_object	*v;
+	char		 s[300];
+
+	(void)state;
+	assert_string_equal(cform_secret_state(NULL, s, sizeof(s), 0),
+	    "not set");
+	v = json_object_new_string("");
+	assert_string_equal(cform_secret_state(v, s, sizeof(s), 0), "not set");
+	json_object_put(v);
+	v = json_object_new_string("hunter2");
+	assert_string_equal(cform_secret_state(v, s, sizeof(s), 0), "set");
+	assert_null(strstr(s, "hunter2"));
+	assert_string_equal(cform_secret_state(v, s, sizeof(s), 1), "已设置");
+	json_object_put(v);
+	v = json_tokener_parse("{\"file\": \"smtp.pwd\"}");
+	assert_string_equal(cform_secret_state(v, s, sizeof(s), 0),
+	    "from file smtp.pwd");
+	json_object_put(v);
+	v = json_tokener_parse("{\"env\": \"SMTP_PWD\"}");
+	assert_string_equal(cform_secret_state(v, s, sizeof(s), 0),
+	    "from env SMTP_PWD");
+	json_object_put(v);
+}
+
+static json_object *
+schema(const char *name)
+{
+	json_object	*d = confschema_doc(SCHEMAS, name);
+
+	assert_non_null(d);
+	return d;
+}
+
+static void
+test_apply(void **state)
+{
+	json_object	*doc = schema("send_mail"), *sec, *form, *ch;
+	const char	*out;
+
+	(void)state;
+	sec = json_tokener_parse("{\"comment\": \"keep\", \"smtp_host\": "
+	    "\"smtp.qq.com\", \"smtp_port\": \"465\", \"smtp_pwd\": "
+	    "{\"env\": \"SMTP_PWD\"}, \"smtp_usessl\": \"True\", "
+	    "\"mail_sender\": \"a@example.com\"}");
+	/* The same values, spelled as a browser sends them: nothing moves. */
+	form = json_tokener_parse("{\"enabled\": \"on\", \"delivery\": \"\", "
+	    "\"smtp_host\": \"smtp.qq.com\", \"smtp_port\": \"465\", "
+	    "\"smtp_user\": \"\", \"smtp_pwd\": \"\", \"smtp_usessl\": \"on\", "
+	    "\"mail_sender\": \"a@example.com\", \"dest_url\": \"\"}");
+	ch = json_object_new_array();
+	assert_int_equal(cform_apply(doc, sec, form, ch), 0);
+	assert_int_equal(json_object_array_length(ch), 0);
+	/* A new port, a new sender, the checkbox off, the secret kept. */
+	json_object_object_add(form, "smtp_port", json_object_new_string(
+	    "587"));
+	json_object_object_add(form, "mail_sender", json_object_new_string(
+	    "<script>x</script>"));
+	json_object_object_del(form, "smtp_usessl");
+	json_object_object_add(form, "smtp_usetls", json_object_new_string(
+	    "on"));
+	assert_int_equal(cform_apply(doc, sec, form, ch), 4);
+	out = json_object_to_json_string_ext(sec, JSON_C_TO_STRING_PLAIN);
+	assert_string_equal(out, "{\"comment\":\"keep\",\"smtp_host\":"
+	    "\"smtp.qq.com\",\"smtp_port\":587,\"smtp_pwd\":{\"env\":"
+	    "\"SMTP_PWD\"},\"smtp_usessl\":false,\"mail_sender\":"
+	    "\"<script>x<\\/script>\",\"smtp_usetls\":true}");
+	assert_string_equal(json_object_to_json_string_ext(ch,
+	    JSON_C_TO_STRING_PLAIN), "[\"smtp_port\",\"smtp_usessl\","
+	    "\"smtp_usetls\",\"mail_sender\"]");
+	/* A typed secret replaces the reference; __clear removes it. */
+	json_object_put(ch);
+	ch = json_object_new_array();
+	json_object_object_add(form, "smtp_pwd", json_object_new_string(
+	    "new-pw"));
+	assert_int_equal(cform_apply(doc, sec, form, ch), 1);
+	assert_string_equal(json_object_get_string(json_object_object_get(sec,
+	    "smtp_pwd")), "new-pw");
+	json_object_object_add(form, "smtp_pwd", json_object_new_string(""));
+	json_object_object_add(form, "smtp_pwd__clear",
+	    json_object_new_string("on"));
+	assert_int_equal(cform_apply(doc, sec, form, ch), 1);
+	assert_false(json_object_object_get_ex(sec, "smtp_pwd", NULL));
+	/* An emptied text removes the key; an unsent one is left alone. */
+	json_object_object_add(form, "smtp_host", json_object_new_string(""));
+	json_object_object_del(form, "mail_sender");
+	assert_int_equal(cform_apply(doc, sec, form, ch), 1);
+	assert_false(json_object_object_get_ex(sec, "smtp_host", NULL));
+	assert_true(json_object_object_get_ex(sec, "mail_sender", NULL));
+	assert_string_equal(json_object_get_string(json_object_object_get(sec,
+	    "comment")), "keep");
+	json_object_put(ch);
+	json_object_put(form);
+	json_object_put(sec);
+	json_object_put(doc);
+}
+
+static void
+test_fields(void **state)
+{
+	json_object	*doc = schema("send_weixin"), *sec, *f, *e;
+	const char	*all;
+	size_t		 i;
+	int		 saw_switch = 0;
+
+	(void)state;
+	sec = json_tokener_parse("{\"wx_type\": \"mp\", \"wx_secret\": "
+	    "\"very-secret\", \"wx_app_id\": \"<b>id</b>\"}");
+	f = cform_fields(doc, sec, NULL, NULL, 0);
+	all = json_object_to_json_string_ext(f, JSON_C_TO_STRING_PLAIN);
+	assert_null(strstr(all, "very-secret"));
+	for (i = 0; i < json_object_array_length(f); i++) {
+		e = json_object_array_get_idx(f, i);
+		if (json_object_object_get_ex(e, "switch", NULL) &&
+		    json_object_get_boolean(json_object_object_get(e,
+		    "switch")))
+			saw_switch = 1;
+	}
+	assert_true(saw_switch);
+	assert_non_null(strstr(all, "\"key\":\"wx_secret\""));
+	assert_non_null(strstr(all, "\"state\":\"set\""));
+	assert_non_null(strstr(all, "\"group\":\"mp\""));
+	json_object_put(f);
+	json_object_put(sec);
+	json_object_put(doc);
+}
+
+static void
+test_rules(void **state)
+{
+	struct confschema_err	 e[8];
+	json_object		*sec;
+
+	(void)state;
+	sec = json_tokener_parse("{\"smtp_port\": \"99999\", \"smtp_usessl\":"
+	    " \"maybe\", \"smtp_hots\": 1, \"smtp_pwd\": {\"file\": \"x\"}, "
+	    "\"mail_sender\": \"a@b\\r\\nBcc: x\"}");
+	assert_int_equal(confschema_check(SCHEMAS, "send_mail", sec, e, 8), 4);
+	assert_string_equal(e[0].key, "smtp_port");
+	assert_string_equal(e[0].msg, "not a port");
+	assert_string_equal(e[1].key, "smtp_usessl");
+	assert_string_equal(e[1].msg, "not a boolean");
+	assert_string_equal(e[2].key, "mail_sender");
+	assert_string_equal(e[3].key, "smtp_hots");
+	assert_string_equal(e[3].msg, "unknown key");
+	json_object_put(sec);
+	sec = json_tokener_parse("{\"smtp_port\": 465, \"smtp_usessl\": "
+	    "\"True\", \"smtp_pwd\": {\"env\": \"P\"}}");
+	assert_int_equal(confschema_check(SCHEMAS, "send_mail", sec, e, 8), 0);
+	json_object_put(sec);
+	sec = json_object_new_object();
+	assert_int_equal(confschema_check(SCHEMAS, "../etc", sec, e, 8), -1);
+	assert_int_equal(confschema_check(SCHEMAS, "send_fax", sec, e, 8), -1);
+	json_object_put(sec);
+}
+
+static void
+test_cookie_lang(void **state)
+{
+	char	 v[80];
+
+	(void)state;
+	assert_int_equal(cauth_cookie("a=1; cmsi_console=abc; b=2",
+	    "cmsi_console", v, sizeof(v)), 0);
+	assert_string_equal(v, "abc");
+	assert_int_equal(cauth_cookie("cmsi_console_pre=x", "cmsi_console", v,
+	    sizeof(v)), -1);
+	assert_int_equal(cauth_cookie("xcmsi_console=x", "cmsi_console", v,
+	    sizeof(v)), -1);
+	assert_int_equal(cauth_cookie("cmsi_console=0123456789", "cmsi_console",
+	    v, 4), -1);
+	assert_int_equal(cauth_cookie(NULL, "cmsi_console", v, sizeof(v)), -1);
+	assert_int_equal(cform_lang("zh-cn", "en"), 1);
+	assert_int_equal(cform_lang("en", "zh-CN,zh;q=0.9"), 0);
+	assert_int_equal(cform_lang(NULL, "zh-CN,zh;q=0.9"), 1);
+	assert_int_equal(cform_lang(NULL, "en-US,zh;q=0.5"), 0);
+	assert_int_equal(cform_lang(NULL, NULL), 0);
+}
+
+static void
+test_redact(void **state)
+{
+	json_object	*d;
+	const char	*s;
+
+	(void)state;
+	d = json_tokener_parse("{\"apps\": {\"a\": {\"secret\": \"s1\"}}, "
+	    "\"console\": {\"users\": {\"u\": {\"password_hash\": \"h\"}}}, "
+	    "\"components\": {\"send_mail\": {\"smtp_pwd\": \"s2\", "
+	    "\"smtp_host\": \"h\"}, \"send_sms\": {\"qcloud_app_key\": \"s3\","
+	    " \"qcloud_secret_key\": {\"env\": \"K\"}}}}");
+	cform_redact(d, "");
+	s = json_object_to_json_string(d);
+	assert_null(strstr(s, "s1"));
+	assert_null(strstr(s, "s2"));
+	assert_null(strstr(s, "s3"));
+	assert_null(strstr(s, "\"password_hash\": \"h\""));
+	assert_non_null(strstr(s, "\"env\": \"K\""));
+	assert_non_null(strstr(s, "\"smtp_host\": \"h\""));
+	json_object_put(d);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pwhash),
+		cmocka_unit_test(test_pwhash_malformed),
+		cmocka_unit_test(test_secret_state),
+		cmocka_unit_test(test_apply),
+		cmocka_unit_test(test_fields),
+		cmocka_unit_test(test_rules),
+		cmocka_unit_test(test_cookie_lang),
+		cmocka_unit_test(test_redact),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
