@@ -150,6 +150,8 @@ def tenant_edit(c):
     """A tenant's component: its own section is created under tenants,
     the system's stays, and the v1 dialect's tenant header finds it."""
     cfg = {"console": {"users": {"admin": {"password_hash": hash_password(PASSWORD)}}},
+           "apps": {"demo": {"secret": "demo-secret", "skip_user_auth": True,
+                             "tenants": ["*"]}},
            "tenants": {"tenant-a": {"users": {"file": os.path.join(
                TOP, "conf/users.example.json")}}}}
     with harness.Gateway(BUILDDIR, cfg) as g:

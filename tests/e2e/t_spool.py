@@ -412,7 +412,8 @@ def t_outbox_keep(g):
 def t_configtest():
     bad = {"components": {"send_mail": {"retry": {"attempts": 0}},
                           "send_sms": {"dedup_window_s": "x"}},
-           "outbox_keep": -1}
+           "outbox_keep": -1,
+           "schemas_dir": os.path.join(TOP, "conf/schemas")}
     path = os.path.join("/tmp", "cmsi-spool-t-%d.json" % os.getpid())
     with open(path, "w") as f:
         json.dump(bad, f)
