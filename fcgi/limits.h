@@ -36,5 +36,10 @@
 #define LIM_RETRY_AGE		(7 * 86400)	/* retry.max_age_s */
 #define LIM_IDEM_KEY		255		/* an Idempotency-Key, bytes */
 #define LIM_IDEM_ANSWER		(1024 * 1024)	/* one kept answer, bytes */
+#define LIM_REDIS_HOST		256		/* redis.url's host name */
+#define LIM_REDIS_PREFIX	64		/* redis.prefix, bytes */
+#define LIM_REDIS_KEY		512		/* one Redis key, prefix included */
+#define LIM_RATE_PER_S		1000000		/* rate_limit.per_second */
+#define LIM_RATE_BURST		1000000		/* rate_limit.burst */
 
 #endif /* LIMITS_H */

@@ -29,6 +29,7 @@
 #include "http.h"
 #include "log.h"
 #include "named.h"
+#include "redis.h"
 #include "request.h"
 #include "retain.h"
 #include "route.h"
@@ -241,6 +242,7 @@ drain_now(const char *path)
 	tmplset_free();
 	check_free();
 	http_global_free();
+	redis_free();
 	conf_free(conf);
 	return n == -1 ? 1 : 0;
 }
@@ -313,7 +315,18 @@ main(int argc, char *argv[])
 		    "own, e.g. /api/c/compapi/cmsi/wechat/callback/\n", path);
 		return 1;
 	}
+	redis_setup(conf);
 	if (test) {
+		if (redis_ping(dir, sizeof(dir)) == -1) {
+			fprintf(stderr, "%s: redis: no answer from %s (%s)\n",
+			    path, conf->redis_url, dir);
+			redis_free();
+			tmplset_free();
+			check_free();
+			conf_free(conf);
+			return 1;
+		}
+		redis_free();
 		printf("%s: configuration OK\n", path);
 		tmplset_free();
 		check_free();
@@ -353,6 +366,7 @@ main(int argc, char *argv[])
 	}
 	FCGX_Free(&fr, 1);
 	log_info("clean exit");
+	redis_free();
 	users_free();
 	tmplset_free();
 	check_free();

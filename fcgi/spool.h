@@ -13,6 +13,7 @@ struct route;
 int	 spool_on(const struct ctx *);
 void	 spool_run(const struct route *, struct ctx *, struct reply *,
 	    const char *);
+void	 spool_defer(struct ctx *, struct reply *, const char *, long);
 int	 spool_due(const struct conf *);
 int	 spool_drain(const struct conf *, size_t, long, FILE *);
 int	 spool_check(json_object *, char *, size_t);

@@ -1,0 +1,16 @@
+#ifndef RTOKEN_H
+#define RTOKEN_H
+
+#include <stddef.h>
+
+#include "store.h"
+
+#define RTOKEN_DOWN	-3	/* Redis did not answer: use the files */
+
+struct rtoken_rec;
+
+int	 rtoken_parse(const char *, size_t, struct rtoken_rec *);
+int	 rtoken_get(const char *, const char *, long, store_fetch_fn, void *,
+	    char *, size_t, long *);
+
+#endif /* RTOKEN_H */
