@@ -641,7 +641,7 @@ load_gateway(struct conf *c, json_object *gw)
 }
 
 static const char *const redis_keys[] = {
-	"url", "password", "prefix", "comment", NULL
+	"url", "password", "prefix", "claim_after_s", "comment", NULL
 };
 
 /* "redis": {"url", "password", "prefix"}: shared state between hosts. */
@@ -650,6 +650,7 @@ load_redis(struct conf *c, json_object *r)
 {
 	json_object	*v;
 	char		 msg[128];
+	long long	 n;
 
 	if (r == NULL)
 		return;
@@ -673,6 +674,13 @@ load_redis(struct conf *c, json_object *r)
 		problem(c, "redis.url: %s", msg);
 	if (json_object_object_get_ex(r, "password", &v))
 		c->redis_password = secret_get(c, "redis.password", v);
+	c->redis_claim_s = 60;
+	if (json_object_object_get_ex(r, "claim_after_s", &v)) {
+		if (num_parse(json_object_get_string(v), 1, 86400, &n) == -1)
+			problem(c, "redis.claim_after_s: 1 to 86400 seconds");
+		else
+			c->redis_claim_s = (long)n;
+	}
 	c->redis_prefix = opt_str(c, r, "prefix", "redis");
 	if (c->redis_prefix != NULL && (strlen(c->redis_prefix) >
 	    LIM_REDIS_PREFIX || strpbrk(c->redis_prefix, " \r\n") != NULL))

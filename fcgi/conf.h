@@ -51,6 +51,7 @@ struct conf {
 	char		*redis_url;	/* owned: "redis" url, or NULL: files */
 	char		*redis_password; /* owned, wiped: AUTH, or NULL */
 	char		*redis_prefix;	/* owned: of every key, or NULL */
+	long		 redis_claim_s;	/* a dead drainer's retries taken after */
 };
 
 struct conf	*conf_load(const char *, int *);

@@ -32,6 +32,7 @@
 #include "redis.h"
 #include "request.h"
 #include "retain.h"
+#include "rspool.h"
 #include "route.h"
 #include "spool.h"
 #include "tmplset.h"
@@ -230,8 +231,10 @@ out:
 static int
 drain_now(const char *path)
 {
-	int	 n;
+	int	 n, k;
 
+	if (redis_on() && (k = rspool_drain(conf, 1000, stdout)) >= 0)
+		printf("%s: %d attempt(s) from redis\n", path, k);
 	n = spool_drain(conf, 1000, 300000, stdout);
 	retain_run(conf, 1);
 	if (n == -1)
@@ -360,6 +363,8 @@ main(int argc, char *argv[])
 		/* The caller has its answer: now the spool's turn, if due. */
 		if (spool_due(conf))
 			spool_drain(conf, LIM_SPOOL_BATCH, LIM_SPOOL_MS, NULL);
+		if (rspool_due())
+			rspool_drain(conf, LIM_SPOOL_BATCH, NULL);
 		if (retain_due(conf))
 			retain_run(conf, 0);
 		signals_hold(0);

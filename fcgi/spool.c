@@ -50,6 +50,8 @@
 #include "log.h"
 #include "outcome.h"
 #include "rate.h"
+#include "redis.h"
+#include "rspool.h"
 #include "route.h"
 #include "spool.h"
 #include "util.h"
@@ -627,7 +629,11 @@ spool_run(const struct route *rt, struct ctx *cx, struct reply *rp,
 	json_object_object_add(item, "next", json_object_new_int64(
 	    (int64_t)due));
 	json_object_object_add(item, "inflight", json_object_new_boolean(0));
-	if (item_save(dir, name, item, 1) == -1) {
+	if (redis_on() && rspool_put(item) == 0) {
+		/* In the stream every host drains: the intent goes. */
+		if (fd != -1)
+			unlink(path);
+	} else if (item_save(dir, name, item, 1) == -1) {
 		/* Not spooled: the failure stands as the handler said. */
 		log_warn("%s: spool: cannot keep %zu recipient(s), answered "
 		    "as failed", cx->request_id, npend);
@@ -721,6 +727,10 @@ spool_find(const struct conf *c, const char *id, int *expired)
 	char		 path[LIM_PATH];
 	int		 fd, i;
 
+	if (redis_on() && (doc = rspool_find(id)) != NULL) {
+		*expired = 0;
+		return doc;
+	}
 	for (i = 0; i < 2; i++) {
 		if (snprintf(path, sizeof(path), "%s/spool/%s%s.json",
 		    c->state_dir, i == 0 ? "" : "expired/", id) >=
@@ -842,8 +852,8 @@ out:
  * Returns when it is next due, 0 when it left the spool; *tried says
  * whether an attempt was made.
  */
-static time_t
-item_process(const struct conf *c, const char *dir, const char *name,
+time_t
+spool_item(const struct conf *c, const char *dir, const char *name,
     FILE *report, int *tried)
 {
 	struct outcome	 oc;
@@ -1011,7 +1021,7 @@ spool_drain(const struct conf *c, size_t max, long max_ms, FILE *report)
 			more = 1;
 			break;
 		}
-		due = item_process(c, dir, de->d_name, report, &tried);
+		due = spool_item(c, dir, de->d_name, report, &tried);
 		done += tried;
 		if (due != 0 && (min == 0 || due < min))
 			min = due;
