@@ -318,8 +318,9 @@ rspool_drain(const struct conf *c, size_t max, FILE *report)
 	    (int)sizeof(dir) || (mkdir(dir, 0700) == -1 && errno != EEXIST))
 		return -1;
 	me = redis_consumer();
-	r = redis_cmd("XAUTOCLAIM %s %s %s %lld 0-0 COUNT %zu", stream,
-	    RSPOOL_GROUP, me, (long long)c->redis_claim_s * 1000, max);
+	/* hiredis knows no %zu. */
+	r = redis_cmd("XAUTOCLAIM %s %s %s %lld 0-0 COUNT %ld", stream,
+	    RSPOOL_GROUP, me, (long long)c->redis_claim_s * 1000, (long)max);
 	if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements >= 2 &&
 	    r->element[1]->type == REDIS_REPLY_ARRAY &&
 	    r->element[1]->elements > 0)
@@ -329,8 +330,9 @@ rspool_drain(const struct conf *c, size_t max, FILE *report)
 		    c->redis_claim_s);
 	freeReplyObject(r);
 	for (pass = 0; pass < 2 && done < max; pass++) {
-		r = redis_cmd("XREADGROUP GROUP %s %s COUNT %zu STREAMS %s %s",
-		    RSPOOL_GROUP, me, max, stream, pass == 0 ? "0" : ">");
+		r = redis_cmd("XREADGROUP GROUP %s %s COUNT %ld STREAMS %s %s",
+		    RSPOOL_GROUP, me, (long)max, stream, pass == 0 ? "0" :
+		    ">");
 		if (r == NULL)
 			return -1;
 		if (r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&

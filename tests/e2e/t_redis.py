@@ -163,7 +163,7 @@ def wechat_fake(*extra):
 
 
 def config(redis, port="{wechat.port0}", pki="{pki}", retry=None,
-           rate=None, comp_rate=None):
+           rate=None, comp_rate=None, claim=None):
     qy = {"delivery": None, "wx_type": "qy", "wx_qy_corpid": "wwcorp0001",
           "wx_qy_corpsecret": SECRET, "wx_qy_agentid": "1000002"}
     if retry is not None:
@@ -182,6 +182,8 @@ def config(redis, port="{wechat.port0}", pki="{pki}", retry=None,
            "components": {"send_weixin": qy}}
     if redis is not None:
         cfg["redis"] = {"url": "unix:" + redis.sock, "prefix": "t:"}
+        if claim is not None:
+            cfg["redis"]["claim_after_s"] = claim
     return cfg
 
 
@@ -523,6 +525,78 @@ def t_redis_restart(redis):
         return logs_ok((g1, g2))
 
 
+def kill_gateway(g):
+    """SIGKILL to the web server and every app process: a host lost."""
+    pids = g.app_processes()
+    if g.server is not None:
+        os.kill(g.server.pid, signal.SIGKILL)
+        g.server.wait(10)
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    harness.wait_gone(pids, 10)
+
+
+def pending(redis):
+    """Entries the group has handed out and not acknowledged, per
+    consumer."""
+    p = redis.cmd("XPENDING", "t:spool:stream", "drain")
+    return {c: int(n) for c, n in (p[3] or [])} if p and p[0] else {}
+
+
+def t_takeover(redis):
+    """Retries a killed host had claimed are delivered by the other
+    host after claim_after_s, each recipient exactly once."""
+    retry = {"attempts": 50, "max_age_s": 600, "backoff_s": 1}
+    tags = ["take%d" % i for i in range(8)]
+    want = sorted((t, USERS[2 * i + k]) for i, t in enumerate(tags)
+                  for k in (0, 1))
+    with Pair(redis, retry=retry, claim=2) as (g1, g2):
+        wecom_mode(g1, "busy")
+        for i, t in enumerate(tags):
+            d = post(g1, "send_weixin", weixin(t, [USERS[2 * i],
+                                                   USERS[2 * i + 1]]))
+            if d.get("result") is not True or \
+                    len((d.get("data") or {}).get("queued", [])) != 2:
+                return "not queued: %s" % json.dumps(d)[:300]
+        if glob.glob(os.path.join(g1.config["state_dir"], "spool", "*.json")):
+            return "spooled in files although Redis is up"
+        if redis.cmd("XLEN", "t:spool:stream") != len(tags):
+            return "stream holds %r" % redis.cmd("XLEN", "t:spool:stream")
+        # g1's workers drain after answers: each retry claimed by them.
+        if not wait_for(lambda: post(g1, "get_msg_type", {}) and
+                        sum(pending(redis).values()) == len(tags), 60):
+            return "g1 claimed %r" % pending(redis)
+        held = pending(redis)
+        kill_gateway(g1)
+        wecom_mode(g1, "ok")
+        if not wait_for(lambda: post(g2, "get_msg_type", {}) and
+                        sorted(s for s in wecom_sent(g1)
+                               if s[0] in tags) == want and
+                        redis.cmd("XLEN", "t:spool:stream") == 0, 90):
+            return "after the kill: sent %r, pending %r" % (
+                wecom_sent(g1), pending(redis))
+        sent = sorted(s for s in wecom_sent(g1) if s[0] in tags)
+        took = sum(int(x.split("took over ")[1].split()[0])
+                   for x in g2.app_log().splitlines() if "took over " in x)
+        COUNTS["retries claimed by the killed host"] = sum(held.values())
+        COUNTS["retries taken over by the other host"] = took
+        COUNTS["recipients delivered after the kill (want 16)"] = len(sent)
+        if sent != want:
+            return "sent %r" % sent
+        if took < len(tags):
+            return "took over %d" % took
+        if redis.cmd("KEYS", "t:spool:item:*"):
+            return "items left in Redis"
+        retried = [r for r in g2.audit() if r.get("event") == "retry"]
+        if not retried or not all(r.get("in_doubt") is None or
+                                  r.get("in_doubt") is False for r in retried):
+            return "retries on g2: %r" % retried[:2]
+        return g2.check_logs([SECRET])
+
+
 def main():
     if not os.path.exists(REDIS):
         print("skip t_redis: %s is not installed" % REDIS)
@@ -534,6 +608,8 @@ def main():
     check("rate limit on files without Redis", t_rate_files,
           with_redis=False)
     check("component cap: refused, or queued with retry", t_comp_cap)
+    check("retries of a killed host delivered once by the other",
+          t_takeover)
     check("Redis killed and restarted mid-run", t_redis_restart)
     for k, v in COUNTS.items():
         print("count t_redis: %s: %s" % (k, v))
