@@ -25,13 +25,6 @@
 #include "store.h"
 #include "util.h"
 
-/* What one token record says. */
-struct rtoken_rec {
-	char		 value[LIM_TOKEN + 1];	/* the token */
-	long long	 expires;		/* unix time it stops working */
-	long long	 fetched;		/* unix time it was fetched */
-};
-
 /* Tokens are opaque, but only URL-safe ones go into a query string. */
 static int
 token_ok(const char *s)

@@ -679,7 +679,8 @@ spool_defer(struct ctx *cx, struct reply *rp, const char *idem, long wait_ms)
 	    (int64_t)due));
 	snprintf(name, sizeof(name), "%s.json", cx->request_id);
 	if (spool_dir(cx->conf, dir, sizeof(dir), NULL) == -1 ||
-	    item_save(dir, name, item, 1) == -1) {
+	    ((!redis_on() || rspool_put(item) == -1) &&
+	    item_save(dir, name, item, 1) == -1)) {
 		log_warn("%s: spool: cannot defer", cx->request_id);
 		json_object_object_get_ex(cx->section, "rate_limit", &cap);
 		rate_refuse(cx, rp, cx->component, cap, wait_ms);
