@@ -104,26 +104,48 @@ rspool_put(json_object *item)
 	return rc;
 }
 
+/*
+ * The item of request id in Redis into *doc (caller puts).  Returns 1,
+ * 0 when there is none, -1 when Redis did not answer (or the item is
+ * unreadable: it is left alone, never taken for gone).
+ */
+static int
+item_get(const char *id, json_object **doc)
+{
+	redisReply	*r;
+	char		 key[LIM_REDIS_KEY];
+	int		 rc = -1;
+
+	*doc = NULL;
+	if (!id_ok(id) || redis_key(key, sizeof(key), "spool:item", id) == -1)
+		return -1;
+	r = redis_cmd("GET %s", key);
+	if (r != NULL && r->type == REDIS_REPLY_NIL)
+		rc = 0;
+	else if (r != NULL && r->type == REDIS_REPLY_STRING &&
+	    r->len <= LIM_SPOOL_ITEM) {
+		*doc = json_tokener_parse(r->str);
+		if (*doc != NULL && json_object_is_type(*doc,
+		    json_type_object))
+			rc = 1;
+		else {
+			json_object_put(*doc);
+			*doc = NULL;
+			log_warnx("spool: redis item %s unreadable, left there",
+			    id);
+		}
+	}
+	freeReplyObject(r);
+	return rc;
+}
+
 /* The item of request id in Redis, or NULL.  Caller puts. */
 json_object *
 rspool_find(const char *id)
 {
-	redisReply	*r;
-	json_object	*doc = NULL;
-	char		 key[LIM_REDIS_KEY];
+	json_object	*doc;
 
-	if (!id_ok(id) || redis_key(key, sizeof(key), "spool:item", id) == -1)
-		return NULL;
-	r = redis_cmd("GET %s", key);
-	if (r != NULL && r->type == REDIS_REPLY_STRING &&
-	    r->len <= LIM_SPOOL_ITEM)
-		doc = json_tokener_parse(r->str);
-	freeReplyObject(r);
-	if (doc != NULL && !json_object_is_type(doc, json_type_object)) {
-		json_object_put(doc);
-		doc = NULL;
-	}
-	return doc;
+	return item_get(id, &doc) == 1 ? doc : NULL;
 }
 
 /* Whether this worker should look at the stream: once a second. */
@@ -216,9 +238,14 @@ entry_run(const struct conf *c, const char *stream, const char *dir,
 	    redis_lock(lock, RSPOOL_LEASE_MS, 0, tok, sizeof(tok)) != 1)
 		return 0;
 	locked = 1;
-	if ((item = rspool_find(id)) == NULL) {
+	switch (item_get(id, &item)) {
+	case 0:
 		entry_done(stream, entry);
 		goto out;
+	case -1:
+		goto out;
+	default:
+		break;
 	}
 	if (json_object_get_int64(json_object_object_get(item, "next")) >
 	    (int64_t)time(NULL)) {
