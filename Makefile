@@ -2,7 +2,7 @@
 .SUFFIXES:
 
 PKG_CONFIG	?= pkg-config
-PKGS		 = fcgi libcurl json-c libxml-2.0 gnutls libpcre2-8
+PKGS		 = fcgi libcurl json-c libxml-2.0 gnutls libpcre2-8 hiredis
 BUILDDIR	?= build
 PREFIX		?= /usr/local
 LIBEXECDIR	?= $(PREFIX)/libexec
@@ -17,6 +17,7 @@ CMSI_CONF	?= conf/cmsi.json
 # multiwatch), so `make check` on a fresh machine installs them all.
 DEBS = build-essential pkg-config libfcgi-dev libcurl4-gnutls-dev \
 	libjson-c-dev libxml2-dev libgnutls28-dev libpcre2-dev libcmocka-dev \
+	libhiredis-dev redis-server \
 	clang libclang-rt-14-dev \
 	lighttpd curl python3 python3-aiosmtpd openssl ca-certificates \
 	apache2 libapache2-mod-fcgid nginx spawn-fcgi multiwatch prometheus \

@@ -23,6 +23,8 @@
 #include "idem.h"
 #include "log.h"
 #include "ops.h"
+#include "rate.h"
+#include "redis.h"
 #include "spool.h"
 #include "util.h"
 
@@ -40,7 +42,7 @@ static const char *const top_keys[] = {
 	"state_dir", "schemas_dir", "templates_dir", "apps", "login",
 	"users", "upstream", "components", "max_body", "verbose",
 	"tenants", "gateway", "console", "comment", "outbox_keep", "metrics",
-	NULL
+	"redis", NULL
 };
 
 static const char *const tenant_keys[] = {
@@ -343,6 +345,13 @@ load_apps(struct conf *c, json_object *apps)
 			else
 				a->tenants = json_object_get(v);
 		}
+		if (json_object_object_get_ex(app, "rate_limit", &v) &&
+		    v != NULL) {
+			if (rate_check(v, what, sizeof(what)) == -1)
+				problem(c, "apps.%s.rate_limit: %s", code, what);
+			else
+				a->rate_limit = json_object_get(v);
+		}
 		c->napps++;
 	}
 }
@@ -404,6 +413,9 @@ load_comp(struct conf *c, const char *name, json_object *sec)
 	if (json_object_object_get_ex(sec, "retry", &rv) &&
 	    spool_check(rv, what, sizeof(what)) == -1)
 		problem(c, "components.%s.retry: %s", name, what);
+	if (json_object_object_get_ex(sec, "rate_limit", &rv) &&
+	    rate_check(rv, what, sizeof(what)) == -1)
+		problem(c, "components.%s.rate_limit: %s", name, what);
 	if (json_object_object_get_ex(sec, "dedup_window_s", &rv) &&
 	    idem_check(rv, what, sizeof(what)) == -1)
 		problem(c, "components.%s.dedup_window_s: %s", name, what);
@@ -687,6 +699,54 @@ load_console(struct conf *c, json_object *con)
 	c->console = json_object_get(con);
 }
 
+static const char *const redis_keys[] = {
+	"url", "password", "prefix", "claim_after_s", "comment", NULL
+};
+
+/* "redis": {"url", "password", "prefix"}: shared state between hosts. */
+static void
+load_redis(struct conf *c, json_object *r)
+{
+	json_object	*v;
+	char		 msg[128];
+	long long	 n;
+
+	if (r == NULL)
+		return;
+	if (!json_object_is_type(r, json_type_object)) {
+		problem(c, "redis: must be an object: {\"url\": "
+		    "\"redis://host:port/db\" or \"unix:/path\"}");
+		return;
+	}
+	json_object_object_foreach(r, key, val) {
+		(void)val;
+		if (!in_list(redis_keys, key))
+			problem(c, "redis.%s: unknown key", key);
+	}
+	c->redis_url = opt_str(c, r, "url", "redis");
+	if (c->redis_url == NULL) {
+		problem(c, "redis.url: needed (redis://host:port/db or "
+		    "unix:/path)");
+		return;
+	}
+	if (redis_check(c->redis_url, msg, sizeof(msg)) == -1)
+		problem(c, "redis.url: %s", msg);
+	if (json_object_object_get_ex(r, "password", &v))
+		c->redis_password = secret_get(c, "redis.password", v);
+	c->redis_claim_s = 60;
+	if (json_object_object_get_ex(r, "claim_after_s", &v)) {
+		if (num_parse(json_object_get_string(v), 1, 86400, &n) == -1)
+			problem(c, "redis.claim_after_s: 1 to 86400 seconds");
+		else
+			c->redis_claim_s = (long)n;
+	}
+	c->redis_prefix = opt_str(c, r, "prefix", "redis");
+	if (c->redis_prefix != NULL && (strlen(c->redis_prefix) >
+	    LIM_REDIS_PREFIX || strpbrk(c->redis_prefix, " \r\n") != NULL))
+		problem(c, "redis.prefix: at most %d bytes, no spaces",
+		    LIM_REDIS_PREFIX);
+}
+
 /* An empty configuration for the file at path. */
 static struct conf *
 conf_new(const char *path, const char *tenant)
@@ -769,6 +829,9 @@ conf_fill(struct conf *c, json_object *doc)
 	load_metrics(c, v);
 	if (c->tenant == NULL && json_object_object_get_ex(doc, "console", &v))
 		load_console(c, v);
+	v = NULL;
+	json_object_object_get_ex(doc, "redis", &v);
+	load_redis(c, v);
 	if (json_object_object_get_ex(doc, "components", &v) && v != NULL) {
 		if (!json_object_is_type(v, json_type_object))
 			problem(c, "components: must be an object");
@@ -981,6 +1044,7 @@ conf_free(struct conf *c)
 		free(c->apps[i].code);
 		secret_free(c->apps[i].secret);
 		json_object_put(c->apps[i].tenants);
+		json_object_put(c->apps[i].rate_limit);
 	}
 	free(c->apps);
 	if (c->components != NULL) {
@@ -1010,6 +1074,9 @@ conf_free(struct conf *c)
 	free(c->state_dir);
 	free(c->jwt_key);
 	free(c->jwt_kid);
+	free(c->redis_url);
+	secret_free(c->redis_password);
+	free(c->redis_prefix);
 	free(c->dir);
 	free(c->tenant);
 	free(c->path);

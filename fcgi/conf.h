@@ -10,6 +10,7 @@ struct conf_app {
 	int		 skip_user_auth; /* bk_username trusted for this app */
 	int		 weixin_settings; /* may read WeChat settings (v1) */
 	json_object	*tenants;	/* owned: ids it may act in, or NULL */
+	json_object	*rate_limit;	/* owned: {per_second, burst}, or NULL */
 };
 
 struct conf_tenant {
@@ -50,6 +51,10 @@ struct conf {
 	char		*jwt_kid;	/* owned: the gateway's name, or NULL */
 	struct conf_tenant *tenants;	/* owned: ntenants entries */
 	size_t		 ntenants;
+	char		*redis_url;	/* owned: "redis" url, or NULL: files */
+	char		*redis_password; /* owned, wiped: AUTH, or NULL */
+	char		*redis_prefix;	/* owned: of every key, or NULL */
+	long		 redis_claim_s;	/* a dead drainer's retries taken after */
 };
 
 struct conf	*conf_load(const char *, int *);

@@ -14,6 +14,13 @@
  * repeat is told it is queued; if not, nothing was sent and the repeat
  * runs.  Keys live 24 hours, duplicates dedup_window_s; idem_clean
  * removes what expired.
+ *
+ * With "redis" in the config the record is a Redis string under the
+ * same name, expiring by itself, and the flock is a Redis lock (SET NX
+ * PX) with a lease: a holder that dies lets the next one in when the
+ * lease runs out, as a dead process's flock would.  While Redis is
+ * down the files are used: a repeat is caught on the host that
+ * answered first, not on the others (README, "More than one host").
  */
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -35,12 +42,14 @@
 #include "envelope.h"
 #include "idem.h"
 #include "log.h"
+#include "redis.h"
 #include "request.h"
 #include "spool.h"
 #include "util.h"
 
 #define IDEM_TTL	86400	/* an Idempotency-Key's life, seconds */
 #define IDEM_WINDOW_MAX	86400	/* dedup_window_s at most */
+#define IDEM_LEASE_MS	120000	/* a Redis record lock outlives its holder so long */
 
 /* Lower-case hex SHA-256 of n bytes of p into out[65]. */
 static void
@@ -184,6 +193,112 @@ record_write(const char *dir, const char *name, json_object *rec)
 }
 
 /*
+ * Takes the record ik names for this request: in Redis when it
+ * answers, else in its file.  Returns 0, or -1 when neither can be
+ * had (or, without wait, it is taken).
+ */
+static int
+rec_open(struct idem *ik, int wait)
+{
+	char	 lk[LIM_REDIS_KEY];
+
+	ik->fd = -1;
+	ik->redis = 0;
+	if (redis_on() && redis_key(lk, sizeof(lk), "idem-lock",
+	    ik->name) == 0) {
+		switch (redis_lock(lk, IDEM_LEASE_MS, wait ? IDEM_LEASE_MS +
+		    1000 : 0, ik->lock, sizeof(ik->lock))) {
+		case 1:
+			ik->redis = 1;
+			return 0;
+		case 0:
+			return -1;
+		default:
+			log_warnx("idem: redis down, record %s kept on this "
+			    "host only", ik->name);
+			break;
+		}
+	}
+	if (mkdir(ik->dir, 0700) == -1 && errno != EEXIST)
+		return -1;
+	ik->fd = lock_record(ik->dir, ik->name, wait);
+	return ik->fd == -1 ? -1 : 0;
+}
+
+/* The record's content, or NULL when there is none.  Caller puts. */
+static json_object *
+rec_load(const struct idem *ik)
+{
+	redisReply	*r;
+	json_object	*rec = NULL;
+	char		 key[LIM_REDIS_KEY];
+
+	if (!ik->redis)
+		return spool_read(ik->fd, LIM_IDEM_ANSWER + 4096);
+	if (redis_key(key, sizeof(key), "idem", ik->name) == -1)
+		return NULL;
+	r = redis_cmd("GET %s", key);
+	if (r != NULL && r->type == REDIS_REPLY_STRING &&
+	    r->len <= LIM_IDEM_ANSWER + 4096)
+		rec = json_tokener_parse(r->str);
+	freeReplyObject(r);
+	if (rec != NULL && !json_object_is_type(rec, json_type_object)) {
+		json_object_put(rec);
+		rec = NULL;
+	}
+	return rec;
+}
+
+/*
+ * Stores rec as the record.  A file is written in place while the
+ * lock must stay with it (inplace), else replaced durably; in Redis
+ * it expires a minute after its time is up.  Returns 0 or -1.
+ */
+static int
+rec_save(const struct idem *ik, json_object *rec, int inplace)
+{
+	redisReply	*r;
+	const char	*s;
+	char		 key[LIM_REDIS_KEY];
+	int		 rc;
+
+	s = json_object_to_json_string_ext(rec, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (strlen(s) > LIM_IDEM_ANSWER)
+		return -1;
+	if (ik->redis) {
+		if (redis_key(key, sizeof(key), "idem", ik->name) == -1)
+			return -1;
+		r = redis_cmd("SET %s %s EX %ld", key, s, ik->ttl + 60);
+		rc = r != NULL && r->type == REDIS_REPLY_STATUS ? 0 : -1;
+		freeReplyObject(r);
+		return rc;
+	}
+	if (!inplace)
+		return record_write(ik->dir, ik->name, rec);
+	if (ftruncate(ik->fd, 0) == -1 || pwrite(ik->fd, s, strlen(s), 0) !=
+	    (ssize_t)strlen(s))
+		return -1;
+	return 0;
+}
+
+/* Lets the record go: repeats waiting for it get in. */
+static void
+rec_close(struct idem *ik)
+{
+	char	 lk[LIM_REDIS_KEY];
+
+	if (ik->redis && redis_key(lk, sizeof(lk), "idem-lock",
+	    ik->name) == 0)
+		redis_unlock(lk, ik->lock);
+	if (ik->fd != -1)
+		close(ik->fd);
+	ik->fd = -1;
+	ik->redis = 0;
+	ik->held = 0;
+}
+
+/*
  * Before a component runs.  Returns 1 when rp already holds the answer
  * (the first one again, or a refusal), else 0: run it, then idem_end.
  */
@@ -194,7 +309,7 @@ idem_begin(struct ctx *cx, struct idem *ik, struct reply *rp)
 	const char	*key = NULL, *params, *tenant;
 	char		 buf[LIM_IDEM_KEY + 2 * LIM_NAME + 80], phash[65];
 	long		 window;
-	int		 fd = -1, expired, rc_ = 0;
+	int		 expired, rc_ = 0;
 	time_t		 now = time(NULL);
 
 	memset(ik, 0, sizeof(*ik));
@@ -232,13 +347,13 @@ idem_begin(struct ctx *cx, struct idem *ik, struct reply *rp)
 	    'd', phash);
 	if (snprintf(ik->dir, sizeof(ik->dir), "%s/idem",
 	    cx->conf->state_dir) >= (int)sizeof(ik->dir) ||
-	    (mkdir(ik->dir, 0700) == -1 && errno != EEXIST) ||
-	    (fd = lock_record(ik->dir, ik->name, 1)) == -1) {
+	    rec_open(ik, 1) == -1) {
 		/* Unwritable state: answer as if there were no key. */
 		log_warn("%s: idempotency record", cx->request_id);
 		return 0;
 	}
-	rec = spool_read(fd, LIM_IDEM_ANSWER + 4096);
+	ik->held = 1;
+	rec = rec_load(ik);
 	if (rec != NULL && (int64_t)now - json_object_get_int64(get(rec,
 	    "t")) < json_object_get_int64(get(rec, "ttl"))) {
 		if (strcmp(vstr(get(rec, "h")),
@@ -282,7 +397,7 @@ idem_begin(struct ctx *cx, struct idem *ik, struct reply *rp)
 			json_object_object_add(rec, "state",
 			    json_object_new_string("done"));
 			json_object_object_add(rec, "answer", answer_of(rp));
-			record_write(ik->dir, ik->name, rec);
+			rec_save(ik, rec, 0);
 			log_info("%s: idempotent repeat of %s, whose first "
 			    "run was cut short: answered from the spool",
 			    cx->request_id, json_object_get_string(get(rec,
@@ -301,18 +416,16 @@ idem_begin(struct ctx *cx, struct idem *ik, struct reply *rp)
 	json_object_object_add(rec, "spool",
 	    json_object_new_string(cx->request_id));
 	/* Written in place, under the lock: the lock must stay with it. */
-	params = json_object_to_json_string_ext(rec, JSON_C_TO_STRING_PLAIN);
-	if (ftruncate(fd, 0) == -1 || pwrite(fd, params, strlen(params), 0) !=
-	    (ssize_t)strlen(params)) {
+	if (rec_save(ik, rec, 1) == -1) {
 		log_warn("%s: idempotency record", cx->request_id);
+		rc_ = 0;
 		goto out;
 	}
-	ik->fd = fd;
-	fd = -1;
+	json_object_put(rec);
+	return 0;
 out:
 	json_object_put(rec);
-	if (fd != -1)
-		close(fd);
+	rec_close(ik);
 	return rc_;
 }
 
@@ -326,7 +439,7 @@ idem_end(struct idem *ik, const struct ctx *cx, const struct reply *rp)
 {
 	json_object	*rec;
 
-	if (ik->fd == -1)
+	if (!ik->held)
 		return;
 	rec = json_object_new_object();
 	json_object_object_add(rec, "h", json_object_new_string(ik->hash));
@@ -337,11 +450,10 @@ idem_end(struct idem *ik, const struct ctx *cx, const struct reply *rp)
 	json_object_object_add(rec, "spool",
 	    json_object_new_string(cx->request_id));
 	json_object_object_add(rec, "answer", answer_of(rp));
-	if (record_write(ik->dir, ik->name, rec) == -1)
+	if (rec_save(ik, rec, 0) == -1)
 		log_warn("%s: idempotency record not kept", cx->request_id);
 	json_object_put(rec);
-	close(ik->fd);
-	ik->fd = -1;
+	rec_close(ik);
 }
 
 /*
@@ -352,17 +464,19 @@ idem_end(struct idem *ik, const struct ctx *cx, const struct reply *rp)
 void
 idem_settle(const struct conf *c, json_object *item, int expired)
 {
+	struct idem	 ik;
 	json_object	*rec = NULL, *a, *d, *s, *f, *x;
 	const char	*name;
-	char		 dir[LIM_PATH];
-	int		 fd = -1;
 
+	memset(&ik, 0, sizeof(ik));
+	ik.fd = -1;
 	name = json_object_get_string(get(item, "idem"));
 	if (name == NULL || *name == '\0' || strchr(name, '/') != NULL ||
-	    snprintf(dir, sizeof(dir), "%s/idem", c->state_dir) >=
-	    (int)sizeof(dir) || (fd = lock_record(dir, name, 0)) == -1)
+	    snprintf(ik.dir, sizeof(ik.dir), "%s/idem", c->state_dir) >=
+	    (int)sizeof(ik.dir) || str_copy(ik.name, name,
+	    sizeof(ik.name)) == -1 || rec_open(&ik, 0) == -1)
 		goto out;
-	rec = spool_read(fd, LIM_IDEM_ANSWER + 4096);
+	rec = rec_load(&ik);
 	if (rec == NULL || strcmp(vstr(get(rec, "state")),
 	    "pending") != 0 || strcmp(vstr(get(rec,
 	    "spool")), json_object_get_string(get(item, "id"))) != 0)
@@ -394,11 +508,11 @@ idem_settle(const struct conf *c, json_object *item, int expired)
 	json_object_object_add(a, "data", d);
 	json_object_object_add(rec, "state", json_object_new_string("done"));
 	json_object_object_add(rec, "answer", a);
-	record_write(dir, name, rec);
+	ik.ttl = (long)json_object_get_int64(get(rec, "ttl"));
+	rec_save(&ik, rec, 0);
 out:
 	json_object_put(rec);
-	if (fd != -1)
-		close(fd);
+	rec_close(&ik);
 }
 
 /* Removes the records whose time is up (a few files a minute at most). */

@@ -12,6 +12,9 @@ struct reply;
 /* One request's idempotency record, locked while the request runs. */
 struct idem {
 	int		 fd;		/* owned: the locked record, -1 none */
+	int		 held;		/* a record is locked for this request */
+	int		 redis;		/* it is in Redis, not in a file */
+	char		 lock[40];	/* the Redis lock's holder token */
 	char		 dir[LIM_PATH];	/* <state_dir>/idem */
 	char		 name[80];	/* the record's file name */
 	char		 hash[65];	/* the request's fingerprint, hex */

@@ -110,4 +110,16 @@
 /* the failed sign-in record */
 #define LIM_THROTTLE		(64 * 1024)
 
+/* More than one host: Redis and rate limits. */
+/* redis.url's host name */
+#define LIM_REDIS_HOST		256
+/* redis.prefix, bytes */
+#define LIM_REDIS_PREFIX	64
+/* one Redis key, prefix included */
+#define LIM_REDIS_KEY		512
+/* rate_limit.per_second */
+#define LIM_RATE_PER_S		1000000
+/* rate_limit.burst */
+#define LIM_RATE_BURST		1000000
+
 #endif /* LIMITS_H */

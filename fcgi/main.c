@@ -32,8 +32,10 @@
 #include "metrics.h"
 #include "ops.h"
 #include "named.h"
+#include "redis.h"
 #include "request.h"
 #include "retain.h"
+#include "rspool.h"
 #include "route.h"
 #include "spool.h"
 #include "tmplset.h"
@@ -297,8 +299,10 @@ out:
 static int
 drain_now(const char *path)
 {
-	int	 n;
+	int	 n, k;
 
+	if (redis_on() && (k = rspool_drain(conf, 1000, stdout)) >= 0)
+		printf("%s: %d attempt(s) from redis\n", path, k);
 	n = spool_drain(conf, 1000, 300000, stdout);
 	retain_run(conf, 1);
 	if (n == -1)
@@ -309,6 +313,7 @@ drain_now(const char *path)
 	tmplset_free();
 	check_free();
 	http_global_free();
+	redis_free();
 	conf_free(conf);
 	return n == -1 ? 1 : 0;
 }
@@ -387,7 +392,18 @@ main(int argc, char *argv[])
 		    "own, e.g. /api/c/compapi/cmsi/wechat/callback/\n", path);
 		return 1;
 	}
+	redis_setup(conf);
 	if (test) {
+		if (redis_ping(dir, sizeof(dir)) == -1) {
+			fprintf(stderr, "%s: redis: no answer from %s (%s)\n",
+			    path, conf->redis_url, dir);
+			redis_free();
+			tmplset_free();
+			check_free();
+			conf_free(conf);
+			return 1;
+		}
+		redis_free();
 		printf("%s: configuration OK\n", path);
 		tmplset_free();
 		check_free();
@@ -423,12 +439,15 @@ main(int argc, char *argv[])
 		/* The caller has its answer: now the spool's turn, if due. */
 		if (spool_due(conf))
 			spool_drain(conf, LIM_SPOOL_BATCH, LIM_SPOOL_MS, NULL);
+		if (rspool_due())
+			rspool_drain(conf, LIM_SPOOL_BATCH, NULL);
 		if (retain_due(conf))
 			retain_run(conf, 0);
 		signals_hold(0);
 	}
 	FCGX_Free(&fr, 1);
 	log_info("clean exit");
+	redis_free();
 	users_free();
 	tmplset_free();
 	check_free();

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "request.h"
+#include "rate.h"
 #include "route.h"
 #include "spool.h"
 #include "util.h"
@@ -225,14 +226,28 @@ void
 route_run(const struct route *rt, struct ctx *cx, struct reply *rp)
 {
 	struct idem	 ik;
+	json_object	*cap = NULL;
+	long		 wait = 0;
+	int		 over;
 
 	if (route_off(cx, rp))
 		return;
+	/* Over the app's limit, or the upstream's without a spool: refused. */
+	if (rate_app(cx, rp))
+		return;
+	over = !rate_comp(cx, &wait);
+	if (over && !spool_on(cx)) {
+		json_object_object_get_ex(cx->section, "rate_limit", &cap);
+		rate_refuse(cx, rp, cx->component, cap, wait);
+		return;
+	}
 	/* A repeat is answered as the first time, and sends nothing. */
 	if (idem_begin(cx, &ik, rp) == 1)
 		return;
-	if (spool_on(cx))
-		spool_run(rt, cx, rp, ik.fd != -1 ? ik.name : NULL);
+	if (over)
+		spool_defer(cx, rp, ik.held ? ik.name : NULL, wait);
+	else if (spool_on(cx))
+		spool_run(rt, cx, rp, ik.held ? ik.name : NULL);
 	else
 		rt->hnd(cx, rp);
 	if (rp->audit != NULL)

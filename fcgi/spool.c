@@ -49,6 +49,9 @@
 #include "limits.h"
 #include "log.h"
 #include "outcome.h"
+#include "rate.h"
+#include "redis.h"
+#include "rspool.h"
 #include "route.h"
 #include "spool.h"
 #include "util.h"
@@ -626,7 +629,11 @@ spool_run(const struct route *rt, struct ctx *cx, struct reply *rp,
 	json_object_object_add(item, "next", json_object_new_int64(
 	    (int64_t)due));
 	json_object_object_add(item, "inflight", json_object_new_boolean(0));
-	if (item_save(dir, name, item, 1) == -1) {
+	if (redis_on() && rspool_put(item) == 0) {
+		/* In the stream every host drains: the intent goes. */
+		if (fd != -1)
+			unlink(path);
+	} else if (item_save(dir, name, item, 1) == -1) {
 		/* Not spooled: the failure stands as the handler said. */
 		log_warn("%s: spool: cannot keep %zu recipient(s), answered "
 		    "as failed", cx->request_id, npend);
@@ -649,6 +656,68 @@ out:
 }
 
 /*
+ * A request over its component's rate limit, with retry on: spooled
+ * whole, unsent, to go out when the limit lets it (the drain sends it
+ * like a retry of a first attempt that reached nobody).  The answer is
+ * the component's success with data.queued empty (the recipients are
+ * only known once it runs) and data.rate_limited; a request that
+ * cannot be spooled is refused as over the limit.
+ */
+void
+spool_defer(struct ctx *cx, struct reply *rp, const char *idem, long wait_ms)
+{
+	struct retry	 r;
+	json_object	*item, *d, *cap = NULL;
+	char		 dir[LIM_PATH], name[64];
+	time_t		 due = time(NULL) + (wait_ms + 999) / 1000;
+
+	retry_of(cx->section, &r);
+	item = item_new(cx, &r, idem);
+	json_object_object_add(item, "attempts", json_object_new_int(0));
+	json_object_object_add(item, "inflight", json_object_new_boolean(0));
+	json_object_object_add(item, "next", json_object_new_int64(
+	    (int64_t)due));
+	snprintf(name, sizeof(name), "%s.json", cx->request_id);
+	if (spool_dir(cx->conf, dir, sizeof(dir), NULL) == -1 ||
+	    ((!redis_on() || rspool_put(item) == -1) &&
+	    item_save(dir, name, item, 1) == -1)) {
+		log_warn("%s: spool: cannot defer", cx->request_id);
+		json_object_object_get_ex(cx->section, "rate_limit", &cap);
+		rate_refuse(cx, rp, cx->component, cap, wait_ms);
+		goto out;
+	}
+	next_set(dir, due, 0);
+	reply_ok(rp, "%s", spool_success(cx->component));
+	d = json_object_new_object();
+	json_object_object_add(d, "queued", json_object_new_array());
+	json_object_object_add(d, "rate_limited", json_object_new_boolean(1));
+	reply_data(rp, d);
+	audit(cx->conf, item, "queued", NULL, NULL, NULL, 0);
+	log_info("%s: spool: over %s's rate limit, queued for %lds",
+	    cx->request_id, cx->component, (long)(due - time(NULL)));
+out:
+	json_object_put(item);
+}
+
+/*
+ * Whether the item's component may be called now under its rate
+ * limit; *wait_ms says how long until it may.
+ */
+static int
+item_rate(const struct conf *top, json_object *item, long *wait_ms)
+{
+	struct ctx	 cx;
+
+	memset(&cx, 0, sizeof(cx));
+	*wait_ms = 0;
+	if ((cx.conf = conf_tenant(top, comp_str(item, "tenant"))) == NULL)
+		return 1;
+	cx.component = comp_str(item, "component");
+	cx.section = conf_comp(cx.conf, comp_str(item, "section"));
+	return rate_comp(&cx, wait_ms);
+}
+
+/*
  * A spooled item by request id, from spool/ or (*expired set)
  * spool/expired/.  Returns it or NULL.  Caller puts.
  */
@@ -659,6 +728,10 @@ spool_find(const struct conf *c, const char *id, int *expired)
 	char		 path[LIM_PATH];
 	int		 fd, i;
 
+	if (redis_on() && (doc = rspool_find(id)) != NULL) {
+		*expired = 0;
+		return doc;
+	}
 	for (i = 0; i < 2; i++) {
 		if (snprintf(path, sizeof(path), "%s/spool/%s%s.json",
 		    c->state_dir, i == 0 ? "" : "expired/", id) >=
@@ -780,8 +853,8 @@ out:
  * Returns when it is next due, 0 when it left the spool; *tried says
  * whether an attempt was made.
  */
-static time_t
-item_process(const struct conf *c, const char *dir, const char *name,
+time_t
+spool_item(const struct conf *c, const char *dir, const char *name,
     FILE *report, int *tried)
 {
 	struct outcome	 oc;
@@ -790,7 +863,7 @@ item_process(const struct conf *c, const char *dir, const char *name,
 	json_object	*item = NULL, *sent, *failed, *pending;
 	char		 path[LIM_PATH], bad[LIM_PATH * 2];
 	time_t		 now = time(NULL), due = 0;
-	long		 attempts, after;
+	long		 attempts, after, wait_ms;
 	size_t		 npend;
 	int		 fd, in_doubt;
 
@@ -828,6 +901,11 @@ item_process(const struct conf *c, const char *dir, const char *name,
 	    (int64_t)now - json_object_get_int64(get(item, "created")) >=
 	    json_object_get_int64(get(item, "max_age_s"))) {
 		expire(c, dir, name, item, report);
+		goto out;
+	}
+	if (!item_rate(c, item, &wait_ms)) {
+		/* The upstream's cap: later, with no attempt counted. */
+		due = now + (wait_ms + 999) / 1000;
 		goto out;
 	}
 	*tried = 1;
@@ -944,7 +1022,7 @@ spool_drain(const struct conf *c, size_t max, long max_ms, FILE *report)
 			more = 1;
 			break;
 		}
-		due = item_process(c, dir, de->d_name, report, &tried);
+		due = spool_item(c, dir, de->d_name, report, &tried);
 		done += tried;
 		if (due != 0 && (min == 0 || due < min))
 			min = due;

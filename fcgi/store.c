@@ -7,7 +7,9 @@
  * process fetches while the others wait for it (no token yet, or the
  * token was refused) or keep using the old one (it is only getting
  * old).  The file holds a live credential: the directory is 0700 and
- * the files 0600.  A Redis store would replace this file, nothing else.
+ * the files 0600.  With "redis" in the config, rtoken.c keeps the
+ * tokens of the configured apps there instead, and these files serve
+ * only while Redis is down.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -24,6 +26,8 @@
 
 #include "limits.h"
 #include "log.h"
+#include "redis.h"
+#include "rtoken.h"
 #include "store.h"
 #include "util.h"
 
@@ -326,6 +330,9 @@ store_token(const char *state_dir, const char *kind, const char *ident,
 	    (int)sizeof(lock))
 		return refresh(NULL, NULL, fetch, arg, &r) == STORE_OK ?
 		    give(&r, out, outsz, left) : STORE_FETCH;
+	if (redis_on() && (rc = rtoken_get(name, bad, wait_ms, fetch, arg,
+	    out, outsz, left)) != RTOKEN_DOWN)
+		return rc;
 	have = rec_read(path, &r) == 0;
 	if (have && fresh(&r, bad, now)) {
 		rc = give(&r, out, outsz, left);

@@ -24,6 +24,7 @@
 #include "mime.h"
 #include "named.h"
 #include "request.h"
+#include "rate.h"
 #include "route.h"
 #include "util.h"
 #include "v1.h"
@@ -501,6 +502,10 @@ v1_status(enum v1_stage stage, const struct reply *rp, int result,
 	}
 	if (result || (said(msg, SAID_SOME) && alen(rp->audit) > 0))
 		return NULL;
+	if (said(msg, RATE_SAID)) {
+		*st = 429;
+		return "RATELIMIT_EXCEED";
+	}
 	if (said(msg, SAID_NODIR)) {
 		*st = 503;
 		return "UNAVAILABLE";
