@@ -25,7 +25,7 @@
 #include "metrics.h"
 
 #define METRICS_MAGIC	0x636d73696d657472ULL	/* "cmsimetr" */
-#define METRICS_VERSION	1
+#define METRICS_VERSION	2
 
 #ifndef CMSI_VERSION
 #define CMSI_VERSION	"dev"
@@ -71,7 +71,8 @@ static const char *const m_token[] = { "wecom", "mp", "other" };
 #define OFF_RELOAD	(OFF_TOKEN + NTOK * 2)	/* fetched, failed */
 #define OFF_AUDIT	(OFF_RELOAD + 2)	/* ok, failed */
 #define OFF_AUDIT_AT	(OFF_AUDIT + 2)		/* unix time of the last failure */
-#define NCELLS		(OFF_AUDIT_AT + 1)
+#define OFF_REDIS_DOWN	(OFF_AUDIT_AT + 1)	/* uses that fell back to files */
+#define NCELLS		(OFF_REDIS_DOWN + 1)
 
 struct metrics_file {
 	uint64_t	 magic;
@@ -257,6 +258,13 @@ metrics_audit_failed(void)
 		    __ATOMIC_RELAXED);
 }
 
+/* A use of Redis that found it down and fell back to this host's files. */
+void
+metrics_redis_down(void)
+{
+	add(OFF_REDIS_DOWN, 1);
+}
+
 /* When an audit record last failed (unix time), 0 never. */
 long long
 metrics_audit_failed_at(void)
@@ -355,4 +363,9 @@ metrics_render(struct buf *b)
 	    "could not be written.\n# TYPE cmsi_audit_failures_total counter\n"
 	    "cmsi_audit_failures_total %llu\n",
 	    (unsigned long long)get(OFF_AUDIT + 1));
+	buf_printf(b, "# HELP cmsi_redis_fallbacks_total Uses of Redis that "
+	    "found it down and fell back to the host's own files.\n"
+	    "# TYPE cmsi_redis_fallbacks_total counter\n"
+	    "cmsi_redis_fallbacks_total %llu\n",
+	    (unsigned long long)get(OFF_REDIS_DOWN));
 }

@@ -20,6 +20,7 @@ enum metrics_chan metrics_chan_of(const char *);
 void	 metrics_token(const char *, int);
 void	 metrics_reload(int);
 void	 metrics_audit_failed(void);
+void	 metrics_redis_down(void);
 long long metrics_audit_failed_at(void);
 void	 metrics_render(struct buf *);
 

@@ -24,6 +24,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "metrics.h"
 #include "redis.h"
 #include "util.h"
 
@@ -245,9 +246,12 @@ ensure(void)
 		return -1;
 	if (rc != NULL)
 		return 0;
-	if (down && time(NULL) < retry_at)
+	if (down && time(NULL) < retry_at) {
+		metrics_redis_down();
 		return -1;
+	}
 	if (connect_now(msg, sizeof(msg)) == -1) {
+		metrics_redis_down();
 		if (!down)
 			log_warnx("redis: down (%s): tokens are fetched per "
 			    "host, idempotency and rate limits are kept per "

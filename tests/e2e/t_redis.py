@@ -15,6 +15,7 @@ import concurrent.futures
 import glob
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -522,6 +523,15 @@ def t_redis_restart(redis):
         text = g1.app_log() + g2.app_log()
         if "redis: down" not in text and "redis: connection lost" not in text:
             return "the log does not say Redis went down"
+        # /metrics says so too: uses that fell back to the host's files.
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % g1.port,
+                                    timeout=30) as r:
+            m = re.search(r"^cmsi_redis_fallbacks_total (\d+)$",
+                          r.read().decode(), re.M)
+        COUNTS["fallbacks to files while Redis was down (host 1)"] = \
+            int(m.group(1)) if m else -1
+        if not m or int(m.group(1)) < 1:
+            return "/metrics does not count the fallbacks"
         return logs_ok((g1, g2))
 
 
