@@ -49,7 +49,8 @@
 
 #define IDEM_TTL	86400	/* an Idempotency-Key's life, seconds */
 #define IDEM_WINDOW_MAX	86400	/* dedup_window_s at most */
-#define IDEM_LEASE_MS	120000	/* a Redis record lock outlives its holder so long */
+/* How long a Redis record lock outlives its holder, ms. */
+#define IDEM_LEASE_MS	120000
 
 /* Lower-case hex SHA-256 of n bytes of p into out[65]. */
 static void

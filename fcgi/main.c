@@ -60,8 +60,8 @@ static sigset_t	 stopsigs;	/* SIGTERM, SIGINT, SIGUSR1 */
 
 /*
  * No SA_RESTART: a stop signal must interrupt accept() so the loop ends
- * after the request in flight, as libfcgi's own accept loop expects.  SIGUSR1 is
- * what multiwatch and mod_fcgid's graceful paths send.
+ * after the request in flight, as libfcgi's own accept loop expects.
+ * SIGUSR1 is what multiwatch and mod_fcgid's graceful paths send.
  */
 static void
 signals_init(void)

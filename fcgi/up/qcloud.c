@@ -322,7 +322,7 @@ qcloud_call_free(struct qcloud_call *qc)
 void
 qcloud_finish(struct ctx *cx, struct reply *rp, const struct qcloud_rcpt *r,
     size_t nr, const char *what, const char *namekey, const char *sysiface,
-    const char *transport)
+    const char *transport, int ssl)
 {
 	json_object	*data, *v, *successed, *failed;
 	char		 names[LIM_MESSAGE / 2];
@@ -355,10 +355,11 @@ qcloud_finish(struct ctx *cx, struct reply *rp, const struct qcloud_rcpt *r,
 		n += (size_t)k;
 	}
 	if (transport != NULL) {
-		reply_fail(rp, CODE_THIRD_PARTY, "Component request "
-		    "third-party system %s error: %s, please try again later "
-		    "or contact component developer to handle this", sysiface,
-		    transport);
+		/* A certificate we do not trust is ESB's 1306203, as for WeChat. */
+		reply_fail(rp, ssl ? CODE_SSL : CODE_THIRD_PARTY, "Component "
+		    "request third-party system %s error: %s, please try "
+		    "again later or contact component developer to handle "
+		    "this", sysiface, transport);
 		log_warnx("%s: %s: %s", cx->request_id, what, transport);
 	} else if (json_object_array_length(failed) > 0)
 		reply_fail(rp, CODE_COMMON, "Some users failed to send %s. %s",

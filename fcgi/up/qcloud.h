@@ -53,7 +53,7 @@ json_object	*qcloud_reply(struct qcloud_call *, char *, size_t);
 void		 qcloud_call_free(struct qcloud_call *);
 void		 qcloud_finish(struct ctx *, struct reply *,
 		    const struct qcloud_rcpt *, size_t, const char *, const char *,
-		    const char *, const char *);
+		    const char *, const char *, int);
 
 void	 qcloud_rcpt_call(struct qcloud_rcpt *, const struct http_call *);
 void	 qcloud_rcpt_set(struct qcloud_rcpt *, int, json_object *,

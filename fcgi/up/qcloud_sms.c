@@ -308,6 +308,7 @@ qcloud_sms_send(struct ctx *cx, json_object *numbers, json_object *users,
 	json_object		*fn = NULL, *fu = NULL;
 	enum qcloud_api		 api = qcloud_api(cx->section);
 	char			 detail[256], transport[256];
+	int			 ssl = 0;
 	size_t			 n, nc, i, j;
 	int			 built;
 
@@ -376,8 +377,10 @@ qcloud_sms_send(struct ctx *cx, json_object *numbers, json_object *users,
 			    detail);
 			for (j = 0; j < qc[i].n; j++)
 				qcloud_rcpt_call(&r[qc[i].idx[j]], &qc[i].hc);
-			if (transport[0] == '\0')
+			if (transport[0] == '\0') {
 				str_copy(transport, detail, sizeof(transport));
+				ssl = http_is_ssl(qc[i].hc.cc);
+			}
 		} else if (api == QCLOUD_V5)
 			sms_v5_parse(cx, &qc[i], doc, r);
 		else
@@ -386,7 +389,7 @@ qcloud_sms_send(struct ctx *cx, json_object *numbers, json_object *users,
 	}
 	qcloud_finish(cx, rp, r, n, "sms", "receiver", api == QCLOUD_V5 ?
 	    SMS_V5_IFACE : SMS_TC3_IFACE, transport[0] != '\0' ? transport :
-	    NULL);
+	    NULL, ssl);
 out:
 	for (i = 0; i < n + 1; i++) {
 		json_object_put(r[i].out);

@@ -1,7 +1,7 @@
 /*
- * Voice notices through Tencent Cloud (SendTtsVoice, sendvoiceprompt): one call per
- * person, all of a request's calls at once, so twenty people take
- * about as long as one.  v5 reads the rendered text with
+ * Voice notices through Tencent Cloud (SendTtsVoice, sendvoiceprompt):
+ * one call per person, all of a request's calls at once, so twenty
+ * people take about as long as one.  v5 reads the rendered text with
  * sendvoiceprompt; API 3.0 sends SendTtsVoice with the text as the
  * approved template's parameters (qcloud.c).  The answer keeps ESB's
  * shape: data.successed and data.failed hold each person with
@@ -159,6 +159,7 @@ qcloud_voice_send(struct ctx *cx, json_object *people, const char *text,
 	enum qcloud_api		 api = qcloud_api(cx->section);
 	const char		*nc;
 	char			 detail[256], transport[256];
+	int			 ssl = 0;
 	size_t			 n, ncalls = 0, i;
 	size_t			*who;
 	int			 built;
@@ -208,8 +209,10 @@ qcloud_voice_send(struct ctx *cx, json_object *people, const char *text,
 			qcloud_rcpt_set(&r[who[i]], 0, json_object_new_int(-1),
 			    detail);
 			qcloud_rcpt_call(&r[who[i]], &qc[i].hc);
-			if (transport[0] == '\0')
+			if (transport[0] == '\0') {
 				str_copy(transport, detail, sizeof(transport));
+				ssl = http_is_ssl(qc[i].hc.cc);
+			}
 		} else if (api == QCLOUD_V5)
 			voice_v5_parse(cx, doc, &r[who[i]]);
 		else
@@ -218,7 +221,7 @@ qcloud_voice_send(struct ctx *cx, json_object *people, const char *text,
 	}
 	qcloud_finish(cx, rp, r, n, "voice", "username", api == QCLOUD_V5 ?
 	    VOICE_V5_IFACE : VOICE_TC3_IFACE, transport[0] != '\0' ?
-	    transport : NULL);
+	    transport : NULL, ssl);
 out:
 	for (i = 0; i < n + 1; i++) {
 		json_object_put(r[i].out);

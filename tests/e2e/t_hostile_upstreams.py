@@ -166,8 +166,10 @@ def main():
             st, doc, secs = send(g, comp, body)
             print("     wrongcert %-9s %5.1fs code=%s %s" % (
                 ch, secs, doc.get("code"), doc.get("message", "")[:110]))
-            c.ok("wrong certificate %s: refused" % ch, st == 200 and
-                 doc.get("result") is False, "%d %r" % (st, doc))
+            c.ok("wrong certificate %s: refused, ESB's 1306203 for a channel"
+                 % ch, st == 200 and doc.get("result") is False and
+                 doc.get("code") == (1306000 if ch == "bk-user" else 1306203),
+                 "%d %r" % (st, doc))
         calls = g.read("hostile/calls.log") if os.path.exists(
             os.path.join(g.dir, "hostile/calls.log")) else ""
         c.eq("wrong certificate: no request reached it", calls, "")
