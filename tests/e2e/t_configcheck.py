@@ -192,11 +192,98 @@ def check_unconfigured(c, b):
         shutil.rmtree(d)
 
 
+LIM_BODY = 8 * 1024 * 1024
+LIM_RENDER = LIM_BODY + 64 * 1024
+
+
+def mail_body(size=None, content=None, fmt="Html"):
+    """A send_mail body of exactly size bytes (content padded), or with
+    the content given."""
+    doc = {"bk_app_code": "a", "bk_app_secret": "s3cret", "bk_username": "admin",
+           "receiver": "x@example.com", "title": "t", "body_format": fmt,
+           "content": ""}
+    if content is None:
+        content = "a" * (size - len(json.dumps(doc).encode()))
+    doc["content"] = content
+    return json.dumps(doc).encode()
+
+
+def check_limits(c, b):
+    """Mail content the body cap lets in renders; a layout that grows it
+    past the rendering cap is refused with a message naming the cap."""
+    d = tempfile.mkdtemp(prefix="cmsi-lim-")
+    proc = None
+    try:
+        tdir = os.path.join(d, "templates")
+        shutil.copytree(os.path.join(harness.TOP, "templates"), tdir)
+        with open(os.path.join(tdir, "mail/html.mustache"), "w") as f:
+            f.write("{{content}}\n")
+        p = os.path.join(d, "c.json")
+        with open(p, "w") as f:
+            json.dump(base(d, templates_dir=tdir,
+                           components={"send_mail": {"delivery": "outbox"}}), f)
+        port = harness.free_port()
+        log = open(os.path.join(d, "log"), "wb")
+        proc = subprocess.Popen([os.path.join(harness.TOP, b, "cmsi.fcgi"), "-c", p,
+                                 "-s", "127.0.0.1:%d" % port],
+                                stdout=log, stderr=subprocess.STDOUT)
+        c.ok("app listens", harness.wait_port(port), "")
+        addr = ("127.0.0.1", port)
+        uri = "/api/c/compapi/cmsi/send_mail/"
+
+        def send(body):
+            st, _, out = fcgi(addr, cgi("POST", uri, body), body, timeout=120)
+            try:
+                return st, json.loads(out)
+            except ValueError:
+                return st, {"raw": out[:200]}
+
+        st, doc = send(mail_body(LIM_BODY, fmt="Text"))
+        c.ok("Text mail content filling the 8 MiB body cap is sent",
+             st == 200 and doc.get("result") is True, "%d %r" % (st, doc))
+        st, doc = send(mail_body(LIM_BODY))
+        c.ok("HTML mail content filling the 8 MiB body cap is sent",
+             st == 200 and doc.get("result") is True, "%d %r" % (st, doc))
+        st, doc = send(mail_body(LIM_BODY + 1))
+        c.ok("one byte over the body cap: 413 naming it",
+             st == 413 and doc.get("message") == "Request body is too large",
+             "%d %r" % (st, doc))
+        # This HTML layout escapes: each "<" becomes 4 bytes.
+        n = LIM_RENDER // 4
+        body = json.loads(mail_body(content="<" * n))
+        st, doc = send(json.dumps(body).encode())
+        c.ok("a rendering exactly at the cap is sent",
+             st == 200 and doc.get("result") is True, "%d %r" % (st, doc))
+        body["content"] = "<" * (n + 1)
+        st, doc = send(json.dumps(body).encode())
+        c.ok("one byte over the rendering cap: refused naming the limit",
+             doc.get("result") is False and "larger than %d bytes" % LIM_RENDER
+             in doc.get("message", "") and "Component error" not in
+             doc.get("message", ""), "%d %r" % (st, doc))
+        log.close()
+        with open(os.path.join(d, "log"), "rb") as f:
+            text = f.read().decode(errors="replace")
+        c.ok("no 'missing or too large' for a present template",
+             "missing or too large" not in text and
+             "template mail/html: rendering larger than %d bytes" % LIM_RENDER in text,
+             text[-2000:])
+    finally:
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        shutil.rmtree(d)
+
+
 def main():
     c = Checker()
     b = sys.argv[1]
     check_t(c, b)
     check_unconfigured(c, b)
+    check_limits(c, b)
     return c.done()
 
 
