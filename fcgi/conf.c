@@ -1207,6 +1207,25 @@ conf_enabled(json_object *sec)
 	return b;
 }
 
+/*
+ * The file to read when neither -c nor CMSI_CONF names one: cmsi.json
+ * beside the executable as started (argv0; a symlink's directory, not
+ * its target's), where a host that only allows .htaccess lets it be
+ * put; else conf/cmsi.json, the source tree's.  Returns buf or a
+ * literal.
+ */
+const char *
+conf_default(const char *argv0, char *buf, size_t bufsz)
+{
+	const char	*slash = strrchr(argv0, '/');
+
+	if (slash != NULL && snprintf(buf, bufsz, "%.*s/cmsi.json",
+	    (int)(slash - argv0), argv0) < (int)bufsz &&
+	    access(buf, F_OK) == 0)
+		return buf;
+	return "conf/cmsi.json";
+}
+
 /* The problem lines of the last conf_load, "" when it had none. */
 const char *
 conf_problems(void)

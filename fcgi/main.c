@@ -120,8 +120,12 @@ listen_on(const char *spec)
 	return fd;
 }
 
-/* systemd socket activation: the socket arrives as fd 3. */
-static void
+/*
+ * systemd socket activation: the socket arrives as fd 3 (so does our
+ * own -s socket when an unconfigured process starts again).  Returns
+ * whether it did.
+ */
+static int
 listen_fds(void)
 {
 	const char	*fds = getenv("LISTEN_FDS");
@@ -131,12 +135,13 @@ listen_fds(void)
 	if (fds == NULL || pid == NULL ||
 	    num_parse(fds, 1, 1, &n) == -1 ||
 	    num_parse(pid, 1, 0x7fffffff, &p) == -1 || (pid_t)p != getpid())
-		return;
+		return 0;
 	if (dup2(3, 0) == 0)
 		close(3);
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_PID");
 	unsetenv("LISTEN_FDNAMES");
+	return 1;
 }
 
 static long
@@ -330,7 +335,8 @@ listener(const char *sock)
 	signals_init();
 	if (FCGX_Init() != 0)
 		fatalx("FCGX_Init failed");
-	listen_fds();
+	if (listen_fds())
+		return 0;
 	if (sock != NULL)
 		return listen_on(sock);
 	if (FCGX_IsCGI())
@@ -354,7 +360,7 @@ main(int argc, char *argv[])
 {
 	FCGX_Request	 fr;
 	const char	*path, *sock = NULL;
-	char		 why[LIM_MESSAGE / 2];
+	char		 why[LIM_MESSAGE / 2], beside[LIM_PATH];
 	int		 ch, test = 0, fd, nbad, drain = 0;
 	static const struct option longopts[] = {
 		{ "drain",	no_argument,	NULL,	'D' },
@@ -365,7 +371,7 @@ main(int argc, char *argv[])
 		return console_hash_password();
 	path = getenv("CMSI_CONF");
 	if (path == NULL || *path == '\0')
-		path = "conf/cmsi.json";
+		path = conf_default(argv[0], beside, sizeof(beside));
 	while ((ch = getopt_long(argc, argv, "c:s:t", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'D':

@@ -9,8 +9,8 @@
  * executes itself again (same socket, same arguments) and starts for
  * real.
  */
-#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -67,7 +67,7 @@ unconf_serve(int fd, const char *reason, const char *path,
 	FCGX_Request	 fr;
 	struct reply	 rp;
 	struct stat	 st;
-	char		 id[33], sink[8192];
+	char		 id[33], sink[8192], pid[24];
 	const char	*uri;
 	size_t		 got;
 	int		 n;
@@ -95,9 +95,17 @@ unconf_serve(int fd, const char *reason, const char *path,
 		FCGX_Finish_r(&fr);
 		if (changed(path, &st) && loads(path)) {
 			log_info("%s: loads now, starting again", path);
-			/* A socket of our own (-s) is opened anew. */
-			if (fd != 0)
-				(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+			/*
+			 * The listening socket goes along, so no caller
+			 * waiting in its queue is lost: fd 0 as it is, our
+			 * own (-s) as fd 3 by socket activation's rules.
+			 */
+			if (fd != 0 && dup2(fd, 3) == 3) {
+				snprintf(pid, sizeof(pid), "%ld",
+				    (long)getpid());
+				setenv("LISTEN_FDS", "1", 1);
+				setenv("LISTEN_PID", pid, 1);
+			}
 			execv("/proc/self/exe", argv);
 			log_warn("cannot start again");
 		}
