@@ -49,10 +49,10 @@ def main():
     c = Checker()
     b = sys.argv[1]
     if os.geteuid() != 0 or not harness.reachable():
-        print("skip: needs root to become nobody, and a tree nobody can read")
+        print("skip htaccess install: needs root to become nobody, and a tree nobody can read")
         return 0
     if harness.frontend_missing("apache-fcgid"):
-        print("skip: " + harness.frontend_missing("apache-fcgid"))
+        print("skip htaccess install: " + harness.frontend_missing("apache-fcgid"))
         return 0
     uid, gid = pwd.getpwnam("nobody").pw_uid, grp.getgrnam("nogroup").gr_gid
     d = tempfile.mkdtemp(prefix="cmsi-ht-")
