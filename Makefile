@@ -7,7 +7,16 @@ BUILDDIR	?= build
 PREFIX		?= /usr/local
 LIBEXECDIR	?= $(PREFIX)/libexec
 DATADIR		?= $(PREFIX)/share/cmsi
+# PREFIX relocates everything; the default one keeps the config in
+# /etc/cmsi and the state in /var/lib/cmsi.  SYSCONFDIR and STATEDIR
+# still say otherwise when given.
+ifeq ($(PREFIX),/usr/local)
 SYSCONFDIR	?= /etc
+STATEDIR	?= /var/lib/cmsi
+else
+SYSCONFDIR	?= $(PREFIX)/etc
+STATEDIR	?= $(PREFIX)/var/lib/cmsi
+endif
 PORT		?= 8080
 CMSI_CONF	?= conf/cmsi.json
 
@@ -152,10 +161,9 @@ lint:
 # STATEDIR; an existing cmsi.json or users.json is never overwritten.
 # The web server snippets (share/cmsi/examples) and the systemd units
 # (SYSTEMDDIR) get this install's paths.
-STATEDIR	?= /var/lib/cmsi
 SYSTEMDDIR	?= $(PREFIX)/lib/systemd/system
 DEPLOY		 = lighttpd.conf apache-fcgid.conf apache-proxy-fcgi.conf \
-		   nginx.conf logrotate.conf
+		   nginx.conf logrotate.conf htaccess cmsi-413.json
 INSTALL_SED	 = -e 's|/usr/local/libexec/cmsi|$(LIBEXECDIR)/cmsi|g' \
 		   -e 's|/usr/local/share/cmsi|$(DATADIR)|g' \
 		   -e 's|/etc/cmsi|$(SYSCONFDIR)/cmsi|g' \
@@ -172,6 +180,7 @@ install: all
 	    $(DESTDIR)$(DATADIR)/schemas/config \
 	    $(DESTDIR)$(DATADIR)/templates $(DESTDIR)$(DATADIR)/examples \
 	    $(ETC) $(DESTDIR)$(SYSTEMDDIR)
+	install -d -m 0750 $(DESTDIR)$(STATEDIR)
 	install -m 0755 $(BUILDDIR)/cmsi.fcgi $(DESTDIR)$(LIBEXECDIR)/cmsi/
 	install -m 0644 conf/schemas/*.json $(DESTDIR)$(DATADIR)/schemas/
 	install -m 0644 conf/schemas/config/*.json \

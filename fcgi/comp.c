@@ -308,8 +308,10 @@ comp_upstream(const char *name, json_object *sec)
 
 /*
  * Renders one of the channel layouts under templates/ (caller frees).
- * Returns NULL with the contract's generic error when it is missing or
- * fails, which -t at startup makes unlikely.
+ * Returns NULL with the contract's generic error when it is missing
+ * (-t names a missing one), or with a message naming the cap when the
+ * rendering passes it (a layout that escapes can grow content that the
+ * body cap let in).
  */
 char *
 comp_render(const char *name, json_object *ctx, enum tmpl_esc esc,
@@ -318,10 +320,19 @@ comp_render(const char *name, json_object *ctx, enum tmpl_esc esc,
 	struct buf	 b;
 
 	buf_init(&b, LIM_RENDER);
-	if (tmplset_render(name, ctx, esc, &b) == -1) {
-		log_warnx("template %s: missing or too large", name);
+	if (tmplset_get(name) == NULL) {
+		log_warnx("template %s: missing (cmsi.fcgi -t names it)", name);
 		buf_free(&b);
 		comp_component_error(rp);
+		return NULL;
+	}
+	if (tmplset_render(name, ctx, esc, &b) == -1) {
+		log_warnx("template %s: rendering larger than %d bytes", name,
+		    LIM_RENDER);
+		buf_free(&b);
+		reply_fail(rp, CODE_COMMON, "The content, laid out by template "
+		    "%s, is larger than %d bytes (the rendering limit)", name,
+		    LIM_RENDER);
 		return NULL;
 	}
 	return buf_take(&b);

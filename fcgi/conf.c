@@ -17,6 +17,7 @@
 #include "buf.h"
 #include "conf.h"
 #include "confschema.h"
+#include "jsonerr.h"
 #include "jwt.h"
 #include "pwhash.h"
 #include "limits.h"
@@ -47,6 +48,19 @@ static const char *const top_keys[] = {
 
 static const char *const tenant_keys[] = {
 	"users", "components", "comment", NULL
+};
+
+static const char *const app_keys[] = {
+	"secret", "skip_user_auth", "weixin_settings", "tenants", "rate_limit",
+	"comment", NULL
+};
+
+static const char *const upstream_keys[] = {
+	"ca_file", "timeout_ms", "connect_to", "proxy", "comment", NULL
+};
+
+static const char *const login_keys[] = {
+	"is_login_url", "comment", NULL
 };
 
 static int	conf_bad;	/* problems found by the current load */
@@ -99,9 +113,13 @@ slurp(const char *path, size_t max, size_t *lenp)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd == -1)
 		return NULL;
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    (size_t)st.st_size > max)
+	if (fstat(fd, &st) == -1)
 		goto fail;
+	/* errno for the caller's line: "Success" would say nothing. */
+	if (!S_ISREG(st.st_mode) || (size_t)st.st_size > max) {
+		errno = S_ISREG(st.st_mode) ? EFBIG : EISDIR;
+		goto fail;
+	}
 	p = xmalloc((size_t)st.st_size + 1);
 	while (got < (size_t)st.st_size) {
 		n = read(fd, p + got, (size_t)st.st_size - got);
@@ -116,7 +134,7 @@ slurp(const char *path, size_t max, size_t *lenp)
 	return p;
 fail:
 	free(p);
-	close(fd);
+	(void)close(fd);
 	return NULL;
 }
 
@@ -313,6 +331,11 @@ load_apps(struct conf *c, json_object *apps)
 			problem(c, "%s: needs a \"secret\"", what);
 			continue;
 		}
+		json_object_object_foreach(app, akey, aval) {
+			(void)aval;
+			if (!in_list(app_keys, akey))
+				problem(c, "%s.%.64s: unknown key", what, akey);
+		}
 		a = &c->apps[c->napps];
 		a->secret = secret_get(c, what, v);
 		if (a->secret == NULL)
@@ -436,6 +459,11 @@ load_upstream(struct conf *c, json_object *up)
 	if (!json_object_is_type(up, json_type_object)) {
 		problem(c, "upstream: must be an object");
 		return;
+	}
+	json_object_object_foreach(up, key, val) {
+		(void)val;
+		if (!in_list(upstream_keys, key))
+			problem(c, "upstream.%.64s: unknown key", key);
 	}
 	s = opt_str(c, up, "ca_file", "upstream");
 	if (s != NULL && *s != '\0') {
@@ -812,6 +840,15 @@ conf_fill(struct conf *c, json_object *doc)
 	load_apps(c, v);
 	login = NULL;
 	json_object_object_get_ex(doc, "login", &login);
+	if (login != NULL && !json_object_is_type(login, json_type_object))
+		problem(c, "login: must be an object");
+	else if (login != NULL) {
+		json_object_object_foreach(login, lkey, lval) {
+			(void)lval;
+			if (!in_list(login_keys, lkey))
+				problem(c, "login.%.64s: unknown key", lkey);
+		}
+	}
 	c->login_url = opt_str(c, login, "is_login_url", "login");
 	if (c->login_url == NULL)
 		c->login_url = xstrdup("");
@@ -973,8 +1010,7 @@ conf_load(const char *path, int *nproblems)
 {
 	struct conf	*c;
 	json_object	*doc = NULL;
-	json_tokener	*tok = NULL;
-	char		*text = NULL;
+	char		*text = NULL, err[256];
 	size_t		 len;
 
 	conf_bad = 0;
@@ -986,11 +1022,9 @@ conf_load(const char *path, int *nproblems)
 		problem(c, "cannot read the file (%s)", strerror(errno));
 		goto out;
 	}
-	tok = json_tokener_new();
-	doc = json_tokener_parse_ex(tok, text, (int)len);
-	if (doc == NULL || !json_object_is_type(doc, json_type_object)) {
-		problem(c, "not a JSON object (%s)", json_tokener_error_desc(
-		    json_tokener_get_error(tok)));
+	doc = jsonerr_parse_object(text, len, err, sizeof(err));
+	if (doc == NULL) {
+		problem(c, "%s", err);
 		goto out;
 	}
 	conf_fill(c, doc);
@@ -999,8 +1033,6 @@ conf_load(const char *path, int *nproblems)
 		load_tenants(c, doc);
 	check_app_tenants(c);
 out:
-	if (tok != NULL)
-		json_tokener_free(tok);
 	json_object_put(doc);
 	free(text);
 	if (nproblems != NULL)
@@ -1173,6 +1205,25 @@ conf_enabled(json_object *sec)
 	if (conf_parse_bool(v, &b) == -1)
 		return 1;
 	return b;
+}
+
+/*
+ * The file to read when neither -c nor CMSI_CONF names one: cmsi.json
+ * beside the executable as started (argv0; a symlink's directory, not
+ * its target's), where a host that only allows .htaccess lets it be
+ * put; else conf/cmsi.json, the source tree's.  Returns buf or a
+ * literal.
+ */
+const char *
+conf_default(const char *argv0, char *buf, size_t bufsz)
+{
+	const char	*slash = strrchr(argv0, '/');
+
+	if (slash != NULL && snprintf(buf, bufsz, "%.*s/cmsi.json",
+	    (int)(slash - argv0), argv0) < (int)bufsz &&
+	    access(buf, F_OK) == 0)
+		return buf;
+	return "conf/cmsi.json";
 }
 
 /* The problem lines of the last conf_load, "" when it had none. */

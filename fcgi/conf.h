@@ -70,6 +70,7 @@ int		 conf_enabled(json_object *);
 long		 conf_int(json_object *, const char *, long);
 int		 conf_parse_bool(json_object *, int *);
 char		*conf_resolve(const struct conf *, const char *);
+const char	*conf_default(const char *, char *, size_t);
 const char	*conf_problems(void);
 
 #endif /* CONF_H */

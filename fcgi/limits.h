@@ -37,10 +37,17 @@
 #define LIM_MESSAGE		4096
 /* one log line: syslog and journald take 2 KiB whole */
 #define LIM_LOG_LINE		2048
-/* one rendered mail: LIM_BODY in base64, plus headers */
-#define LIM_MAIL		(16 * 1024 * 1024)
-/* one template rendering: a mail body of the body cap's text */
-#define LIM_RENDER		(1024 * 1024)
+/*
+ * one template rendering: content as large as the body cap lets in,
+ * plus the layout's own text around it
+ */
+#define LIM_RENDER		(LIM_BODY + 64 * 1024)
+/*
+ * one built mail: an HTML mail carries its rendering and the text made
+ * from it, and attachments share the body cap with the content; in
+ * base64 (4/3, plus CRLF every 76) that stays under 3 renderings
+ */
+#define LIM_MAIL		(3 * LIM_RENDER)
 /* mustache section and partial nesting: stops recursion */
 #define LIM_TMPL_DEPTH		32
 /* a set delimiter, bytes: the spec's are 2 */

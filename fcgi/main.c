@@ -31,6 +31,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "ops.h"
+#include "preflight.h"
 #include "named.h"
 #include "redis.h"
 #include "request.h"
@@ -39,6 +40,7 @@
 #include "route.h"
 #include "spool.h"
 #include "tmplset.h"
+#include "unconf.h"
 #include "users.h"
 #include "util.h"
 #include "v1.h"
@@ -118,8 +120,12 @@ listen_on(const char *spec)
 	return fd;
 }
 
-/* systemd socket activation: the socket arrives as fd 3. */
-static void
+/*
+ * systemd socket activation: the socket arrives as fd 3 (so does our
+ * own -s socket when an unconfigured process starts again).  Returns
+ * whether it did.
+ */
+static int
 listen_fds(void)
 {
 	const char	*fds = getenv("LISTEN_FDS");
@@ -129,12 +135,13 @@ listen_fds(void)
 	if (fds == NULL || pid == NULL ||
 	    num_parse(fds, 1, 1, &n) == -1 ||
 	    num_parse(pid, 1, 0x7fffffff, &p) == -1 || (pid_t)p != getpid())
-		return;
+		return 0;
 	if (dup2(3, 0) == 0)
 		close(3);
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_PID");
 	unsetenv("LISTEN_FDNAMES");
+	return 1;
 }
 
 static long
@@ -318,6 +325,26 @@ drain_now(const char *path)
 	return n == -1 ? 1 : 0;
 }
 
+/*
+ * The FastCGI socket: -s, systemd's, or the one the server spawned us
+ * on (fd 0).
+ */
+static int
+listener(const char *sock)
+{
+	signals_init();
+	if (FCGX_Init() != 0)
+		fatalx("FCGX_Init failed");
+	if (listen_fds())
+		return 0;
+	if (sock != NULL)
+		return listen_on(sock);
+	if (FCGX_IsCGI())
+		fatalx("fd 0 is no listening socket: start me from a FastCGI "
+		    "server, spawn-fcgi or systemd, or use -s unix:/path");
+	return 0;
+}
+
 static void __attribute__((__noreturn__))
 usage(void)
 {
@@ -333,8 +360,8 @@ main(int argc, char *argv[])
 {
 	FCGX_Request	 fr;
 	const char	*path, *sock = NULL;
-	char		 dir[LIM_PATH];
-	int		 ch, test = 0, fd = 0, nbad, drain = 0;
+	char		 why[LIM_MESSAGE / 2], beside[LIM_PATH];
+	int		 ch, test = 0, fd, nbad, drain = 0;
 	static const struct option longopts[] = {
 		{ "drain",	no_argument,	NULL,	'D' },
 		{ NULL,		0,		NULL,	0 }
@@ -344,7 +371,7 @@ main(int argc, char *argv[])
 		return console_hash_password();
 	path = getenv("CMSI_CONF");
 	if (path == NULL || *path == '\0')
-		path = "conf/cmsi.json";
+		path = conf_default(argv[0], beside, sizeof(beside));
 	while ((ch = getopt_long(argc, argv, "c:s:t", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'D':
@@ -373,62 +400,32 @@ main(int argc, char *argv[])
 	if (conf == NULL) {
 		fprintf(stderr, "%s: %d problem%s, not started\n", path, nbad,
 		    nbad == 1 ? "" : "s");
-		return 1;
+		if (test || drain)
+			return 1;
+		snprintf(why, sizeof(why), "%s: %.*s", path,
+		    (int)strcspn(conf_problems(), "\n"), conf_problems());
+		return unconf_serve(listener(sock), why, path, argv);
 	}
 	log_init("cmsi", conf->verbose);
-	if (check_init(conf) == -1) {
-		fprintf(stderr, "%s: schemas are broken, not started\n", path);
-		return 1;
+	if (test) {
+		nbad = preflight_test(conf);
+		conf_free(conf);
+		return nbad;
 	}
-	if (tmplset_load(conf->templates_dir) == -1) {
-		fprintf(stderr, "%s: templates are broken, not started\n",
-		    path);
-		return 1;
-	}
-	if (route_callback(conf_str(conf_comp(conf, "send_mp_weixin"),
-	    "wx_callback_path")) == -1 || route_callback(conf_str(conf_comp(
-	    conf, "send_weixin"), "wx_callback_path")) == -1) {
-		fprintf(stderr, "%s: wx_callback_path must be a path of its "
-		    "own, e.g. /api/c/compapi/cmsi/wechat/callback/\n", path);
-		return 1;
+	if (preflight_start(conf, why, sizeof(why)) == -1) {
+		fprintf(stderr, "%s: %s, not started\n", path, why);
+		if (drain)
+			return 1;
+		return unconf_serve(listener(sock), why, path, argv);
 	}
 	redis_setup(conf);
-	if (test) {
-		if (redis_ping(dir, sizeof(dir)) == -1) {
-			fprintf(stderr, "%s: redis: no answer from %s (%s)\n",
-			    path, conf->redis_url, dir);
-			redis_free();
-			tmplset_free();
-			check_free();
-			conf_free(conf);
-			return 1;
-		}
-		redis_free();
-		printf("%s: configuration OK\n", path);
-		tmplset_free();
-		check_free();
-		conf_free(conf);
-		return 0;
-	}
-	snprintf(dir, sizeof(dir), "%s/outbox", conf->state_dir);
-	if ((mkdir(conf->state_dir, 0750) == -1 && errno != EEXIST) ||
-	    (mkdir(dir, 0750) == -1 && errno != EEXIST))
-		fatalx("cannot create %s: %s", dir, strerror(errno));
 	http_global_init();
 	/* Shared counters; off (and /healthz says so) if they cannot be. */
 	(void)metrics_open(conf->state_dir);
 	if (drain)
 		return drain_now(path);
 
-	signals_init();
-	if (FCGX_Init() != 0)
-		fatalx("FCGX_Init failed");
-	listen_fds();
-	if (sock != NULL)
-		fd = listen_on(sock);
-	else if (FCGX_IsCGI())
-		fatalx("fd 0 is no listening socket: start me from a FastCGI "
-		    "server, spawn-fcgi or systemd, or use -s unix:/path");
+	fd = listener(sock);
 	if (FCGX_InitRequest(&fr, fd, 0) != 0)
 		fatalx("FCGX_InitRequest failed");
 	log_info("ready (pid %ld, config %s)", (long)getpid(), path);

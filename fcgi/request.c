@@ -76,9 +76,9 @@ read_to_end(struct req *r, FCGX_Request *fr, size_t max)
 int
 req_read(struct req *r, FCGX_Request *fr, size_t max)
 {
-	const char	*m, *uri, *q, *cl;
+	const char	*m, *uri, *q, *cl, *sn, *pi;
 	long long	 n;
-	size_t		 plen;
+	size_t		 plen, sl;
 	int		 k;
 
 	memset(r, 0, sizeof(*r));
@@ -92,6 +92,19 @@ req_read(struct req *r, FCGX_Request *fr, size_t max)
 		uri = "";
 	q = strchr(uri, '?');
 	plen = q != NULL ? (size_t)(q - uri) : strlen(uri);
+	/*
+	 * Reached through the executable's own name (an .htaccess rewrite
+	 * onto cmsi.fcgi/api/..., perhaps below a user's directory), the
+	 * route is what follows it: PATH_INFO.  Through an Alias or a
+	 * location the whole REQUEST_URI is the route.
+	 */
+	sn = req_env(r, "SCRIPT_NAME");
+	pi = req_env(r, "PATH_INFO");
+	if (sn != NULL && pi != NULL && *pi == '/' &&
+	    (sl = strlen(sn)) >= 5 && strcmp(sn + sl - 5, ".fcgi") == 0) {
+		uri = pi;
+		plen = strlen(pi);
+	}
 	if (plen >= sizeof(r->path))
 		plen = 0;
 	memcpy(r->path, uri, plen);

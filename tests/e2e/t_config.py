@@ -66,7 +66,8 @@ def main():
     c.ok("one line per problem, then a summary", len(lines) == len(want) + 1 and
          "problems, not started" in lines[-1], "\n".join(lines))
     rc, out = configtest(b, "{not json")
-    c.ok("unparseable config refused clearly", rc != 0 and "not a JSON object" in out, out)
+    c.ok("unparseable config refused clearly", rc != 0 and "line 1, column " in out and
+         "not valid JSON" in out, out)
     rc, out = configtest(b, {"schemas_dir": "/nonexistent"})
     c.ok("missing schemas refused", rc != 0 and "/nonexistent/send_mail.json" in out, out)
 

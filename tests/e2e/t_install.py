@@ -74,13 +74,20 @@ def main():
              oct(stat.S_IMODE(os.stat(etc + "/cmsi.json").st_mode)), "0o640")
         p = subprocess.run([libexec, "-t", "-c", etc + "/cmsi.json"],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        c.ok("installed config passes -t", p.returncode == 0,
-             p.stdout.decode(errors="replace"))
+        out = p.stdout.decode(errors="replace")
+        c.ok("installed config: -t's only problem is that no app can call",
+             p.returncode == 1 and "apps: none, so nothing can call" in out and
+             out.count("\n") == 2, out)
 
         # The installed app serves, with an app added to the config.
         conf["apps"]["demo"] = {"secret": "demo-secret", "skip_user_auth": True}
         json.dump(conf, open(etc + "/cmsi.json", "w"), indent=1)
-        os.makedirs(d + "/var/lib")
+        p = subprocess.run([libexec, "-t", "-c", etc + "/cmsi.json"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        c.ok("installed config with an app passes -t", p.returncode == 0,
+             p.stdout.decode(errors="replace"))
+        c.ok("make install made the state directory",
+             os.path.isdir(d + "/var/lib/cmsi"), "")
         port = harness.free_port()
         log = open(d + "/app.log", "wb")
         app = subprocess.Popen([libexec, "-c", etc + "/cmsi.json", "-s",
@@ -130,9 +137,51 @@ def main():
         c.eq("DESTDIR: the config names the final paths",
              json.load(open(staged)).get("schemas_dir"),
              "/usr/local/share/cmsi/schemas")
+        user_install(c, build, d)
     finally:
         shutil.rmtree(d, ignore_errors=True)
     return c.failed
+
+
+def user_install(c, build, d):
+    """PREFIX alone relocates config and state too, and a user who owns
+    the prefix installs without root (issue 22: no chmod of /etc/cmsi)."""
+    if os.geteuid() != 0 or not harness.reachable():
+        print("skip user install: needs root to become nobody")
+        return
+    os.chmod(d, 0o755)
+    home = d + "/home"
+    os.makedirs(home)
+    os.chown(home, *harness.unprivileged())
+    prefix = home + "/cmsi"
+    binp = os.path.join(build, "cmsi.fcgi")
+    p = subprocess.run(["runuser", "-u", "nobody", "--", "make", "-s",
+                        "--no-print-directory", "-o", binp, "BUILDDIR=" + build,
+                        "PREFIX=" + prefix, "install"], cwd=harness.TOP,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+    out = p.stdout.decode(errors="replace")
+    c.ok("make install PREFIX=... as a user who owns it", p.returncode == 0, out[-600:])
+    etc = prefix + "/etc/cmsi/cmsi.json"
+    c.ok("PREFIX relocates the config", os.path.exists(etc), etc)
+    c.ok("... and the state directory", os.path.isdir(prefix + "/var/lib/cmsi"), "")
+    conf = json.load(open(etc)) if os.path.exists(etc) else {}
+    c.eq("the installed config's state_dir is under PREFIX",
+         conf.get("state_dir"), prefix + "/var/lib/cmsi")
+    text = open(prefix + "/share/cmsi/examples/apache-fcgid.conf").read() \
+        if os.path.exists(prefix + "/share/cmsi/examples/apache-fcgid.conf") else ""
+    c.ok("the snippets name the relocated config", prefix + "/etc/cmsi/cmsi.json" in text,
+         text[:300])
+    c.ok("the .htaccess files are among the examples",
+         os.path.exists(prefix + "/share/cmsi/examples/htaccess") and
+         os.path.exists(prefix + "/share/cmsi/examples/cmsi-413.json"), "")
+    if conf:
+        conf["apps"] = {"demo": {"secret": "demo-secret"}}
+        with open(etc, "w") as f:
+            json.dump(conf, f)
+    p = subprocess.run(["runuser", "-u", "nobody", "--", prefix + "/libexec/cmsi/cmsi.fcgi",
+                        "-t", "-c", etc], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    c.ok("the user's install passes -t as that user", p.returncode == 0,
+         p.stdout.decode(errors="replace"))
 
 
 if __name__ == "__main__":

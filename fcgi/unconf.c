@@ -1,0 +1,115 @@
+/*
+ * A process that cannot start still answers.  Spawned by the web server
+ * (mod_fcgid, lighttpd) a worker that exits is spawned again and again,
+ * and the caller only sees the server's HTML 500 or 503; instead every
+ * request gets ESB's envelope, HTTP 503, code 1306000, message
+ * "cmsi.fcgi is not configured: <reason>", and the log names the
+ * problem once at start and on each request.  Before each request one
+ * stat of the config file: once it changed and loads, the process
+ * executes itself again (same socket, same arguments) and starts for
+ * real.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+
+#include "conf.h"
+#include "envelope.h"
+#include "limits.h"
+#include "log.h"
+#include "request.h"
+#include "unconf.h"
+
+/* Whether the file changed since st was taken (st is updated). */
+static int
+changed(const char *path, struct stat *st)
+{
+	struct stat	 now;
+
+	if (stat(path, &now) == -1)
+		memset(&now, 0, sizeof(now));
+	if (now.st_ino == st->st_ino && now.st_size == st->st_size &&
+	    now.st_mtim.tv_sec == st->st_mtim.tv_sec &&
+	    now.st_mtim.tv_nsec == st->st_mtim.tv_nsec &&
+	    now.st_ctim.tv_sec == st->st_ctim.tv_sec &&
+	    now.st_ctim.tv_nsec == st->st_ctim.tv_nsec)
+		return 0;
+	*st = now;
+	return 1;
+}
+
+/* Whether the file now loads; its problems go to the log if not. */
+static int
+loads(const char *path)
+{
+	struct conf	*c;
+
+	c = conf_load(path, NULL);
+	if (c == NULL)
+		return 0;
+	conf_free(c);
+	return 1;
+}
+
+/*
+ * Serves the failure on listening socket fd until stopped.  reason is
+ * what failed, path the config file, argv the process's arguments for
+ * the restart.  Returns the exit status.
+ */
+int
+unconf_serve(int fd, const char *reason, const char *path,
+    char *const argv[])
+{
+	FCGX_Request	 fr;
+	struct reply	 rp;
+	struct stat	 st;
+	char		 id[33], sink[8192], pid[24];
+	const char	*uri;
+	size_t		 got;
+	int		 n;
+
+	log_warnx("not configured, every request gets 503: %s", reason);
+	if (stat(path, &st) == -1)
+		memset(&st, 0, sizeof(st));
+	if (FCGX_InitRequest(&fr, fd, 0) != 0)
+		fatalx("FCGX_InitRequest failed");
+	while (FCGX_Accept_r(&fr) >= 0) {
+		/* The body read (and dropped): a server may wait to send it. */
+		for (got = 0; got < LIM_BODY; got += (size_t)n)
+			if ((n = FCGX_GetStr(sink, sizeof(sink), fr.in)) <= 0)
+				break;
+		req_new_id(id);
+		uri = FCGX_GetParam("REQUEST_URI", fr.envp);
+		reply_init(&rp);
+		reply_fail(&rp, CODE_COMMON, "cmsi.fcgi is not configured: %s",
+		    reason);
+		rp.status = 503;
+		(void)env_write(fr.out, &rp, id);
+		reply_free(&rp);
+		log_warnx("%s %s status=503 not configured: %s", id,
+		    uri != NULL ? uri : "-", reason);
+		FCGX_Finish_r(&fr);
+		if (changed(path, &st) && loads(path)) {
+			log_info("%s: loads now, starting again", path);
+			/*
+			 * The listening socket goes along, so no caller
+			 * waiting in its queue is lost: fd 0 as it is, our
+			 * own (-s) as fd 3 by socket activation's rules.
+			 */
+			if (fd != 0 && dup2(fd, 3) == 3) {
+				snprintf(pid, sizeof(pid), "%ld",
+				    (long)getpid());
+				setenv("LISTEN_FDS", "1", 1);
+				setenv("LISTEN_PID", pid, 1);
+			}
+			execv("/proc/self/exe", argv);
+			log_warn("cannot start again");
+		}
+	}
+	FCGX_Free(&fr, 1);
+	return 1;
+}

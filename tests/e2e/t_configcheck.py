@@ -1,0 +1,291 @@
+#!/usr/bin/python3
+"""cmsi.fcgi -t checks what run time needs (a state directory the user
+can write, every template, at least one app, no unknown keys, JSON
+errors in a person's words), and a process that cannot load its config
+under FastCGI answers every request with ESB's envelope and 503."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import harness  # noqa: E402
+from e2e_lib import Checker, cgi, fcgi  # noqa: E402
+
+GOOD_APPS = {"a": {"secret": "s3cret", "skip_user_auth": True}}
+
+
+def base(d, **over):
+    doc = {"schemas_dir": os.path.join(harness.TOP, "conf/schemas"),
+           "templates_dir": os.path.join(harness.TOP, "templates"),
+           "state_dir": os.path.join(d, "state"), "apps": GOOD_APPS}
+    doc.update(over)
+    return doc
+
+
+def run_t(build, d, doc, user=None):
+    p = os.path.join(d, "c.json")
+    with open(p, "w") as f:
+        f.write(doc if isinstance(doc, str) else json.dumps(doc))
+    os.chmod(p, 0o644)
+    argv = [os.path.join(harness.TOP, build, "cmsi.fcgi"), "-t", "-c", p]
+    if user:
+        argv = ["runuser", "-u", user, "--"] + argv
+    r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=60)
+    return r.returncode, r.stdout.decode()
+
+
+def check_t(c, b):
+    d = tempfile.mkdtemp(prefix="cmsi-cc-")
+    os.chmod(d, 0o755)
+    try:
+        rc, out = run_t(b, d, base(d))
+        c.ok("a complete config passes", rc == 0 and "configuration OK" in out, out)
+        c.ok("-t leaves no state directory behind",
+             not os.path.exists(os.path.join(d, "state")), os.listdir(d))
+
+        # JSON as a person would say it.
+        for text, want in [
+                ("", "c.json: empty file"),
+                ("  \n", "c.json: empty file"),
+                ("[]", "c.json: expected an object, found an array"),
+                ('"x"', "c.json: expected an object, found a string"),
+                ("null", "c.json: expected an object, found null"),
+                ('{\n  "apps": {},\n  "b": x\n}', "c.json: line 3, column 8: not valid JSON"),
+                ('{\n  "apps": {\n', "c.json: line 3, column 1: the file ends inside"),
+                ("{} {}", "c.json: line 1, column 4: text after the end of the object")]:
+            rc, out = run_t(b, d, text)
+            c.ok("JSON problem said plainly: %r -> %s" % (text, want),
+                 rc == 1 and want in out and "(continue)" not in out
+                 and "(success)" not in out, out)
+
+        # Typos under apps.<code>, upstream, login (users already caught).
+        rc, out = run_t(b, d, base(d, apps={"a": {"secret": "x", "skip_user_aut": True,
+                                                  "comment": "ok"}},
+                                   upstream={"timout_ms": 5, "comment": "ok"},
+                                   login={"is_login_ur": "http://x/", "comment": "ok"},
+                                   users={"cache_second": 5}))
+        for w in ["apps.a.skip_user_aut: unknown key", "upstream.timout_ms: unknown key",
+                  "login.is_login_ur: unknown key", "users.cache_second: unknown key"]:
+            c.ok("typo caught: " + w, rc == 1 and w in out, out)
+        c.ok("comment allowed in apps.<code>, upstream and login",
+             "comment" not in out, out)
+
+        # No apps: nothing can call.
+        doc = base(d)
+        del doc["apps"]
+        rc, out = run_t(b, d, doc)
+        c.ok("no apps: a line saying nothing can call",
+             rc == 1 and "apps: none, so nothing can call" in out, out)
+
+        # Templates: a missing one and one that does not parse, each named.
+        tdir = os.path.join(d, "templates")
+        shutil.copytree(os.path.join(harness.TOP, "templates"), tdir)
+        os.unlink(os.path.join(tdir, "mail/text.mustache"))
+        rc, out = run_t(b, d, base(d, templates_dir=tdir))
+        c.ok("missing template named", rc == 1 and
+             "templates_dir: %s/mail/text.mustache is missing" % tdir in out, out)
+        with open(os.path.join(tdir, "sms/text.mustache"), "w") as f:
+            f.write("{{#open}}never closed")
+        with open(os.path.join(tdir, "voice/text.mustache"), "w") as f:
+            f.write("{{/stray}}")
+        rc, out = run_t(b, d, base(d, templates_dir=tdir))
+        c.ok("each broken template has its line", rc == 1 and
+             "%s/sms/text.mustache: " % tdir in out and
+             "%s/voice/text.mustache: " % tdir in out, out)
+
+        # state_dir: under a file, and not writable by the user of -t.
+        with open(os.path.join(d, "afile"), "w") as f:
+            f.write("x")
+        rc, out = run_t(b, d, base(d, state_dir=os.path.join(d, "afile/state")))
+        c.ok("state_dir that cannot be created: the reason",
+             rc == 1 and "state_dir: cannot create %s/afile/state: Not a directory" % d
+             in out, out)
+        st = os.path.join(d, "rootstate")
+        os.makedirs(os.path.join(st, "outbox"))
+        os.makedirs(os.path.join(st, "spool"))
+        os.chmod(st, 0o755)
+        if os.geteuid() == 0 and harness.reachable():
+            rc, out = run_t(b, d, base(d, state_dir=st), user="nobody")
+            c.ok("root-owned state_dir, -t as nobody: cannot write",
+                 rc == 1 and "state_dir: cannot write in %s: Permission denied" % st
+                 in out and "cannot write in %s/outbox" % st in out and
+                 "cannot create %s/tokens: Permission denied" % st in out, out)
+            rc, out = run_t(b, d, base(d, state_dir=st))
+            c.ok("the same as root passes (root may write)", rc == 0, out)
+            c.ok("what -t created, it removed",
+                 sorted(os.listdir(st)) == ["outbox", "spool"], os.listdir(st))
+        else:
+            print("skip state_dir as another user: not root or tree unreachable")
+    finally:
+        shutil.rmtree(d)
+
+
+def check_unconfigured(c, b):
+    """A FastCGI process whose config does not load answers 503 + the
+    envelope, and starts for real once the file is fixed."""
+    d = tempfile.mkdtemp(prefix="cmsi-unconf-")
+    proc = None
+    try:
+        p = os.path.join(d, "c.json")
+        with open(p, "w") as f:
+            f.write("[]")
+        port = harness.free_port()
+        log = open(os.path.join(d, "log"), "wb")
+        proc = subprocess.Popen([os.path.join(harness.TOP, b, "cmsi.fcgi"), "-c", p,
+                                 "-s", "127.0.0.1:%d" % port],
+                                stdout=log, stderr=subprocess.STDOUT,
+                                env=dict(os.environ, **harness.SAN_ENV_VALUES)
+                                if hasattr(harness, "SAN_ENV_VALUES") else None)
+        c.ok("unconfigured process listens", harness.wait_port(port), "")
+        body = json.dumps({"bk_app_code": "a", "bk_app_secret": "s3cret",
+                           "bk_username": "admin",
+                           "receiver": "x@example.com", "title": "t",
+                           "content": "c"}).encode()
+        st, head, out = fcgi(("127.0.0.1", port),
+                             cgi("POST", "/api/c/compapi/cmsi/send_mail/", body), body)
+        try:
+            doc = json.loads(out)
+        except ValueError:
+            doc = {}
+        c.ok("503 with ESB's envelope", st == 503 and doc.get("result") is False and
+             doc.get("code") == 1306000, "%d %r" % (st, out))
+        c.ok("message names the problem", doc.get("message", "").startswith(
+             "cmsi.fcgi is not configured: %s: expected an object, found an array" % p),
+             doc.get("message"))
+        c.ok("process still running", proc.poll() is None, "")
+        with open(p, "w") as f:
+            json.dump(base(d, components={"send_mail": {"delivery": "outbox"}}), f)
+        # The request that notices the fix still gets 503; then a restart.
+        fcgi(("127.0.0.1", port), cgi("GET", "/healthz"), b"")
+        ok = False
+        for _ in range(50):
+            try:
+                st, head, out = fcgi(("127.0.0.1", port),
+                                     cgi("POST", "/api/c/compapi/cmsi/send_mail/", body),
+                                     body, timeout=5)
+                if st == 200:
+                    ok = True
+                    break
+            except OSError:
+                pass
+            time.sleep(0.1)
+        c.ok("fixed file: the process starts for real", ok and
+             json.loads(out).get("result") is True, out)
+        log.close()
+        with open(os.path.join(d, "log"), "rb") as f:
+            text = f.read().decode(errors="replace")
+        c.ok("the log names the problem", "not configured, every request gets 503" in text
+             and "expected an object, found an array" in text, text)
+    finally:
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        shutil.rmtree(d)
+
+
+LIM_BODY = 8 * 1024 * 1024
+LIM_RENDER = LIM_BODY + 64 * 1024
+
+
+def mail_body(size=None, content=None, fmt="Html"):
+    """A send_mail body of exactly size bytes (content padded), or with
+    the content given."""
+    doc = {"bk_app_code": "a", "bk_app_secret": "s3cret", "bk_username": "admin",
+           "receiver": "x@example.com", "title": "t", "body_format": fmt,
+           "content": ""}
+    if content is None:
+        content = "a" * (size - len(json.dumps(doc).encode()))
+    doc["content"] = content
+    return json.dumps(doc).encode()
+
+
+def check_limits(c, b):
+    """Mail content the body cap lets in renders; a layout that grows it
+    past the rendering cap is refused with a message naming the cap."""
+    d = tempfile.mkdtemp(prefix="cmsi-lim-")
+    proc = None
+    try:
+        tdir = os.path.join(d, "templates")
+        shutil.copytree(os.path.join(harness.TOP, "templates"), tdir)
+        with open(os.path.join(tdir, "mail/html.mustache"), "w") as f:
+            f.write("{{content}}\n")
+        p = os.path.join(d, "c.json")
+        with open(p, "w") as f:
+            json.dump(base(d, templates_dir=tdir,
+                           components={"send_mail": {"delivery": "outbox"}}), f)
+        port = harness.free_port()
+        log = open(os.path.join(d, "log"), "wb")
+        proc = subprocess.Popen([os.path.join(harness.TOP, b, "cmsi.fcgi"), "-c", p,
+                                 "-s", "127.0.0.1:%d" % port],
+                                stdout=log, stderr=subprocess.STDOUT)
+        c.ok("app listens", harness.wait_port(port), "")
+        addr = ("127.0.0.1", port)
+        uri = "/api/c/compapi/cmsi/send_mail/"
+
+        def send(body):
+            st, _, out = fcgi(addr, cgi("POST", uri, body), body, timeout=120)
+            try:
+                return st, json.loads(out)
+            except ValueError:
+                return st, {"raw": out[:200]}
+
+        st, doc = send(mail_body(LIM_BODY, fmt="Text"))
+        c.ok("Text mail content filling the 8 MiB body cap is sent",
+             st == 200 and doc.get("result") is True, "%d %r" % (st, doc))
+        st, doc = send(mail_body(LIM_BODY))
+        c.ok("HTML mail content filling the 8 MiB body cap is sent",
+             st == 200 and doc.get("result") is True, "%d %r" % (st, doc))
+        st, doc = send(mail_body(LIM_BODY + 1))
+        c.ok("one byte over the body cap: 413 naming it",
+             st == 413 and doc.get("message") == "Request body is too large",
+             "%d %r" % (st, doc))
+        # This HTML layout escapes: each "<" becomes 4 bytes.
+        n = LIM_RENDER // 4
+        body = json.loads(mail_body(content="<" * n))
+        st, doc = send(json.dumps(body).encode())
+        c.ok("a rendering exactly at the cap is sent",
+             st == 200 and doc.get("result") is True, "%d %r" % (st, doc))
+        body["content"] = "<" * (n + 1)
+        st, doc = send(json.dumps(body).encode())
+        c.ok("one byte over the rendering cap: refused naming the limit",
+             doc.get("result") is False and "larger than %d bytes" % LIM_RENDER
+             in doc.get("message", "") and "Component error" not in
+             doc.get("message", ""), "%d %r" % (st, doc))
+        log.close()
+        with open(os.path.join(d, "log"), "rb") as f:
+            text = f.read().decode(errors="replace")
+        c.ok("no 'missing or too large' for a present template",
+             "missing or too large" not in text and
+             "template mail/html: rendering larger than %d bytes" % LIM_RENDER in text,
+             text[-2000:])
+    finally:
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        shutil.rmtree(d)
+
+
+def main():
+    c = Checker()
+    b = sys.argv[1]
+    check_t(c, b)
+    check_unconfigured(c, b)
+    check_limits(c, b)
+    return c.done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
