@@ -75,9 +75,9 @@ def main():
         p = subprocess.run([libexec, "-t", "-c", etc + "/cmsi.json"],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         out = p.stdout.decode(errors="replace")
-        c.ok("installed config: -t's only problem is that no app can call",
-             p.returncode == 1 and "apps: none, so nothing can call" in out and
-             out.count("\n") == 2, out)
+        c.ok("installed config: -t passes, noting that no app can call yet",
+             p.returncode == 0 and "note: apps: none, so nothing can call" in
+             out, out)
 
         # The installed app serves, with an app added to the config.
         conf["apps"]["demo"] = {"secret": "demo-secret", "skip_user_auth": True}
