@@ -69,4 +69,20 @@ void		 csave_rollback(struct console_rq *);
 char		*csave_read(const char *, size_t *, char [65]);
 int		 csave_writable(const char *);
 
+/* console_ops.c */
+void		 cops_test(struct console_rq *);
+void		 cops_tokens(struct console_rq *);
+size_t		 cops_hints(const char *, const char **, size_t);
+
+/* console_audit.c */
+struct caudit_filter;
+long long	 caudit_scan(int, long long, long long,
+		    int (*)(void *, const char *, size_t, long long), void *);
+long long	 caudit_time(const char *);
+int		 caudit_match(const struct caudit_filter *, const char *,
+		    json_object **, int *);
+void		 caudit_messages(struct console_rq *);
+void		 caudit_message(struct console_rq *);
+void		 caudit_home(struct console_rq *);
+
 #endif /* CONSOLE_H */
