@@ -75,7 +75,15 @@ void		 cops_tokens(struct console_rq *);
 size_t		 cops_hints(const char *, const char **, size_t);
 
 /* console_audit.c */
-struct caudit_filter;
+/* What a Recent messages page asks for; "" and 0 are "any". */
+struct caudit_filter {
+	const char	*comp;		/* borrowed: component, exact */
+	const char	*app;		/* borrowed: app, exact */
+	const char	*rcpt;		/* borrowed: within the recipients */
+	const char	*id;		/* borrowed: request_id prefix */
+	int		 outcome;	/* 1 succeeded, 2 failed */
+	long long	 since;		/* unix seconds, 0 for any */
+};
 long long	 caudit_scan(int, long long, long long,
 		    int (*)(void *, const char *, size_t, long long), void *);
 long long	 caudit_time(const char *);

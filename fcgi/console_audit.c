@@ -89,7 +89,8 @@ caudit_scan(int fd, long long before, long long max,
 				;
 			if (j == 0 && lo > 0)
 				break;	/* its start is further back */
-			if (le > j) {
+			/* Empty, or overlong but whole in the buffer: skip. */
+			if (le > j && le - j <= CAUDIT_LINE) {
 				b[le] = '\0';
 				stop = fn(arg, b + j, le - j, lo + (long long)j);
 			}
@@ -108,16 +109,6 @@ out:
 	free(b);
 	return resume;
 }
-
-/* What a Recent messages page asks for; "" and 0 are "any". */
-struct caudit_filter {
-	const char	*comp;		/* borrowed: component, exact */
-	const char	*app;		/* borrowed: app, exact */
-	const char	*rcpt;		/* borrowed: within the recipients */
-	const char	*id;		/* borrowed: request_id prefix */
-	int		 outcome;	/* 1 succeeded, 2 failed */
-	long long	 since;		/* unix seconds, 0 for any */
-};
 
 /* "2026-01-02T03:04:05Z" as unix seconds, -1 when it is not that. */
 long long
