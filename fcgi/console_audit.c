@@ -506,50 +506,78 @@ struct home_scan {
 	int		 partial;	/* stopped at the byte cap */
 };
 
+/*
+ * The value of the first "key":"..." of a line into out, "" if none.
+ * Inside a JSON string a quote is escaped, so the first match is a key
+ * (route_audit writes ts and component before anything nested).
+ */
+static const char *
+raw_str(const char *line, const char *key, char *out, size_t outsz)
+{
+	const char	*p;
+	size_t		 n;
+
+	out[0] = '\0';
+	if ((p = strstr(line, key)) == NULL)
+		return out;
+	p += strlen(key);
+	n = strcspn(p, "\"\\");
+	if (p[n] == '"' && n < outsz) {
+		memcpy(out, p, n);
+		out[n] = '\0';
+	}
+	return out;
+}
+
+/*
+ * One line of the Overview's scan.  Most lines are counted without
+ * parsing their JSON: the day's log is large and the page is home.
+ */
 static int
 home_line(void *arg, const char *line, size_t len, long long at)
 {
 	struct home_scan	*hs = arg;
 	struct home_comp	*c;
-	json_object		*r, *v;
-	long long		 ts;
+	json_object		*r;
+	char			 ts[32], comp[LIM_NAME];
+	long long		 t;
 	size_t			 i;
 	int			 ok;
 
 	(void)len;
 	(void)at;
 	if (strstr(line, "\"recipients\"") == NULL ||
-	    (r = json_tokener_parse(line)) == NULL)
+	    strstr(line, "\"event\":") != NULL)
 		return 0;
-	ts = caudit_time(field(r, "ts"));
-	if (ts != -1 && ts < hs->now - 86400) {
-		json_object_put(r);
+	t = caudit_time(raw_str(line, "\"ts\":\"", ts, sizeof(ts)));
+	if (t != -1 && t < hs->now - 86400)
 		return 1;	/* older than a day: done */
-	}
+	raw_str(line, "\"component\":\"", comp, sizeof(comp));
 	for (i = 0; hs->c[i].name != NULL &&
-	    strcmp(hs->c[i].name, field(r, "component")) != 0; i++)
+	    strcmp(hs->c[i].name, comp) != 0; i++)
 		;
 	c = &hs->c[i];
-	if (c->name == NULL || json_object_object_get_ex(r, "event", NULL)) {
-		json_object_put(r);
+	if (c->name == NULL)
 		return 0;
-	}
-	ok = json_object_object_get_ex(r, "result", &v) &&
-	    json_object_get_boolean(v);
+	ok = strncmp(strstr(line, "\"result\":") != NULL ?
+	    strstr(line, "\"result\":") + 9 : "", "true", 4) == 0;
 	c->day++;
 	c->day_failed += !ok;
-	if (ts >= hs->now - 3600) {
+	if (t >= hs->now - 3600) {
 		c->hour++;
 		c->hour_failed += !ok;
 	}
 	if (ok && c->last_ok[0] == '\0')
-		(void)str_copy(c->last_ok, field(r, "ts"), sizeof(c->last_ok));
+		(void)str_copy(c->last_ok, ts, sizeof(c->last_ok));
 	if (!ok && c->last_bad[0] == '\0') {
-		(void)str_copy(c->last_bad, field(r, "ts"),
-		    sizeof(c->last_bad));
-		snprintf(c->why, sizeof(c->why), "%s", field(r, "message"));
+		(void)str_copy(c->last_bad, ts, sizeof(c->last_bad));
+		/* Once per component: the reason, parsed properly. */
+		if ((r = json_tokener_parse(line)) != NULL) {
+			snprintf(c->why, sizeof(c->why), "%s",
+			    field(r, "message"));
+			json_object_put(r);
+		}
 	}
-	json_object_put(r);
 	return 0;
 }
 
