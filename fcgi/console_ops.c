@@ -27,6 +27,7 @@
 #include "limits.h"
 #include "log.h"
 #include "named.h"
+#include "redis.h"
 #include "request.h"
 #include "route.h"
 #include "store.h"
@@ -641,5 +642,8 @@ cops_tokens(struct console_rq *rq)
 	}
 	explicit_bzero(apps, sizeof(apps));
 	json_object_object_add(ctx, "apps", rows);
+	/* With Redis the live tokens are there; the files only stand in. */
+	json_object_object_add(ctx, "redis", json_object_new_boolean(
+	    redis_on()));
 	console_page(rq, status, "console/tokens", ctx);
 }
