@@ -10,6 +10,8 @@
  *	GET  signin, POST signin, POST signout
  *	GET  components[?q=], GET edit?c=NAME[&tenant=ID], POST edit
  *	GET  history[?v=NAME], POST rollback
+ *	GET  home, GET/POST test, GET/POST tokens (console_ops.c)
+ *	GET  messages, GET message?at= (console_audit.c)
  *	GET  static/console.css, static/console.js
  */
 #include <sys/stat.h>
@@ -374,7 +376,17 @@ console_serve(const struct conf *c, FCGX_Request *fr, struct req *r)
 	if (strcmp(rq.page, "signout") == 0 && post)
 		cauth_signout(&rq);
 	else if (*rq.page == '\0' && !post)
-		console_redirect(&rq, "components");
+		console_redirect(&rq, "home");
+	else if (strcmp(rq.page, "home") == 0 && !post)
+		caudit_home(&rq);
+	else if (strcmp(rq.page, "test") == 0)
+		cops_test(&rq);
+	else if (strcmp(rq.page, "tokens") == 0)
+		cops_tokens(&rq);
+	else if (strcmp(rq.page, "messages") == 0 && !post)
+		caudit_messages(&rq);
+	else if (strcmp(rq.page, "message") == 0 && !post)
+		caudit_message(&rq);
 	else if (strcmp(rq.page, "components") == 0 && !post)
 		page_components(&rq);
 	else if (strcmp(rq.page, "edit") == 0)

@@ -69,4 +69,28 @@ void		 csave_rollback(struct console_rq *);
 char		*csave_read(const char *, size_t *, char [65]);
 int		 csave_writable(const char *);
 
+/* console_ops.c */
+void		 cops_test(struct console_rq *);
+void		 cops_tokens(struct console_rq *);
+size_t		 cops_hints(const char *, const char **, size_t);
+
+/* console_audit.c */
+/* What a Recent messages page asks for; "" and 0 are "any". */
+struct caudit_filter {
+	const char	*comp;		/* borrowed: component, exact */
+	const char	*app;		/* borrowed: app, exact */
+	const char	*rcpt;		/* borrowed: within the recipients */
+	const char	*id;		/* borrowed: request_id prefix */
+	int		 outcome;	/* 1 succeeded, 2 failed */
+	long long	 since;		/* unix seconds, 0 for any */
+};
+long long	 caudit_scan(int, long long, long long,
+		    int (*)(void *, const char *, size_t, long long), void *);
+long long	 caudit_time(const char *);
+int		 caudit_match(const struct caudit_filter *, const char *,
+		    json_object **, int *);
+void		 caudit_messages(struct console_rq *);
+void		 caudit_message(struct console_rq *);
+void		 caudit_home(struct console_rq *);
+
 #endif /* CONSOLE_H */

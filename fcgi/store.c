@@ -372,3 +372,69 @@ out:
 	explicit_bzero(&again, sizeof(again));
 	return rc;
 }
+
+/* <state_dir>/tokens/<name> of kind/ident.  Returns 0 or -1. */
+static int
+token_path(const char *state_dir, const char *kind, const char *ident,
+    char *path, size_t pathsz)
+{
+	char	 name[LIM_NAME + 40];
+
+	if (store_token_name(kind, ident, name, sizeof(name)) == -1 ||
+	    snprintf(path, pathsz, "%s/tokens/%s", state_dir, name) >=
+	    (int)pathsz)
+		return -1;
+	return 0;
+}
+
+/*
+ * What the console may say of a cached token: when it was fetched and
+ * when it stops working (unix seconds).  Never the token itself, which
+ * is wiped here.  Returns 0, or -1 when none is cached.
+ */
+int
+store_token_info(const char *state_dir, const char *kind, const char *ident,
+    long long *fetched, long long *expires)
+{
+	struct store_rec r;
+	char		 path[LIM_PATH];
+	int		 rc = -1;
+
+	if (token_path(state_dir, kind, ident, path, sizeof(path)) == -1 ||
+	    rec_read(path, &r) == -1)
+		goto out;
+	*fetched = r.fetched;
+	*expires = r.expires;
+	rc = 0;
+out:
+	explicit_bzero(&r, sizeof(r));
+	return rc;
+}
+
+/*
+ * Forgets the cached token so the next call fetches a fresh one (the
+ * console's "refresh now").  Under the refresh lock, so no worker is
+ * halfway through writing it.  Returns 0, or -1 when it could not.
+ */
+int
+store_token_drop(const char *state_dir, const char *kind, const char *ident)
+{
+	char	 path[LIM_PATH], lock[LIM_PATH], dir[LIM_PATH];
+	int	 fd, rc = -1;
+
+	if (token_path(state_dir, kind, ident, path, sizeof(path)) == -1 ||
+	    snprintf(lock, sizeof(lock), "%s.lock", path) >= (int)sizeof(lock) ||
+	    snprintf(dir, sizeof(dir), "%s/tokens", state_dir) >=
+	    (int)sizeof(dir))
+		return -1;
+	/* Nothing fetched yet on this host: the lock's directory too. */
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
+		return -1;
+	fd = lock_take(lock, 5000);
+	if (fd < 0)
+		return -1;
+	if (unlink(path) == 0 || errno == ENOENT)
+		rc = 0;
+	close(fd);
+	return rc;
+}

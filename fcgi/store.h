@@ -20,5 +20,8 @@ int	 store_token_caller(const char *, const char *, const char *,
 	    const char *, store_fetch_fn, void *, char *, size_t, long *);
 int	 store_token_name(const char *, const char *, char *, size_t);
 long	 store_margin(long);
+int	 store_token_info(const char *, const char *, const char *,
+	    long long *, long long *);
+int	 store_token_drop(const char *, const char *, const char *);
 
 #endif /* STORE_H */
