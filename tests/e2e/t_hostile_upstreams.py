@@ -132,6 +132,15 @@ def main():
                 st, doc, secs = send(g, "send_sms", CHANNELS["sms-tc3"][1])
                 c.ok("%s: the reply cap is named" % m, "is larger than 1048576 "
                      "bytes" in doc.get("message", ""), repr(doc))
+        # A token that works, then a send "taken" without its msgid.
+        set_mode(g, "nomsgid")
+        for ch in ("wecom", "mp"):
+            comp, body, needle = CHANNELS[ch]
+            st, doc, secs = send(g, comp, body)
+            c.ok("nomsgid %s: errcode 0 without a msgid is no success" % ch,
+                 st == 200 and doc.get("result") is False and
+                 "has no errcode and msgid" in doc.get("message", ""),
+                 "%d %r" % (st, doc))
         peak = peak_kb(g)
         print("     peak RSS of the app: %d kB before the modes, %d kB after" %
               (base, peak))

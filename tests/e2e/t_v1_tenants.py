@@ -101,7 +101,10 @@ def shared_directory(c, build):
                      "app_token": "dir-token", "cache_seconds": 600},
            "tenants": {"tenant-a": {"users": {"url": url, "app_code": "app_a",
                                               "app_token": "token-a",
-                                              "cache_seconds": 600}}}}
+                                              "cache_seconds": 600}},
+                       # The same URL and app as the top level: only the
+                       # tenant tells the answers apart.
+                       "tenant-b": {}}}
     with harness.Gateway(build, cfg, fakes=fakes) as g:
         st, doc, box = send(g, "tenant-a", ["admin"])
         c.ok("shared directory: tenant-a's admin", st == 200 and
@@ -113,11 +116,16 @@ def shared_directory(c, build):
         st, doc, box = send(g, "tenant-a", ["admin"])
         c.ok("shared directory: tenant-a again (cached) is still tenant-a's",
              "To: admin@tenant-a.example" in box, box[:300])
+        st, doc, box = send(g, "tenant-b", ["admin"])
+        c.ok("shared directory, same URL and app: tenant-b's admin is its own",
+             st == 200 and "To: admin@tenant-b.example" in box, "%d %r %r" % (
+                 st, doc, box[:300]))
         calls = [l for l in open(os.path.join(g.dir, "login/calls.log")).read().splitlines()
                  if "get_batch_user" in l]
         c.eq("shared directory: one call per tenant, each with its app and tenant",
              sorted(l.split(" ", 2)[2] for l in calls),
-             ["app=app_a tenant=tenant-a", "app=esb tenant=default"])
+             ["app=app_a tenant=tenant-a", "app=esb tenant=default",
+              "app=esb tenant=tenant-b"])
     c.logs(g, ["job-secret", "dir-token", "token-a"])
 
 

@@ -6,7 +6,7 @@
   POST /login/accounts/get_batch_user/          -> the user directory; needs
        X-APP-CODE: esb and X-APP-TOKEN: <--token>, like the real service
        (--app CODE:TOKEN admits another app).  Under X-Bk-Tenant-Id
-       tenant-a, "admin" is another person (admin@tenant-a.example), so a
+       tenant-a or tenant-b, "admin" is another person (admin@<tenant>.example), so a
        test sees which tenant an answer was for.
 
 is_login must say which request of the gateway it serves, as ESB's
@@ -111,8 +111,9 @@ def main():
             except (ValueError, KeyError, TypeError):
                 return self.answer({"result": False, "message": "bad request"})
             data = {n: USERS[n] for n in names if n in USERS}
-            if tenant == "tenant-a" and "admin" in data:
-                data["admin"] = dict(data["admin"], email="admin@tenant-a.example")
+            if tenant in ("tenant-a", "tenant-b") and "admin" in data:
+                data["admin"] = dict(data["admin"],
+                                     email="admin@%s.example" % tenant)
             self.answer({"result": True, "code": "00", "data": data})
 
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", a.port), H)

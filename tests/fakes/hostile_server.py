@@ -13,6 +13,8 @@ request, so one run walks every mode:
                 reads (strings for numbers, numbers for strings, ...)
     missing     200 JSON saying success with the fields that carry the
                 result left out
+    nomsgid     a good access token, then errcode 0 with no msgid for the
+                message itself (WeChat sends always carry one)
     html        200 text/html: a proxy's error page
     redirect    302 to https://evil.example/ (must not be followed)
     empty       200 with no body
@@ -125,6 +127,14 @@ class H(BaseHTTPRequestHandler):
                 self.simple(200, WRONG)
             elif m == "missing":
                 self.simple(200, MISSING)
+            elif m == "nomsgid":
+                # A good token, then a send "taken" with no msgid.
+                if "token" in self.path:
+                    self.simple(200, {"errcode": 0, "errmsg": "ok",
+                                      "access_token": "TOKEN-nomsgid",
+                                      "expires_in": 7200})
+                else:
+                    self.simple(200, {"errcode": 0, "errmsg": "ok"})
             elif m == "redirect":
                 self.simple(302, b"moved", "text/plain",
                             [("Location", "https://evil.example/steal")])
