@@ -8,6 +8,7 @@ import hmac
 import json
 import os
 import random
+import re
 import shutil
 import sys
 import time
@@ -151,7 +152,20 @@ def main():
              doc.get("message", "").startswith(
                  "Component request third-party system [BK_LOGIN] interface "
                  "[is_login] error: Status Code: 500"), repr(doc))
-    c.logs(g)
+        st, doc = http(g, "POST", PATH, json.dumps(dict(
+            mail, bk_app_code="demo", bk_app_secret="not-the-SECRET",
+            bk_username="admin")).encode())
+        rid = doc.get("request_id", "?")
+        # Log lines (issue 22): an ISO 8601 time first, and a refused
+        # authentication says which check refused it, never the secret.
+        ours = [l for l in g.app_log().splitlines() if " cmsi[" in l]
+        c.ok("every log line starts with its ISO 8601 time (UTC, ms)",
+             ours and all(re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z "
+                                   r"cmsi\[\d+\] ", l) for l in ours), ours[:3])
+        c.ok("a wrong secret is logged with the check that refused it",
+             any(rid in l and "auth refused: APP Secret verification failed" in l
+                 for l in ours), [l for l in ours if rid in l])
+    c.logs(g, ["not-the-SECRET"])
 
     dcfg = {"users": {"file": None,
                       "url": "http://127.0.0.1:{login.port0}/login/accounts/get_batch_user/",

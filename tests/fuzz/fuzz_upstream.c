@@ -7,7 +7,9 @@
  * good token, any other call gets the fuzzed reply, so a WeCom,
  * Official Account, Tencent v5 or API 3.0, dest_url, get_batch_user,
  * bk-user or is_login answer reaches its parser exactly as from the
- * network.  The WeChat push (XML) goes to wxmp_event.  The audit log is
+ * network.  The WeChat push (XML) goes to wxmp_event, and the server
+ * URL's query to the signature check (a signature made for its
+ * timestamp and nonce must verify, any other must not crash).  The audit log is
  * replaced too, so a long run writes nothing.
  *
  * ldflags: -Wl,--wrap=http_run,--wrap=http_run_all,--wrap=log_audit
@@ -22,6 +24,7 @@
 #include "auth.h"
 #include "buf.h"
 #include "check.h"
+#include "comp.h"
 #include "conf.h"
 #include "envelope.h"
 #include "http.h"
@@ -97,7 +100,8 @@ static const struct {
 };
 #define FZ_LOGIN	(sizeof(fz_cases) / sizeof(fz_cases[0]))
 #define FZ_PUSH		(FZ_LOGIN + 1)
-#define FZ_MODES	(FZ_LOGIN + 2)
+#define FZ_QUERY	(FZ_LOGIN + 2)
+#define FZ_MODES	(FZ_LOGIN + 3)
 
 /* A token fetch is answered well: the reply under test comes after. */
 static void
@@ -243,6 +247,26 @@ run_login(void)
 	json_object_put(creds);
 }
 
+/* The WeChat server URL's query: signature, timestamp, nonce. */
+static void
+run_query(const char *s, size_t n)
+{
+	json_object	*q;
+	const char	*ts, *nonce;
+	char		 sig[41];
+
+	q = req_parse_query(s, n);
+	ts = comp_str(q, "timestamp");
+	nonce = comp_str(q, "nonce");
+	(void)wxmp_verify("fuzz-token", comp_str(q, "signature"), ts, nonce);
+	/* Our own signature must verify (verify wants both parts). */
+	if (*ts != '\0' && *nonce != '\0' &&
+	    wxmp_signature("fuzz-token", ts, nonce, sig) == 0 &&
+	    !wxmp_verify("fuzz-token", sig, ts, nonce))
+		abort();
+	json_object_put(q);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 {
@@ -259,7 +283,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 		run_component(mode);
 	else if (mode == FZ_LOGIN)
 		run_login();
-	else
+	else if (mode == FZ_PUSH)
 		(void)wxmp_event((const char *)fz_reply, fz_len, &ev);
+	else
+		run_query((const char *)fz_reply, fz_len);
 	return 0;
 }
