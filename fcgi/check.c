@@ -26,14 +26,6 @@ struct check_entry {
 	struct schema	*schema;	/* owned: compiled */
 };
 
-/* v's string, or "" when it is absent or no string (a damaged file). */
-static const char *
-vstr(json_object *v)
-{
-	return json_object_is_type(v, json_type_string) ?
-	    json_object_get_string(v) : "";
-}
-
 static struct check_entry	*checks;	/* owned: one per route */
 static size_t			 nchecks;
 
@@ -157,7 +149,7 @@ check_coerce(json_object *schema, json_object *params)
 			continue;
 		v = NULL;
 		if (!json_object_object_get_ex(params, name, &v) &&
-		    strcmp(vstr(kind), "bool") != 0)
+		    strcmp(jv_str(kind), "bool") != 0)
 			continue;
 		nv = coerce_one(json_object_get_string(kind), v);
 		if (nv == NULL) {
@@ -275,10 +267,10 @@ check_message(const struct check_entry *e, json_object *inst,
 	else if (strcmp(se->keyword, "type") == 0) {
 		t = "Must be the specified parameter data type list";
 		if (ps != NULL && json_object_object_get_ex(ps, "type", &v) &&
-		    strcmp(vstr(v), "object") == 0)
+		    strcmp(jv_str(v), "object") == 0)
 			t = "Must be the specified parameter data type dict";
 		else if (ps != NULL && json_object_object_get_ex(ps, "type",
-		    &v) && strcmp(vstr(v), "array") != 0)
+		    &v) && strcmp(jv_str(v), "array") != 0)
 			t = "Enter a valid value.";
 	} else if (strcmp(se->keyword, "maxLength") == 0) {
 		snprintf(text, sizeof(text), "Ensure this value has at most "

@@ -127,23 +127,6 @@ lock_record(const char *dir, const char *name, int wait)
 	return -1;
 }
 
-/* v's string, or "" when it is absent or no string (a damaged file). */
-static const char *
-vstr(json_object *v)
-{
-	return json_object_is_type(v, json_type_string) ?
-	    json_object_get_string(v) : "";
-}
-
-static json_object *
-get(json_object *o, const char *k)
-{
-	json_object	*v = NULL;
-
-	json_object_object_get_ex(o, k, &v);
-	return v;
-}
-
 /* The answer as kept: what env_write needs to write it again. */
 static json_object *
 answer_of(const struct reply *rp)
@@ -165,19 +148,19 @@ answer_of(const struct reply *rp)
 static void
 answer_put(json_object *a, struct reply *rp)
 {
-	if (json_object_get_boolean(get(a, "result")))
-		reply_ok(rp, "%s", json_object_get_string(get(a, "message")));
+	if (json_object_get_boolean(jv_get(a, "result")))
+		reply_ok(rp, "%s", json_object_get_string(jv_get(a, "message")));
 	else
-		reply_fail(rp, (long)json_object_get_int64(get(a, "code")),
-		    "%s", json_object_get_string(get(a, "message")));
-	rp->code = (long)json_object_get_int64(get(a, "code"));
-	reply_data(rp, json_object_get(get(a, "data")));
+		reply_fail(rp, (long)json_object_get_int64(jv_get(a, "code")),
+		    "%s", json_object_get_string(jv_get(a, "message")));
+	rp->code = (long)json_object_get_int64(jv_get(a, "code"));
+	reply_data(rp, json_object_get(jv_get(a, "data")));
 	json_object_put(rp->extra);
-	rp->extra = json_object_get(get(a, "extra"));
+	rp->extra = json_object_get(jv_get(a, "extra"));
 	json_object_put(rp->payload);
-	rp->payload = json_object_get(get(a, "payload"));
-	if (json_object_get_int(get(a, "status")) != 0)
-		rp->status = json_object_get_int(get(a, "status"));
+	rp->payload = json_object_get(jv_get(a, "payload"));
+	if (json_object_get_int(jv_get(a, "status")) != 0)
+		rp->status = json_object_get_int(jv_get(a, "status"));
 }
 
 /* Writes the record durably.  Returns 0 or -1. */
@@ -355,26 +338,26 @@ idem_begin(struct ctx *cx, struct idem *ik, struct reply *rp)
 	}
 	ik->held = 1;
 	rec = rec_load(ik);
-	if (rec != NULL && (int64_t)now - json_object_get_int64(get(rec,
-	    "t")) < json_object_get_int64(get(rec, "ttl"))) {
-		if (strcmp(vstr(get(rec, "h")),
+	if (rec != NULL && (int64_t)now - json_object_get_int64(jv_get(rec,
+	    "t")) < json_object_get_int64(jv_get(rec, "ttl"))) {
+		if (strcmp(jv_str(jv_get(rec, "h")),
 		    ik->hash) != 0) {
 			reply_fail(rp, CODE_COMMON, "Idempotency-Key %s was "
 			    "already used for a different request", key);
 			rc_ = 1;
 			goto out;
 		}
-		if (strcmp(vstr(get(rec, "state")),
+		if (strcmp(jv_str(jv_get(rec, "state")),
 		    "done") == 0) {
-			answer_put(get(rec, "answer"), rp);
+			answer_put(jv_get(rec, "answer"), rp);
 			log_info("%s: idempotent repeat of %s, answered as "
 			    "then, nothing sent", cx->request_id,
-			    json_object_get_string(get(rec, "spool")));
+			    json_object_get_string(jv_get(rec, "spool")));
 			rc_ = 1;
 			goto out;
 		}
 		/* Pending with no holder: its first run was cut short. */
-		item = spool_find(cx->conf, json_object_get_string(get(rec,
+		item = spool_find(cx->conf, json_object_get_string(jv_get(rec,
 		    "spool")), &expired);
 		if (item != NULL) {
 			if (expired)
@@ -385,9 +368,9 @@ idem_begin(struct ctx *cx, struct idem *ik, struct reply *rp)
 				    spool_success(cx->component));
 			d = json_object_new_object();
 			q = json_object_new_array();
-			rc = get(item, "rcpt");
+			rc = jv_get(item, "rcpt");
 			json_object_object_foreach(rc, k, v)
-				if (strcmp(vstr(v),
+				if (strcmp(jv_str(v),
 				    "pending") == 0)
 					json_object_array_add(q,
 					    json_object_new_string(k));
@@ -401,7 +384,7 @@ idem_begin(struct ctx *cx, struct idem *ik, struct reply *rp)
 			rec_save(ik, rec, 0);
 			log_info("%s: idempotent repeat of %s, whose first "
 			    "run was cut short: answered from the spool",
-			    cx->request_id, json_object_get_string(get(rec,
+			    cx->request_id, json_object_get_string(jv_get(rec,
 			    "spool")));
 			rc_ = 1;
 			goto out;
@@ -471,24 +454,24 @@ idem_settle(const struct conf *c, json_object *item, int expired)
 
 	memset(&ik, 0, sizeof(ik));
 	ik.fd = -1;
-	name = json_object_get_string(get(item, "idem"));
+	name = json_object_get_string(jv_get(item, "idem"));
 	if (name == NULL || *name == '\0' || strchr(name, '/') != NULL ||
 	    snprintf(ik.dir, sizeof(ik.dir), "%s/idem", c->state_dir) >=
 	    (int)sizeof(ik.dir) || str_copy(ik.name, name,
 	    sizeof(ik.name)) == -1 || rec_open(&ik, 0) == -1)
 		goto out;
 	rec = rec_load(&ik);
-	if (rec == NULL || strcmp(vstr(get(rec, "state")),
-	    "pending") != 0 || strcmp(vstr(get(rec,
-	    "spool")), json_object_get_string(get(item, "id"))) != 0)
+	if (rec == NULL || strcmp(jv_str(jv_get(rec, "state")),
+	    "pending") != 0 || strcmp(jv_str(jv_get(rec,
+	    "spool")), json_object_get_string(jv_get(item, "id"))) != 0)
 		goto out;
 	s = json_object_new_array();
 	f = json_object_new_array();
 	x = json_object_new_array();
-	json_object_object_foreach(get(item, "rcpt"), k, v) {
-		if (strcmp(vstr(v), "sent") == 0)
+	json_object_object_foreach(jv_get(item, "rcpt"), k, v) {
+		if (strcmp(jv_str(v), "sent") == 0)
 			json_object_array_add(s, json_object_new_string(k));
-		else if (strcmp(vstr(v), "failed") == 0)
+		else if (strcmp(jv_str(v), "failed") == 0)
 			json_object_array_add(f, json_object_new_string(k));
 		else
 			json_object_array_add(x, json_object_new_string(k));
@@ -500,7 +483,7 @@ idem_settle(const struct conf *c, json_object *item, int expired)
 	    json_object_array_length(f) == 0 ? CODE_OK : CODE_COMMON));
 	json_object_object_add(a, "message", json_object_new_string(
 	    !expired && json_object_array_length(f) == 0 ?
-	    spool_success(json_object_get_string(get(item, "component"))) :
+	    spool_success(json_object_get_string(jv_get(item, "component"))) :
 	    "Some users failed to receive the message"));
 	d = json_object_new_object();
 	json_object_object_add(d, "sent", s);
@@ -509,7 +492,7 @@ idem_settle(const struct conf *c, json_object *item, int expired)
 	json_object_object_add(a, "data", d);
 	json_object_object_add(rec, "state", json_object_new_string("done"));
 	json_object_object_add(rec, "answer", a);
-	ik.ttl = (long)json_object_get_int64(get(rec, "ttl"));
+	ik.ttl = (long)json_object_get_int64(jv_get(rec, "ttl"));
 	rec_save(&ik, rec, 0);
 out:
 	json_object_put(rec);
@@ -549,8 +532,8 @@ idem_clean(const struct conf *c)
 			continue;
 		rec = spool_read(fd, LIM_IDEM_ANSWER + 4096);
 		close(fd);
-		if (rec == NULL || (int64_t)now - json_object_get_int64(get(
-		    rec, "t")) >= json_object_get_int64(get(rec, "ttl")))
+		if (rec == NULL || (int64_t)now - json_object_get_int64(jv_get(
+		    rec, "t")) >= json_object_get_int64(jv_get(rec, "ttl")))
 			unlink(path);
 		json_object_put(rec);
 	}

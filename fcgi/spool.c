@@ -331,23 +331,6 @@ rcpt_name(json_object *v)
 	return json_object_get_string(v);
 }
 
-/* v's string, or "" when it is absent or no string (a damaged file). */
-static const char *
-vstr(json_object *v)
-{
-	return json_object_is_type(v, json_type_string) ?
-	    json_object_get_string(v) : "";
-}
-
-static json_object *
-get(json_object *o, const char *k)
-{
-	json_object	*v = NULL;
-
-	json_object_object_get_ex(o, k, &v);
-	return v;
-}
-
 static void
 set_str(json_object *o, const char *k, const char *v)
 {
@@ -460,7 +443,7 @@ merge(json_object *item, const struct outcome *oc, const struct reply *rp,
     int first, json_object *sent, json_object *failed, json_object *pending,
     long *after)
 {
-	json_object	*rcpt = get(item, "rcpt"), *keys, *st;
+	json_object	*rcpt = jv_get(item, "rcpt"), *keys, *st;
 	enum outcome_cls c;
 	const char	*k, *state;
 	size_t		 i, npend = 0;
@@ -482,7 +465,7 @@ merge(json_object *item, const struct outcome *oc, const struct reply *rp,
 		}
 	} else {
 		json_object_object_foreach(rcpt, rk, rv)
-			if (strcmp(vstr(rv), "pending") == 0)
+			if (strcmp(jv_str(rv), "pending") == 0)
 				json_object_array_add(keys,
 				    json_object_new_string(rk));
 	}
@@ -490,7 +473,7 @@ merge(json_object *item, const struct outcome *oc, const struct reply *rp,
 	for (i = 0; i < json_object_array_length(keys); i++) {
 		k = json_object_get_string(json_object_array_get_idx(keys, i));
 		if (json_object_object_get_ex(rcpt, k, &st) &&
-		    strcmp(vstr(st), "pending") != 0)
+		    strcmp(jv_str(st), "pending") != 0)
 			continue;
 		c = outcome_of(oc, k, &ra);
 		if (c == OC_NONE)
@@ -528,12 +511,12 @@ audit(const struct conf *c, json_object *item, const char *event,
 	rec = log_audit_record(comp_str(item, "id"), comp_str(item,
 	    "component"));
 	json_object_object_add(rec, "event", json_object_new_string(event));
-	json_object_object_add(rec, "app", json_object_get(get(item, "app")));
-	if (get(item, "tenant") != NULL)
+	json_object_object_add(rec, "app", json_object_get(jv_get(item, "app")));
+	if (jv_get(item, "tenant") != NULL)
 		json_object_object_add(rec, "tenant",
-		    json_object_get(get(item, "tenant")));
+		    json_object_get(jv_get(item, "tenant")));
 	json_object_object_add(rec, "attempt",
-	    json_object_get(get(item, "attempts")));
+	    json_object_get(jv_get(item, "attempts")));
 	if (sent != NULL)
 		json_object_object_add(rec, "sent", json_object_get(sent));
 	if (failed != NULL)
@@ -561,7 +544,7 @@ queued_reply(struct ctx *cx, struct reply *rp, json_object *pending,
 
 	if (nfailed == 0) {
 		if (json_object_is_type(rp->data, json_type_object))
-			uc = json_object_get(get(rp->data, "username_check"));
+			uc = json_object_get(jv_get(rp->data, "username_check"));
 		json_object_put(rp->payload);
 		rp->payload = NULL;
 		json_object_put(rp->extra);
@@ -757,7 +740,7 @@ item_run(const struct conf *top, json_object *item, struct outcome *oc,
 	const struct conf	*tc;
 	const struct route	*rt;
 	struct ctx		 cx;
-	json_object		*rcpt = get(item, "rcpt");
+	json_object		*rcpt = jv_get(item, "rcpt");
 
 	tc = conf_tenant(top, comp_str(item, "tenant"));
 	rt = route_by_name(comp_str(item, "component"));
@@ -769,15 +752,15 @@ item_run(const struct conf *top, json_object *item, struct outcome *oc,
 	memset(&cx, 0, sizeof(cx));
 	cx.conf = tc;
 	cx.component = rt->name;
-	cx.params = get(item, "params");
-	cx.raw = get(item, "raw");
+	cx.params = jv_get(item, "params");
+	cx.raw = jv_get(item, "raw");
 	cx.section = conf_comp(tc, comp_str(item, "section"));
 	cx.request_id = comp_str(item, "id");
 	cx.app_code = comp_str(item, "app");
 	cx.username = comp_str(item, "username");
-	cx.language = get(item, "language") != NULL ?
+	cx.language = jv_get(item, "language") != NULL ?
 	    comp_str(item, "language") : NULL;
-	cx.timezone = get(item, "timezone") != NULL ?
+	cx.timezone = jv_get(item, "timezone") != NULL ?
 	    comp_str(item, "timezone") : NULL;
 	cx.oc = oc;
 	if (!conf_enabled(cx.section)) {
@@ -788,7 +771,7 @@ item_run(const struct conf *top, json_object *item, struct outcome *oc,
 	if (json_object_object_length(rcpt) > 0) {
 		oc->want = json_object_new_object();
 		json_object_object_foreach(rcpt, k, v)
-			if (strcmp(vstr(v), "pending") == 0)
+			if (strcmp(jv_str(v), "pending") == 0)
 				json_object_object_add(oc->want, k,
 				    json_object_new_boolean(1));
 	}
@@ -803,13 +786,13 @@ static void
 expire(const struct conf *c, const char *dir, const char *name,
     json_object *item, FILE *report)
 {
-	json_object	*pending, *rcpt = get(item, "rcpt");
+	json_object	*pending, *rcpt = jv_get(item, "rcpt");
 	char		 xdir[LIM_PATH], path[LIM_PATH];
 	size_t		 i;
 
 	pending = json_object_new_array();
 	json_object_object_foreach(rcpt, k, v)
-		if (strcmp(vstr(v), "pending") == 0)
+		if (strcmp(jv_str(v), "pending") == 0)
 			json_object_array_add(pending,
 			    json_object_new_string(k));
 	json_object_object_add(item, "inflight", json_object_new_boolean(0));
@@ -827,13 +810,13 @@ expire(const struct conf *c, const char *dir, const char *name,
 	audit(c, item, "expired", NULL, NULL, pending, 0);
 	log_warnx("%s: spool: expired after %ld attempt(s), %zu recipient(s) "
 	    "not delivered", comp_str(item, "id"),
-	    (long)json_object_get_int64(get(item, "attempts")),
+	    (long)json_object_get_int64(jv_get(item, "attempts")),
 	    json_object_array_length(pending));
 	if (report != NULL) {
 		fprintf(report, "expired %s %s app=%s attempts=%ld "
 		    "recipients=", comp_str(item, "id"), comp_str(item,
 		    "component"), comp_str(item, "app"),
-		    (long)json_object_get_int64(get(item, "attempts")));
+		    (long)json_object_get_int64(jv_get(item, "attempts")));
 		for (i = 0; i < json_object_array_length(pending); i++)
 			fprintf(report, "%s%s", i > 0 ? "," : "",
 			    json_object_get_string(
@@ -891,15 +874,15 @@ spool_item(const struct conf *c, const char *dir, const char *name,
 		close(fd);
 		return 0;
 	}
-	if (json_object_get_int64(get(item, "next")) > (int64_t)now) {
-		due = (time_t)json_object_get_int64(get(item, "next"));
+	if (json_object_get_int64(jv_get(item, "next")) > (int64_t)now) {
+		due = (time_t)json_object_get_int64(jv_get(item, "next"));
 		goto out;
 	}
-	in_doubt = json_object_get_boolean(get(item, "inflight"));
-	attempts = (long)json_object_get_int64(get(item, "attempts"));
-	if (attempts >= json_object_get_int64(get(item, "max_attempts")) ||
-	    (int64_t)now - json_object_get_int64(get(item, "created")) >=
-	    json_object_get_int64(get(item, "max_age_s"))) {
+	in_doubt = json_object_get_boolean(jv_get(item, "inflight"));
+	attempts = (long)json_object_get_int64(jv_get(item, "attempts"));
+	if (attempts >= json_object_get_int64(jv_get(item, "max_attempts")) ||
+	    (int64_t)now - json_object_get_int64(jv_get(item, "created")) >=
+	    json_object_get_int64(jv_get(item, "max_age_s"))) {
 		expire(c, dir, name, item, report);
 		goto out;
 	}
@@ -928,11 +911,11 @@ spool_item(const struct conf *c, const char *dir, const char *name,
 	npend = merge(item, &oc, &rp, 0, sent, failed, pending, &after);
 	audit(c, item, "retry", sent, failed, npend > 0 ? pending : NULL,
 	    in_doubt);
-	if (npend > 0 && attempts >= json_object_get_int64(get(item,
+	if (npend > 0 && attempts >= json_object_get_int64(jv_get(item,
 	    "max_attempts")))
 		expire(c, dir, name, item, report);
 	else if (npend > 0) {
-		due = now + backoff((long)json_object_get_int64(get(item,
+		due = now + backoff((long)json_object_get_int64(jv_get(item,
 		    "backoff_s")), attempts, after);
 		json_object_object_add(item, "next",
 		    json_object_new_int64((int64_t)due));

@@ -347,3 +347,24 @@ fail:
 	errno = saved;
 	return -1;
 }
+
+/*
+ * v's string, or "" when it is absent or no string: a file of our own
+ * that was damaged must not put a NULL into strcmp.
+ */
+const char *
+jv_str(json_object *v)
+{
+	return json_object_is_type(v, json_type_string) ?
+	    json_object_get_string(v) : "";
+}
+
+/* o's member k, or NULL. */
+json_object *
+jv_get(json_object *o, const char *k)
+{
+	json_object	*v = NULL;
+
+	json_object_object_get_ex(o, k, &v);
+	return v;
+}

@@ -3,6 +3,8 @@
 
 #include <stddef.h>
 
+#include <json-c/json.h>
+
 /* Our own allocations abort on exhaustion; the web server respawns us. */
 void	*xmalloc(size_t);
 void	*xcalloc(size_t, size_t);
@@ -24,5 +26,7 @@ int	 utf8_valid(const char *, size_t);
 int	 b64_decode(const char *, size_t, char **, size_t *);
 int	 file_replace(const char *, const char *, const void *, size_t,
 	    int, int);
+const char *jv_str(json_object *);
+json_object *jv_get(json_object *, const char *);
 void	 b64_encode(const void *, size_t, size_t, char **, size_t *);
 #endif /* UTIL_H */
