@@ -417,8 +417,14 @@ def lighttpd_snippet(c, build):
             harness.wait_gone(below, 10)
             log.close()
         text = open(d + "/snip-app.log", errors="replace").read()
+        # Workers log "clean exit" to stderr, which lighttpd copies into
+        # its breakage log; lighttpd may exit before it has copied the
+        # last worker's line (seen on a loaded machine, ASan build), so
+        # the log shows at least one, and no worker died of a fault.
         c.ok("[lighttpd, shipped conf/lighttpd.conf] clean exits",
-             text.count("clean exit") == 2, text[-300:])
+             1 <= text.count("clean exit") <= 2 and "fatal" not in text and
+             "AddressSanitizer" not in text and "runtime error" not in text,
+             text[-300:])
 
 
 def units(c):
