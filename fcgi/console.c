@@ -119,6 +119,19 @@ console_redirect(struct console_rq *rq, const char *page)
 }
 
 /* The context every page shares; caller adds its own and renders. */
+/* A form field (POST) or else a query parameter, "" when neither. */
+const char *
+console_param(struct console_rq *rq, const char *key)
+{
+	json_object	*v;
+
+	if (rq->form != NULL && json_object_object_get_ex(rq->form, key, &v))
+		return json_object_get_string(v);
+	if (json_object_object_get_ex(rq->query, key, &v))
+		return json_object_get_string(v);
+	return "";
+}
+
 json_object *
 console_ctx(struct console_rq *rq)
 {

@@ -34,6 +34,7 @@ void		 console_serve(const struct conf *, FCGX_Request *,
 void		 console_broken(const char *);
 int		 console_hash_password(void);
 json_object	*console_ctx(struct console_rq *);
+const char	*console_param(struct console_rq *, const char *);
 void		 console_page(struct console_rq *, int, const char *,
 		    json_object *);
 void		 console_redirect(struct console_rq *, const char *);

@@ -154,18 +154,6 @@ kind_of(const char *name)
 	return NULL;
 }
 
-static const char *
-param(struct console_rq *rq, const char *key)
-{
-	json_object	*v;
-
-	if (rq->form != NULL && json_object_object_get_ex(rq->form, key, &v))
-		return json_object_get_string(v);
-	if (json_object_object_get_ex(rq->query, key, &v))
-		return json_object_get_string(v);
-	return "";
-}
-
 static void
 add_str(json_object *o, const char *k, const char *v)
 {
@@ -408,13 +396,13 @@ cops_test(struct console_rq *rq)
 {
 	const struct cops_kind	*k;
 	const struct conf	*tc;
-	const char		*name = param(rq, "c"), *tenant;
-	const char		*rcpt = param(rq, "rcpt"), *text;
+	const char		*name = console_param(rq, "c"), *tenant;
+	const char		*rcpt = console_param(rq, "rcpt"), *text;
 	json_object		*ctx;
 	int			 status = 200;
 
-	tenant = param(rq, "tenant");
-	text = param(rq, "text");
+	tenant = console_param(rq, "tenant");
+	text = console_param(rq, "text");
 	if (route_by_name(name) == NULL) {
 		console_text(rq, 404, "No such component.");
 		return;
@@ -590,7 +578,7 @@ cops_tokens(struct console_rq *rq)
 	n = token_apps(rq->conf, apps, COPS_APPS);
 	ctx = console_ctx(rq);
 	if (rq->form != NULL) {
-		if (num_parse(param(rq, "app"), 0, (long long)n - 1, &idx) ==
+		if (num_parse(console_param(rq, "app"), 0, (long long)n - 1, &idx) ==
 		    -1) {
 			add_str(ctx, "notice", console_str(rq, "no_such_app"));
 			status = 404;

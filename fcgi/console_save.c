@@ -281,18 +281,6 @@ audit(const struct console_rq *rq, const char *event, const char *tenant,
 	json_object_put(rec);
 }
 
-static const char *
-param(struct console_rq *rq, const char *key)
-{
-	json_object	*v;
-
-	if (rq->form != NULL && json_object_object_get_ex(rq->form, key, &v))
-		return json_object_get_string(v);
-	if (json_object_object_get_ex(rq->query, key, &v))
-		return json_object_get_string(v);
-	return "";
-}
-
 /*
  * The object holding the components a save edits: the top level's, or
  * tenants.<id>.components; created when create is set.  NULL when the
@@ -338,8 +326,8 @@ csave_edit(struct console_rq *rq)
 	int		 post = rq->form != NULL, lockfd = -1, i, n, status = 200;
 
 	buf_init(&b, LIM_CONF);
-	name = param(rq, "c");
-	tenant = param(rq, "tenant");
+	name = console_param(rq, "c");
+	tenant = console_param(rq, "tenant");
 	why[0] = '\0';
 	schema = confschema_doc(rq->conf->schemas_dir, name);
 	if (schema == NULL) {
@@ -378,7 +366,7 @@ csave_edit(struct console_rq *rq)
 	if (!post)
 		goto show;
 
-	if (!secret_eq(param(rq, "version"), version)) {
+	if (!secret_eq(console_param(rq, "version"), version)) {
 		notice = console_str(rq, "stale");
 		status = 409;
 		goto show;
@@ -437,9 +425,9 @@ show:
 	    post ? rq->form : NULL, errs, rq->zh));
 	json_object_object_add(ctx, "inherited", json_object_new_boolean(
 	    *tenant != '\0' && sec == NULL));
-	if (!post && strcmp(param(rq, "saved"), "1") == 0)
+	if (!post && strcmp(console_param(rq, "saved"), "1") == 0)
 		notice = console_str(rq, "saved");
-	else if (!post && strcmp(param(rq, "saved"), "0") == 0)
+	else if (!post && strcmp(console_param(rq, "saved"), "0") == 0)
 		notice = console_str(rq, "unchanged");
 	if (notice != NULL)
 		json_object_object_add(ctx, "notice",
@@ -475,7 +463,7 @@ csave_history(struct console_rq *rq)
 	json_object	*ctx, *list, *e, *doc;
 	char		*names[LIM_HISTORY], dir[LIM_PATH], path[LIM_PATH];
 	char		 label[32];
-	const char	*v = param(rq, "v");
+	const char	*v = console_param(rq, "v");
 	size_t		 i, n;
 
 	ctx = console_ctx(rq);
@@ -511,7 +499,7 @@ csave_history(struct console_rq *rq)
 		free(names[i]);
 	}
 	json_object_object_add(ctx, "versions", list);
-	if (strcmp(param(rq, "rolled"), "1") == 0)
+	if (strcmp(console_param(rq, "rolled"), "1") == 0)
 		json_object_object_add(ctx, "notice", json_object_new_string(
 		    console_str(rq, "rolled_back")));
 	console_page(rq, 200, "console/history", ctx);
@@ -521,7 +509,7 @@ csave_history(struct console_rq *rq)
 void
 csave_rollback(struct console_rq *rq)
 {
-	const char	*v = param(rq, "v");
+	const char	*v = console_param(rq, "v");
 	char		 dir[LIM_PATH], path[LIM_PATH], version[65];
 	char		 hv[65], why[LIM_PROBLEMS];
 	char		*old = NULL, *cur = NULL;
