@@ -48,6 +48,13 @@
  * base64 (4/3, plus CRLF every 76) that stays under 3 renderings
  */
 #define LIM_MAIL		(3 * LIM_RENDER)
+/*
+ * an HTML element name kept by the mail's text pass; longer names are
+ * no element it knows (the longest, blockquote, has 10)
+ */
+#define LIM_TAG_NAME		16
+/* a named character reference: HTML 4's longest, thetasym, has 8 */
+#define LIM_ENTITY		32
 /* mustache section and partial nesting: stops recursion */
 #define LIM_TMPL_DEPTH		32
 /* a set delimiter, bytes: the spec's are 2 */

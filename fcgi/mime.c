@@ -14,9 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <libxml/HTMLparser.h>
-#include <libxml/tree.h>
-
+#include "htext.h"
 #include "limits.h"
 #include "mime.h"
 #include "util.h"
@@ -198,124 +196,6 @@ part_text(struct buf *b, const char *s)
 	if (t.over)
 		b->over = 1;
 	buf_free(&t);
-}
-
-/* Text of the HTML source: its line breaks are only white space. */
-static void
-html_text(struct buf *out, const char *s)
-{
-	size_t	 n;
-
-	while (*s != '\0') {
-		n = strcspn(s, "\r\n\t");
-		buf_add(out, s, n);
-		s += n;
-		if (*s != '\0') {
-			buf_putc(out, ' ');
-			s++;
-		}
-	}
-}
-
-static void
-html_walk(xmlNode *n, struct buf *out)
-{
-	/* Paragraph-like elements end with a blank line, rows with one. */
-	static const char *const paras[] = { "p", "h1", "h2", "h3", "h4",
-	    "h5", "h6", "table", "ul", "ol", "blockquote", "pre", "hr",
-	    "title", NULL };
-	static const char *const lines[] = { "div", "br", "tr", NULL };
-	const char	*name;
-	xmlChar		*href;
-	size_t		 i, start;
-	int		 nl;
-
-	for (; n != NULL; n = n->next) {
-		if (n->type == XML_TEXT_NODE ||
-		    n->type == XML_CDATA_SECTION_NODE) {
-			if (n->content != NULL)
-				html_text(out, (const char *)n->content);
-			continue;
-		}
-		if (n->type != XML_ELEMENT_NODE)
-			continue;
-		name = (const char *)n->name;
-		if (strcmp(name, "script") == 0 || strcmp(name, "style") == 0 ||
-		    strcmp(name, "head") == 0)
-			continue;
-		nl = 0;
-		for (i = 0; paras[i] != NULL; i++)
-			if (strcmp(name, paras[i]) == 0)
-				nl = 2;
-		for (i = 0; lines[i] != NULL; i++)
-			if (strcmp(name, lines[i]) == 0)
-				nl = 1;
-		if (strcmp(name, "li") == 0)
-			buf_puts(out, "\n- ");
-		start = out->len;
-		html_walk(n->children, out);
-		/* A link keeps its target in the text: "text <url>". */
-		if (strcmp(name, "a") == 0 &&
-		    (href = xmlGetProp(n, (const xmlChar *)"href")) != NULL) {
-			if ((strncmp((char *)href, "http://", 7) == 0 ||
-			    strncmp((char *)href, "https://", 8) == 0 ||
-			    strncmp((char *)href, "mailto:", 7) == 0) &&
-			    (out->len - start != strlen((char *)href) ||
-			    memcmp(out->ptr + start, href, out->len - start) !=
-			    0))
-				buf_printf(out, " <%s>", (char *)href);
-			xmlFree(href);
-		}
-		while (nl-- > 0)
-			buf_putc(out, '\n');
-	}
-}
-
-/*
- * A plain-text rendering of HTML for the text/plain alternative: text
- * nodes with white space collapsed, a line break after rows, a blank
- * line after paragraphs, "- " before list items, link targets after
- * their text.  libxml2's HTML parser, no network.  Caller frees.
- */
-char *
-mime_html_text(const char *html)
-{
-	htmlDocPtr	 doc;
-	struct buf	 raw, out;
-	const char	*p;
-	size_t		 n;
-	int		 nl = 0, sp = 0;
-
-	buf_init(&raw, LIM_MAIL);
-	buf_init(&out, LIM_MAIL);
-	doc = htmlReadMemory(html, (int)strlen(html), NULL, "UTF-8",
-	    HTML_PARSE_NONET | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
-	    HTML_PARSE_NOBLANKS);
-	if (doc != NULL) {
-		html_walk(xmlDocGetRootElement(doc), &raw);
-		xmlFreeDoc(doc);
-	}
-	for (p = raw.ptr != NULL ? raw.ptr : ""; *p != '\0'; p++) {
-		if (*p == '\n') {
-			if (nl < 2 && out.len > 0)
-				buf_putc(&out, '\n');
-			nl++;
-			sp = 0;
-		} else if (*p == ' ') {
-			sp = 1;
-		} else {
-			if (sp && nl == 0 && out.len > 0)
-				buf_putc(&out, ' ');
-			n = strcspn(p, " \n");
-			buf_add(&out, p, n);
-			p += n - 1;
-			nl = sp = 0;
-		}
-	}
-	while (out.len > 0 && out.ptr[out.len - 1] == '\n')
-		out.ptr[--out.len] = '\0';
-	buf_free(&raw);
-	return buf_take(&out);
 }
 
 static const struct {
@@ -628,7 +508,7 @@ body_parts(struct buf *out, const struct mail *m, const char *ba)
 		return;
 	}
 	/* RFC 2046 5.1.4: the preferred version, HTML, comes last. */
-	text = mime_html_text(m->body);
+	text = htext_plain(m->body);
 	buf_printf(out, "Content-Type: multipart/alternative;\r\n "
 	    "boundary=\"%s\"\r\n\r\n", ba);
 	buf_printf(out, "--%s\r\nContent-Type: text/plain; "

@@ -22,7 +22,6 @@ struct mail {
 };
 
 int	 mime_build(const struct mail *, struct buf *);
-char	*mime_html_text(const char *);
 char	*mime_addr(const char *);
 const char *mime_type(const char *, const char *);
 

@@ -287,29 +287,38 @@ b64_encode(const void *p, size_t n, size_t line, char **out, size_t *outlen)
 	    "abcdefghijklmnopqrstuvwxyz0123456789+/";
 	const unsigned char	*s = p;
 	char			*o;
-	size_t			 i, k = 0, col = 0, cap;
+	size_t			 i, k = 0, col = 0, cap, full;
 	unsigned int		 acc;
 
 	cap = (n + 2) / 3 * 4;
 	if (line > 0)
 		cap += (cap / line + 1) * 2;
 	o = xmalloc(cap + 1);
-	for (i = 0; i < n; i += 3) {
-		acc = (unsigned int)s[i] << 16;
-		if (i + 1 < n)
-			acc |= (unsigned int)s[i + 1] << 8;
-		if (i + 2 < n)
-			acc |= s[i + 2];
-		o[k++] = tab[acc >> 18 & 63];
-		o[k++] = tab[acc >> 12 & 63];
-		o[k++] = i + 1 < n ? tab[acc >> 6 & 63] : '=';
-		o[k++] = i + 2 < n ? tab[acc & 63] : '=';
+	/* Whole groups first, without a test per byte: mail bodies. */
+	full = n - n % 3;
+	for (i = 0; i < full; i += 3) {
+		acc = (unsigned int)s[i] << 16 | (unsigned int)s[i + 1] << 8 |
+		    s[i + 2];
+		o[k] = tab[acc >> 18];
+		o[k + 1] = tab[acc >> 12 & 63];
+		o[k + 2] = tab[acc >> 6 & 63];
+		o[k + 3] = tab[acc & 63];
+		k += 4;
 		col += 4;
 		if (line > 0 && col >= line && i + 3 < n) {
 			o[k++] = '\r';
 			o[k++] = '\n';
 			col = 0;
 		}
+	}
+	if (n > full) {
+		acc = (unsigned int)s[full] << 16;
+		if (n - full == 2)
+			acc |= (unsigned int)s[full + 1] << 8;
+		o[k++] = tab[acc >> 18];
+		o[k++] = tab[acc >> 12 & 63];
+		o[k++] = n - full == 2 ? tab[acc >> 6 & 63] : '=';
+		o[k++] = '=';
 	}
 	o[k] = '\0';
 	*out = o;

@@ -41,7 +41,7 @@ STAGES = [
     ("schema", ["check_params"]),
     ("template", ["comp_render"]),
     ("MIME", ["mime_build"]),
-    ("  of it HTML->text", ["mime_html_text"]),
+    ("  of it HTML->text", ["htext_plain"]),
     ("upstream call", ["http_run", "http_run_all", "smtp_send"]),
     ("audit", ["log_audit"]),
     ("outbox", ["comp_outbox"]),

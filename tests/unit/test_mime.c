@@ -601,36 +601,6 @@ test_type(void **state)
 }
 
 static void
-test_html_text(void **state)
-{
-	char	*t;
-
-	(void)state;
-	assert_string_equal(t = mime_html_text(""), "");
-	free(t);
-	assert_string_equal(t = mime_html_text("plain words"), "plain words");
-	free(t);
-	assert_string_equal(t = mime_html_text("<p>a</p><p>b</p>"), "a\n\nb");
-	free(t);
-	assert_string_equal(t = mime_html_text("a<br>b"), "a\nb");
-	free(t);
-	/* Line breaks of the source are white space, not lines. */
-	assert_string_equal(t = mime_html_text("<p>one\ntwo\n\n  three"
-	    "</p>\n\n<div>x</div><div>y</div>"), "one two three\n\nx\ny");
-	free(t);
-	/* A link whose text is its target is written once. */
-	assert_string_equal(t = mime_html_text("<a href=\"https://x.org\">"
-	    "https://x.org</a>"), "https://x.org");
-	free(t);
-	assert_string_equal(t = mime_html_text("<a href=\"javascript:x()\">"
-	    "go</a>"), "go");
-	free(t);
-	assert_string_equal(t = mime_html_text("&lt;tag&gt; &#x4e2d;"),
-	    "<tag> \xe4\xb8\xad");
-	free(t);
-}
-
-static void
 test_addr(void **state)
 {
 	char	*a;
@@ -656,7 +626,6 @@ main(void)
 		cmocka_unit_test(test_structure),
 		cmocka_unit_test(test_cap),
 		cmocka_unit_test(test_type),
-		cmocka_unit_test(test_html_text),
 		cmocka_unit_test(test_addr),
 		cmocka_unit_test(test_long_filename),
 		cmocka_unit_test(test_addr_cap),

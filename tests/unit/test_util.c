@@ -89,6 +89,49 @@ test_b64(void **state)
 	free(e);
 }
 
+/* RFC 4648's vectors, and every length round trip with MIME lines. */
+static void
+test_b64_lengths(void **state)
+{
+	static const char *const vec[][2] = { { "", "" }, { "f", "Zg==" },
+	    { "fo", "Zm8=" }, { "foo", "Zm9v" }, { "foob", "Zm9vYg==" },
+	    { "fooba", "Zm9vYmE=" }, { "foobar", "Zm9vYmFy" } };
+	unsigned char	 in[300];
+	char		*e, *d, *p;
+	size_t		 i, n, m, col;
+
+	(void)state;
+	for (i = 0; i < sizeof(vec) / sizeof(vec[0]); i++) {
+		b64_encode(vec[i][0], strlen(vec[i][0]), 76, &e, &n);
+		assert_string_equal(e, vec[i][1]);
+		assert_int_equal(n, strlen(vec[i][1]));
+		free(e);
+	}
+	for (i = 0; i < sizeof(in); i++)
+		in[i] = (unsigned char)(i * 7 + 3);
+	for (m = 0; m <= sizeof(in); m++) {
+		b64_encode(in, m, 76, &e, &n);
+		assert_int_equal(strlen(e), n);
+		/* Lines of 76, CRLF between them, none at the end. */
+		for (p = e, col = 0; *p != '\0'; p++) {
+			if (*p == '\r') {
+				assert_int_equal(col, 76);
+				assert_int_equal(p[1], '\n');
+				assert_true(p[2] != '\0');
+				p++;
+				col = 0;
+			} else
+				col++;
+		}
+		assert_true(col <= 76);
+		assert_int_equal(b64_decode(e, n, &d, &i), 0);
+		assert_int_equal(i, m);
+		assert_memory_equal(d, in, m);
+		free(d);
+		free(e);
+	}
+}
+
 static void
 test_signature(void **state)
 {
@@ -111,6 +154,7 @@ main(void)
 		cmocka_unit_test(test_str),
 		cmocka_unit_test(test_utf8),
 		cmocka_unit_test(test_b64),
+		cmocka_unit_test(test_b64_lengths),
 		cmocka_unit_test(test_signature),
 	};
 

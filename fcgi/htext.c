@@ -1,0 +1,439 @@
+/*
+ * The text/plain alternative of an HTML mail: one pass over the HTML,
+ * no tree.  Text with its white space collapsed; a blank line around
+ * paragraphs, headings, lists, tables and quotes, a line break after
+ * rows, divisions and <br>, "- " before list items, a space after
+ * table cells, a link's target after its text; script, style, title
+ * and the head are left out, and so are comments and declarations.
+ * Character references are decoded with libxml2's HTML 4 table.
+ *
+ * This replaced libxml2's HTML parser (htmlReadMemory and a walk of
+ * its tree), which cost two thirds of a mail's own work; the output is
+ * the same for the HTML callers send (tests/unit/test_htext.c), and
+ * for broken HTML it stays plain text, which is all it must be.
+ */
+#include <string.h>
+#include <strings.h>
+
+#include <libxml/HTMLparser.h>
+
+#include "buf.h"
+#include "htext.h"
+#include "limits.h"
+#include "util.h"
+
+/* What an element does to the text around it. */
+#define EL_PARA		0x01	/* blank line before and after */
+#define EL_LINE		0x02	/* line break after */
+#define EL_BREAK	0x04	/* line break where it stands (void) */
+#define EL_RULE		0x08	/* blank line where it stands (void) */
+#define EL_ITEM		0x10	/* "- " on a new line */
+#define EL_CELL		0x20	/* a space after */
+#define EL_SKIP		0x40	/* raw text left out, up to its end tag */
+#define EL_HEAD		0x80	/* may stand in the head */
+
+static const struct {
+	const char	*name;
+	int		 flags;
+} elements[] = {
+	{ "p", EL_PARA }, { "h1", EL_PARA }, { "h2", EL_PARA },
+	{ "h3", EL_PARA }, { "h4", EL_PARA }, { "h5", EL_PARA },
+	{ "h6", EL_PARA }, { "table", EL_PARA }, { "ul", EL_PARA },
+	{ "ol", EL_PARA }, { "blockquote", EL_PARA }, { "pre", EL_PARA },
+	{ "hr", EL_RULE }, { "div", EL_LINE }, { "tr", EL_LINE },
+	{ "br", EL_BREAK }, { "li", EL_ITEM }, { "td", EL_CELL },
+	{ "th", EL_CELL },
+	{ "script", EL_SKIP | EL_HEAD }, { "style", EL_SKIP | EL_HEAD },
+	{ "title", EL_SKIP | EL_HEAD }, { "meta", EL_HEAD },
+	{ "link", EL_HEAD }, { "base", EL_HEAD },
+};
+
+/* The pass's state; one per call. */
+struct htext {
+	struct buf	 raw;		/* text before white space is folded */
+	struct buf	 href;		/* the open link's target */
+	size_t		 astart;	/* where the open link's text began */
+	int		 inlink;	/* an <a> is open */
+	int		 inhead;	/* inside <head>, before any content */
+};
+
+static int
+el_flags(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(elements) / sizeof(elements[0]); i++)
+		if (strcmp(elements[i].name, name) == 0)
+			return elements[i].flags;
+	return 0;
+}
+
+static int
+is_space(int c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
+}
+
+static int
+is_alpha(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static int
+is_alnum(int c)
+{
+	return is_alpha(c) || (c >= '0' && c <= '9');
+}
+
+/* A code point as UTF-8; nothing for one no text may hold. */
+static void
+put_cp(struct buf *b, unsigned long cp)
+{
+	unsigned char	 u[4];
+	size_t		 n;
+
+	if (cp == 0 || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return;
+	if (cp < 0x80) {
+		u[0] = (unsigned char)cp;
+		n = 1;
+	} else if (cp < 0x800) {
+		u[0] = (unsigned char)(0xc0 | cp >> 6);
+		u[1] = (unsigned char)(0x80 | (cp & 0x3f));
+		n = 2;
+	} else if (cp < 0x10000) {
+		u[0] = (unsigned char)(0xe0 | cp >> 12);
+		u[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
+		u[2] = (unsigned char)(0x80 | (cp & 0x3f));
+		n = 3;
+	} else {
+		u[0] = (unsigned char)(0xf0 | cp >> 18);
+		u[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3f));
+		u[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
+		u[3] = (unsigned char)(0x80 | (cp & 0x3f));
+		n = 4;
+	}
+	buf_add(b, u, n);
+}
+
+/*
+ * A character reference at s ('&'): its text goes to b.  Returns the
+ * bytes used; one ("&" as itself) when it is not a reference.
+ */
+static size_t
+char_ref(const char *s, struct buf *b)
+{
+	const htmlEntityDesc	*e;
+	char			 name[LIM_ENTITY];
+	unsigned long		 cp = 0;
+	size_t			 i = 1, n;
+	int			 hex, digits = 0;
+
+	if (s[1] == '#') {
+		hex = s[2] == 'x' || s[2] == 'X';
+		for (i = hex ? 3 : 2; ; i++) {
+			if (s[i] >= '0' && s[i] <= '9')
+				n = (size_t)(s[i] - '0');
+			else if (hex && s[i] >= 'a' && s[i] <= 'f')
+				n = (size_t)(s[i] - 'a' + 10);
+			else if (hex && s[i] >= 'A' && s[i] <= 'F')
+				n = (size_t)(s[i] - 'A' + 10);
+			else
+				break;
+			/* Past the last code point it stays past it. */
+			if (cp <= 0x10ffff)
+				cp = cp * (hex ? 16 : 10) + n;
+			digits++;
+		}
+		if (digits == 0) {
+			buf_putc(b, '&');
+			return 1;
+		}
+		put_cp(b, cp);
+		return s[i] == ';' ? i + 1 : i;
+	}
+	for (n = 0; is_alnum((unsigned char)s[i]) && n + 1 < sizeof(name);
+	    i++)
+		name[n++] = s[i];
+	name[n] = '\0';
+	if (n == 0 || s[i] != ';' ||
+	    (e = htmlEntityLookup((const xmlChar *)name)) == NULL) {
+		buf_putc(b, '&');
+		return 1;
+	}
+	put_cp(b, e->value);
+	return i + 1;
+}
+
+/* Text: white space is one space, references decoded, controls gone. */
+static void
+text(struct htext *h, const char *s, size_t n)
+{
+	size_t	 i = 0, run;
+
+	while (i < n) {
+		for (run = 0; i + run < n; run++) {
+			unsigned char	 c = (unsigned char)s[i + run];
+
+			if (c < 0x20 || c == '&' || c == 0x7f)
+				break;
+		}
+		buf_add(&h->raw, s + i, run);
+		i += run;
+		if (i >= n)
+			break;
+		if (s[i] == '&')
+			i += char_ref(s + i, &h->raw);
+		else {
+			if (is_space((unsigned char)s[i]))
+				buf_putc(&h->raw, ' ');
+			i++;
+		}
+	}
+}
+
+/*
+ * Ends the open link: "text <url>" for a web or mail target, unless
+ * the text already is the target.
+ */
+static void
+link_end(struct htext *h)
+{
+	const char	*u = h->href.ptr;
+	size_t		 len = h->raw.len - h->astart;
+
+	if (!h->inlink)
+		return;
+	h->inlink = 0;
+	if (u == NULL || h->href.over)
+		return;
+	if (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0 &&
+	    strncmp(u, "mailto:", 7) != 0)
+		return;
+	if (len == h->href.len && memcmp(h->raw.ptr + h->astart, u, len) == 0)
+		return;
+	buf_printf(&h->raw, " <%s>", u);
+}
+
+/*
+ * Past the end tag of a raw text element (script, style, title): s is
+ * just after its start tag.
+ */
+static size_t
+skip_raw(const char *s, const char *name)
+{
+	const char	*p = s, *e;
+	size_t		 n = strlen(name);
+
+	while ((p = strstr(p, "</")) != NULL) {
+		p += 2;
+		if (strncasecmp(p, name, n) == 0 && (p[n] == '>' ||
+		    p[n] == '/' || is_space((unsigned char)p[n]))) {
+			e = strchr(p + n, '>');
+			return e != NULL ? (size_t)(e + 1 - s) : strlen(s);
+		}
+	}
+	return strlen(s);
+}
+
+/*
+ * After a row or division, a line break; before one, a line break only
+ * when its line already holds text, so that rows stay one per line.
+ */
+static void
+line_break(struct htext *h, int end)
+{
+	size_t	 n = h->raw.len;
+
+	if (!end) {
+		while (n > 0 && h->raw.ptr[n - 1] == ' ')
+			n--;
+		if (n == 0 || h->raw.ptr[n - 1] == '\n')
+			return;
+	}
+	buf_putc(&h->raw, '\n');
+}
+
+/* A link's target, references decoded. */
+static void
+href(struct htext *h, const char *v, size_t vn)
+{
+	size_t	 i = 0;
+
+	while (i < vn) {
+		if (v[i] == '&')
+			i += char_ref(v + i, &h->href);
+		else
+			buf_putc(&h->href, v[i++]);
+	}
+}
+
+/*
+ * A tag at s ('<' and a letter, or "</" and one): its effect on the
+ * text.  Returns the bytes used, to just past its '>' or to the end;
+ * for an element whose raw text is left out, also past its end tag.
+ */
+static size_t
+tag(struct htext *h, const char *s)
+{
+	char		 name[LIM_TAG_NAME], an[8];
+	const char	*p = s + 1, *v;
+	size_t		 n, vn;
+	int		 end = 0, fl, q;
+
+	if (*p == '/') {
+		end = 1;
+		p++;
+	}
+	for (n = 0; is_alnum((unsigned char)*p); p++)
+		if (n + 1 < sizeof(name))
+			name[n++] = (char)(*p | 0x20);
+	name[n] = '\0';
+	fl = el_flags(name);
+	if (!end && strcmp(name, "a") == 0) {
+		link_end(h);
+		h->inlink = 1;
+		h->astart = h->raw.len;
+		buf_reset(&h->href);
+	}
+	/* Attributes: only a link's href is kept. */
+	while (*p != '\0' && *p != '>') {
+		if (is_space((unsigned char)*p) || *p == '/') {
+			p++;
+			continue;
+		}
+		for (n = 0; *p != '\0' && *p != '>' && *p != '=' && *p != '/' &&
+		    !is_space((unsigned char)*p); p++)
+			if (n + 1 < sizeof(an))
+				an[n++] = (char)(*p | 0x20);
+		an[n] = '\0';
+		while (is_space((unsigned char)*p))
+			p++;
+		if (*p != '=')
+			continue;
+		p++;
+		while (is_space((unsigned char)*p))
+			p++;
+		q = *p == '"' || *p == '\'' ? *p++ : 0;
+		for (v = p; *p != '\0' && (q ? *p != q :
+		    !is_space((unsigned char)*p) && *p != '>'); p++)
+			;
+		vn = (size_t)(p - v);
+		if (q && *p == q)
+			p++;
+		if (!end && h->inlink && h->href.len == 0 &&
+		    strcmp(name, "a") == 0 && strcmp(an, "href") == 0)
+			href(h, v, vn);
+	}
+	if (*p == '>')
+		p++;
+	if (h->inhead && (end ? strcmp(name, "head") == 0 :
+	    !(fl & EL_HEAD)))
+		h->inhead = 0;
+	if (!end && strcmp(name, "head") == 0)
+		h->inhead = 1;
+	if (end && strcmp(name, "a") == 0)
+		link_end(h);
+	if (!end && (fl & EL_SKIP))
+		return (size_t)(p - s) + skip_raw(p, name);
+	if (fl & (EL_PARA | EL_RULE))
+		buf_puts(&h->raw, "\n\n");
+	else if ((fl & EL_BREAK) && !end)
+		buf_putc(&h->raw, '\n');
+	else if (fl & EL_LINE)
+		line_break(h, end);
+	else if ((fl & EL_ITEM) && !end)
+		buf_puts(&h->raw, "\n- ");
+	else if ((fl & EL_CELL) && end)
+		buf_putc(&h->raw, ' ');
+	return (size_t)(p - s);
+}
+
+/* Where the markup at s ("<!", "<?") ends: past "-->" or '>'. */
+static size_t
+skip_markup(const char *s)
+{
+	const char	*e;
+
+	if (strncmp(s, "<!--", 4) == 0)
+		e = strstr(s + 4, "-->");
+	else
+		e = strchr(s, '>');
+	if (e == NULL)
+		return strlen(s);
+	return (size_t)(e - s) + (*e == '-' ? 3 : 1);
+}
+
+/*
+ * Folds the raw text: one space between words, at most one blank line,
+ * none at either end.  Never longer than raw, so written in one piece.
+ */
+static char *
+fold(const struct buf *raw)
+{
+	const char	*p = raw->ptr != NULL ? raw->ptr : "";
+	char		*out, *o;
+	int		 nl = 0, sp = 0;
+
+	out = o = xmalloc(raw->len + 1);
+	for (; *p != '\0'; p++) {
+		if (*p == '\n') {
+			if (nl < 2 && o > out)
+				*o++ = '\n';
+			nl++;
+			sp = 0;
+		} else if (*p == ' ') {
+			sp = 1;
+		} else {
+			if (sp && nl == 0 && o > out)
+				*o++ = ' ';
+			*o++ = *p;
+			nl = sp = 0;
+		}
+	}
+	while (o > out && o[-1] == '\n')
+		o--;
+	*o = '\0';
+	return out;
+}
+
+/* The plain text of html, never NULL.  Caller frees. */
+char *
+htext_plain(const char *html)
+{
+	struct htext	 h;
+	const char	*s = html;
+	char		*out;
+	size_t		 n;
+
+	memset(&h, 0, sizeof(h));
+	buf_init(&h.raw, LIM_MAIL);
+	buf_init(&h.href, LIM_URL);
+	while (*s != '\0') {
+		n = strcspn(s, "<");
+		if (n > 0) {
+			if (h.inhead && s[strspn(s, " \t\r\n\f")] != '<')
+				h.inhead = 0;
+			if (!h.inhead)
+				text(&h, s, n);
+			s += n;
+			continue;
+		}
+		if (is_alpha((unsigned char)s[1]) || (s[1] == '/' &&
+		    is_alpha((unsigned char)s[2]))) {
+			s += tag(&h, s);
+		} else if (s[1] == '!' || s[1] == '?' || s[1] == '/')
+			s += skip_markup(s);
+		else {
+			if (!h.inhead)
+				buf_putc(&h.raw, '<');
+			s++;
+		}
+	}
+	link_end(&h);
+	out = fold(&h.raw);
+	buf_free(&h.raw);
+	buf_free(&h.href);
+	return out;
+}

@@ -1,0 +1,6 @@
+#ifndef HTEXT_H
+#define HTEXT_H
+
+char	*htext_plain(const char *);
+
+#endif /* HTEXT_H */
