@@ -239,7 +239,7 @@ int
 comp_outbox(struct ctx *cx, const char *channel, const char *ext,
     const void *p, size_t n, struct reply *rp)
 {
-	char		 tmp[LIM_PATH], path[LIM_PATH], ts[32];
+	char		 dir[LIM_PATH], tmp[LIM_PATH], path[LIM_PATH], ts[32];
 	time_t		 now = time(NULL);
 	struct tm	 tm;
 	int		 rc = -1;
@@ -250,9 +250,10 @@ comp_outbox(struct ctx *cx, const char *channel, const char *ext,
 	    cx->conf->state_dir, ts, cx->request_id, channel, ext) >=
 	    (int)sizeof(path) || snprintf(tmp, sizeof(tmp),
 	    "%s/outbox/.tmp-%s-%s", cx->conf->state_dir, cx->request_id,
-	    channel) >= (int)sizeof(tmp))
+	    channel) >= (int)sizeof(tmp) || snprintf(dir, sizeof(dir),
+	    "%s/outbox", cx->conf->state_dir) >= (int)sizeof(dir))
 		goto out;
-	if (file_replace(tmp, path, p, n, 0640, 0) == -1) {
+	if (file_publish(dir, tmp, path, p, n, 0640) == -1) {
 		log_warn("%s: outbox: %s", cx->request_id, path);
 		goto out;
 	}

@@ -30,6 +30,7 @@ static void
 log_emit(const char *level, const char *fmt, va_list ap, const char *err)
 {
 	char		 raw[LIM_LOG_LINE], line[LIM_LOG_LINE * 2];
+	static pid_t	 pid;
 	char		 when[32];
 	struct timespec	 ts;
 	struct tm	 tm;
@@ -45,8 +46,11 @@ log_emit(const char *level, const char *fmt, va_list ap, const char *err)
 	gmtime_r(&ts.tv_sec, &tm);
 	if (strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
 		when[0] = '\0';
+	/* The process never forks, so its pid is asked for once. */
+	if (pid == 0)
+		pid = getpid();
 	len = snprintf(line, sizeof(line), "%s.%03ldZ %s[%ld] %s ", when,
-	    ts.tv_nsec / 1000000, log_ident, (long)getpid(), level);
+	    ts.tv_nsec / 1000000, log_ident, (long)pid, level);
 	if (len < 0)
 		return;
 	n = (size_t)len;
@@ -129,6 +133,35 @@ fatalx(const char *fmt, ...)
 }
 
 /*
+ * The audit log's descriptor, kept between requests: opened again when
+ * the state directory changes and once a second, so a log that was
+ * rotated (renamed away) takes the new file within a second and the
+ * records of that second are in the old one, not lost.  Returns the
+ * descriptor or -1.
+ */
+static int
+audit_fd(const char *path, int again)
+{
+	static int		 fd = -1;
+	static char		 open_path[LIM_PATH];
+	static time_t		 open_at;
+	struct timespec		 now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (fd != -1 && !again && now.tv_sec == open_at &&
+	    strcmp(path, open_path) == 0)
+		return fd;
+	if (fd != -1)
+		close(fd);
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd == -1)
+		return -1;
+	snprintf(open_path, sizeof(open_path), "%s", path);
+	open_at = now.tv_sec;
+	return fd;
+}
+
+/*
  * Appends one JSON line to <dir>/audit.log.  O_APPEND and a single
  * write keep records of concurrent workers whole.  Returns 0 or -1.
  */
@@ -139,7 +172,8 @@ log_audit(const char *dir, json_object *rec)
 	const char	*s;
 	char		*line = NULL;
 	size_t		 n;
-	int		 fd = -1, rc = -1;
+	ssize_t		 w;
+	int		 fd, rc = -1;
 
 	if (snprintf(path, sizeof(path), "%s/audit.log", dir) >=
 	    (int)sizeof(path))
@@ -150,12 +184,18 @@ log_audit(const char *dir, json_object *rec)
 	line = xmalloc(n + 1);
 	memcpy(line, s, n);
 	line[n++] = '\n';
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-	if (fd == -1) {
+	if ((fd = audit_fd(path, 0)) == -1) {
 		log_warn("%s: open %s", __func__, path);
 		goto out;
 	}
-	if (write(fd, line, n) != (ssize_t)n) {
+	/*
+	 * A descriptor gone bad (its file system remounted): once more on
+	 * a fresh one.  A short write is not written twice.
+	 */
+	if ((w = write(fd, line, n)) == -1 &&
+	    (fd = audit_fd(path, 1)) != -1)
+		w = write(fd, line, n);
+	if (w != (ssize_t)n) {
 		log_warn("%s: write %s", __func__, path);
 		goto out;
 	}
@@ -164,8 +204,6 @@ out:
 	/* Counted, and /healthz unhealthy for a while: never silent. */
 	if (rc == -1)
 		metrics_audit_failed();
-	if (fd != -1)
-		close(fd);
 	free(line);
 	return rc;
 }

@@ -362,6 +362,7 @@ main(int argc, char *argv[])
 	const char	*path, *sock = NULL;
 	char		 why[LIM_MESSAGE / 2], beside[LIM_PATH];
 	int		 ch, test = 0, fd, nbad, drain = 0;
+	time_t		 swept = 0;	/* the second of the last spool look */
 	static const struct option longopts[] = {
 		{ "drain",	no_argument,	NULL,	'D' },
 		{ NULL,		0,		NULL,	0 }
@@ -433,13 +434,21 @@ main(int argc, char *argv[])
 		signals_hold(1);
 		serve(&fr);
 		FCGX_Finish_r(&fr);
-		/* The caller has its answer: now the spool's turn, if due. */
-		if (spool_due(conf))
-			spool_drain(conf, LIM_SPOOL_BATCH, LIM_SPOOL_MS, NULL);
+		/*
+		 * The caller has its answer: now the spool's turn, if due.
+		 * Both files hold whole seconds and a retry waits at least
+		 * one, so they are looked at once a second, not per request.
+		 */
+		if (time(NULL) != swept) {
+			swept = time(NULL);
+			if (spool_due(conf))
+				spool_drain(conf, LIM_SPOOL_BATCH,
+				    LIM_SPOOL_MS, NULL);
+			if (retain_due(conf))
+				retain_run(conf, 0);
+		}
 		if (rspool_due())
 			rspool_drain(conf, LIM_SPOOL_BATCH, NULL);
-		if (retain_due(conf))
-			retain_run(conf, 0);
 		signals_hold(0);
 	}
 	FCGX_Free(&fr, 1);

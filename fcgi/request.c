@@ -5,10 +5,15 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <gnutls/crypto.h>
 
 #include "request.h"
 #include "util.h"
@@ -24,11 +29,27 @@ void
 req_new_id(char id[33])
 {
 	static const char	 hex[] = "0123456789abcdef";
+	static uint32_t		 n;
 	unsigned char		 b[16];
+	struct timespec		 ts;
+	uint64_t		 t;
+	uint32_t		 k[2];
 	size_t			 i;
 
-	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
-		memset(b, 0, sizeof(b));
+	/*
+	 * GnuTLS's nonce generator: in-process, reseeded after a fork, no
+	 * system call per request.  Should both it and the kernel's fail,
+	 * the id still names files: the clock, the pid and a count.
+	 */
+	if (gnutls_rnd(GNUTLS_RND_NONCE, b, sizeof(b)) != 0 &&
+	    getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		t = (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+		k[0] = ++n;
+		k[1] = (uint32_t)getpid();
+		memcpy(b, &t, sizeof(t));
+		memcpy(b + 8, k, sizeof(k));
+	}
 	b[6] = (b[6] & 0x0f) | 0x40;
 	b[8] = (b[8] & 0x3f) | 0x80;
 	for (i = 0; i < sizeof(b); i++) {

@@ -358,6 +358,44 @@ fail:
 }
 
 /*
+ * A new file at path (in dir) that readers see whole or not at all,
+ * without a name of its own while it is written: an unnamed inode
+ * (O_TMPFILE) linked in when done, so a crash leaves nothing behind
+ * and the directory is changed once.  Where the file system or a
+ * missing /proc refuses that, tmp and a rename, as file_replace.
+ * Returns 0, or -1 with errno set.
+ */
+int
+file_publish(const char *dir, const char *tmp, const char *path,
+    const void *p, size_t n, int mode)
+{
+	char	 self[64];
+	int	 fd, saved;
+
+	fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
+	if (fd == -1)
+		return file_replace(tmp, path, p, n, mode, 0);
+	if (write(fd, p, n) != (ssize_t)n) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	/* linkat's AT_EMPTY_PATH needs a capability; /proc does not. */
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, self, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == -1) {
+		saved = errno;
+		close(fd);
+		if (saved == EEXIST) {
+			errno = saved;
+			return -1;
+		}
+		return file_replace(tmp, path, p, n, mode, 0);
+	}
+	return close(fd);
+}
+
+/*
  * v's string, or "" when it is absent or no string: a file of our own
  * that was damaged must not put a NULL into strcmp.
  */

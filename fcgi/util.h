@@ -24,6 +24,8 @@ int	 utf8_valid(const char *, size_t);
 
 
 int	 b64_decode(const char *, size_t, char **, size_t *);
+int	 file_publish(const char *, const char *, const char *,
+	    const void *, size_t, int);
 int	 file_replace(const char *, const char *, const void *, size_t,
 	    int, int);
 const char *jv_str(json_object *);
