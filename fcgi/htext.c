@@ -50,11 +50,26 @@ static const struct {
 
 /* The pass's state; one per call. */
 struct htext {
-	struct buf	 raw;		/* text before white space is folded */
+	struct buf	 out;		/* the text, white space folded */
 	struct buf	 href;		/* the open link's target */
 	size_t		 astart;	/* where the open link's text began */
 	int		 inlink;	/* an <a> is open */
 	int		 inhead;	/* inside <head>, before any content */
+	int		 nl;		/* line breaks since the last word */
+	int		 sp;		/* a space is due before the next word */
+};
+
+/* What a byte of text is: part of a word, white space, a reference. */
+#define C_WORD		0
+#define C_SPACE		1
+#define C_AMP		2
+#define C_DROP		3	/* a control character: no text */
+
+static const unsigned char cclass[256] = {
+	[0x00 ... 0x08] = C_DROP, ['\t'] = C_SPACE, ['\n'] = C_SPACE,
+	[0x0b] = C_DROP, ['\f'] = C_SPACE, ['\r'] = C_SPACE,
+	[0x0e ... 0x1f] = C_DROP, [' '] = C_SPACE, ['&'] = C_AMP,
+	[0x7f] = C_DROP,
 };
 
 static int
@@ -86,43 +101,44 @@ is_alnum(int c)
 	return is_alpha(c) || (c >= '0' && c <= '9');
 }
 
-/* A code point as UTF-8; nothing for one no text may hold. */
-static void
-put_cp(struct buf *b, unsigned long cp)
+/*
+ * A code point as UTF-8 into u (4 bytes); none for one no text may
+ * hold.  Returns the length.
+ */
+static size_t
+utf8_put(unsigned long cp, char *u)
 {
-	unsigned char	 u[4];
-	size_t		 n;
-
 	if (cp == 0 || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return;
+		return 0;
 	if (cp < 0x80) {
-		u[0] = (unsigned char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		u[0] = (unsigned char)(0xc0 | cp >> 6);
-		u[1] = (unsigned char)(0x80 | (cp & 0x3f));
-		n = 2;
-	} else if (cp < 0x10000) {
-		u[0] = (unsigned char)(0xe0 | cp >> 12);
-		u[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
-		u[2] = (unsigned char)(0x80 | (cp & 0x3f));
-		n = 3;
-	} else {
-		u[0] = (unsigned char)(0xf0 | cp >> 18);
-		u[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3f));
-		u[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
-		u[3] = (unsigned char)(0x80 | (cp & 0x3f));
-		n = 4;
+		u[0] = (char)cp;
+		return 1;
 	}
-	buf_add(b, u, n);
+	if (cp < 0x800) {
+		u[0] = (char)(0xc0 | cp >> 6);
+		u[1] = (char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		u[0] = (char)(0xe0 | cp >> 12);
+		u[1] = (char)(0x80 | (cp >> 6 & 0x3f));
+		u[2] = (char)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	u[0] = (char)(0xf0 | cp >> 18);
+	u[1] = (char)(0x80 | (cp >> 12 & 0x3f));
+	u[2] = (char)(0x80 | (cp >> 6 & 0x3f));
+	u[3] = (char)(0x80 | (cp & 0x3f));
+	return 4;
 }
 
 /*
- * A character reference at s ('&'): its text goes to b.  Returns the
- * bytes used; one ("&" as itself) when it is not a reference.
+ * A character reference at s ('&'): its text goes to u (4 bytes), its
+ * length to *un.  Returns the bytes used; one ("&" as itself) when it
+ * is not a reference.
  */
 static size_t
-char_ref(const char *s, struct buf *b)
+char_ref(const char *s, char *u, size_t *un)
 {
 	const htmlEntityDesc	*e;
 	char			 name[LIM_ENTITY];
@@ -147,10 +163,11 @@ char_ref(const char *s, struct buf *b)
 			digits++;
 		}
 		if (digits == 0) {
-			buf_putc(b, '&');
+			u[0] = '&';
+			*un = 1;
 			return 1;
 		}
-		put_cp(b, cp);
+		*un = utf8_put(cp, u);
 		return s[i] == ';' ? i + 1 : i;
 	}
 	for (n = 0; is_alnum((unsigned char)s[i]) && n + 1 < sizeof(name);
@@ -159,36 +176,84 @@ char_ref(const char *s, struct buf *b)
 	name[n] = '\0';
 	if (n == 0 || s[i] != ';' ||
 	    (e = htmlEntityLookup((const xmlChar *)name)) == NULL) {
-		buf_putc(b, '&');
+		u[0] = '&';
+		*un = 1;
 		return 1;
 	}
-	put_cp(b, e->value);
+	*un = utf8_put(e->value, u);
 	return i + 1;
+}
+
+/* A word (no white space in it) after the space or lines due. */
+static void
+word(struct htext *h, const char *s, size_t n)
+{
+	if (n == 0)
+		return;
+	if (h->sp && h->nl == 0 && h->out.len > 0)
+		buf_putc(&h->out, ' ');
+	buf_add(&h->out, s, n);
+	h->nl = h->sp = 0;
+}
+
+/* A line break; two in a row are a blank line, and no more. */
+static void
+newline(struct htext *h)
+{
+	if (h->nl < 2 && h->out.len > 0)
+		buf_putc(&h->out, '\n');
+	h->nl++;
+	h->sp = 0;
+}
+
+/* Text that is ours, not the document's: its ' ' and '\n' fold too. */
+static void
+put(struct htext *h, const char *s, size_t n)
+{
+	size_t	 k;
+
+	while (n > 0) {
+		for (k = 0; k < n && s[k] != ' ' && s[k] != '\n'; k++)
+			;
+		word(h, s, k);
+		if (k == n)
+			break;
+		if (s[k] == '\n')
+			newline(h);
+		else
+			h->sp = 1;
+		s += k + 1;
+		n -= k + 1;
+	}
 }
 
 /* Text: white space is one space, references decoded, controls gone. */
 static void
 text(struct htext *h, const char *s, size_t n)
 {
-	size_t	 i = 0, run;
+	char	 u[4];
+	size_t	 i = 0, run, un;
 
 	while (i < n) {
-		for (run = 0; i + run < n; run++) {
-			unsigned char	 c = (unsigned char)s[i + run];
-
-			if (c < 0x20 || c == '&' || c == 0x7f)
-				break;
-		}
-		buf_add(&h->raw, s + i, run);
+		for (run = 0; i + run < n &&
+		    cclass[(unsigned char)s[i + run]] == C_WORD; run++)
+			;
+		word(h, s + i, run);
 		i += run;
 		if (i >= n)
 			break;
-		if (s[i] == '&')
-			i += char_ref(s + i, &h->raw);
-		else {
-			if (is_space((unsigned char)s[i]))
-				buf_putc(&h->raw, ' ');
+		switch (cclass[(unsigned char)s[i]]) {
+		case C_AMP:
+			i += char_ref(s + i, u, &un);
+			put(h, u, un);
+			break;
+		case C_SPACE:
+			h->sp = 1;
 			i++;
+			break;
+		default:
+			i++;
+			break;
 		}
 	}
 }
@@ -200,8 +265,8 @@ text(struct htext *h, const char *s, size_t n)
 static void
 link_end(struct htext *h)
 {
-	const char	*u = h->href.ptr;
-	size_t		 len = h->raw.len - h->astart;
+	const char	*u = h->href.ptr, *t;
+	size_t		 len;
 
 	if (!h->inlink)
 		return;
@@ -211,9 +276,16 @@ link_end(struct htext *h)
 	if (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0 &&
 	    strncmp(u, "mailto:", 7) != 0)
 		return;
-	if (len == h->href.len && memcmp(h->raw.ptr + h->astart, u, len) == 0)
+	/* The link's text, less the space or break due before it. */
+	for (t = h->out.ptr + h->astart, len = h->out.len - h->astart;
+	    len > 0 && (*t == ' ' || *t == '\n'); t++, len--)
+		;
+	if (len == h->href.len && memcmp(t, u, len) == 0)
 		return;
-	buf_printf(&h->raw, " <%s>", u);
+	h->sp = 1;
+	put(h, "<", 1);
+	put(h, u, h->href.len);
+	put(h, ">", 1);
 }
 
 /*
@@ -244,27 +316,23 @@ skip_raw(const char *s, const char *name)
 static void
 line_break(struct htext *h, int end)
 {
-	size_t	 n = h->raw.len;
-
-	if (!end) {
-		while (n > 0 && h->raw.ptr[n - 1] == ' ')
-			n--;
-		if (n == 0 || h->raw.ptr[n - 1] == '\n')
-			return;
-	}
-	buf_putc(&h->raw, '\n');
+	if (!end && (h->out.len == 0 || h->out.ptr[h->out.len - 1] == '\n'))
+		return;
+	newline(h);
 }
 
 /* A link's target, references decoded. */
 static void
 href(struct htext *h, const char *v, size_t vn)
 {
-	size_t	 i = 0;
+	char	 u[4];
+	size_t	 i = 0, un;
 
 	while (i < vn) {
-		if (v[i] == '&')
-			i += char_ref(v + i, &h->href);
-		else
+		if (v[i] == '&') {
+			i += char_ref(v + i, u, &un);
+			buf_add(&h->href, u, un);
+		} else
 			buf_putc(&h->href, v[i++]);
 	}
 }
@@ -294,7 +362,7 @@ tag(struct htext *h, const char *s)
 	if (!end && strcmp(name, "a") == 0) {
 		link_end(h);
 		h->inlink = 1;
-		h->astart = h->raw.len;
+		h->astart = h->out.len;
 		buf_reset(&h->href);
 	}
 	/* Attributes: only a link's href is kept. */
@@ -337,16 +405,17 @@ tag(struct htext *h, const char *s)
 		link_end(h);
 	if (!end && (fl & EL_SKIP))
 		return (size_t)(p - s) + skip_raw(p, name);
-	if (fl & (EL_PARA | EL_RULE))
-		buf_puts(&h->raw, "\n\n");
-	else if ((fl & EL_BREAK) && !end)
-		buf_putc(&h->raw, '\n');
+	if (fl & (EL_PARA | EL_RULE)) {
+		newline(h);
+		newline(h);
+	} else if ((fl & EL_BREAK) && !end)
+		newline(h);
 	else if (fl & EL_LINE)
 		line_break(h, end);
 	else if ((fl & EL_ITEM) && !end)
-		buf_puts(&h->raw, "\n- ");
+		put(h, "\n- ", 3);
 	else if ((fl & EL_CELL) && end)
-		buf_putc(&h->raw, ' ');
+		h->sp = 1;
 	return (size_t)(p - s);
 }
 
@@ -365,50 +434,16 @@ skip_markup(const char *s)
 	return (size_t)(e - s) + (*e == '-' ? 3 : 1);
 }
 
-/*
- * Folds the raw text: one space between words, at most one blank line,
- * none at either end.  Never longer than raw, so written in one piece.
- */
-static char *
-fold(const struct buf *raw)
-{
-	const char	*p = raw->ptr != NULL ? raw->ptr : "";
-	char		*out, *o;
-	int		 nl = 0, sp = 0;
-
-	out = o = xmalloc(raw->len + 1);
-	for (; *p != '\0'; p++) {
-		if (*p == '\n') {
-			if (nl < 2 && o > out)
-				*o++ = '\n';
-			nl++;
-			sp = 0;
-		} else if (*p == ' ') {
-			sp = 1;
-		} else {
-			if (sp && nl == 0 && o > out)
-				*o++ = ' ';
-			*o++ = *p;
-			nl = sp = 0;
-		}
-	}
-	while (o > out && o[-1] == '\n')
-		o--;
-	*o = '\0';
-	return out;
-}
-
 /* The plain text of html, never NULL.  Caller frees. */
 char *
 htext_plain(const char *html)
 {
 	struct htext	 h;
 	const char	*s = html;
-	char		*out;
 	size_t		 n;
 
 	memset(&h, 0, sizeof(h));
-	buf_init(&h.raw, LIM_MAIL);
+	buf_init(&h.out, LIM_MAIL);
 	buf_init(&h.href, LIM_URL);
 	while (*s != '\0') {
 		n = strcspn(s, "<");
@@ -427,13 +462,13 @@ htext_plain(const char *html)
 			s += skip_markup(s);
 		else {
 			if (!h.inhead)
-				buf_putc(&h.raw, '<');
+				word(&h, "<", 1);
 			s++;
 		}
 	}
 	link_end(&h);
-	out = fold(&h.raw);
-	buf_free(&h.raw);
 	buf_free(&h.href);
-	return out;
+	while (h.out.len > 0 && h.out.ptr[h.out.len - 1] == '\n')
+		h.out.ptr[--h.out.len] = '\0';
+	return buf_take(&h.out);
 }

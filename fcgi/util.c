@@ -287,28 +287,35 @@ b64_encode(const void *p, size_t n, size_t line, char **out, size_t *outlen)
 	    "abcdefghijklmnopqrstuvwxyz0123456789+/";
 	const unsigned char	*s = p;
 	char			*o;
-	size_t			 i, k = 0, col = 0, cap, full;
+	size_t			 i, k = 0, cap, full, per, end;
 	unsigned int		 acc;
 
 	cap = (n + 2) / 3 * 4;
 	if (line > 0)
 		cap += (cap / line + 1) * 2;
 	o = xmalloc(cap + 1);
-	/* Whole groups first, without a test per byte: mail bodies. */
+	/*
+	 * Whole groups first, a line of them at a time: no test per byte
+	 * (mail bodies).  A line that is no multiple of 4 is cut after the
+	 * group that reaches it, as before.
+	 */
 	full = n - n % 3;
-	for (i = 0; i < full; i += 3) {
-		acc = (unsigned int)s[i] << 16 | (unsigned int)s[i + 1] << 8 |
-		    s[i + 2];
-		o[k] = tab[acc >> 18];
-		o[k + 1] = tab[acc >> 12 & 63];
-		o[k + 2] = tab[acc >> 6 & 63];
-		o[k + 3] = tab[acc & 63];
-		k += 4;
-		col += 4;
-		if (line > 0 && col >= line && i + 3 < n) {
+	per = line > 0 ? (line + 3) / 4 : full / 3 + 1;
+	for (i = 0; i < full; ) {
+		end = i + per * 3 < full ? i + per * 3 : full;
+		for (; i < end; i += 3) {
+			acc = (unsigned int)s[i] << 16 |
+			    (unsigned int)s[i + 1] << 8 | s[i + 2];
+			o[k] = tab[acc >> 18];
+			o[k + 1] = tab[acc >> 12 & 63];
+			o[k + 2] = tab[acc >> 6 & 63];
+			o[k + 3] = tab[acc & 63];
+			k += 4;
+		}
+		if (line > 0 && i % (per * 3) == 0 &&
+		    i < n) {
 			o[k++] = '\r';
 			o[k++] = '\n';
-			col = 0;
 		}
 	}
 	if (n > full) {
