@@ -240,12 +240,9 @@ comp_outbox(struct ctx *cx, const char *channel, const char *ext,
     const void *p, size_t n, struct reply *rp)
 {
 	char		 dir[LIM_PATH], tmp[LIM_PATH], path[LIM_PATH], ts[32];
-	time_t		 now = time(NULL);
-	struct tm	 tm;
 	int		 rc = -1;
 
-	gmtime_r(&now, &tm);
-	strftime(ts, sizeof(ts), "%Y%m%dT%H%M%SZ", &tm);
+	utc_fmt(time(NULL), UTC_COMPACT, ts, sizeof(ts));
 	if (snprintf(path, sizeof(path), "%s/outbox/%s-%s-%s.%s",
 	    cx->conf->state_dir, ts, cx->request_id, channel, ext) >=
 	    (int)sizeof(path) || snprintf(tmp, sizeof(tmp),

@@ -33,7 +33,6 @@ log_emit(const char *level, const char *fmt, va_list ap, const char *err)
 	static pid_t	 pid;
 	char		 when[32];
 	struct timespec	 ts;
-	struct tm	 tm;
 	size_t		 i, n;
 	int		 len;
 
@@ -43,9 +42,7 @@ log_emit(const char *level, const char *fmt, va_list ap, const char *err)
 	 * stderr reaches a file with no time of its own.
 	 */
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	if (strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
-		when[0] = '\0';
+	utc_fmt(ts.tv_sec, UTC_LOG, when, sizeof(when));
 	/* The process never forks, so its pid is asked for once. */
 	if (pid == 0)
 		pid = getpid();
@@ -217,11 +214,8 @@ log_audit_record(const char *request_id, const char *component)
 {
 	json_object	*rec;
 	char		 ts[32];
-	time_t		 now = time(NULL);
-	struct tm	 tm;
 
-	gmtime_r(&now, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	utc_fmt(time(NULL), UTC_ISO, ts, sizeof(ts));
 	rec = json_object_new_object();
 	json_object_object_add(rec, "ts", json_object_new_string(ts));
 	json_object_object_add(rec, "request_id",

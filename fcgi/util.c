@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -362,6 +363,45 @@ fail:
 	unlink(tmp);
 	errno = saved;
 	return -1;
+}
+
+/*
+ * t in UTC, in one of the stamps we write, into out.  The last string
+ * of each is kept: a request stamps the same second several times (log
+ * line, audit record, outbox name), and strftime is not cheap.
+ */
+void
+utc_fmt(time_t t, enum utc_form form, char *out, size_t outsz)
+{
+	static struct {
+		time_t	 t;
+		char	 s[32];
+	}		 memo[UTC_NFORMS];	/* process scope */
+	struct tm	 tm;
+	size_t		 n = 0;
+
+	if (memo[form].s[0] == '\0' || memo[form].t != t) {
+		gmtime_r(&t, &tm);
+		switch (form) {
+		case UTC_LOG:
+			n = strftime(memo[form].s, sizeof(memo[form].s),
+			    "%Y-%m-%dT%H:%M:%S", &tm);
+			break;
+		case UTC_ISO:
+			n = strftime(memo[form].s, sizeof(memo[form].s),
+			    "%Y-%m-%dT%H:%M:%SZ", &tm);
+			break;
+		case UTC_COMPACT:
+			n = strftime(memo[form].s, sizeof(memo[form].s),
+			    "%Y%m%dT%H%M%SZ", &tm);
+			break;
+		default:
+			break;
+		}
+		memo[form].s[n] = '\0';
+		memo[form].t = t;
+	}
+	snprintf(out, outsz, "%s", memo[form].s);
 }
 
 /*

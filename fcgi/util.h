@@ -2,6 +2,7 @@
 #define UTIL_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include <json-c/json.h>
 
@@ -24,6 +25,15 @@ int	 utf8_valid(const char *, size_t);
 
 
 int	 b64_decode(const char *, size_t, char **, size_t *);
+/* The UTC stamps utc_fmt writes. */
+enum utc_form {
+	UTC_LOG,	/* 2026-12-02T16:21:21 (the log adds milliseconds) */
+	UTC_ISO,	/* 2026-12-02T16:21:21Z */
+	UTC_COMPACT,	/* 20261202T162121Z (file names) */
+	UTC_NFORMS
+};
+
+void	 utc_fmt(time_t, enum utc_form, char *, size_t);
 int	 file_publish(const char *, const char *, const char *,
 	    const void *, size_t, int);
 int	 file_replace(const char *, const char *, const void *, size_t,
