@@ -369,13 +369,16 @@ def upstream_config(ng):
 
 # -- rows
 
-def row(name, r, **extra):
+def row(name, r, doc):
+    """A table row of wrk's report r and doc, one answer taken aside
+    by urllib (the spot check: its JSON must say result true)."""
     r = dict(r, name=name, notes=[], bad=[])
     if r.get("non2xx"):
         r["bad"].append("%d non-2xx" % r["non2xx"])
     if r.get("sockerr"):
         r["bad"].append("%d socket errors" % r["sockerr"])
-    r.update(extra)
+    if doc.get("result") is not True:
+        r["bad"].append("spot check: %s" % json.dumps(doc)[:200])
     return r
 
 
@@ -383,6 +386,8 @@ def spot(port, path, body):
     """One request by urllib: its JSON answer, or {"error": ...}."""
     req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path),
                                  data=body)
+    if body is not None:
+        req.add_header("Content-Type", "application/json")
     try:
         with urllib.request.urlopen(req, timeout=30) as f:
             return json.loads(f.read())
@@ -392,25 +397,19 @@ def spot(port, path, body):
 
 def app_row(g, name, path, body, secs, tmp, ng=None, uri=None,
             label=None):
-    """One wrk run on gateway g, with the app log's result=false and
-    result=true lines of that run, a spot check and nginx's calls."""
-    r = {}
-    if body is not None:
-        doc = spot(g.port, path, body)
-        r["spot"] = doc.get("result") is True
+    """One wrk run on gateway g after a spot check, with the app log's
+    result=false lines of that run and, for an HTTPS row, the calls
+    nginx got (uri, named label) and the connections they came on."""
+    doc = spot(g.port, path, body)
     before = g.app_log()
     out = wrk("http://127.0.0.1:%d%s" % (g.port, path), secs,
               lua_script(tmp, "row", body) if body is not None else None)
     time.sleep(0.3)
     log = g.app_log()[len(before):]
-    out = row(name, out)
+    out = row(name, out, doc=doc)
     false = log.count("result=false")
     if false:
         out["bad"].append("%d answers result=false in the app log" % false)
-    if body is not None and not r["spot"]:
-        out["bad"].append("spot check: %s" % json.dumps(doc)[:200])
-    elif body is not None:
-        out["notes"].append("spot check result true")
     if ng is not None:
         n, c = ng.calls(uri)
         out["notes"].append("nginx: %d %s over %d TLS connection(s)"
@@ -429,9 +428,11 @@ def bare_gateway(builddir):
 def table(builddir, secs, tmp):
     rows = []
     with bare_gateway(builddir) as g:
+        path = API + "send_mail/"
+        doc = spot(g.port, path, BODY_1K)
         rows.append(row("bare responder, 1 KB JSON parse", wrk(
-            "http://127.0.0.1:%d%ssend_mail/" % (g.port, API), secs,
-            lua_script(tmp, "bare", BODY_1K))))
+            "http://127.0.0.1:%d%s" % (g.port, path), secs,
+            lua_script(tmp, "bare", BODY_1K)), doc))
     with Nginx(tmp) as ng, harness.Gateway(builddir, upstream_config(ng),
                                            procs=PROCS) as g:
         rows.append(app_row(g, "get_msg_type", API + "get_msg_type/?" +
@@ -464,6 +465,9 @@ def print_table(rows, secs):
                 ("; " + notes if notes else "")
         print("%-36s %9.0f %7.2f %8d  %s" % (r["name"], r["rps"], ratio,
                                             r.get("non2xx", 0), notes))
+    print("(a row counts when its run had 0 non-2xx, 0 socket errors and 0 "
+          "result=false in the app's log, and one answer taken aside says "
+          "result true; else it says INVALID)")
 
 
 # -- the web server's hop
@@ -670,6 +674,18 @@ def memory(builddir, requests, tmp):
                                                end[p] - start[p], served))
 
 
+def fs_type(path):
+    """The file system type path is on (the outbox's, the logs')."""
+    best, kind = "", "?"
+    with open("/proc/mounts") as f:
+        for line in f:
+            mnt, typ = line.split()[1:3]
+            if (path == mnt or path.startswith(mnt.rstrip("/") + "/")) and \
+                    len(mnt) >= len(best):
+                best, kind = mnt, typ
+    return kind
+
+
 def header(builddir):
     model = ""
     try:
@@ -682,9 +698,12 @@ def header(builddir):
         pass
     with open("/proc/loadavg") as f:
         load = " ".join(f.read().split()[:3])
-    print("machine: %s, %s, nproc %d, load average %s at start; build %s" % (
-        os.uname().nodename, model or "?", os.cpu_count(), load,
-        os.path.abspath(os.path.join(harness.TOP, builddir))))
+    tmp = tempfile.gettempdir()
+    print("machine: %s, %s, nproc %d, load average %s at start; build %s; "
+          "temp dirs (state, outbox, logs) in %s (%s)" % (
+              os.uname().nodename, model or "?", os.cpu_count(), load,
+              os.path.abspath(os.path.join(harness.TOP, builddir)), tmp,
+              fs_type(os.path.realpath(tmp))))
 
 
 def main():
