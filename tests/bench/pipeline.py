@@ -18,9 +18,10 @@ by wrk's or the driver's duration.
      send_weixin     WeCom (wx_type qy): the same nginx answering gettoken
                      (expires_in 7200) and message/send (errcode 0, msgid).
    A row is valid only with 0 non-2xx, 0 socket errors and 0
-   "result=false" in the app's log over its run; the HTTPS rows also
-   spot-check one answer (result true) and count the calls nginx got and
-   over how many TLS connections.
+   "result=false" in the app's log over its run, and one answer taken
+   aside by urllib first saying result true; else it says INVALID.  The
+   HTTPS rows also count the calls nginx got and over how many TLS
+   connections (2, one per worker, when the connection is kept).
 2. The web server's hop: the bare responder and send_mail into the outbox
    again, with the same 2 processes spawned the way lighttpd spawns them
    (the listening Unix socket on fd 0) but driven straight over FastCGI by
@@ -33,12 +34,13 @@ by wrk's or the driver's duration.
    fcgi_load.c without lighttpd: the share of the gateway-vs-curl gap
    (per message) that is the web server's hop.
 4. Memory: Private_Dirty (/proc/PID/smaps_rollup) of each worker of the
-   /api/c/compapi/ mount after 100 warm-up requests and after
+   /api/c/compapi/ mount after 100 warm-up requests, halfway and after
    --requests send_mail into the outbox (default 100,000; counted by the
    app's log lines: the outbox keeps only its newest outbox_keep files),
    with its growth.
 
 usage: pipeline.py BUILDDIR [SECONDS] [--requests N]
+                   [--only table,hop,smtp,memory]
 """
 import argparse
 import json
@@ -546,7 +548,8 @@ def smtp(builddir, secs, tmp):
           "lighttpd (wrk), straight over FastCGI (fcgi_load.c, no lighttpd), "
           "and a plain libcurl loop sending the same bytes (1 kept "
           "connection per process); hop share = the part of the per-message "
-          "gap to curl that lighttpd's hop is" % (size, secs))
+          "gap to curl that lighttpd's hop is (near 0 or below: no hop "
+          "to measure)" % (size, secs))
     print("%-16s %9s %9s %9s %7s %9s  %s" % ("procs/clients", "lighttpd",
                                             "direct", "curl", "ratio",
                                             "hop share", "failed"))
@@ -630,8 +633,17 @@ class LogCount:
         return self.n
 
 
+def sample(pids):
+    """{pid: Private_Dirty kB, or None once the process is gone}."""
+    return {p: private_dirty(p) if harness.alive(p) else None for p in pids}
+
+
 def memory(builddir, requests, tmp):
+    """Private_Dirty of the mount's workers after the warm-up, halfway
+    and at the end: growth that goes on past halfway is a leak, growth
+    that stops is caches filling."""
     url = "http://127.0.0.1:%%d%ssend_mail/" % API
+    errs = 0
     with harness.Gateway(builddir, procs=PROCS) as g:
         pids = mount_workers(g)
         count = LogCount(os.path.join(g.dir, "app.log"),
@@ -640,38 +652,40 @@ def memory(builddir, requests, tmp):
                   count, 100, 60)
         time.sleep(0.3)
         warm = count()
-        start = {p: private_dirty(p) for p in pids}
-        per = -(-requests // THREADS)
-        r = wrk_until(url % g.port, lua_script(tmp, "mem", BODY_1K, per),
-                      count, warm + requests, max(120, requests // 50))
-        time.sleep(0.5)
+        marks = [sample(pids)]
+        for n in (requests // 2, requests - requests // 2):
+            base = count()
+            r = wrk_until(url % g.port, lua_script(
+                tmp, "mem", BODY_1K, -(-n // THREADS)), count, base + n,
+                max(120, n // 50))
+            errs += r["non2xx"] + r["sockerr"]
+            time.sleep(0.5)
+            marks.append(sample(pids))
         done = count() - warm
-        end = {p: private_dirty(p) if harness.alive(p) else None
-               for p in pids}
         log = g.app_log()
     print()
     print("memory: the %d workers of the /api/c/compapi/ mount, "
           "Private_Dirty from /proc/PID/smaps_rollup, after %d warm-up "
-          "requests and after %d more send_mail into the outbox (1 KB body, "
-          "wrk -t%d -c%d; counted by the app's result=true log lines)"
-          % (len(pids), warm, done, THREADS, CONNS))
+          "requests, halfway and after %d more send_mail into the outbox "
+          "(1 KB body, wrk -t%d -c%d; counted by the app's result=true log "
+          "lines)" % (len(pids), warm, done, THREADS, CONNS))
     false = log.count("result=false")
-    if r["non2xx"] or r["sockerr"] or false or done < requests or \
-            len(pids) != PROCS:
-        print("memory: INVALID: %d non-2xx, %d socket errors, %d "
+    if errs or false or done < requests or len(pids) != PROCS:
+        print("memory: INVALID: %d non-2xx or socket errors, %d "
               "result=false, %d of %d requests, %d workers found" % (
-                  r["non2xx"], r["sockerr"], false, done, requests,
-                  len(pids)))
+                  errs, false, done, requests, len(pids)))
     for p in pids:
         served = len(re.findall(r"cmsi\[%d\] .*component=send_mail "
                                 r"result=true" % p, log))
-        if end[p] is None:
+        start, mid, end = (m[p] for m in marks)
+        if mid is None or end is None:
             print("memory: pid %d: start %d kB; GONE before the end "
-                  "(restarted?)" % (p, start[p]))
+                  "(restarted?)" % (p, start))
             continue
-        print("memory: pid %d: start %d kB, end %d kB, growth %+d kB "
-              "(%d requests served in all)" % (p, start[p], end[p],
-                                               end[p] - start[p], served))
+        print("memory: pid %d: start %d kB, halfway %d kB, end %d kB, "
+              "growth %+d kB (%+d kB in the second half; %d requests "
+              "served in all)" % (p, start, mid, end, end - start,
+                                  end - mid, served))
 
 
 def fs_type(path):
