@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -129,7 +130,7 @@ status_of(const char *out, size_t n)
 		if (nl - p <= 1 || (nl - p == 2 && p[0] == '\r'))
 			break;
 		if (nl - p > 11 && strncasecmp(p, "Status: ", 8) == 0)
-			return atoi(p + 8);
+			return (int)strtol(p + 8, NULL, 10);
 		p = nl + 1;
 	}
 	return 200;
