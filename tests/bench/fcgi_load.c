@@ -127,8 +127,8 @@ status_of(const char *out, size_t n)
 		nl = memchr(p, '\n', (size_t)(end - p));
 		if (nl == NULL)
 			nl = end;
-		if (nl - p <= 1 || (nl - p == 2 && p[0] == '\r'))
-			break;
+		if (nl == p || (nl - p == 1 && p[0] == '\r'))
+			break;		/* the blank line: no Status header */
 		if (nl - p > 11 && strncasecmp(p, "Status: ", 8) == 0)
 			return (int)strtol(p + 8, NULL, 10);
 		p = nl + 1;
