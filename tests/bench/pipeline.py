@@ -40,9 +40,10 @@ by wrk's or the driver's duration.
    with its growth.
 
 usage: pipeline.py BUILDDIR [SECONDS] [--requests N]
-                   [--only table,hop,smtp,memory]
+                   [--only table,smtp,memory]
 """
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -128,7 +129,8 @@ def lua_script(tmp, name, body, stop_after=0):
 
 
 def parse_wrk(out):
-    """{requests, rps, non2xx, sockerr} of wrk's report."""
+    """{requests, rps, non2xx, errors (socket errors)} of wrk's
+    report."""
     def num(pat, conv=int):
         m = re.search(pat, out)
         return conv(m.group(1)) if m else 0
@@ -137,11 +139,11 @@ def parse_wrk(out):
     return {"requests": num(r"(\d+) requests in"),
             "rps": num(r"Requests/sec:\s+([0-9.]+)", float),
             "non2xx": num(r"Non-2xx or 3xx responses: (\d+)"),
-            "sockerr": sum(int(x) for x in m.groups()) if m else 0}
+            "errors": sum(int(x) for x in m.groups()) if m else 0}
 
 
-def wrk(url, secs, script):
-    argv = ["wrk", "-t%d" % THREADS, "-c%d" % CONNS, "-d%ds" % secs]
+def wrk(url, secs, script, threads=THREADS, conns=CONNS):
+    argv = ["wrk", "-t%d" % threads, "-c%d" % conns, "-d%ds" % secs]
     if script:
         argv += ["-s", script]
     out = subprocess.run(argv + [url], stdout=subprocess.PIPE,
@@ -255,11 +257,16 @@ class Direct:
         return False
 
 
-def fcgi_load(builddir, sock, request, secs, conns, tmp):
-    """fcgi_load.c: {requests, secs, rps, non2xx, failed}."""
-    path = os.path.join(tmp, "request.fcgi")
+def request_file(tmp, name, request):
+    path = os.path.join(tmp, name + ".fcgi")
     with open(path, "wb") as f:
         f.write(request)
+    return path
+
+
+def fcgi_load(builddir, sock, path, secs, conns):
+    """fcgi_load.c with the request in file path: {requests, secs, rps,
+    non2xx, errors (failed requests)}."""
     out = subprocess.run([os.path.join(harness.TOP, builddir,
                                        "tests/fcgi_load"), sock, path,
                           str(secs), str(conns)],
@@ -268,10 +275,10 @@ def fcgi_load(builddir, sock, request, secs, conns, tmp):
                   r"(\d+) failed", out)
     if not m:
         return {"requests": 0, "secs": float(secs), "rps": 0.0,
-                "non2xx": 0, "failed": 1}
+                "non2xx": 0, "errors": 1}
     n, t = int(m.group(1)), float(m.group(2))
     return {"requests": n, "secs": t, "rps": n / t,
-            "non2xx": int(m.group(3)), "failed": int(m.group(4))}
+            "non2xx": int(m.group(3)), "errors": int(m.group(4))}
 
 
 # -- the HTTPS stand-in
@@ -369,19 +376,68 @@ def upstream_config(ng):
             "components": {"send_sms": TC3, "send_weixin": WECOM}}
 
 
-# -- rows
+# -- interleaving: every run of a section in 2 s slices, round-robin,
+# so that the machine's load drifts over all of them alike.
 
-def row(name, r, doc):
-    """A table row of wrk's report r and doc, one answer taken aside
-    by urllib (the spot check: its JSON must say result true)."""
-    r = dict(r, name=name, notes=[], bad=[])
-    if r.get("non2xx"):
-        r["bad"].append("%d non-2xx" % r["non2xx"])
-    if r.get("sockerr"):
-        r["bad"].append("%d socket errors" % r["sockerr"])
-    if doc.get("result") is not True:
-        r["bad"].append("spot check: %s" % json.dumps(doc)[:200])
-    return r
+def slices(secs):
+    """(rounds, seconds per slice) for secs seconds per run."""
+    rounds = max(1, secs // 2)
+    return rounds, secs // rounds
+
+
+def merge(results):
+    """One run of its slices: summed counts, the mean of the slices'
+    rates and their spread ((max - min) / mean, in %)."""
+    rps = [r["rps"] for r in results]
+    mean = sum(rps) / len(rps)
+    out = {k: sum(r.get(k, 0) for r in results)
+           for k in ("requests", "non2xx", "errors")}
+    out.update(rps=mean, spread=100 * (max(rps) - min(rps)) / mean
+               if mean else 0.0)
+    return out
+
+
+def interleave(runs, secs):
+    """runs: [(key, fn(seconds) -> {requests, rps, non2xx, errors})],
+    each run for secs seconds in all, one slice of each per round, the
+    order turned by one every round.  Returns {key: merge(slices)}."""
+    rounds, sl = slices(secs)
+    got = {k: [] for k, _ in runs}
+    for i in range(rounds):
+        for j in range(len(runs)):
+            k, fn = runs[(i + j) % len(runs)]
+            got[k].append(fn(sl))
+    return {k: merge(v) for k, v in got.items()}
+
+
+def wrk_run(port, path, body, tmp, name):
+    script = lua_script(tmp, name, body) if body is not None else None
+    url = "http://127.0.0.1:%d%s" % (port, path)
+    return lambda secs: wrk(url, secs, script)
+
+
+def load_run(builddir, sock, path, body, tmp, name, conns=CONNS):
+    req = request_file(tmp, name, fcgi_request(
+        "POST" if body is not None else "GET", path, body))
+    return lambda secs: fcgi_load(builddir, sock, req, secs, conns)
+
+
+# -- the table and the web server's hop
+
+BARE = "bare responder, 1 KB JSON parse"
+# (row, component, path, body, nginx's uri and what its calls are)
+APP_ROWS = (
+    ("get_msg_type", "get_msg_type", API + "get_msg_type/?" +
+     "&".join("%s=%s" % kv for kv in CREDS.items()), None, None),
+    ("send_mail into the outbox (1 KB)", "send_mail", API + "send_mail/",
+     BODY_1K, None),
+    ("send_sms, API 3.0, nginx HTTPS", "send_sms", API + "send_sms/",
+     SMS_BODY, ("/", "SendSms calls")),
+    ("send_weixin, WeCom, nginx HTTPS", "send_weixin", API + "send_weixin/",
+     WX_BODY, ("/cgi-bin/message/send", "message/send calls")),
+)
+HOP_ROWS = ((BARE, BARE + ", direct"),
+            (APP_ROWS[1][0], APP_ROWS[1][0] + ", direct"))
 
 
 def spot(port, path, body):
@@ -397,26 +453,20 @@ def spot(port, path, body):
         return {"error": str(e)}
 
 
-def app_row(g, name, path, body, secs, tmp, ng=None, uri=None,
-            label=None):
-    """One wrk run on gateway g after a spot check, with the app log's
-    result=false lines of that run and, for an HTTPS row, the calls
-    nginx got (uri, named label) and the connections they came on."""
-    doc = spot(g.port, path, body)
-    before = g.app_log()
-    out = wrk("http://127.0.0.1:%d%s" % (g.port, path), secs,
-              lua_script(tmp, "row", body) if body is not None else None)
-    time.sleep(0.3)
-    log = g.app_log()[len(before):]
-    out = row(name, out, doc=doc)
-    false = log.count("result=false")
+def verdict(r, false=0, doc=None):
+    """What makes run r no valid number (empty when it is one): non-2xx,
+    socket errors or failed requests, result=false in the app's log, a
+    spot check (doc, one answer taken aside) without result true."""
+    bad = []
+    if r["non2xx"]:
+        bad.append("%d non-2xx" % r["non2xx"])
+    if r["errors"]:
+        bad.append("%d socket errors or failed requests" % r["errors"])
     if false:
-        out["bad"].append("%d answers result=false in the app log" % false)
-    if ng is not None:
-        n, c = ng.calls(uri)
-        out["notes"].append("nginx: %d %s over %d TLS connection(s)"
-                            % (n, label, c))
-    return out
+        bad.append("%d answers result=false in the app's log" % false)
+    if doc is not None and doc.get("result") is not True:
+        bad.append("spot check: %s" % json.dumps(doc)[:200])
+    return bad
 
 
 def bare_gateway(builddir):
@@ -428,143 +478,176 @@ def bare_gateway(builddir):
 
 
 def table(builddir, secs, tmp):
-    rows = []
-    with bare_gateway(builddir) as g:
-        path = API + "send_mail/"
-        doc = spot(g.port, path, BODY_1K)
-        rows.append(row("bare responder, 1 KB JSON parse", wrk(
-            "http://127.0.0.1:%d%s" % (g.port, path), secs,
-            lua_script(tmp, "bare", BODY_1K)), doc))
-    with Nginx(tmp) as ng, harness.Gateway(builddir, upstream_config(ng),
-                                           procs=PROCS) as g:
-        rows.append(app_row(g, "get_msg_type", API + "get_msg_type/?" +
-                            "&".join("%s=%s" % kv for kv in CREDS.items()),
-                            None, secs, tmp))
-        rows.append(app_row(g, "send_mail into the outbox (1 KB)",
-                            API + "send_mail/", BODY_1K, secs, tmp))
-        rows.append(app_row(g, "send_sms, API 3.0, nginx HTTPS",
-                            API + "send_sms/", SMS_BODY, secs, tmp, ng, "/",
-                            "SendSms calls"))
-        rows.append(app_row(g, "send_weixin, WeCom, nginx HTTPS",
-                            API + "send_weixin/", WX_BODY, secs, tmp, ng,
-                            "/cgi-bin/message/send", "message/send calls"))
-        n, c = ng.calls("/cgi-bin/gettoken")
-        rows[-1]["notes"].append("%d gettoken" % n)
-    return rows
+    """Every row of the table and of the hop, interleaved: {row: run}
+    with "bad" (verdict) and "notes" added."""
+    bare_bin = os.path.join(harness.TOP, builddir, "tests/bare_fcgi")
+    app_bin = os.path.join(harness.TOP, builddir, "cmsi.fcgi")
+    mail = API + "send_mail/"
+    with contextlib.ExitStack() as st:
+        bare = st.enter_context(bare_gateway(builddir))
+        ng = st.enter_context(Nginx(tmp))
+        g = st.enter_context(harness.Gateway(builddir, upstream_config(ng),
+                                             procs=PROCS))
+        dbare = st.enter_context(Direct(bare_bin, PROCS))
+        dapp = st.enter_context(Direct(app_bin, PROCS, {}))
+        docs = {BARE: spot(bare.port, mail, BODY_1K)}
+        runs = [(BARE, wrk_run(bare.port, mail, BODY_1K, tmp, "bare"))]
+        for name, comp, path, body, _ in APP_ROWS:
+            docs[name] = spot(g.port, path, body)
+            runs.append((name, wrk_run(g.port, path, body, tmp, comp)))
+        runs.append((HOP_ROWS[0][1], load_run(builddir, dbare.sock, mail,
+                                              BODY_1K, tmp, "bare")))
+        runs.append((HOP_ROWS[1][1], load_run(builddir, dapp.sock, mail,
+                                              BODY_1K, tmp, "mail")))
+        res = interleave(runs, secs)
+        time.sleep(0.3)
+        log = g.app_log()
+        false = {name: log.count("component=%s result=false" % comp)
+                 for name, comp, _, _, _ in APP_ROWS}
+        false[HOP_ROWS[1][1]] = dapp.log().count("result=false")
+        for name, r in res.items():
+            r["bad"] = verdict(r, false.get(name, 0), docs.get(name))
+            r["notes"] = []
+        for name, _, _, _, up in APP_ROWS:
+            if up:
+                n, c = ng.calls(up[0])
+                res[name]["notes"].append("nginx: %d %s over %d TLS "
+                                          "connection(s)" % (n, up[1], c))
+        res[APP_ROWS[3][0]]["notes"].append(
+            "%d gettoken" % ng.calls("/cgi-bin/gettoken")[0])
+    return res
 
 
-def print_table(rows, secs):
-    print("pipeline (lighttpd, %d procs per mount, wrk -t%d -c%d -d%ds)"
-          % (PROCS, THREADS, CONNS, secs))
-    print("%-36s %9s %7s %8s  %s" % ("row", "req/s", "ratio", "non-2xx",
-                                    "notes"))
-    floor = rows[0]["rps"]
-    for r in rows:
-        ratio = r["rps"] / floor if floor else 0.0
+def print_table(res, secs):
+    rounds, sl = slices(secs)
+    print("pipeline (lighttpd, %d procs per mount, wrk -t%d -c%d -d%ds, "
+          "as %d interleaved slices of %d s per row)"
+          % (PROCS, THREADS, CONNS, secs, rounds, sl))
+    print("%-36s %9s %7s %8s %7s  %s" % ("row", "req/s", "ratio", "non-2xx",
+                                        "spread", "notes"))
+    floor = res[BARE]["rps"]
+    for name in [BARE] + [a[0] for a in APP_ROWS]:
+        r = res[name]
         notes = "; ".join(r["notes"])
         if r["bad"]:
             notes = "INVALID, NOT A VALID NUMBER: " + ", ".join(r["bad"]) + \
                 ("; " + notes if notes else "")
-        print("%-36s %9.0f %7.2f %8d  %s" % (r["name"], r["rps"], ratio,
-                                            r.get("non2xx", 0), notes))
-    print("(a row counts when its run had 0 non-2xx, 0 socket errors and 0 "
-          "result=false in the app's log, and one answer taken aside says "
-          "result true; else it says INVALID)")
+        print("%-36s %9.0f %7.2f %8d %6.0f%%  %s" % (
+            name, r["rps"], r["rps"] / floor if floor else 0.0, r["non2xx"],
+            r["spread"], notes))
+    print("(valid: 0 non-2xx, 0 socket errors and 0 result=false in the "
+          "app's log over the run, and one answer taken aside first says "
+          "result true; else the row says INVALID.  spread: (max - min) / "
+          "mean of the slices' req/s)")
 
 
-# -- the web server's hop
-
-def hop(builddir, secs, rows, tmp):
-    """The bare responder and send_mail into the outbox straight over
-    FastCGI, next to their lighttpd rows."""
-    uri = API + "send_mail/"
-    req = fcgi_request("POST", uri, BODY_1K)
-    out = []
-    with Direct(os.path.join(harness.TOP, builddir, "tests/bare_fcgi"),
-                PROCS) as d:
-        out.append((rows[0], fcgi_load(builddir, d.sock, req, secs, CONNS,
-                                       tmp), ""))
-    with Direct(os.path.join(harness.TOP, builddir, "cmsi.fcgi"), PROCS,
-                {}) as d:
-        r = fcgi_load(builddir, d.sock, req, secs, CONNS, tmp)
-        false = d.log().count("result=false")
-        out.append((rows[2], r, "%d result=false" % false if false else ""))
+def print_hop(res):
     print()
-    print("web server hop: the same requests and %d processes (socket on fd "
-          "0, as lighttpd spawns them) driven straight over FastCGI by "
-          "tests/bench/fcgi_load.c, %d clients, a new connection per request "
-          "as lighttpd makes them; lighttpd's cost = 1/lighttpd - 1/direct"
-          % (PROCS, CONNS))
-    print("%-36s %9s %9s %12s %9s  %s" % ("row", "lighttpd", "direct",
+    print("web server hop: the same requests to the same %d processes "
+          "(socket on fd 0, as lighttpd spawns them) straight over FastCGI "
+          "by tests/bench/fcgi_load.c, %d clients, a new connection per "
+          "request as lighttpd's mod_fastcgi makes them, interleaved with "
+          "the table's slices; hop = 1/lighttpd - 1/direct per request, "
+          "share = hop / (1/lighttpd)" % (PROCS, CONNS))
+    print("%-36s %9s %9s %11s %9s %7s" % ("row", "lighttpd", "direct",
                                          "hop us/req", "hop share",
-                                         "non-2xx/failed direct"))
-    for lrow, r, extra in out:
-        line = "%-36s %9.0f %9.0f" % (lrow["name"], lrow["rps"], r["rps"])
-        if lrow["rps"] and r["rps"]:
-            cost = 1e6 / lrow["rps"] - 1e6 / r["rps"]
-            line += " %12.0f %8.0f%%" % (cost, 100 * cost * lrow["rps"] / 1e6)
+                                         "spread"))
+    for via, direct in HOP_ROWS:
+        lr, dr = res[via], res[direct]
+        line = "%-36s %9.0f %9.0f" % (via, lr["rps"], dr["rps"])
+        if lr["rps"] and dr["rps"]:
+            cost = 1e6 / lr["rps"] - 1e6 / dr["rps"]
+            line += " %11.0f %8.0f%%" % (cost, 100 * cost * lr["rps"] / 1e6)
         else:
-            line += " %12s %9s" % ("-", "-")
-        bad = r["non2xx"] or r["failed"] or extra
-        line += "  %d/%d" % (r["non2xx"], r["failed"])
-        if bad:
-            line += "  INVALID, NOT A VALID NUMBER" + (": " + extra
-                                                        if extra else "")
+            line += " %11s %9s" % ("-", "-")
+        line += " %6.0f%%" % dr["spread"]
+        if dr["bad"]:
+            line += "  INVALID, NOT A VALID NUMBER: " + ", ".join(dr["bad"])
         print(line)
 
 
 # -- SMTP
 
-def smtp_direct(builddir, sink, procs, conns, secs, tmp):
-    """send_mail to the sink straight over FastCGI: (msg/s, failed)."""
-    body = json.dumps(smtp_bench.BODY).encode()
-    req = fcgi_request("POST", "/api/c/compapi/v2/cmsi/send_mail/", body)
-    with Direct(os.path.join(harness.TOP, builddir, "cmsi.fcgi"), procs,
-                smtp_bench.config(sink.port)) as d:
+def sink_run(sink, fn):
+    """fn(secs) as a run counted by the messages the sink got."""
+    def run(secs):
         before = smtp_bench.sink_count(sink.count)
-        r = fcgi_load(builddir, d.sock, req, secs, conns, tmp)
-        time.sleep(0.3)
+        r = fn(secs)
+        time.sleep(0.2)
         got = smtp_bench.sink_count(sink.count) - before
-        failed = d.log().count("result=false") + r["non2xx"] + r["failed"]
-    return got / r["secs"], failed
+        took = r.get("secs", secs)
+        return dict(r, requests=got, rps=got / took)
+    return run
+
+
+def curl_slice(builddir, sink, procs):
+    def run(secs):
+        rate, sent = smtp_bench.curl_run(builddir, sink.port, sink.first,
+                                         procs, secs)
+        return {"requests": sent, "rps": rate, "non2xx": 0,
+                "errors": 0 if sent else 1}
+    return run
+
+
+def smtp_pair(builddir, sink, procs, threads, conns, secs, tmp):
+    """One PAIRS entry: lighttpd, direct and curl interleaved."""
+    cfg = smtp_bench.config(sink.port)
+    body = json.dumps(smtp_bench.BODY).encode()
+    path = "/api/c/compapi/v2/cmsi/send_mail/"
+    script = lua_script(tmp, "smtp", body)
+    with harness.Gateway(builddir, cfg, procs=procs) as g, \
+            Direct(os.path.join(harness.TOP, builddir, "cmsi.fcgi"), procs,
+                   cfg) as d:
+        url = "http://127.0.0.1:%d%s" % (g.port, path)
+        res = interleave([
+            ("lighttpd", sink_run(sink, lambda s: wrk(
+                url, s, script, threads, conns))),
+            ("direct", sink_run(sink, load_run(
+                builddir, d.sock, path, body, tmp, "smtp", conns))),
+            ("curl", curl_slice(builddir, sink, procs))], secs)
+        time.sleep(0.3)
+        res["lighttpd"]["false"] = g.app_log().count("result=false")
+        res["direct"]["false"] = d.log().count("result=false")
+    return res
 
 
 def smtp(builddir, secs, tmp):
-    lines = []
+    out = []
     with smtp_bench.Sink(builddir, tmp) as sink:
         for procs, threads, conns in smtp_bench.PAIRS:
-            app, got, reqs, bad = smtp_bench.gateway_run(
-                builddir, sink.port, sink.count, procs, threads, conns, secs,
-                tmp)
-            direct, dbad = smtp_direct(builddir, sink, procs, conns, secs,
-                                       tmp)
-            floor, sent = smtp_bench.curl_run(builddir, sink.port, sink.first,
-                                              procs, secs)
-            lines.append((procs, conns, app, bad, direct, dbad, floor))
+            out.append((procs, conns, smtp_pair(builddir, sink, procs,
+                                                threads, conns, secs, tmp)))
         size = sink.size()
     print()
     print("SMTP: send_mail (one recipient, %d-byte message) into "
-          "tests/bench/smtp_sink.c, msg/s the sink got in %d s: through "
-          "lighttpd (wrk), straight over FastCGI (fcgi_load.c, no lighttpd), "
-          "and a plain libcurl loop sending the same bytes (1 kept "
-          "connection per process); hop share = the part of the per-message "
-          "gap to curl that lighttpd's hop is (near 0 or below: no hop "
-          "to measure)" % (size, secs))
+          "tests/bench/smtp_sink.c, msg/s the sink got, %d s each, "
+          "interleaved: through lighttpd (wrk), straight over FastCGI "
+          "(fcgi_load.c, no lighttpd), and a plain libcurl loop sending the "
+          "same bytes (one kept connection per process); ratio = lighttpd / "
+          "curl; hop share = (1/lighttpd - 1/direct) / (1/lighttpd - "
+          "1/curl), the part of the per-message gap to curl that is "
+          "lighttpd's hop (near 0 or below: no hop to measure)"
+          % (size, secs))
     print("%-16s %9s %9s %9s %7s %9s  %s" % ("procs/clients", "lighttpd",
                                             "direct", "curl", "ratio",
-                                            "hop share", "failed"))
-    for procs, conns, app, bad, direct, dbad, floor in lines:
-        ratio = app / floor if floor else 0.0
+                                            "hop share", "notes"))
+    for procs, conns, res in out:
+        app, direct, floor = (res[k]["rps"] for k in
+                              ("lighttpd", "direct", "curl"))
         share = "-"
         if app and direct and floor and 1 / app > 1 / floor:
             share = "%.0f%%" % (100 * (1 / app - 1 / direct) /
                                 (1 / app - 1 / floor))
-        line = "%-16s %9.0f %9.0f %9.0f %7.2f %9s  %d/%d" % (
-            "%d/%d" % (procs, conns), app, direct, floor, ratio, share, bad,
-            dbad)
-        if bad or dbad:
-            line += "  INVALID, NOT A VALID NUMBER"
-        print(line)
+        bad = []
+        for k in ("lighttpd", "direct", "curl"):
+            bad += ["%s: %s" % (k, b) for b in
+                    verdict(res[k], res[k].get("false", 0))]
+        print("%-16s %9.0f %9.0f %9.0f %7.2f %9s  %s" % (
+            "%d/%d" % (procs, conns), app, direct, floor,
+            app / floor if floor else 0.0, share,
+            "INVALID, NOT A VALID NUMBER: " + ", ".join(bad) if bad else
+            "spread %.0f%%/%.0f%%/%.0f%%" % tuple(
+                res[k]["spread"] for k in ("lighttpd", "direct", "curl"))))
 
 
 # -- memory
@@ -658,7 +741,7 @@ def memory(builddir, requests, tmp):
             r = wrk_until(url % g.port, lua_script(
                 tmp, "mem", BODY_1K, -(-n // THREADS)), count, base + n,
                 max(120, n // 50))
-            errs += r["non2xx"] + r["sockerr"]
+            errs += r["non2xx"] + r["errors"]
             time.sleep(0.5)
             marks.append(sample(pids))
         done = count() - warm
@@ -727,8 +810,9 @@ def main():
                     help="seconds per wrk or driver run (8)")
     ap.add_argument("--requests", type=int, default=100000,
                     help="send_mail requests of the memory run (100000)")
-    ap.add_argument("--only", default="table,hop,smtp,memory",
-                    help="the parts to run (hop needs table)")
+    ap.add_argument("--only", default="table,smtp,memory",
+                    help="the parts to run (table,smtp,memory; the table "
+                    "includes the web server's hop)")
     a = ap.parse_args()
     parts = a.only.split(",")
     for need in ("/usr/sbin/lighttpd", "/usr/sbin/nginx", "/usr/bin/wrk"):
@@ -739,12 +823,10 @@ def main():
     tmp = tempfile.mkdtemp(prefix="cmsi-bench-pipeline-")
     try:
         if "table" in parts:
-            rows = table(a.builddir, a.seconds, tmp)
-            print_table(rows, a.seconds)
+            res = table(a.builddir, a.seconds, tmp)
+            print_table(res, a.seconds)
+            print_hop(res)
             sys.stdout.flush()
-            if "hop" in parts:
-                hop(a.builddir, a.seconds, rows, tmp)
-                sys.stdout.flush()
         if "smtp" in parts:
             smtp(a.builddir, a.seconds, tmp)
             sys.stdout.flush()
