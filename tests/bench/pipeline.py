@@ -4,6 +4,10 @@ this machine (numbers from different runs or machines do not compare:
 the machine is shared and loaded).  Loopback only; every run is bounded
 by wrk's or the driver's duration.
 
+Within a section every run is cut into 2 s slices taken round-robin
+(SECONDS 8: 4 slices each), so the load of the machine drifts over all
+of them alike; "spread" is (max - min) / mean of a run's slices.
+
 1. The table.  wrk -t2 -c32 for SECONDS against lighttpd rendered from
    conf/lighttpd.conf.in, 2 processes per mount; each row as req/s and
    as a ratio to the first:
@@ -23,7 +27,8 @@ by wrk's or the driver's duration.
    HTTPS rows also count the calls nginx got and over how many TLS
    connections (2, one per worker, when the connection is kept).
 2. The web server's hop: the bare responder and send_mail into the outbox
-   again, with the same 2 processes spawned the way lighttpd spawns them
+   among the table's slices, with 2 processes spawned the way lighttpd
+   spawns them
    (the listening Unix socket on fd 0) but driven straight over FastCGI by
    tests/bench/fcgi_load.c: 32 clients, a new connection per request as
    lighttpd's mod_fastcgi makes them, the same CGI variables and body.
