@@ -1,29 +1,53 @@
 /*
- * The floor to compare against: a FastCGI responder that reads the body
- * and answers a fixed JSON envelope, nothing else.
+ * The floor to compare against (issue 18): a bare libfcgi responder that
+ * reads the whole body, parses it with json-c and answers a fixed JSON
+ * envelope; nothing else.  A body that is not JSON gets a 400, so a
+ * benchmark that sends the wrong bytes sees non-2xx answers instead of
+ * a floor that parsed nothing.  tests/bench/pipeline.py runs it behind
+ * the same lighttpd setup as the app, and straight over FastCGI.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <fcgiapp.h>
+#include <json.h>
+
+#define BARE_MAX	(1 << 20)	/* bodies above are cut (never sent) */
 
 int
 main(void)
 {
 	FCGX_Request	 r;
-	char		 buf[4096];
-	const char	*body = "{\"result\": true, \"code\": 0, \"message\": "
+	json_object	*doc;
+	char		*buf;
+	size_t		 len;
+	int		 n;
+	const char	*ok = "{\"result\": true, \"code\": 0, \"message\": "
 	    "\"Succeeded to send mail\", \"data\": null}";
+	const char	*bad = "{\"result\": false, \"code\": 1306201, "
+	    "\"message\": \"the body is not JSON\", \"data\": null}";
+	const char	*body;
 
+	if ((buf = malloc(BARE_MAX + 1)) == NULL)
+		return 1;
 	FCGX_Init();
 	FCGX_InitRequest(&r, 0, 0);
 	while (FCGX_Accept_r(&r) >= 0) {
-		while (FCGX_GetStr(buf, sizeof(buf), r.in) > 0)
-			;
-		FCGX_FPrintF(r.out, "Status: 200 OK\r\nContent-Type: "
+		len = 0;
+		while (len < BARE_MAX && (n = FCGX_GetStr(buf + len,
+		    (int)(BARE_MAX - len), r.in)) > 0)
+			len += (size_t)n;
+		buf[len] = '\0';
+		doc = json_tokener_parse(buf);
+		body = doc != NULL ? ok : bad;
+		json_object_put(doc);
+		FCGX_FPrintF(r.out, "Status: %s\r\nContent-Type: "
 		    "application/json\r\nContent-Length: %d\r\n\r\n%s",
+		    body == ok ? "200 OK" : "400 Bad Request",
 		    (int)strlen(body), body);
 		FCGX_Finish_r(&r);
 	}
+	free(buf);
 	return 0;
 }

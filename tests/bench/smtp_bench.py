@@ -7,6 +7,9 @@ one worker and one client, then 4 workers and 8 clients against 4 curl
 processes.  Loopback only, bounded by wrk's duration.
 
 usage: smtp_bench.py BUILDDIR [seconds]
+
+tests/bench/pipeline.py imports it (Sink, config, gateway_run, curl_run,
+PAIRS) for its SMTP lines.
 """
 import json
 import os
@@ -60,13 +63,19 @@ def wrk(port, secs, threads, conns, tmp):
     return (int(m.group(1)), float(m.group(2))) if m else (0, float(secs))
 
 
-def gateway_run(builddir, sink_port, count, procs, threads, conns, secs,
-                tmp):
-    cfg = {"components": {"send_mail": {
+def config(sink_port):
+    """The gateway's config overlay: send_mail to the sink, no TLS."""
+    return {"components": {"send_mail": {
         "delivery": None, "smtp_host": "127.0.0.1", "smtp_port": sink_port,
         "mail_sender": "BlueKing <blueking@example.com>"}},
         "upstream": {"timeout_ms": 10000}}
-    with harness.Gateway(builddir, cfg, procs=procs) as g:
+
+
+def gateway_run(builddir, sink_port, count, procs, threads, conns, secs,
+                tmp):
+    """send_mail through lighttpd with procs workers, wrk with conns
+    clients: (msg/s the sink got, messages, requests, failed answers)."""
+    with harness.Gateway(builddir, config(sink_port), procs=procs) as g:
         before = sink_count(count)
         reqs, took = wrk(g.port, secs, threads, conns, tmp)
         time.sleep(0.3)
@@ -88,36 +97,65 @@ def curl_run(builddir, sink_port, first, procs, secs):
         else (0.0, 0)
 
 
+class Sink:
+    """smtp_sink.c on a free loopback port for at most 900 s: .port,
+    .first (the first message's bytes), .count (its count file)."""
+
+    def __init__(self, builddir, tmp):
+        self.port = harness.free_port()
+        self.first = os.path.join(tmp, "first.eml")
+        self.count = os.path.join(tmp, "count")
+        self.proc = subprocess.Popen([
+            os.path.join(harness.TOP, builddir, "tests/smtp_sink"),
+            str(self.port), self.first, self.count, "900"])
+
+    def __enter__(self):
+        if not harness.wait_port(self.port):
+            self.__exit__()
+            raise RuntimeError("smtp: the sink did not start")
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        self.proc.wait()
+        return False
+
+    def size(self):
+        """The first message's size in bytes (0 before any)."""
+        try:
+            return os.path.getsize(self.first)
+        except OSError:
+            return 0
+
+
+# (worker processes, wrk threads, clients) of the two runs.
+PAIRS = ((1, 1, 1), (4, 2, 8))
+
+
 def main():
     builddir = sys.argv[1]
     secs = int(sys.argv[2]) if len(sys.argv) > 2 else 10
     tmp = tempfile.mkdtemp(prefix="cmsi-bench-smtp-")
-    port = harness.free_port()
-    first = os.path.join(tmp, "first.eml")
-    count = os.path.join(tmp, "count")
-    sink = subprocess.Popen([os.path.join(harness.TOP, builddir,
-                                          "tests/smtp_sink"), str(port),
-                             first, count, "900"])
     try:
-        if not harness.wait_port(port):
-            print("smtp: the sink did not start")
-            return 1
-        for procs, threads, conns in ((1, 1, 1), (4, 2, 8)):
-            app, got, reqs, bad = gateway_run(builddir, port, count, procs,
-                                              threads, conns, secs, tmp)
-            size = os.path.getsize(first) if os.path.exists(first) else 0
-            floor, sent = curl_run(builddir, port, first, procs, secs)
-            print("smtp: send_mail via lighttpd -> SMTP sink, %d proc(s), "
-                  "%d client(s): %.0f msg/s (%d delivered of %d requests, "
-                  "%d failed, %d-byte message)" % (procs, conns, app, got,
-                                                    reqs, bad, size))
-            print("smtp: plain libcurl loop, same bytes, same sink, %d "
-                  "proc(s): %.0f msg/s (%d sent)" % (procs, floor, sent))
-            if floor:
-                print("smtp: ratio %.2f" % (app / floor))
+        with Sink(builddir, tmp) as sink:
+            for procs, threads, conns in PAIRS:
+                app, got, reqs, bad = gateway_run(builddir, sink.port,
+                                                  sink.count, procs, threads,
+                                                  conns, secs, tmp)
+                floor, sent = curl_run(builddir, sink.port, sink.first,
+                                       procs, secs)
+                print("smtp: send_mail via lighttpd -> SMTP sink, %d proc(s), "
+                      "%d client(s): %.0f msg/s (%d delivered of %d requests, "
+                      "%d failed, %d-byte message)" % (procs, conns, app, got,
+                                                        reqs, bad, sink.size()))
+                print("smtp: plain libcurl loop, same bytes, same sink, %d "
+                      "proc(s): %.0f msg/s (%d sent)" % (procs, floor, sent))
+                if floor:
+                    print("smtp: ratio %.2f" % (app / floor))
+    except RuntimeError as e:
+        print(e)
+        return 1
     finally:
-        sink.terminate()
-        sink.wait()
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
