@@ -112,7 +112,12 @@
 #define LIM_PAGE		(1024 * 1024)
 /* one console form body */
 #define LIM_FORM		(256 * 1024)
-/* config versions kept */
+/*
+ * a layout saved from the console: a mail layout is a few KiB, and
+ * this URL-encoded (3 bytes a byte at worst) stays under LIM_FORM
+ */
+#define LIM_TMPL_SAVE		(64 * 1024)
+/* config versions kept, and each layout's */
 #define LIM_HISTORY		20
 /* the failed sign-in record */
 #define LIM_THROTTLE		(64 * 1024)
