@@ -89,6 +89,11 @@
 #define LIM_UP_PARALLEL		100
 /* names in one bk-user call: its documented cap */
 #define LIM_BKUSER_BATCH	100
+/*
+ * why a token was last fetched, kept beside it: "console:" and a
+ * console user name (LIM_NAME) fit
+ */
+#define LIM_TOKEN_WHY		96
 /* tokens kept for secrets callers supply: each a file */
 #define LIM_CALLER_TOKENS	32
 

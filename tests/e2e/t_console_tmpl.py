@@ -33,8 +33,10 @@ TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(TOP, "tests"))
 sys.path.insert(0, os.path.join(TOP, "tests", "e2e"))
 import harness  # noqa: E402
-from e2e_lib import Checker  # noqa: E402
+from e2e_lib import Checker, http  # noqa: E402
 from t_console import browser, hash_password, raw, send_mail, signin_raw, smtp_fake, spool, submit  # noqa: E402
+from t_redis import Redis  # noqa: E402
+from t_wechat import ctl  # noqa: E402
 
 BUILDDIR = sys.argv[1]
 PASSWORD = "Correct-Horse-Battery-3"
@@ -413,12 +415,124 @@ def templates(c, tmp):
         subprocess.run(["chattr", "-i", mail])
 
 
+def send_weixin(g):
+    return http(g, "POST", "/api/c/compapi/v2/cmsi/send_weixin/", json.dumps({
+        "bk_app_code": "demo", "bk_app_secret": "demo-secret",
+        "bk_username": "admin", "receiver": "u1",
+        "data": {"heading": "Disk", "message": "db-1 is 91% full"}}).encode())
+
+
+def token_row(d):
+    tr = d.find_element("css selector", "#tokens tr[data-where=send_weixin]")
+    why = tr.find_elements("css selector", ".why")
+    return tr.text, why[0].get_attribute("data-why") if why else None
+
+
+def tokens(c, tmp, redis):
+    """The Tokens page: when and why each token was last fetched; with
+    redis, the token Redis holds, not this host's files."""
+    what = "redis" if redis else "files"
+    cfg = {
+        "console": {"users": {"admin": {"password_hash": hash_password(PASSWORD)}}},
+        "upstream": {"timeout_ms": 5000, "ca_file": "{pki}/ca.pem", "connect_to": [
+            "qyapi.weixin.qq.com:443:127.0.0.1:{wechat.port0}"]},
+        "components": {
+            "send_weixin": {"delivery": None, "wx_type": "qy",
+                            "wx_qy_corpid": "wwcorp0007",
+                            "wx_qy_corpsecret": CORP_SECRET,
+                            "wx_qy_agentid": "1000002"},
+        },
+    }
+    if redis:
+        cfg["redis"] = {"url": "unix:" + redis.sock, "prefix": "tc:"}
+    d = None
+    try:
+        with harness.Gateway(BUILDDIR, cfg, procs=2, fakes=[wechat_fake()]) as g:
+            base = "http://127.0.0.1:%d/console/" % g.port
+            st, r = send_weixin(g)
+            c.ok("%s: an API call fetches the WeCom token" % what,
+                 r.get("result") is True, r)
+            d = browser(tmp)
+            d.get(base + "signin")
+            d.find_element("name", "username").send_keys("admin")
+            d.find_element("name", "password").send_keys(PASSWORD)
+            submit(d, d.find_element("id", "signin"))
+            submit(d, d.find_element("id", "nav-tokens"))
+            text, why = token_row(d)
+            c.ok("%s: Tokens says when and why: first use" % what,
+                 why == "first" and "first use" in text and
+                 re.search(r"\b\d+ s ago", text), (why, text))
+            tokdir = os.path.join(g.config["state_dir"], "tokens")
+            files = [f for f in (os.listdir(tokdir) if os.path.isdir(tokdir) else [])
+                     if f.startswith("wecom-") and "." not in f]
+            if redis:
+                keys = redis.cmd("KEYS", "tc:token:*")
+                c.ok("redis: the token is in Redis, no token file on this host",
+                     len(keys) == 1 and not files, (keys, files))
+                c.ok("redis: the page says it reads Redis",
+                     "Read from Redis" in d.find_element("id", "redis").text)
+                # The page shows Redis's record: its seconds left.
+                exp = int(redis.cmd("GET", keys[0]).split()[0])
+                left = re.search(r"(\d+) s\s*Refresh", text)
+                c.ok("redis: the seconds left are the Redis record's",
+                     left and abs(exp - time.time() - int(left.group(1))) <= 3,
+                     (exp - time.time(), text))
+            else:
+                c.ok("files: the reason is kept in the token file",
+                     len(files) == 1 and open(os.path.join(tokdir, files[0])).read()
+                     .split("\n")[2] == "first", files)
+
+            # The upstream refuses the token: the refresh says so.
+            ctl(g, "/_fake/token_error?code=40014&n=1", {})
+            st, r = send_weixin(g)
+            d.get(base + "tokens")
+            text, why = token_row(d)
+            c.ok("%s: a refused token's refresh: upstream said invalid (40014)" % what,
+                 r.get("result") is True and why == "refused:40014" and
+                 "upstream said the token was invalid (40014)" in text, (r, why, text))
+
+            # Refresh now, from the console.
+            submit(d, d.find_element("css selector",
+                                     "#tokens tr[data-where=send_weixin] button"))
+            text, why = token_row(d)
+            c.ok("%s: after Refresh now: refreshed from the console by admin" % what,
+                 "A new token was fetched" in d.find_element("id", "notice").text and
+                 why == "console:admin" and
+                 "refreshed from the console by admin" in text, (why, text))
+            n = ctl(g, "/_fake/counts")
+            c.ok("%s: three fetches in all (first, refused, console)" % what,
+                 n.get("gettoken") == 3, n)
+            st, r = send_weixin(g)
+            # Not a reload: that would post the refresh again.
+            d.get(base + "tokens")
+            n = ctl(g, "/_fake/counts")
+            c.ok("%s: and the next call uses that token (no fetch)" % what,
+                 r.get("result") is True and n.get("gettoken") == 3
+                 and token_row(d)[1] == "console:admin", (r, n, token_row(d)))
+            if redis:
+                shot(d, "tokens-redis")
+            else:
+                print("screenshots: " + shot(d, "tokens"))
+            c.logs(g, [PASSWORD, CORP_SECRET])
+    finally:
+        if d is not None:
+            d.quit()
+
+
 def main():
     c = Checker()
     tmp = tempfile.mkdtemp(prefix="cmsi-console-tmpl-")
     os.chmod(tmp, 0o755)
     try:
         templates(c, tmp)
+        tokens(c, tmp, None)
+        redis = Redis()
+        try:
+            redis.start()
+            tokens(c, tmp, redis)
+        finally:
+            redis.stop()
+            shutil.rmtree(redis.dir, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return c.done()
