@@ -253,15 +253,19 @@ def templates(c, tmp):
 
             # Live: typing updates the preview without a click.
             t0 = time.monotonic()
-            set_text(d, "text", "<h2>LIVE-1 {{title}}</h2>{{{content}}}")
+            set_text(d, "text", '<h2 style="color:#1768ef">LIVE-1 {{title}}</h2>\n'
+                     '<div style="padding:8px;border-left:3px solid #f0a020">'
+                     '{{{content}}}</div>\n<p style="color:#888">Sent by BlueKing CMSI</p>')
             got = wait(lambda: "LIVE-1 Disk almost full" in frame_text(d))
             live_ms = (time.monotonic() - t0) * 1000
             c.ok("the preview follows the typing (%.0f ms incl. 250 ms debounce)"
                  % live_ms, got, frame_text(d))
             print("measure: keystroke -> iframe updated %.0f ms (debounce 250 ms)" % live_ms)
-            set_text(d, "sample", '{"title": "From my sample", "content": "<i>x</i>"}')
+            set_text(d, "sample", '{"title": "From my sample", "content": '
+                     '"<p>Disk <b>/var</b> on <i>db-1</i> is <b>97%</b> full.</p>"}')
             c.ok("and the edited sample data",
                  wait(lambda: "LIVE-1 From my sample" in frame_text(d)), frame_text(d))
+            shots.append(shot(d, "template-edit"))
 
             # Without the live preview: the Preview button alone.
             el = d.find_element("id", "text")
@@ -322,7 +326,6 @@ def templates(c, tmp):
                 send_mail(g, "warm%d@example.com" % i)
             set_text(d, "text", GOOD)
             wait(lambda: "V2 layout" in frame_text(d))
-            shots.append(shot(d, "template-edit"))
             mark = len(g.app_log())
             submit(d, d.find_element("id", "save"))
             t_saved = time.monotonic()
