@@ -130,8 +130,9 @@ kind_of(const char *n, char *tname, size_t tnamesz)
 	if ((slash = strchr(p, '/')) == NULL)
 		return NULL;
 	len = (size_t)(slash - p);
-	if (len == 0 || len >= LIM_NAME || strspn(p, "abcdefghijklmnopqrstuvwxyz"
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != len)
+	if (len == 0 || len >= LIM_NAME ||
+	    strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789_-") != len)
 		return NULL;
 	if (tname != NULL && snprintf(tname, tnamesz, "%.*s", (int)len, p) >=
 	    (int)tnamesz)

@@ -204,8 +204,9 @@ wx_fail(const struct wx_err *e, const char *reqid, struct reply *rp)
  * The access token of the app id/secret, from the store all workers
  * share (kind names the API); fetch(arg) runs when it must.  bad is a
  * token just refused, never handed out again (e then holds the
- * upstream's errcode that refused it, the fetch's recorded reason).  Returns 0, or -1 with e
- * set (fetch sets it; a lock held past the timeout is a timeout).
+ * upstream's errcode that refused it, the fetch's recorded reason).
+ * Returns 0, or -1 with e set (fetch sets it; a lock held past the
+ * timeout is a timeout).
  */
 int
 wx_token(const struct conf *c, const char *kind, const char *id,

@@ -136,8 +136,8 @@ hold_lock(void)
 static int
 get(struct fetch *f, const char *bad, long wait_ms, char *out)
 {
-	return store_token(dir, "wecom", IDENT, bad, NULL, wait_ms, fake_fetch, f,
-	    out, LIM_TOKEN + 1, NULL);
+	return store_token(dir, "wecom", IDENT, bad, NULL, wait_ms, fake_fetch,
+	    f, out, LIM_TOKEN + 1, NULL);
 }
 
 static void
