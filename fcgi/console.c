@@ -12,6 +12,8 @@
  *	GET  history[?v=NAME], POST rollback
  *	GET  home, GET/POST test, GET/POST tokens (console_ops.c)
  *	GET  messages, GET message?at= (console_audit.c)
+ *	GET  templates, GET/POST template, GET/POST template_preview,
+ *	     POST template_restore (console_tmpl.c)
  *	GET  static/console.css, static/console.js
  */
 #include <sys/stat.h>
@@ -35,7 +37,9 @@
 #define CONSOLE_PREFIX	"/console/"
 #define CONSOLE_CSP	"default-src 'none'; script-src 'self'; " \
 			"style-src 'self'; img-src 'self'; " \
-			"form-action 'self'; frame-ancestors 'none'; " \
+			"form-action 'self'; frame-src 'self'; " \
+			"connect-src 'self'; " \
+			"frame-ancestors 'none'; " \
 			"base-uri 'none'"
 
 static char	*broken;	/* owned: problems of the failed reload */
@@ -106,6 +110,14 @@ void
 console_text(struct console_rq *rq, int status, const char *text)
 {
 	headers(rq, status, "text/plain; charset=utf-8");
+	FCGX_FPrintF(rq->r->fr->out, "\r\n%s\n", text);
+}
+
+/* A JSON answer (the template preview for console.js). */
+void
+console_json(struct console_rq *rq, int status, const char *text)
+{
+	headers(rq, status, "application/json; charset=utf-8");
 	FCGX_FPrintF(rq->r->fr->out, "\r\n%s\n", text);
 }
 
@@ -400,6 +412,14 @@ console_serve(const struct conf *c, FCGX_Request *fr, struct req *r)
 		caudit_messages(&rq);
 	else if (strcmp(rq.page, "message") == 0 && !post)
 		caudit_message(&rq);
+	else if (strcmp(rq.page, "templates") == 0 && !post)
+		ctmpl_list(&rq);
+	else if (strcmp(rq.page, "template") == 0)
+		ctmpl_edit(&rq);
+	else if (strcmp(rq.page, "template_preview") == 0)
+		ctmpl_preview(&rq);
+	else if (strcmp(rq.page, "template_restore") == 0 && post)
+		ctmpl_restore(&rq);
 	else if (strcmp(rq.page, "components") == 0 && !post)
 		page_components(&rq);
 	else if (strcmp(rq.page, "edit") == 0)

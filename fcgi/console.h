@@ -39,6 +39,7 @@ void		 console_page(struct console_rq *, int, const char *,
 		    json_object *);
 void		 console_redirect(struct console_rq *, const char *);
 void		 console_text(struct console_rq *, int, const char *);
+void		 console_json(struct console_rq *, int, const char *);
 const char	*console_str(struct console_rq *, const char *);
 
 /* console_auth.c */
@@ -69,6 +70,21 @@ void		 csave_history(struct console_rq *);
 void		 csave_rollback(struct console_rq *);
 char		*csave_read(const char *, size_t *, char [65]);
 int		 csave_writable(const char *);
+int		 csave_dir(const struct console_rq *, const char *, char *,
+		    size_t);
+int		 csave_lock(const struct console_rq *);
+int		 csave_hist_ok(const char *, const char *);
+size_t		 csave_hist_list(const struct console_rq *, const char *,
+		    const char *, char **, size_t, int);
+int		 csave_hist_keep(const struct console_rq *, const char *,
+		    const char *, const char *, size_t, char *, size_t);
+
+/* console_tmpl.c */
+void		 ctmpl_list(struct console_rq *);
+void		 ctmpl_edit(struct console_rq *);
+void		 ctmpl_preview(struct console_rq *);
+void		 ctmpl_restore(struct console_rq *);
+int		 ctmpl_name_ok(const char *);
 
 /* console_ops.c */
 void		 cops_test(struct console_rq *);

@@ -560,19 +560,61 @@ out:
 }
 
 /*
+ * What a token's recorded reason (store_why) says, in the page's
+ * language: "first use", "upstream said the token was invalid (40014)",
+ * "refreshed from the console by admin".
+ */
+static const char *
+why_text(struct console_rq *rq, const char *code, char *out, size_t outsz)
+{
+	static const struct {
+		const char	*code;
+		const char	*key;
+	} whys[] = {
+		{ "first",	"why_first" },
+		{ "expired",	"why_expired" },
+		{ "old",	"why_old" },
+		{ "refused",	"why_refused" },
+		{ "console",	"why_console" },
+		{ NULL,		NULL }
+	};
+	const char	*arg;
+	size_t		 i, n = strcspn(code, ":");
+
+	arg = code[n] == ':' ? code + n + 1 : "";
+	for (i = 0; whys[i].code != NULL; i++)
+		if (strlen(whys[i].code) == n &&
+		    strncmp(code, whys[i].code, n) == 0)
+			break;
+	if (whys[i].code == NULL) {
+		snprintf(out, outsz, "%s", console_str(rq, "why_unknown"));
+		return out;
+	}
+	if (strcmp(whys[i].code, "refused") == 0 && *arg != '\0')
+		snprintf(out, outsz, "%s (%s)", console_str(rq, whys[i].key),
+		    arg);
+	else
+		snprintf(out, outsz, "%s%s%s", console_str(rq, whys[i].key),
+		    *arg != '\0' ? " " : "", arg);
+	return out;
+}
+
+/*
  * GET tokens: each app's cached token, its age and seconds left.  POST
- * tokens (CSRF checked) with app=N: forgets it and fetches a new one.
- * The token itself never reaches the page.
+ * tokens (CSRF checked) with app=N: forgets it and fetches a new one,
+ * recorded as refreshed from the console by the user.  The token
+ * itself never reaches the page.
  */
 void
 cops_tokens(struct console_rq *rq)
 {
 	struct cops_app	 apps[COPS_APPS];
 	json_object	*ctx, *rows, *row, *hl;
-	long long	 fetched, expires, now = (long long)time(NULL), idx = -1;
+	struct store_info si;
+	long long	 now = (long long)time(NULL), idx = -1;
 	char		 why[LIM_MESSAGE];
 	size_t		 i, n;
-	int		 status = 200;
+	int		 status = 200, fromredis = 0;
 
 	memset(apps, 0, sizeof(apps));
 	n = token_apps(rq->conf, apps, COPS_APPS);
@@ -582,8 +624,9 @@ cops_tokens(struct console_rq *rq)
 		    -1) {
 			add_str(ctx, "notice", console_str(rq, "no_such_app"));
 			status = 404;
-		} else if (store_token_drop(rq->conf->state_dir,
-		    apps[idx].kind, apps[idx].ident) == -1) {
+		} else if (snprintf(why, sizeof(why), "console:%s",
+		    rq->user) < 0 || store_token_drop(rq->conf->state_dir,
+		    apps[idx].kind, apps[idx].ident, why) == -1) {
 			add_str(ctx, "notice", console_str(rq, "token_busy"));
 			status = 503;
 		} else if (token_fetch(rq, &apps[idx], why, sizeof(why)) ==
@@ -615,23 +658,32 @@ cops_tokens(struct console_rq *rq)
 		add_str(row, "label", apps[i].label);
 		add_str(row, "id", apps[i].id);
 		if (store_token_info(rq->conf->state_dir, apps[i].kind,
-		    apps[i].ident, &fetched, &expires) == 0) {
+		    apps[i].ident, &si) == 0) {
 			json_object_object_add(row, "cached",
 			    json_object_new_boolean(1));
 			json_object_object_add(row, "age",
-			    json_object_new_int64(now - fetched));
+			    json_object_new_int64(now - si.fetched));
 			json_object_object_add(row, "left",
-			    json_object_new_int64(expires > now ?
-			    expires - now : 0));
+			    json_object_new_int64(si.expires > now ?
+			    si.expires - now : 0));
 			json_object_object_add(row, "expired",
-			    json_object_new_boolean(expires <= now));
+			    json_object_new_boolean(si.expires <= now));
+			add_str(row, "why", why_text(rq, si.why, why,
+			    sizeof(why)));
+			add_str(row, "why_code", si.why);
+			fromredis += si.redis;
 		}
 		json_object_array_add(rows, row);
 	}
 	explicit_bzero(apps, sizeof(apps));
 	json_object_object_add(ctx, "apps", rows);
-	/* With Redis the live tokens are there; the files only stand in. */
-	json_object_object_add(ctx, "redis", json_object_new_boolean(
-	    redis_on()));
+	/*
+	 * With Redis the live tokens are there (store_token_info reads
+	 * them); the files only stand in while it does not answer.
+	 */
+	if (redis_on())
+		json_object_object_add(ctx, fromredis > 0 || redis_ping(why,
+		    sizeof(why)) == 0 ? "redis" : "redis_down",
+		    json_object_new_boolean(1));
 	console_page(rq, status, "console/tokens", ctx);
 }

@@ -35,7 +35,8 @@
 #include "request.h"
 #include "util.h"
 
-#define HIST_NAME_LEN	30	/* "20260101T000000-123456789.json" */
+#define HIST_STAMP_LEN	25	/* "20260101T000000-123456789" */
+#define HIST_EXT	".json"	/* the config's versions */
 
 /*
  * Reads the config file whole (at most LIM_CONF) and its SHA-256 as
@@ -84,32 +85,44 @@ csave_writable(const char *path)
 	return ok;
 }
 
-/* <state_dir>/console[/sub], created on the way.  Returns 0 or -1. */
-static int
-console_dir(const struct console_rq *rq, const char *sub, char *out,
+/*
+ * <state_dir>/console[/sub], created on the way (sub may have several
+ * levels, "templates/mail.html").  Returns 0 or -1.
+ */
+int
+csave_dir(const struct console_rq *rq, const char *sub, char *out,
     size_t outsz)
 {
+	size_t	 i, n;
+
 	if (snprintf(out, outsz, "%s/console", rq->conf->state_dir) >=
 	    (int)outsz || (mkdir(out, 0700) == -1 && errno != EEXIST))
 		return -1;
-	if (sub == NULL)
-		return 0;
-	if (snprintf(out, outsz, "%s/console/%s", rq->conf->state_dir, sub) >=
-	    (int)outsz || (mkdir(out, 0700) == -1 && errno != EEXIST))
-		return -1;
+	n = sub != NULL ? strlen(sub) : 0;
+	for (i = 1; i <= n; i++) {
+		if (sub[i] != '/' && sub[i] != '\0')
+			continue;
+		if (snprintf(out, outsz, "%s/console/%.*s",
+		    rq->conf->state_dir, (int)i, sub) >= (int)outsz ||
+		    (mkdir(out, 0700) == -1 && errno != EEXIST))
+			return -1;
+	}
 	return 0;
 }
 
-/* The save lock, held until close.  Returns the fd or -1. */
-static int
-lock_saves(const struct console_rq *rq)
+/*
+ * The save lock (config and templates alike), held until close.
+ * Returns the fd or -1.
+ */
+int
+csave_lock(const struct console_rq *rq)
 {
 	char	 path[LIM_PATH], dir[LIM_PATH];
 	int	 fd;
 
 	if (snprintf(path, sizeof(path), "%s/console/save.lock",
 	    rq->conf->state_dir) >= (int)sizeof(path) ||
-	    console_dir(rq, NULL, dir, sizeof(dir)) == -1)
+	    csave_dir(rq, NULL, dir, sizeof(dir)) == -1)
 		return -1;
 	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd == -1)
@@ -121,12 +134,13 @@ lock_saves(const struct console_rq *rq)
 	return fd;
 }
 
-static int
-hist_name_ok(const char *s)
+/* A history file name: "20260101T000000-123456789" and ext. */
+int
+csave_hist_ok(const char *s, const char *ext)
 {
-	return strlen(s) == HIST_NAME_LEN &&
-	    strspn(s, "0123456789T-") == HIST_NAME_LEN - 5 &&
-	    strcmp(s + HIST_NAME_LEN - 5, ".json") == 0;
+	return strlen(s) == HIST_STAMP_LEN + strlen(ext) &&
+	    strspn(s, "0123456789T-") == HIST_STAMP_LEN &&
+	    strcmp(s + HIST_STAMP_LEN, ext) == 0;
 }
 
 static int
@@ -136,12 +150,13 @@ name_cmp(const void *a, const void *b)
 }
 
 /*
- * The history's file names, newest first, at most max (the rest are
- * removed when prune is set).  Returns the count; names are owned by
- * the caller (free each).
+ * The file names of the history in <state_dir>/console/sub, newest
+ * first, at most max (the rest are removed when prune is set).
+ * Returns the count; names are owned by the caller (free each).
  */
-static size_t
-hist_list(const struct console_rq *rq, char **names, size_t max, int prune)
+size_t
+csave_hist_list(const struct console_rq *rq, const char *sub,
+    const char *ext, char **names, size_t max, int prune)
 {
 	char		 dir[LIM_PATH], path[LIM_PATH];
 	char		*all[256];
@@ -149,11 +164,11 @@ hist_list(const struct console_rq *rq, char **names, size_t max, int prune)
 	struct dirent	*de;
 	size_t		 n = 0, i, kept = 0;
 
-	if (console_dir(rq, "history", dir, sizeof(dir)) == -1 ||
+	if (csave_dir(rq, sub, dir, sizeof(dir)) == -1 ||
 	    (d = opendir(dir)) == NULL)
 		return 0;
 	while ((de = readdir(d)) != NULL && n < 256)
-		if (hist_name_ok(de->d_name))
+		if (csave_hist_ok(de->d_name, ext))
 			all[n++] = xstrdup(de->d_name);
 	closedir(d);
 	qsort(all, n, sizeof(all[0]), name_cmp);
@@ -170,12 +185,18 @@ hist_list(const struct console_rq *rq, char **names, size_t max, int prune)
 	return kept;
 }
 
-/* Keeps text (the version being replaced) in the history. */
-static int
-hist_keep(const struct console_rq *rq, const char *text, size_t len)
+/*
+ * Keeps text (the version being replaced) in the history under sub,
+ * the last LIM_HISTORY; its file name goes to name (may be NULL).
+ * Returns 0 or -1.
+ */
+int
+csave_hist_keep(const struct console_rq *rq, const char *sub,
+    const char *ext, const char *text, size_t len, char *name,
+    size_t namesz)
 {
 	char		 dir[LIM_PATH], path[LIM_PATH], tmp[LIM_PATH];
-	char		 stamp[32];
+	char		 stamp[32], file[64];
 	char		*names[LIM_HISTORY];
 	struct timespec	 ts;
 	struct tm	 tm;
@@ -184,14 +205,18 @@ hist_keep(const struct console_rq *rq, const char *text, size_t len)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%S", &tm);
-	if (console_dir(rq, "history", dir, sizeof(dir)) == -1 ||
-	    snprintf(path, sizeof(path), "%s/%s-%09ld.json", dir, stamp,
-	    ts.tv_nsec) >= (int)sizeof(path) ||
+	if (snprintf(file, sizeof(file), "%s-%09ld%s", stamp, ts.tv_nsec,
+	    ext) >= (int)sizeof(file) ||
+	    csave_dir(rq, sub, dir, sizeof(dir)) == -1 ||
+	    snprintf(path, sizeof(path), "%s/%s", dir, file) >=
+	    (int)sizeof(path) ||
 	    snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
 		return -1;
 	if (file_replace(tmp, path, text, len, 0600, 1) == -1)
 		return -1;
-	n = hist_list(rq, names, LIM_HISTORY, 1);
+	if (name != NULL)
+		(void)str_copy(name, file, namesz);
+	n = csave_hist_list(rq, sub, ext, names, LIM_HISTORY, 1);
 	for (i = 0; i < n; i++)
 		free(names[i]);
 	return 0;
@@ -238,7 +263,8 @@ replace_conf(const struct console_rq *rq, const char *old, size_t oldlen,
 		goto out;
 	}
 	conf_free(c);
-	if (hist_keep(rq, old, oldlen) == -1) {
+	if (csave_hist_keep(rq, "history", HIST_EXT, old, oldlen, NULL, 0) ==
+	    -1) {
 		snprintf(why, whysz, "cannot keep the previous version under "
 		    "%s", rq->conf->state_dir);
 		goto out;
@@ -345,7 +371,7 @@ csave_edit(struct console_rq *rq)
 		console_text(rq, 403, "The config file is read-only.");
 		goto out;
 	}
-	if (post && (lockfd = lock_saves(rq)) == -1) {
+	if (post && (lockfd = csave_lock(rq)) == -1) {
 		console_text(rq, 500, "The save lock cannot be taken.");
 		goto out;
 	}
@@ -468,7 +494,7 @@ csave_history(struct console_rq *rq)
 
 	ctx = console_ctx(rq);
 	if (*v != '\0') {
-		if (!hist_name_ok(v) || console_dir(rq, "history", dir,
+		if (!csave_hist_ok(v, HIST_EXT) || csave_dir(rq, "history", dir,
 		    sizeof(dir)) == -1 || snprintf(path, sizeof(path),
 		    "%s/%s", dir, v) >= (int)sizeof(path) ||
 		    (doc = json_object_from_file(path)) == NULL) {
@@ -484,7 +510,7 @@ csave_history(struct console_rq *rq)
 		json_object_put(doc);
 	}
 	list = json_object_new_array();
-	n = hist_list(rq, names, LIM_HISTORY, 0);
+	n = csave_hist_list(rq, "history", HIST_EXT, names, LIM_HISTORY, 0);
 	for (i = 0; i < n; i++) {
 		e = json_object_new_object();
 		json_object_object_add(e, "v", json_object_new_string(
@@ -520,14 +546,14 @@ csave_rollback(struct console_rq *rq)
 		console_text(rq, 403, "The config file is read-only.");
 		return;
 	}
-	if (!hist_name_ok(v) || console_dir(rq, "history", dir,
+	if (!csave_hist_ok(v, HIST_EXT) || csave_dir(rq, "history", dir,
 	    sizeof(dir)) == -1 || snprintf(path, sizeof(path), "%s/%s", dir,
 	    v) >= (int)sizeof(path) ||
 	    (old = csave_read(path, &oldlen, hv)) == NULL) {
 		console_text(rq, 404, "No such version.");
 		goto out;
 	}
-	if ((lockfd = lock_saves(rq)) == -1 ||
+	if ((lockfd = csave_lock(rq)) == -1 ||
 	    (cur = csave_read(rq->conf->path, &curlen, version)) == NULL) {
 		console_text(rq, 500, "The config file cannot be read.");
 		goto out;

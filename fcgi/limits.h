@@ -96,6 +96,11 @@
 #define LIM_UP_PARALLEL		100
 /* names in one bk-user call: its documented cap */
 #define LIM_BKUSER_BATCH	100
+/*
+ * why a token was last fetched, kept beside it: "console:" and a
+ * console user name (LIM_NAME) fit
+ */
+#define LIM_TOKEN_WHY		96
 /* tokens kept for secrets callers supply: each a file */
 #define LIM_CALLER_TOKENS	32
 
@@ -119,7 +124,12 @@
 #define LIM_PAGE		(1024 * 1024)
 /* one console form body */
 #define LIM_FORM		(256 * 1024)
-/* config versions kept */
+/*
+ * a layout saved from the console: a mail layout is a few KiB, and
+ * this URL-encoded (3 bytes a byte at worst) stays under LIM_FORM
+ */
+#define LIM_TMPL_SAVE		(64 * 1024)
+/* config versions kept, and each layout's */
 #define LIM_HISTORY		20
 /* the failed sign-in record */
 #define LIM_THROTTLE		(64 * 1024)

@@ -173,8 +173,8 @@ conf_changed(const struct stat *st)
  * between requests, so no request sees half of each.  A file that does
  * not pass keeps the last good configuration running, with its
  * problems in the log and on the console; it is not read again until
- * it changes again.  Schemas, templates and wx_callback_path are read
- * at startup only.
+ * it changes again.  Schemas and wx_callback_path are read at startup
+ * only; templates reload when the console saves one (tmplset_refresh).
  */
 static void
 conf_refresh(void)
@@ -218,6 +218,7 @@ serve(FCGX_Request *fr)
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	conf_refresh();
+	(void)tmplset_refresh();
 	reply_init(&rp);
 	memset(&id, 0, sizeof(id));
 	st = req_read(&r, fr, conf->max_body);

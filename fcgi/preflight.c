@@ -137,6 +137,8 @@ preflight_start(const struct conf *c, char *why, size_t whysz)
 		    c->schemas_dir);
 		return -1;
 	}
+	/* The console's template saves reach every worker (tmplset.c). */
+	tmplset_watch(c->state_dir);
 	if (tmplset_load(c->templates_dir) == -1) {
 		snprintf(why, whysz, "the templates in %s do not load",
 		    c->templates_dir);

@@ -16,7 +16,9 @@ struct rtoken_rec {
 };
 
 int	 rtoken_parse(const char *, size_t, struct rtoken_rec *);
-int	 rtoken_get(const char *, const char *, long, store_fetch_fn, void *,
-	    char *, size_t, long *);
+int	 rtoken_get(const char *, const char *, const char *, long,
+	    store_fetch_fn, void *, char *, size_t, long *);
+int	 rtoken_info(const char *, struct store_info *);
+int	 rtoken_drop(const char *, const char *);
 
 #endif /* RTOKEN_H */

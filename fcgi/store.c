@@ -10,6 +10,13 @@
  * the files 0600.  With "redis" in the config, rtoken.c keeps the
  * tokens of the configured apps there instead, and these files serve
  * only while Redis is down.
+ *
+ * Beside each token: why it was fetched (store_why: first use,
+ * expired, about to expire, refused by the upstream with its code,
+ * or refreshed from the console by a user), for the console's Tokens
+ * page.  The console's "refresh now" leaves a tombstone (expires 0,
+ * token "-", its reason) that the next fetch, whoever makes it,
+ * records as its reason.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -36,7 +43,50 @@ struct store_rec {
 	char	 value[LIM_TOKEN + 1];	/* the token */
 	long long expires;		/* unix time it stops working */
 	long long fetched;		/* unix time it was fetched */
+	char	 why[LIM_TOKEN_WHY];	/* why it was fetched, or "" */
 };
+
+/* A tombstone's token: the console dropped it (store_token_drop). */
+#define STORE_DROPPED	"-"
+
+/*
+ * A reason as a file line and the console keep it: printable ASCII
+ * without space, anything else '_'.  In place.
+ */
+void
+store_why_clean(char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
+			*s = '_';
+}
+
+/*
+ * Why a refresh happens now, into out: the reason a tombstone left
+ * (the console's drop: "console:<user>"), else why the caller gave for
+ * a refused token ("refused:40014"), else "refused", "first" (nothing
+ * was kept), "expired" or "old" (about to expire).  have says whether
+ * a record was read, with its expiry and old reason.  Pure.
+ */
+void
+store_why(int have, long long expires, const char *oldwhy, const char *bad,
+    const char *why, char *out, size_t outsz)
+{
+	const char	*w;
+
+	if (have && expires == 0 && oldwhy != NULL && *oldwhy != '\0')
+		w = oldwhy;
+	else if (bad != NULL)
+		w = why != NULL && *why != '\0' ? why : "refused";
+	else if (!have)
+		w = "first";
+	else if ((long long)time(NULL) >= expires)
+		w = "expired";
+	else
+		w = "old";
+	snprintf(out, outsz, "%s", w);
+	store_why_clean(out);
+}
 
 /*
  * How long before its expiry a token counts as old: a fifth of its
@@ -94,7 +144,7 @@ token_ok(const char *s)
 static int
 rec_read(const char *path, struct store_rec *r)
 {
-	char	 b[LIM_TOKEN + 128], *nl, *sp, *end;
+	char	 b[LIM_TOKEN + LIM_TOKEN_WHY + 128], *nl, *sp, *end, *w;
 	ssize_t	 n;
 	int	 fd;
 
@@ -106,7 +156,11 @@ rec_read(const char *path, struct store_rec *r)
 	if (n <= 0)
 		return -1;
 	b[n] = '\0';
-	/* "<expires> <fetched>\n<token>\n" */
+	/*
+	 * "<expires> <fetched>\n<token>\n" and, since the console shows
+	 * it, "<why>\n": a file without it still loads (why ""), and an
+	 * older build reading a newer file stops at the token.
+	 */
 	if ((nl = strchr(b, '\n')) == NULL || (sp = strchr(b, ' ')) == NULL ||
 	    sp > nl)
 		return -1;
@@ -114,6 +168,14 @@ rec_read(const char *path, struct store_rec *r)
 	if ((end = strchr(nl + 1, '\n')) == NULL)
 		return -1;
 	*end = '\0';
+	r->why[0] = '\0';
+	w = end + 1;
+	if ((end = strchr(w, '\n')) != NULL && (size_t)(end - w) <
+	    sizeof(r->why)) {
+		memcpy(r->why, w, (size_t)(end - w));
+		r->why[end - w] = '\0';
+		store_why_clean(r->why);
+	}
 	if (num_parse(b, 0, 0x7fffffffffffLL, &r->expires) == -1 ||
 	    num_parse(sp + 1, 0, 0x7fffffffffffLL, &r->fetched) == -1 ||
 	    !token_ok(nl + 1) ||
@@ -127,15 +189,16 @@ rec_read(const char *path, struct store_rec *r)
 static int
 rec_write(const char *dir, const char *name, const struct store_rec *r)
 {
-	char	 tmp[LIM_PATH], path[LIM_PATH], b[LIM_TOKEN + 128];
+	char	 tmp[LIM_PATH], path[LIM_PATH];
+	char	 b[LIM_TOKEN + LIM_TOKEN_WHY + 128];
 	int	 n, rc = -1;
 
 	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >=
 	    (int)sizeof(path) || snprintf(tmp, sizeof(tmp), "%s/.tmp-%s-%ld",
 	    dir, name, (long)getpid()) >= (int)sizeof(tmp))
 		return -1;
-	n = snprintf(b, sizeof(b), "%lld %lld\n%s\n", r->expires, r->fetched,
-	    r->value);
+	n = snprintf(b, sizeof(b), "%lld %lld\n%s\n%s\n", r->expires,
+	    r->fetched, r->value, r->why);
 	if (n < 0 || (size_t)n >= sizeof(b))
 		return -1;
 	unlink(tmp);
@@ -199,14 +262,18 @@ fresh(const struct store_rec *r, const char *bad, time_t now)
 	    now < r->expires - store_margin((long)(r->expires - r->fetched));
 }
 
-/* Fetches and records a token.  Returns STORE_OK or STORE_FETCH. */
+/*
+ * Fetches and records a token, why it was fetched beside it.  Returns
+ * STORE_OK or STORE_FETCH.
+ */
 static int
 refresh(const char *dir, const char *name, store_fetch_fn fetch, void *arg,
-    struct store_rec *r)
+    struct store_rec *r, const char *why)
 {
 	long	 ttl = 0;
 
 	memset(r, 0, sizeof(*r));
+	snprintf(r->why, sizeof(r->why), "%s", why);
 	if (fetch(arg, r->value, sizeof(r->value), &ttl) == -1)
 		return STORE_FETCH;
 	if (!token_ok(r->value))
@@ -258,17 +325,19 @@ caller_token(const char *dir, const char *name, const char *bad,
     store_fetch_fn fetch, void *arg, char *out, size_t outsz, long *left)
 {
 	struct store_rec r;
-	char		 path[LIM_PATH];
-	int		 rc;
+	char		 path[LIM_PATH], why[LIM_TOKEN_WHY];
+	int		 rc, have;
 
+	memset(&r, 0, sizeof(r));
 	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >=
 	    (int)sizeof(path))
 		return STORE_FETCH;
-	if (rec_read(path, &r) == 0 && fresh(&r, bad, time(NULL))) {
+	if ((have = rec_read(path, &r) == 0) && fresh(&r, bad, time(NULL))) {
 		rc = give(&r, out, outsz, left);
 		goto out;
 	}
-	rc = refresh(NULL, NULL, fetch, arg, &r);
+	store_why(have, r.expires, r.why, bad, NULL, why, sizeof(why));
+	rc = refresh(NULL, NULL, fetch, arg, &r, why);
 	if (rc == STORE_OK) {
 		if ((mkdir(dir, 0700) == 0 || errno == EEXIST) &&
 		    caller_room(dir))
@@ -300,7 +369,9 @@ store_token_caller(const char *state_dir, const char *kind,
 /*
  * The access token of kind/ident (ident names the app, secret
  * included).  bad is a token the upstream just refused, or NULL: it is
- * never handed out again.  A fresh token comes from the file; an old
+ * never handed out again, and why says why the upstream refused it
+ * ("refused:40014", kept as the reason of the fetch it causes; may be
+ * NULL).  A fresh token comes from the file; an old
  * one is refreshed by whoever gets the lock first while the others use
  * it; a missing, expired or refused one makes everyone wait up to
  * wait_ms for the process that fetches.  Returns STORE_OK with the
@@ -311,12 +382,12 @@ store_token_caller(const char *state_dir, const char *kind,
  */
 int
 store_token(const char *state_dir, const char *kind, const char *ident,
-    const char *bad, long wait_ms, store_fetch_fn fetch, void *arg,
-    char *out, size_t outsz, long *left)
+    const char *bad, const char *why, long wait_ms, store_fetch_fn fetch,
+    void *arg, char *out, size_t outsz, long *left)
 {
 	struct store_rec r, again;
 	char		 dir[LIM_PATH], name[LIM_NAME + 40];
-	char		 path[LIM_PATH], lock[LIM_PATH];
+	char		 path[LIM_PATH], lock[LIM_PATH], now_why[LIM_TOKEN_WHY];
 	time_t		 now = time(NULL);
 	int		 have, fd = -1, rc;
 
@@ -328,10 +399,10 @@ store_token(const char *state_dir, const char *kind, const char *ident,
 	    (int)sizeof(path) ||
 	    snprintf(lock, sizeof(lock), "%s/%s.lock", dir, name) >=
 	    (int)sizeof(lock))
-		return refresh(NULL, NULL, fetch, arg, &r) == STORE_OK ?
+		return refresh(NULL, NULL, fetch, arg, &r, "") == STORE_OK ?
 		    give(&r, out, outsz, left) : STORE_FETCH;
-	if (redis_on() && (rc = rtoken_get(name, bad, wait_ms, fetch, arg,
-	    out, outsz, left)) != RTOKEN_DOWN)
+	if (redis_on() && (rc = rtoken_get(name, bad, why, wait_ms, fetch,
+	    arg, out, outsz, left)) != RTOKEN_DOWN)
 		return rc;
 	have = rec_read(path, &r) == 0;
 	if (have && fresh(&r, bad, now)) {
@@ -360,7 +431,9 @@ store_token(const char *state_dir, const char *kind, const char *ident,
 		rc = give(&again, out, outsz, left);
 		goto out;
 	}
-	rc = refresh(fd == -1 ? NULL : dir, name, fetch, arg, &again);
+	store_why(have, r.expires, r.why, bad, why, now_why, sizeof(now_why));
+	rc = refresh(fd == -1 ? NULL : dir, name, fetch, arg, &again,
+	    now_why);
 	if (rc == STORE_OK)
 		rc = give(&again, out, outsz, left);
 	else if (have && usable(&r, bad, time(NULL)))
@@ -388,23 +461,31 @@ token_path(const char *state_dir, const char *kind, const char *ident,
 }
 
 /*
- * What the console may say of a cached token: when it was fetched and
- * when it stops working (unix seconds).  Never the token itself, which
- * is wiped here.  Returns 0, or -1 when none is cached.
+ * What the console may say of a cached token: when it was fetched,
+ * when it stops working, why it was fetched; from Redis when the
+ * config has it and it answers, else from the file.  Never the token
+ * itself, which is wiped here.  Returns 0, or -1 when none is cached.
  */
 int
 store_token_info(const char *state_dir, const char *kind, const char *ident,
-    long long *fetched, long long *expires)
+    struct store_info *si)
 {
 	struct store_rec r;
-	char		 path[LIM_PATH];
+	char		 path[LIM_PATH], name[LIM_NAME + 40];
 	int		 rc = -1;
 
+	memset(si, 0, sizeof(*si));
+	if (redis_on() && store_token_name(kind, ident, name,
+	    sizeof(name)) == 0 && (rc = rtoken_info(name, si)) !=
+	    RTOKEN_DOWN)
+		return rc == 1 ? 0 : -1;
+	rc = -1;
 	if (token_path(state_dir, kind, ident, path, sizeof(path)) == -1 ||
-	    rec_read(path, &r) == -1)
+	    rec_read(path, &r) == -1 || r.expires == 0)
 		goto out;
-	*fetched = r.fetched;
-	*expires = r.expires;
+	si->fetched = r.fetched;
+	si->expires = r.expires;
+	(void)str_copy(si->why, r.why, sizeof(si->why));
 	rc = 0;
 out:
 	explicit_bzero(&r, sizeof(r));
@@ -413,15 +494,24 @@ out:
 
 /*
  * Forgets the cached token so the next call fetches a fresh one (the
- * console's "refresh now").  Under the refresh lock, so no worker is
- * halfway through writing it.  Returns 0, or -1 when it could not.
+ * console's "refresh now"), leaving a tombstone whose reason (why,
+ * "console:<user>") that fetch records.  Under the refresh lock, so no
+ * worker is halfway through writing it; in Redis when the config has
+ * it and it answers.  Returns 0, or -1 when it could not.
  */
 int
-store_token_drop(const char *state_dir, const char *kind, const char *ident)
+store_token_drop(const char *state_dir, const char *kind, const char *ident,
+    const char *why)
 {
+	struct store_rec r;
 	char	 path[LIM_PATH], lock[LIM_PATH], dir[LIM_PATH];
-	int	 fd, rc = -1;
+	char	 name[LIM_NAME + 40];
+	int	 fd, rc;
 
+	if (store_token_name(kind, ident, name, sizeof(name)) == -1)
+		return -1;
+	if (redis_on() && (rc = rtoken_drop(name, why)) != RTOKEN_DOWN)
+		return rc;
 	if (token_path(state_dir, kind, ident, path, sizeof(path)) == -1 ||
 	    snprintf(lock, sizeof(lock), "%s.lock", path) >= (int)sizeof(lock) ||
 	    snprintf(dir, sizeof(dir), "%s/tokens", state_dir) >=
@@ -433,8 +523,12 @@ store_token_drop(const char *state_dir, const char *kind, const char *ident)
 	fd = lock_take(lock, 5000);
 	if (fd < 0)
 		return -1;
-	if (unlink(path) == 0 || errno == ENOENT)
-		rc = 0;
+	memset(&r, 0, sizeof(r));
+	(void)str_copy(r.value, STORE_DROPPED, sizeof(r.value));
+	r.fetched = time(NULL);
+	snprintf(r.why, sizeof(r.why), "%s", why);
+	store_why_clean(r.why);
+	rc = rec_write(dir, name, &r);
 	close(fd);
 	return rc;
 }

@@ -3,6 +3,8 @@
 
 #include <stddef.h>
 
+#include "limits.h"
+
 /*
  * Fetches a fresh access token into out (outsz bytes) and its lifetime
  * in seconds into *ttl.  Returns 0, or -1 with the reason kept in arg.
@@ -15,13 +17,26 @@ typedef int (*store_fetch_fn)(void *arg, char *out, size_t outsz,
 #define STORE_BUSY	-2	/* another process held the lock too long */
 
 int	 store_token(const char *, const char *, const char *, const char *,
-	    long, store_fetch_fn, void *, char *, size_t, long *);
+	    const char *, long, store_fetch_fn, void *, char *, size_t,
+	    long *);
 int	 store_token_caller(const char *, const char *, const char *,
 	    const char *, store_fetch_fn, void *, char *, size_t, long *);
 int	 store_token_name(const char *, const char *, char *, size_t);
 long	 store_margin(long);
+/* What the console may know of a cached token: never the token. */
+struct store_info {
+	long long	 fetched;		/* unix time it was fetched */
+	long long	 expires;		/* unix time it stops working */
+	char		 why[LIM_TOKEN_WHY];	/* why it was fetched, or "" */
+	int		 redis;			/* read from Redis */
+};
+
 int	 store_token_info(const char *, const char *, const char *,
-	    long long *, long long *);
-int	 store_token_drop(const char *, const char *, const char *);
+	    struct store_info *);
+int	 store_token_drop(const char *, const char *, const char *,
+	    const char *);
+void	 store_why(int, long long, const char *, const char *, const char *,
+	    char *, size_t);
+void	 store_why_clean(char *);
 
 #endif /* STORE_H */

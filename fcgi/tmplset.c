@@ -5,14 +5,24 @@
  * parse stops startup with one line naming it.  Partials ({{> name}})
  * resolve within the same set.  One final newline of a file is dropped:
  * editors add it, and no layout means to send it.
+ *
+ * The console's Templates page saves a layout and then replaces the
+ * stamp file <state_dir>/console/templates.stamp (a new inode each
+ * time).  Every worker stat()s the stamp once per request
+ * (tmplset_refresh) and, when it changed, loads the whole set again
+ * between two requests, so no request sees half of each.  A set that
+ * does not load keeps the last good one running.
  */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "limits.h"
+#include "log.h"
 #include "tmplset.h"
 #include "util.h"
 
@@ -23,18 +33,40 @@ struct tmplset_entry {
 	struct tmpl	*tmpl;		/* owned */
 };
 
-static struct tmplset_entry	 set[LIM_TEMPLATES];
-static size_t			 nset;
+/* One loaded set; the live one is replaced whole, never edited. */
+struct tmplset {
+	struct tmplset_entry	 e[LIM_TEMPLATES];
+	size_t			 n;
+};
+
+static struct tmplset	*cur;			/* owned: the live set */
+static char		*cur_dir;		/* owned: where it came from */
+static char		 stamp[LIM_PATH];	/* the stamp's path, or "" */
+static struct stat	 stamp_st;		/* the stamp as last seen */
+
+static void
+set_free(struct tmplset *s)
+{
+	size_t	 i;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < s->n; i++) {
+		free(s->e[i].name);
+		tmpl_free(s->e[i].tmpl);
+	}
+	free(s);
+}
 
 static int
-load_file(const char *path, const char *name)
+load_file(struct tmplset *set, const char *path, const char *name)
 {
 	FILE		*f;
 	char		*src, err[256];
 	size_t		 n;
 	struct tmpl	*t;
 
-	if (nset == LIM_TEMPLATES) {
+	if (set->n == LIM_TEMPLATES) {
 		fprintf(stderr, "%s: more than %d templates\n", path,
 		    LIM_TEMPLATES);
 		return -1;
@@ -61,14 +93,15 @@ load_file(const char *path, const char *name)
 		fprintf(stderr, "%s: %s\n", path, err);
 		return -1;
 	}
-	set[nset].name = xstrdup(name);
-	set[nset].tmpl = t;
-	nset++;
+	set->e[set->n].name = xstrdup(name);
+	set->e[set->n].tmpl = t;
+	set->n++;
 	return 0;
 }
 
 static int
-load_dir(const char *dir, const char *prefix, int depth)
+load_dir(struct tmplset *set, const char *dir, const char *prefix,
+    int depth)
 {
 	DIR		*d;
 	struct dirent	*de;
@@ -95,7 +128,7 @@ load_dir(const char *dir, const char *prefix, int depth)
 		if (S_ISDIR(st.st_mode)) {
 			snprintf(name, sizeof(name), "%s%s/", prefix,
 			    de->d_name);
-			if (load_dir(path, name, depth + 1) == -1)
+			if (load_dir(set, path, name, depth + 1) == -1)
 				bad = 1;
 			continue;
 		}
@@ -104,30 +137,43 @@ load_dir(const char *dir, const char *prefix, int depth)
 		if (n <= el || strcmp(name + n - el, TMPLSET_EXT) != 0)
 			continue;
 		name[n - el] = '\0';
-		if (load_file(path, name) == -1)
+		if (load_file(set, path, name) == -1)
 			bad = 1;
 	}
 	closedir(d);
 	return bad ? -1 : 0;
 }
 
-/* Loads every template under dir.  Returns 0, or -1 (lines on stderr). */
+/*
+ * Loads every template under dir and makes it the live set.  Returns
+ * 0, or -1 (lines on stderr) with the live set as it was.
+ */
 int
 tmplset_load(const char *dir)
 {
-	return load_dir(dir, "", 0);
+	struct tmplset	*s = xcalloc(1, sizeof(*s));
+
+	if (load_dir(s, dir, "", 0) == -1) {
+		set_free(s);
+		return -1;
+	}
+	set_free(cur);
+	cur = s;
+	if (cur_dir != dir) {
+		free(cur_dir);
+		cur_dir = xstrdup(dir);
+	}
+	return 0;
 }
 
 void
 tmplset_free(void)
 {
-	size_t	 i;
-
-	for (i = 0; i < nset; i++) {
-		free(set[i].name);
-		tmpl_free(set[i].tmpl);
-	}
-	nset = 0;
+	set_free(cur);
+	cur = NULL;
+	free(cur_dir);
+	cur_dir = NULL;
+	stamp[0] = '\0';
 }
 
 const struct tmpl *
@@ -135,10 +181,87 @@ tmplset_get(const char *name)
 {
 	size_t	 i;
 
-	for (i = 0; i < nset; i++)
-		if (strcmp(set[i].name, name) == 0)
-			return set[i].tmpl;
+	for (i = 0; cur != NULL && i < cur->n; i++)
+		if (strcmp(cur->e[i].name, name) == 0)
+			return cur->e[i].tmpl;
 	return NULL;
+}
+
+/* <state_dir>/console/templates.stamp.  Returns 0, or -1 if too long. */
+static int
+stamp_path(const char *state_dir, char *out, size_t outsz)
+{
+	return snprintf(out, outsz, "%s/" TMPLSET_STAMP, state_dir) >=
+	    (int)outsz ? -1 : 0;
+}
+
+/*
+ * Serving processes watch the stamp under state_dir: called before
+ * tmplset_load, so a save made while the set loads is seen next time.
+ */
+void
+tmplset_watch(const char *state_dir)
+{
+	if (stamp_path(state_dir, stamp, sizeof(stamp)) == -1)
+		stamp[0] = '\0';
+	else if (stat(stamp, &stamp_st) == -1)
+		memset(&stamp_st, 0, sizeof(stamp_st));
+}
+
+/*
+ * Once per request: one stat() of the stamp; when it is another file
+ * than last time, the set is loaded again.  Returns 1 when it was
+ * replaced, 0 when nothing changed, -1 when the new set did not load
+ * (the last good one stays, and the stamp is not read again until it
+ * changes again).
+ */
+int
+tmplset_refresh(void)
+{
+	struct stat	 st;
+
+	if (stamp[0] == '\0' || cur_dir == NULL)
+		return 0;
+	if (stat(stamp, &st) == -1)
+		memset(&st, 0, sizeof(st));
+	if (st.st_ino == stamp_st.st_ino && st.st_dev == stamp_st.st_dev &&
+	    st.st_mtim.tv_sec == stamp_st.st_mtim.tv_sec &&
+	    st.st_mtim.tv_nsec == stamp_st.st_mtim.tv_nsec &&
+	    st.st_ctim.tv_sec == stamp_st.st_ctim.tv_sec &&
+	    st.st_ctim.tv_nsec == stamp_st.st_ctim.tv_nsec)
+		return 0;
+	stamp_st = st;
+	if (tmplset_load(cur_dir) == -1) {
+		log_warnx("templates: %s does not load, the last good set "
+		    "stays", cur_dir);
+		return -1;
+	}
+	log_info("templates: %s reloaded", cur_dir);
+	return 1;
+}
+
+/*
+ * Tells every worker to load the set again: a new stamp file renamed
+ * over the old one, so its inode changes whatever the clock does.
+ * Returns 0 or -1.
+ */
+int
+tmplset_touch(const char *state_dir)
+{
+	char	 path[LIM_PATH], tmp[LIM_PATH], text[64];
+	int	 n;
+
+	if (stamp_path(state_dir, path, sizeof(path)) == -1 ||
+	    snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)getpid()) >=
+	    (int)sizeof(tmp))
+		return -1;
+	n = snprintf(text, sizeof(text), "%lld\n", (long long)time(NULL));
+	unlink(tmp);
+	if (file_replace(tmp, path, text, (size_t)n, 0600, 0) == -1) {
+		log_warn("templates: %s", path);
+		return -1;
+	}
+	return 0;
 }
 
 static const struct tmpl *
@@ -160,5 +283,16 @@ tmplset_render(const char *name, json_object *ctx, enum tmpl_esc esc,
 
 	if (t == NULL)
 		return -1;
+	return tmpl_render(t, ctx, esc, partial, NULL, out);
+}
+
+/*
+ * Renders t, a template that is not (yet) in the set, with its
+ * partials from the set: the console's preview of an edit.
+ */
+int
+tmplset_render_tmpl(const struct tmpl *t, json_object *ctx,
+    enum tmpl_esc esc, struct buf *out)
+{
 	return tmpl_render(t, ctx, esc, partial, NULL, out);
 }

@@ -6,10 +6,18 @@
 #include "buf.h"
 #include "tmpl.h"
 
+/* Below state_dir: replaced by the console after each template save. */
+#define TMPLSET_STAMP	"console/templates.stamp"
+
 int		 tmplset_load(const char *);
 void		 tmplset_free(void);
 const struct tmpl *tmplset_get(const char *);
 int		 tmplset_render(const char *, json_object *, enum tmpl_esc,
 		    struct buf *);
+int		 tmplset_render_tmpl(const struct tmpl *, json_object *,
+		    enum tmpl_esc, struct buf *);
+void		 tmplset_watch(const char *);
+int		 tmplset_refresh(void);
+int		 tmplset_touch(const char *);
 
 #endif /* TMPLSET_H */

@@ -203,8 +203,10 @@ wx_fail(const struct wx_err *e, const char *reqid, struct reply *rp)
 /*
  * The access token of the app id/secret, from the store all workers
  * share (kind names the API); fetch(arg) runs when it must.  bad is a
- * token just refused, never handed out again.  Returns 0, or -1 with e
- * set (fetch sets it; a lock held past the timeout is a timeout).
+ * token just refused, never handed out again (e then holds the
+ * upstream's errcode that refused it, the fetch's recorded reason).
+ * Returns 0, or -1 with e set (fetch sets it; a lock held past the
+ * timeout is a timeout).
  */
 int
 wx_token(const struct conf *c, const char *kind, const char *id,
@@ -221,16 +223,20 @@ wx_token_from(const struct conf *c, const char *kind, const char *id,
     const char *secret, int caller, const char *bad, store_fetch_fn fetch,
     void *arg, char *tok, size_t toksz, long *left, struct wx_err *e)
 {
-	char	 ident[LIM_SECRET * 2 + 2];
+	char	 ident[LIM_SECRET * 2 + 2], why[LIM_TOKEN_WHY];
 	int	 rc;
 
 	snprintf(ident, sizeof(ident), "%s\n%s", id, secret);
+	/* The upstream's code for the token it refused: why we fetch. */
+	snprintf(why, sizeof(why), "refused:%ld", e->kind == WX_API ?
+	    e->errcode : 0L);
 	if (caller)
 		rc = store_token_caller(c->state_dir, kind, ident, bad, fetch,
 		    arg, tok, toksz, left);
 	else
 		rc = store_token(c->state_dir, kind, ident, bad,
-		    c->timeout_ms + 1000, fetch, arg, tok, toksz, left);
+		    bad != NULL ? why : NULL, c->timeout_ms + 1000, fetch,
+		    arg, tok, toksz, left);
 	explicit_bzero(ident, sizeof(ident));
 	if (rc == STORE_BUSY) {
 		e->kind = WX_TRANSPORT;

@@ -352,6 +352,9 @@ wxmp_send(struct ctx *cx, const struct wxmp_app *app, json_object *to,
 	if (nre > 0) {
 		log_info("%s: WEIXIN_MP token refused for %zu call(s), "
 		    "refreshing", cx->request_id, nre);
+		/* The code that refused it: the refresh's recorded reason. */
+		tokerr.kind = WX_API;
+		tokerr.errcode = errs[idx[0]].errcode;
 		if (token_get(cx, app, tok, tok, sizeof(tok), NULL,
 		    &tokerr) == 0) {
 			snprintf(target, sizeof(target), WXMP_HOST "/cgi-bin/"

@@ -68,11 +68,24 @@ def browser(tmp):
 
 def submit(d, el):
     """Clicks el and waits for the next page to replace this one."""
-    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.common.exceptions import StaleElementReferenceException, \
+        WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
     old = d.find_element("tag name", "html")
     el.click()
-    WebDriverWait(d, 60).until(EC.staleness_of(old))
+
+    def gone(_):
+        try:
+            old.is_enabled()
+            return False
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as e:
+            # Asked while the old document is being torn down.
+            if "does not belong to the document" in str(e):
+                return True
+            raise
+    WebDriverWait(d, 60).until(gone)
 
 
 def send_mail(g, receiver="ops@example.com"):

@@ -285,6 +285,32 @@ test_redact(void **state)
 	json_object_put(d);
 }
 
+/* Layout names the Templates page edits: the list and named parts. */
+static void
+test_tmpl_names(void **state)
+{
+	static const char *const good[] = { "mail/html", "mail/text",
+	    "wecom/text", "wxmp/data", "sms/text", "voice/text",
+	    "messages/alert/title", "messages/alert/content",
+	    "messages/a-b_9/title", NULL };
+	static const char *const bad[] = { "", "console/head",
+	    "console/console", "console/strings", "../cmsi", "mail/../x",
+	    "mail/html/", "/mail/html", "mail//html", "mail/html.mustache",
+	    "messages/alert", "messages/alert/", "messages//title",
+	    "messages/../title", "messages/a/../title", "messages/.x/title",
+	    "messages/a.b/title", "messages/alert/other",
+	    "messages/alert/title/x", "messages/a b/title", "MAIL/HTML",
+	    "messages/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaa/title", NULL };
+	size_t	 i;
+
+	(void)state;
+	for (i = 0; good[i] != NULL; i++)
+		assert_true(ctmpl_name_ok(good[i]));
+	for (i = 0; bad[i] != NULL; i++)
+		assert_false(ctmpl_name_ok(bad[i]));
+}
+
 int
 main(void)
 {
@@ -297,6 +323,7 @@ main(void)
 		cmocka_unit_test(test_rules),
 		cmocka_unit_test(test_cookie_lang),
 		cmocka_unit_test(test_redact),
+		cmocka_unit_test(test_tmpl_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -136,8 +136,8 @@ hold_lock(void)
 static int
 get(struct fetch *f, const char *bad, long wait_ms, char *out)
 {
-	return store_token(dir, "wecom", IDENT, bad, wait_ms, fake_fetch, f,
-	    out, LIM_TOKEN + 1, NULL);
+	return store_token(dir, "wecom", IDENT, bad, NULL, wait_ms, fake_fetch,
+	    f, out, LIM_TOKEN + 1, NULL);
 }
 
 static void
@@ -347,7 +347,7 @@ test_unsafe_tokens_refused(void **state)
 	big[sizeof(big) - 1] = '\0';
 	f.token = big;
 	/* Longer than any real token (512 bytes): refused. */
-	assert_int_equal(store_token(dir, "wecom", IDENT, NULL, 100,
+	assert_int_equal(store_token(dir, "wecom", IDENT, NULL, NULL, 100,
 	    fake_fetch, &f, wide, sizeof(wide), NULL), STORE_FETCH);
 	/* A file that is not ours is ignored, not believed. */
 	plant("x y", now + 7000, now);
@@ -363,7 +363,7 @@ test_short_output(void **state)
 	char		 out[8];
 
 	(void)state;
-	assert_int_equal(store_token(dir, "wecom", IDENT, NULL, 100,
+	assert_int_equal(store_token(dir, "wecom", IDENT, NULL, NULL, 100,
 	    fake_fetch, &f, out, sizeof(out), NULL), STORE_FETCH);
 }
 
@@ -375,7 +375,7 @@ test_broken_store_still_works(void **state)
 
 	(void)state;
 	assert_int_equal(store_token("/nonexistent/state", "wecom", IDENT,
-	    NULL, 100, fake_fetch, &f, out, sizeof(out), NULL), STORE_OK);
+	    NULL, NULL, 100, fake_fetch, &f, out, sizeof(out), NULL), STORE_OK);
 	assert_string_equal(out, "direct");
 }
 
@@ -413,6 +413,77 @@ test_stampede(void **state)
 	assert_int_equal(n, 1);
 }
 
+/* Why a token is fetched, by what was kept and what the caller says. */
+static void
+test_why(void **state)
+{
+	char		 w[LIM_TOKEN_WHY];
+	long long	 now = (long long)time(NULL);
+
+	(void)state;
+	store_why(0, 0, NULL, NULL, NULL, w, sizeof(w));
+	assert_string_equal(w, "first");
+	store_why(1, now - 1, "first", NULL, NULL, w, sizeof(w));
+	assert_string_equal(w, "expired");
+	store_why(1, now + 100, "first", NULL, NULL, w, sizeof(w));
+	assert_string_equal(w, "old");
+	store_why(1, now + 100, "", "tok", "refused:40014", w, sizeof(w));
+	assert_string_equal(w, "refused:40014");
+	store_why(1, now + 100, "", "tok", NULL, w, sizeof(w));
+	assert_string_equal(w, "refused");
+	/* A tombstone's reason wins: the console's drop caused the fetch. */
+	store_why(1, 0, "console:ad min\n", NULL, NULL, w, sizeof(w));
+	assert_string_equal(w, "console:ad_min_");
+}
+
+/*
+ * The reason is kept beside the token; a file of an older build (no
+ * reason line) still loads; the console's drop makes the next fetch,
+ * whoever makes it, record the console's reason; a refused token's
+ * fetch records the upstream's code.
+ */
+static void
+test_why_kept(void **state)
+{
+	struct fetch	 f = { .ttl = 7200, .token = "tok-1" };
+	struct store_info si;
+	char		 out[LIM_TOKEN + 1];
+	time_t		 now = time(NULL);
+
+	(void)state;
+	assert_int_equal(store_token_info(dir, "wecom", IDENT, &si), -1);
+	assert_int_equal(get(&f, NULL, 100, out), STORE_OK);
+	assert_int_equal(store_token_info(dir, "wecom", IDENT, &si), 0);
+	assert_string_equal(si.why, "first");
+	assert_int_equal(si.redis, 0);
+	assert_true(si.expires - si.fetched == 7200);
+
+	plant("old-format", now + 7000, now - 10);
+	assert_int_equal(store_token_info(dir, "wecom", IDENT, &si), 0);
+	assert_string_equal(si.why, "");
+	assert_int_equal(si.fetched, now - 10);
+	assert_int_equal(get(&f, NULL, 100, out), STORE_OK);
+	assert_string_equal(out, "old-format");
+
+	assert_int_equal(store_token_drop(dir, "wecom", IDENT, "console:admin"),
+	    0);
+	/* A tombstone is no token. */
+	assert_int_equal(store_token_info(dir, "wecom", IDENT, &si), -1);
+	f.token = "tok-2";
+	assert_int_equal(get(&f, NULL, 100, out), STORE_OK);
+	assert_string_equal(out, "tok-2");
+	assert_int_equal(store_token_info(dir, "wecom", IDENT, &si), 0);
+	assert_string_equal(si.why, "console:admin");
+
+	f.token = "tok-3";
+	assert_int_equal(store_token(dir, "wecom", IDENT, "tok-2",
+	    "refused:42001", 100, fake_fetch, &f, out, sizeof(out), NULL),
+	    STORE_OK);
+	assert_string_equal(out, "tok-3");
+	assert_int_equal(store_token_info(dir, "wecom", IDENT, &si), 0);
+	assert_string_equal(si.why, "refused:42001");
+}
+
 int
 main(void)
 {
@@ -442,6 +513,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_broken_store_still_works,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stampede, setup, teardown),
+		cmocka_unit_test(test_why),
+		cmocka_unit_test_setup_teardown(test_why_kept, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
