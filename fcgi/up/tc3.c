@@ -1,8 +1,11 @@
 /*
  * Tencent Cloud request signatures: API 3.0's
  * TC3-HMAC-SHA256 and the legacy v5 "sig".  GnuTLS gives the hash and
- * the HMAC, so no other crypto library is linked.  Keys and derived
- * keys live on the stack only as long as needed and are wiped.
+ * the HMAC, so no other crypto library is linked.  The signing key
+ * derived from a secret holds for one service and one UTC day, so the
+ * last one is kept (beside the secret it came from, which the config
+ * holds anyway): three of the four HMACs of a request are saved, as
+ * the scheme intends.  Other intermediate keys are wiped after use.
  */
 #include <stdio.h>
 #include <string.h>
@@ -50,6 +53,56 @@ tc3_hmac(const void *key, size_t keylen, const char *msg, unsigned char *md)
 }
 
 /*
+ * The signing key of secret, date and service, from the last call when
+ * they are the same.  Returns 0, or -1 when too long or HMAC failed.
+ */
+static int
+tc3_signing_key(const char *secret, const char *date, const char *service,
+    unsigned char out[32])
+{
+	static struct {
+		char		 secret[LIM_SECRET];
+		char		 date[16];
+		char		 service[64];
+		unsigned char	 k[32];
+		int		 set;
+	}		 memo;			/* process scope */
+	char		 key[LIM_SECRET + 4];
+	unsigned char	 k1[32], k2[32];
+	int		 n, rc = -1;
+
+	if (memo.set && strcmp(memo.secret, secret) == 0 &&
+	    strcmp(memo.date, date) == 0 && strcmp(memo.service, service) == 0) {
+		memcpy(out, memo.k, 32);
+		return 0;
+	}
+	explicit_bzero(&memo, sizeof(memo));
+	n = snprintf(key, sizeof(key), "TC3%s", secret);
+	if (n < 0 || (size_t)n >= sizeof(key))
+		goto out;
+	/* Each step keys the next with the previous raw digest. */
+	if (tc3_hmac(key, (size_t)n, date, k1) == -1 ||
+	    tc3_hmac(k1, sizeof(k1), service, k2) == -1 ||
+	    tc3_hmac(k2, sizeof(k2), "tc3_request", out) == -1)
+		goto out;
+	if (strlen(secret) < sizeof(memo.secret) &&
+	    strlen(date) < sizeof(memo.date) &&
+	    strlen(service) < sizeof(memo.service)) {
+		snprintf(memo.secret, sizeof(memo.secret), "%s", secret);
+		snprintf(memo.date, sizeof(memo.date), "%s", date);
+		snprintf(memo.service, sizeof(memo.service), "%s", service);
+		memcpy(memo.k, out, 32);
+		memo.set = 1;
+	}
+	rc = 0;
+out:
+	explicit_bzero(key, sizeof(key));
+	explicit_bzero(k1, sizeof(k1));
+	explicit_bzero(k2, sizeof(k2));
+	return rc;
+}
+
+/*
  * Signs one API 3.0 POST.  The canonical request names exactly the two
  * headers we send (content-type, host) with the values we send, and
  * the hash of the body bytes as they go on the wire: a body re-encoded
@@ -61,8 +114,7 @@ int
 tc3_sign(const struct tc3_req *r, struct tc3_sig *sig)
 {
 	char		 creq[1024], sts[512], scope[128];
-	char		 key[LIM_SECRET + 4];
-	unsigned char	 k1[32], k2[32], k3[32], md[32];
+	unsigned char	 k3[32], md[32];
 	time_t		 t = (time_t)r->timestamp;
 	struct tm	 tm;
 	int		 n, rc = -1;
@@ -87,13 +139,7 @@ tc3_sign(const struct tc3_req *r, struct tc3_sig *sig)
 	    r->timestamp, scope, sig->creq_hash);
 	if (n < 0 || (size_t)n >= sizeof(sts))
 		return -1;
-	n = snprintf(key, sizeof(key), "TC3%s", r->secret_key);
-	if (n < 0 || (size_t)n >= sizeof(key))
-		goto out;
-	/* Each step keys the next with the previous raw digest. */
-	if (tc3_hmac(key, (size_t)n, sig->date, k1) == -1 ||
-	    tc3_hmac(k1, sizeof(k1), r->service, k2) == -1 ||
-	    tc3_hmac(k2, sizeof(k2), "tc3_request", k3) == -1 ||
+	if (tc3_signing_key(r->secret_key, sig->date, r->service, k3) == -1 ||
 	    tc3_hmac(k3, sizeof(k3), sts, md) == -1)
 		goto out;
 	tc3_hex(md, sizeof(md), sig->signature);
@@ -104,9 +150,6 @@ tc3_sign(const struct tc3_req *r, struct tc3_sig *sig)
 		goto out;
 	rc = 0;
 out:
-	explicit_bzero(key, sizeof(key));
-	explicit_bzero(k1, sizeof(k1));
-	explicit_bzero(k2, sizeof(k2));
 	explicit_bzero(k3, sizeof(k3));
 	if (rc == -1)
 		memset(sig, 0, sizeof(*sig));

@@ -60,13 +60,18 @@ test_tc3_vectors(void **state)
 	struct tc3_req	 r;
 	struct tc3_sig	 s;
 	const char	*want;
-	size_t		 i, n;
+	size_t		 i, k, n;
 
 	assert_true(json_object_object_get_ex(vectors, "tc3_hmac_sha256",
 	    &list));
 	n = json_object_array_length(list);
 	assert_true(n >= 2);
-	for (i = 0; i < n; i++) {
+	/*
+	 * Forwards, then backwards: the kept signing key is used again
+	 * (the same vector twice in a row) and replaced (the next).
+	 */
+	for (k = 0; k < 2 * n; k++) {
+		i = k < n ? k : 2 * n - 1 - k;
 		v = json_object_array_get_idx(list, i);
 		memset(&r, 0, sizeof(r));
 		/* The SMS-shaped vector names no SecretId: any will do. */
@@ -110,6 +115,45 @@ test_v5_vectors(void **state)
 		    m != NULL ? json_object_get_string(m) : NULL, sig), 0);
 		assert_string_equal(sig, str(v, "sig"));
 	}
+}
+
+/* Signs r with secret and the timestamp day days on; the signature. */
+static void
+sign_as(struct tc3_req *r, const char *secret, int day, char *out)
+{
+	struct tc3_sig	 s;
+
+	r->secret_key = secret;
+	r->timestamp = 1551135600 + 86400LL * day;
+	assert_int_equal(tc3_sign(r, &s), 0);
+	snprintf(out, TC3_HEX, "%s", s.signature);
+}
+
+/*
+ * The kept signing key follows the secret and the day: a signature
+ * made right after another secret or another day on the same key must
+ * equal the one made with nothing kept that could mislead it.
+ */
+static void
+test_key_kept(void **state)
+{
+	struct tc3_req	 r = { "AKID", "key-a", "sms",
+	    "sms.tencentcloudapi.com",
+	    "application/json; charset=utf-8", "{}", 2, 0 };
+	char		 a1[TC3_HEX], a2[TC3_HEX], again[TC3_HEX],
+			 scratch[TC3_HEX];
+
+	sign_as(&r, "key-b", 1, scratch);
+	sign_as(&r, "key-a", 1, a2);		/* after b, same day */
+	sign_as(&r, "key-a", 0, a1);		/* after a, other day */
+	sign_as(&r, "key-b", 0, scratch);
+	sign_as(&r, "key-a", 0, again);		/* fresh: secret changed */
+	assert_string_equal(a1, again);
+	sign_as(&r, "key-b", 1, scratch);
+	sign_as(&r, "key-a", 0, scratch);
+	sign_as(&r, "key-a", 1, again);		/* fresh: day changed */
+	assert_string_equal(a2, again);
+	assert_string_not_equal(a1, a2);
 }
 
 /*
@@ -188,6 +232,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tc3_vectors),
 		cmocka_unit_test(test_v5_vectors),
+		cmocka_unit_test(test_key_kept),
 		cmocka_unit_test(test_utc_date),
 		cmocka_unit_test(test_covers_exact_bytes),
 		cmocka_unit_test(test_too_long),
