@@ -12,6 +12,7 @@
  * the same for the HTML callers send (tests/unit/test_htext.c), and
  * for broken HTML it stays plain text, which is all it must be.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -32,20 +33,20 @@
 #define EL_SKIP		0x40	/* raw text left out, up to its end tag */
 #define EL_HEAD		0x80	/* may stand in the head */
 
-static const struct {
+/* Sorted by name: looked up by bisection for every tag. */
+static const struct el {
 	const char	*name;
 	int		 flags;
 } elements[] = {
-	{ "p", EL_PARA }, { "h1", EL_PARA }, { "h2", EL_PARA },
+	{ "base", EL_HEAD }, { "blockquote", EL_PARA }, { "br", EL_BREAK },
+	{ "div", EL_LINE }, { "h1", EL_PARA }, { "h2", EL_PARA },
 	{ "h3", EL_PARA }, { "h4", EL_PARA }, { "h5", EL_PARA },
-	{ "h6", EL_PARA }, { "table", EL_PARA }, { "ul", EL_PARA },
-	{ "ol", EL_PARA }, { "blockquote", EL_PARA }, { "pre", EL_PARA },
-	{ "hr", EL_RULE }, { "div", EL_LINE }, { "tr", EL_LINE },
-	{ "br", EL_BREAK }, { "li", EL_ITEM }, { "td", EL_CELL },
-	{ "th", EL_CELL },
-	{ "script", EL_SKIP | EL_HEAD }, { "style", EL_SKIP | EL_HEAD },
-	{ "title", EL_SKIP | EL_HEAD }, { "meta", EL_HEAD },
-	{ "link", EL_HEAD }, { "base", EL_HEAD },
+	{ "h6", EL_PARA }, { "hr", EL_RULE }, { "li", EL_ITEM },
+	{ "link", EL_HEAD }, { "meta", EL_HEAD }, { "ol", EL_PARA },
+	{ "p", EL_PARA }, { "pre", EL_PARA }, { "script", EL_SKIP | EL_HEAD },
+	{ "style", EL_SKIP | EL_HEAD }, { "table", EL_PARA },
+	{ "td", EL_CELL }, { "th", EL_CELL }, { "title", EL_SKIP | EL_HEAD },
+	{ "tr", EL_LINE }, { "ul", EL_PARA },
 };
 
 /* The pass's state; one per call. */
@@ -73,14 +74,19 @@ static const unsigned char cclass[256] = {
 };
 
 static int
+el_cmp(const void *key, const void *el)
+{
+	return strcmp(key, ((const struct el *)el)->name);
+}
+
+static int
 el_flags(const char *name)
 {
-	size_t	 i;
+	const struct el	*e;
 
-	for (i = 0; i < sizeof(elements) / sizeof(elements[0]); i++)
-		if (strcmp(elements[i].name, name) == 0)
-			return elements[i].flags;
-	return 0;
+	e = bsearch(name, elements, sizeof(elements) / sizeof(elements[0]),
+	    sizeof(elements[0]), el_cmp);
+	return e != NULL ? e->flags : 0;
 }
 
 static int
@@ -184,7 +190,10 @@ char_ref(const char *s, char *u, size_t *un)
 	return i + 1;
 }
 
-/* A word (no white space in it) after the space or lines due. */
+/*
+ * Words (single spaces between them, none at either end) after the
+ * space or lines due.
+ */
 static void
 word(struct htext *h, const char *s, size_t n)
 {
@@ -235,9 +244,18 @@ text(struct htext *h, const char *s, size_t n)
 	size_t	 i = 0, run, un;
 
 	while (i < n) {
-		for (run = 0; i + run < n &&
-		    cclass[(unsigned char)s[i + run]] == C_WORD; run++)
-			;
+		/*
+		 * Words and the single spaces between them go out as they
+		 * are, in one piece: that is what folding would make of
+		 * them, and most text is nothing else.
+		 */
+		for (run = 0; i + run < n; run++) {
+			if (cclass[(unsigned char)s[i + run]] == C_WORD)
+				continue;
+			if (s[i + run] != ' ' || run == 0 || i + run + 1 >= n ||
+			    cclass[(unsigned char)s[i + run + 1]] != C_WORD)
+				break;
+		}
 		word(h, s + i, run);
 		i += run;
 		if (i >= n)
