@@ -1,3 +1,5 @@
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -130,31 +132,36 @@ fatalx(const char *fmt, ...)
 }
 
 /*
- * The audit log's descriptor, kept between requests: opened again when
- * the state directory changes and once a second, so a log that was
- * rotated (renamed away) takes the new file within a second and the
- * records of that second are in the old one, not lost.  Returns the
+ * The audit log's descriptor, kept between requests while the path
+ * still names the file it was opened on (one stat instead of an open
+ * and a close): a log rotated, removed or replaced is opened again at
+ * once, so no record goes to a file nobody will read.  Returns the
  * descriptor or -1.
  */
 static int
-audit_fd(const char *path, int again)
+audit_fd(const char *path)
 {
-	static int		 fd = -1;
-	static char		 open_path[LIM_PATH];
-	static time_t		 open_at;
-	struct timespec		 now;
+	static int	 fd = -1;
+	static char	 open_path[LIM_PATH];
+	static dev_t	 dev;
+	static ino_t	 ino;
+	struct stat	 st;
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (fd != -1 && !again && now.tv_sec == open_at &&
-	    strcmp(path, open_path) == 0)
+	if (fd != -1 && strcmp(path, open_path) == 0 &&
+	    stat(path, &st) == 0 && st.st_dev == dev && st.st_ino == ino)
 		return fd;
 	if (fd != -1)
 		close(fd);
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 	if (fd == -1)
 		return -1;
+	if (fstat(fd, &st) == -1) {
+		close(fd);
+		return fd = -1;
+	}
 	snprintf(open_path, sizeof(open_path), "%s", path);
-	open_at = now.tv_sec;
+	dev = st.st_dev;
+	ino = st.st_ino;
 	return fd;
 }
 
@@ -181,18 +188,11 @@ log_audit(const char *dir, json_object *rec)
 	line = xmalloc(n + 1);
 	memcpy(line, s, n);
 	line[n++] = '\n';
-	if ((fd = audit_fd(path, 0)) == -1) {
+	if ((fd = audit_fd(path)) == -1) {
 		log_warn("%s: open %s", __func__, path);
 		goto out;
 	}
-	/*
-	 * A descriptor gone bad (its file system remounted): once more on
-	 * a fresh one.  A short write is not written twice.
-	 */
-	if ((w = write(fd, line, n)) == -1 &&
-	    (fd = audit_fd(path, 1)) != -1)
-		w = write(fd, line, n);
-	if (w != (ssize_t)n) {
+	if ((w = write(fd, line, n)) != (ssize_t)n) {
 		log_warn("%s: write %s", __func__, path);
 		goto out;
 	}

@@ -312,7 +312,8 @@ def audit_outcomes(c, build):
     c.logs(g, [tq.V5KEY])
 
 
-# -- the outbox: files appear whole (renamed in), never written in place
+# -- the outbox: files appear whole (linked or renamed in), never written
+# in place
 
 IN_CREATE, IN_CLOSE_WRITE, IN_MOVED_TO, IN_MODIFY = 0x100, 0x8, 0x80, 0x2
 
@@ -344,14 +345,17 @@ def outbox_atomic(c, build):
                 buf = buf[16 + n:]
         finally:
             os.close(fd)
+        # A file appears whole: renamed in, or linked in from an inode
+        # written without a name (O_TMPFILE: its events name "#<ino>").
         final = sorted(n for n in os.listdir(g.outbox) if not n.startswith("."))
-        moved = sorted(n for m, n in events if m & IN_MOVED_TO)
-        written = sorted(n for m, n in events if not m & IN_MOVED_TO and
-                         not n.startswith("."))
-        c.ok("outbox: every message arrived by rename (%d files)" %
-             len(final), final and moved == final, repr((final, moved)))
-        c.ok("outbox: no message file was created or written under its "
-             "final name", not written, repr(written[:4]))
+        appeared = sorted(n for m, n in events if m & (IN_MOVED_TO | IN_CREATE)
+                          and not n.startswith((".", "#")))
+        written = sorted(n for m, n in events if m & (IN_MODIFY | IN_CLOSE_WRITE)
+                         and not n.startswith((".", "#")))
+        c.ok("outbox: every message appeared whole, once (%d files)" %
+             len(final), final and appeared == final, repr((final, appeared)))
+        c.ok("outbox: no message file was written under its final name",
+             not written, repr(written[:4]))
 
 
 def tls_host(c, build):
