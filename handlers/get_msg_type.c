@@ -22,30 +22,28 @@ static const struct {
 };
 
 /*
- * An icon as JSON: the same string, but written out from its quoted
- * form, built once per process.  Base64 needs no escaping, and json-c
- * would otherwise look at each of its 6 KB on every call, which was
- * half of this component's cost.
+ * An icon as JSON: the same string, written out from a quoted copy of
+ * its own.  Base64 needs no escaping, and json-c would otherwise look
+ * at each of its 6 KB on every call, half of this component's cost.
+ * The copy is the object's (json-c frees it, and copies it along with
+ * the object when the v1 dialect copies the list).
  */
 static json_object *
 icon_json(size_t i)
 {
-	static char	*quoted[sizeof(types) / sizeof(types[0])]; /* owned:
-							 * process scope */
 	json_object	*o;
+	char		*q;
 	size_t		 n;
 
 	o = json_object_new_string(types[i].icon);
-	if (quoted[i] == NULL) {
-		n = strlen(types[i].icon);
-		quoted[i] = xmalloc(n + 3);
-		quoted[i][0] = '"';
-		memcpy(quoted[i] + 1, types[i].icon, n);
-		quoted[i][n + 1] = '"';
-		quoted[i][n + 2] = '\0';
-	}
-	json_object_set_serializer(o, json_object_userdata_to_json_string,
-	    quoted[i], NULL);
+	n = strlen(types[i].icon);
+	q = xmalloc(n + 3);
+	q[0] = '"';
+	memcpy(q + 1, types[i].icon, n);
+	q[n + 1] = '"';
+	q[n + 2] = '\0';
+	json_object_set_serializer(o, json_object_userdata_to_json_string, q,
+	    json_object_free_userdata);
 	return o;
 }
 

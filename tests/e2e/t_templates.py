@@ -17,10 +17,14 @@ API = "/api/c/compapi/cmsi/"
 
 
 def newest(g):
-    names = [os.path.join(g.outbox, n) for n in os.listdir(g.outbox)
-             if not n.startswith(".")]
-    names.sort(key=lambda n: os.stat(n).st_mtime_ns)
-    return open(names[-1], encoding="utf-8").read()
+    """The message the last request wrote: the outbox file not seen by
+    the previous call (mtimes tick coarsely, two files may share one)."""
+    seen = getattr(g, "seen_outbox", set())
+    names = [n for n in os.listdir(g.outbox)
+             if not n.startswith(".") and n not in seen]
+    g.seen_outbox = seen | set(names)
+    names.sort(key=lambda n: os.stat(os.path.join(g.outbox, n)).st_mtime_ns)
+    return open(os.path.join(g.outbox, names[-1]), encoding="utf-8").read()
 
 
 def post(g, comp, **kw):
