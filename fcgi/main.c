@@ -50,15 +50,25 @@ static struct conf		*conf;		/* owned: process scope */
 static const char		*conf_path;	/* borrowed: argv or env */
 static struct stat		 conf_st;	/* the file as last read */
 
+/*
+ * A stop signal that lands between the loop's test and accept() finds
+ * accept() not yet waiting: it would wait for one more connection.  So
+ * once stopping, SIGALRM comes every second and interrupts accept()
+ * until libfcgi sees the shutdown.  SIGALRM is held with the others
+ * during a request, so it never cuts one short.
+ */
 static void
 on_stop(int sig)
 {
-	(void)sig;
-	stopping = 1;
-	FCGX_ShutdownPending();
+	if (sig != SIGALRM)
+		stopping = 1;
+	if (stopping) {
+		FCGX_ShutdownPending();
+		alarm(1);
+	}
 }
 
-static sigset_t	 stopsigs;	/* SIGTERM, SIGINT, SIGUSR1 */
+static sigset_t	 stopsigs;	/* SIGTERM, SIGINT, SIGUSR1, SIGALRM */
 
 /*
  * No SA_RESTART: a stop signal must interrupt accept() so the loop ends
@@ -74,12 +84,14 @@ signals_init(void)
 	sigaddset(&stopsigs, SIGTERM);
 	sigaddset(&stopsigs, SIGINT);
 	sigaddset(&stopsigs, SIGUSR1);
+	sigaddset(&stopsigs, SIGALRM);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_mask = stopsigs;
 	sa.sa_handler = on_stop;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGALRM, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGPIPE, &sa, NULL);
