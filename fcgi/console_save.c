@@ -274,9 +274,7 @@ replace_conf(const struct console_rq *rq, const char *old, size_t oldlen,
 		    strerror(errno));
 		goto out;
 	}
-	fd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd != -1)
-		(void)fsync(fd);
+	dir_fsync(d);
 	rc = 0;
 out:
 	if (fd != -1)

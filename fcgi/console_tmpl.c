@@ -445,7 +445,7 @@ replace_layout(struct console_rq *rq, const struct ctmpl_ref *ref,
 	char		 tmp[LIM_PATH], *old = NULL, hv[65];
 	size_t		 oldlen;
 	mode_t		 mode = 0644;
-	int		 fd = -1, rc = -1;
+	int		 fd, ok, rc = -1;
 
 	kept[0] = '\0';
 	if (stat(ref->path, &st) == 0)
@@ -465,31 +465,27 @@ replace_layout(struct console_rq *rq, const struct ctmpl_ref *ref,
 	unlink(tmp);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 	    mode);
-	if (fd == -1 || write(fd, text, len) != (ssize_t)len ||
-	    write(fd, "\n", 1) != 1 || fchmod(fd, mode) == -1 ||
-	    fsync(fd) == -1 || close(fd) == -1) {
+	/* The descriptor is closed once, whichever step failed. */
+	ok = fd != -1 && write(fd, text, len) == (ssize_t)len &&
+	    write(fd, "\n", 1) == 1 && fchmod(fd, mode) == 0 &&
+	    fsync(fd) == 0;
+	if (fd != -1 && close(fd) == -1)
+		ok = 0;
+	if (!ok) {
 		snprintf(why, whysz, "cannot write in %s: %s", ref->dir,
 		    strerror(errno));
-		if (fd != -1)
-			close(fd);
-		fd = -1;
 		unlink(tmp);
 		goto out;
 	}
-	fd = -1;
 	if (rename(tmp, ref->path) == -1) {
 		snprintf(why, whysz, "cannot replace %s: %s", ref->path,
 		    strerror(errno));
 		unlink(tmp);
 		goto out;
 	}
-	fd = open(ref->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd != -1)
-		(void)fsync(fd);
+	dir_fsync(ref->dir);
 	rc = 0;
 out:
-	if (fd != -1)
-		close(fd);
 	free(old);
 	return rc;
 }

@@ -166,18 +166,6 @@ ms_since(const struct timespec *t0)
 	    (t1.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
-/* Whether the file is no longer the one last read (a cheap stat). */
-static int
-conf_changed(const struct stat *st)
-{
-	return st->st_ino != conf_st.st_ino || st->st_dev != conf_st.st_dev ||
-	    st->st_size != conf_st.st_size ||
-	    st->st_mtim.tv_sec != conf_st.st_mtim.tv_sec ||
-	    st->st_mtim.tv_nsec != conf_st.st_mtim.tv_nsec ||
-	    st->st_ctim.tv_sec != conf_st.st_ctim.tv_sec ||
-	    st->st_ctim.tv_nsec != conf_st.st_ctim.tv_nsec;
-}
-
 /*
  * Live configuration: before each request, one stat of the file; when
  * it changed (the console renames a new file in; an editor writes it),
@@ -195,7 +183,7 @@ conf_refresh(void)
 	struct conf	*c;
 	int		 nbad;
 
-	if (stat(conf_path, &st) == -1 || !conf_changed(&st))
+	if (stat(conf_path, &st) == -1 || !file_changed(&st, &conf_st))
 		return;
 	conf_st = st;
 	c = conf_load(conf_path, &nbad);
@@ -375,7 +363,7 @@ main(int argc, char *argv[])
 	const char	*path, *sock = NULL;
 	char		 why[LIM_MESSAGE / 2], beside[LIM_PATH];
 	int		 ch, test = 0, fd, nbad, drain = 0;
-	time_t		 swept = 0;	/* the second of the last spool look */
+	time_t		 now, swept = 0; /* the second of the last spool look */
 	static const struct option longopts[] = {
 		{ "drain",	no_argument,	NULL,	'D' },
 		{ NULL,		0,		NULL,	0 }
@@ -452,8 +440,8 @@ main(int argc, char *argv[])
 		 * Both files hold whole seconds and a retry waits at least
 		 * one, so they are looked at once a second, not per request.
 		 */
-		if (time(NULL) != swept) {
-			swept = time(NULL);
+		if ((now = time(NULL)) != swept) {
+			swept = now;
 			if (spool_due(conf))
 				spool_drain(conf, LIM_SPOOL_BATCH,
 				    LIM_SPOOL_MS, NULL);

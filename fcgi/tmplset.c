@@ -224,11 +224,7 @@ tmplset_refresh(void)
 		return 0;
 	if (stat(stamp, &st) == -1)
 		memset(&st, 0, sizeof(st));
-	if (st.st_ino == stamp_st.st_ino && st.st_dev == stamp_st.st_dev &&
-	    st.st_mtim.tv_sec == stamp_st.st_mtim.tv_sec &&
-	    st.st_mtim.tv_nsec == stamp_st.st_mtim.tv_nsec &&
-	    st.st_ctim.tv_sec == stamp_st.st_ctim.tv_sec &&
-	    st.st_ctim.tv_nsec == stamp_st.st_ctim.tv_nsec)
+	if (!file_changed(&st, &stamp_st))
 		return 0;
 	stamp_st = st;
 	if (tmplset_load(cur_dir) == -1) {

@@ -1,3 +1,5 @@
+#include <sys/stat.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -402,6 +404,36 @@ utc_fmt(time_t t, enum utc_form form, char *out, size_t outsz)
 		memo[form].t = t;
 	}
 	snprintf(out, outsz, "%s", memo[form].s);
+}
+
+/*
+ * Whether a and b are not the same version of a file: another inode,
+ * size, modification or change time.  What a reload watches.
+ */
+int
+file_changed(const struct stat *a, const struct stat *b)
+{
+	return a->st_ino != b->st_ino || a->st_dev != b->st_dev ||
+	    a->st_size != b->st_size ||
+	    a->st_mtim.tv_sec != b->st_mtim.tv_sec ||
+	    a->st_mtim.tv_nsec != b->st_mtim.tv_nsec ||
+	    a->st_ctim.tv_sec != b->st_ctim.tv_sec ||
+	    a->st_ctim.tv_nsec != b->st_ctim.tv_nsec;
+}
+
+/*
+ * fsync of a directory, so a rename in it survives a crash.  Best
+ * effort: the file itself is already on disk.
+ */
+void
+dir_fsync(const char *dir)
+{
+	int	 fd;
+
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return;
+	(void)fsync(fd);
+	close(fd);
 }
 
 /*

@@ -34,6 +34,9 @@ enum utc_form {
 };
 
 void	 utc_fmt(time_t, enum utc_form, char *, size_t);
+struct stat;
+int	 file_changed(const struct stat *, const struct stat *);
+void	 dir_fsync(const char *);
 int	 file_publish(const char *, const char *, const char *,
 	    const void *, size_t, int);
 int	 file_replace(const char *, const char *, const void *, size_t,
