@@ -346,6 +346,25 @@ listener(const char *sock)
 	return 0;
 }
 
+/*
+ * Ends the request.  libfcgi's close shuts down its side and then waits
+ * (up to 2 s) for the web server to hang up, reading whatever still
+ * comes, so that input arriving after close() cannot make the kernel
+ * reset the connection and lose the answer.  That wait holds the worker
+ * for a turn of the web server's event loop on every request.  Once the
+ * request's input has been read to its end record nothing more can
+ * arrive, and the worker closes at once; otherwise (a body refused
+ * unread, a broken stream) libfcgi drains and waits as before.
+ */
+static void
+finish(FCGX_Request *fr)
+{
+	if (FCGX_GetChar(fr->in) == EOF && FCGX_HasSeenEOF(fr->in) == EOF &&
+	    FCGX_GetError(fr->in) == 0)
+		FCGX_Detach(fr);
+	FCGX_Finish_r(fr);
+}
+
 static void __attribute__((__noreturn__))
 usage(void)
 {
@@ -434,7 +453,7 @@ main(int argc, char *argv[])
 	while (!stopping && FCGX_Accept_r(&fr) >= 0) {
 		signals_hold(1);
 		serve(&fr);
-		FCGX_Finish_r(&fr);
+		finish(&fr);
 		/*
 		 * The caller has its answer: now the spool's turn, if due.
 		 * Both files hold whole seconds and a retry waits at least

@@ -5,6 +5,11 @@
  * benchmark that sends the wrong bytes sees non-2xx answers instead of
  * a floor that parsed nothing.  tests/bench/pipeline.py runs it behind
  * the same lighttpd setup as the app, and straight over FastCGI.
+ *
+ * Built as is it closes the way libfcgi does by default: shutdown, then
+ * wait for the web server to hang up.  bare_fcgi_now.c builds it with
+ * BARE_CLOSE_NOW, closing at once after reading the body to its end as
+ * cmsi.fcgi does: the same close on both sides of a ratio.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +51,9 @@ main(void)
 		    "application/json\r\nContent-Length: %d\r\n\r\n%s",
 		    body == ok ? "200 OK" : "400 Bad Request",
 		    (int)strlen(body), body);
+#ifdef BARE_CLOSE_NOW
+		FCGX_Detach(&r);
+#endif
 		FCGX_Finish_r(&r);
 	}
 	free(buf);
