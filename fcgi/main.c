@@ -354,13 +354,15 @@ listener(const char *sock)
  * for a turn of the web server's event loop on every request.  Once the
  * request's input has been read to its end record nothing more can
  * arrive, and the worker closes at once; otherwise (a body refused
- * unread, a broken stream) libfcgi drains and waits as before.
+ * unread, a broken stream) libfcgi drains and waits as before.  A kept
+ * connection (FCGI_KEEP_CONN) is not closed here at all, and libfcgi
+ * would carry the mark over to a later request on it: none there.
  */
 static void
 finish(FCGX_Request *fr)
 {
-	if (FCGX_GetChar(fr->in) == EOF && FCGX_HasSeenEOF(fr->in) == EOF &&
-	    FCGX_GetError(fr->in) == 0)
+	if (!fr->keepConnection && FCGX_GetChar(fr->in) == EOF &&
+	    FCGX_HasSeenEOF(fr->in) == EOF && FCGX_GetError(fr->in) == 0)
 		FCGX_Detach(fr);
 	FCGX_Finish_r(fr);
 }
