@@ -9,6 +9,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,7 +107,13 @@ retain_run(const struct conf *c, int force)
 	futimens(fd, now);
 	if (st.st_size == 0 && write(fd, "0", 1) != 1)
 		goto out;
-	retain_outbox(dir, c->outbox_keep);
+	/*
+	 * The listing holds one allocation per file, a second's worth of
+	 * messages when the outbox is busy: hand the pages back, or they
+	 * stay in this worker as its high-water mark.
+	 */
+	if (retain_outbox(dir, c->outbox_keep) > 0)
+		malloc_trim(0);
 	/* The idem sweep reads records: rarer, timed by its own file. */
 	if (snprintf(path, sizeof(path), "%s/idem/.swept", c->state_dir) <
 	    (int)sizeof(path) && (force || stat(path, &st) == -1 ||
