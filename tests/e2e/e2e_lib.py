@@ -43,18 +43,18 @@ class Checker:
         return 1 if self.failed else 0
 
 
-def fcgi(addr, params, body=b"", timeout=30):
-    """One FastCGI responder request straight to the app (no web
-    server), so params may carry any byte.  params: {name: str|bytes};
-    body over 65535 bytes goes in several records.  Returns (status,
-    headers text, body bytes)."""
-    import socket
+def fcgi_rec(t, content):
+    """One FastCGI record of type t for request 1, padded to 8 bytes."""
     import struct
+    pad = (8 - len(content) % 8) % 8
+    return struct.pack("!BBHHBx", 1, t, 1, len(content), pad) + \
+        content + b"\0" * pad
 
-    def rec(t, content):
-        pad = (8 - len(content) % 8) % 8
-        return struct.pack("!BBHHBx", 1, t, 1, len(content), pad) + \
-            content + b"\0" * pad
+
+def fcgi_begin(params, keep=False):
+    """BEGIN_REQUEST (a responder; FCGI_KEEP_CONN with keep) and the
+    params, params: {name: str|bytes}."""
+    import struct
 
     def ln(n):
         return bytes([n]) if n < 128 else struct.pack("!I", n | 0x80000000)
@@ -65,34 +65,49 @@ def fcgi(addr, params, body=b"", timeout=30):
         return ln(len(k)) + ln(len(v)) + k + v
 
     p = b"".join(nv(k, v) for k, v in params.items())
-    msg = rec(1, struct.pack("!HB5x", 1, 0))
+    msg = fcgi_rec(1, struct.pack("!HB5x", 1, 1 if keep else 0))
     for i in range(0, len(p), 65535):
-        msg += rec(4, p[i:i + 65535])
-    msg += rec(4, b"")
-    for i in range(0, len(body), 65535):
-        msg += rec(5, body[i:i + 65535])
-    msg += rec(5, b"")
-    s = socket.create_connection(addr, timeout)
+        msg += fcgi_rec(4, p[i:i + 65535])
+    return msg + fcgi_rec(4, b"")
+
+
+def fcgi_answer(sock):
+    """The stdout records up to END_REQUEST (or the end of the stream),
+    read from sock; the connection is left as it is."""
+    import struct
     out, buf = b"", b""
+    for _ in range(100000):
+        while len(buf) >= 8:
+            _, t, _, n, pad = struct.unpack("!BBHHB", buf[:7])
+            if len(buf) < 8 + n + pad:
+                break
+            if t == 6:
+                out += buf[8:8 + n]
+            buf = buf[8 + n + pad:]
+            if t == 3:
+                return out
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    return out
+
+
+def fcgi(addr, params, body=b"", timeout=30):
+    """One FastCGI responder request straight to the app (no web
+    server), so params may carry any byte.  params: {name: str|bytes};
+    body over 65535 bytes goes in several records.  Returns (status,
+    headers text, body bytes)."""
+    import socket
+
+    msg = fcgi_begin(params)
+    for i in range(0, len(body), 65535):
+        msg += fcgi_rec(5, body[i:i + 65535])
+    msg += fcgi_rec(5, b"")
+    s = socket.create_connection(addr, timeout)
     try:
         s.sendall(msg)
-        for _ in range(100000):
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
-            done = False
-            while len(buf) >= 8:
-                _, t, _, n, pad = struct.unpack("!BBHHB", buf[:7])
-                if len(buf) < 8 + n + pad:
-                    break
-                if t == 6:
-                    out += buf[8:8 + n]
-                buf = buf[8 + n + pad:]
-                if t == 3:
-                    done = True
-            if done:
-                break
+        out = fcgi_answer(s)
     finally:
         s.close()
     head, _, rest = out.partition(b"\r\n\r\n")

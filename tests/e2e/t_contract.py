@@ -5,8 +5,11 @@ a one-byte change, empty, a NUL inside), X-Bkapi-Authorization winning
 over the parameters, the skip_user_auth whitelist, the body cap at
 exactly max_body and one byte over (with max_body set, and the default),
 log lines that no caller can forge with control bytes (raw FastCGI
-params, no web server between), the audit record of every channel
-(with each recipient's outcome where the upstream reports one),
+params, no web server between), how the app ends a FastCGI connection
+(at once when the request was read to its end; draining, as libfcgi
+does, when input is left unread, also after a kept connection), the
+audit record of every channel (with each recipient's outcome where the
+upstream reports one),
 outbox files that appear only whole (inotify: renamed in, never written
 in place), and TLS host name verification.
 
@@ -25,7 +28,8 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import harness  # noqa: E402
-from e2e_lib import Checker, cgi, fcgi, http  # noqa: E402
+from e2e_lib import (Checker, cgi, fcgi, fcgi_answer,  # noqa: E402
+                     fcgi_begin, fcgi_rec, http)
 
 MAIL = "/api/c/compapi/cmsi/send_mail/"
 CR = {"bk_app_code": "demo", "bk_app_secret": "demo-secret",
@@ -180,6 +184,72 @@ def raw_fastcgi(c, build):
              in log, repr(log[-600:]))
         c.ok("no raw control byte in the log but line ends",
              not re.search(rb"[\x00-\x09\x0b-\x1f\x7f]", log), repr(log[-300:]))
+    finally:
+        app.close()
+
+
+# -- how the app ends a FastCGI connection --------------------------------
+# libfcgi's close waits for the web server to hang up, reading what
+# still comes, so that late input cannot reset the connection: the app
+# keeps that wait where input is left unread and skips it where the
+# request was read to its end (issue 18: the wait held every worker).
+
+def fc_answer(sock):
+    """(status, body) of the answer read from sock."""
+    head, _, body = fcgi_answer(sock).partition(b"\r\n\r\n")
+    m = re.search(rb"Status: (\d+)", head)
+    return (int(m.group(1)) if m else 200) if head else 0, body
+
+
+def fc_refused(sock, secs):
+    """Whether writing on after the answer fails within secs: the app
+    has closed its end (a write every 20 ms keeps a draining app
+    reading, so only a closed end refuses them)."""
+    import time
+    end = time.time() + secs
+    while time.time() < end:
+        try:
+            sock.sendall(fcgi_rec(5, b"x" * 512))
+        except OSError:
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def fastcgi_close(c, build):
+    import socket
+    app = App(build, {"max_body": 2048})
+    big = cgi("POST", MAIL, b"x" * 100000)
+    try:
+        body = json.dumps(dict(CR, **MSG)).encode()
+        s = socket.create_connection(app.addr, 10)
+        s.sendall(fcgi_begin(cgi("POST", MAIL, body)) + fcgi_rec(5, body) +
+                  fcgi_rec(5, b""))
+        st, _ = fc_answer(s)
+        c.ok("read to its end: answered, then closed at once (no wait "
+             "for the web server to hang up)", st == 200 and
+             fc_refused(s, 1.5), st)
+        s.close()
+
+        s = socket.create_connection(app.addr, 10)
+        s.sendall(fcgi_begin(big) + fcgi_rec(5, b"x" * 8000))
+        st, _ = fc_answer(s)
+        c.ok("body refused unread (413): the app drains what still comes",
+             st == 413 and not fc_refused(s, 0.5), st)
+        s.close()
+
+        s = socket.create_connection(app.addr, 10)
+        s.sendall(fcgi_begin(cgi("GET", "/healthz", None), keep=True) +
+                  fcgi_rec(5, b""))
+        st1, _ = fc_answer(s)
+        s.sendall(fcgi_begin(big) + fcgi_rec(5, b"x" * 8000))
+        st2, _ = fc_answer(s)
+        c.ok("a kept connection serves the next request, and a body "
+             "refused unread there is still drained", st1 == 200 and
+             st2 == 413 and not fc_refused(s, 0.5), (st1, st2))
+        s.close()
+        c.ok("app alive after the three", fcgi(app.addr, cgi(
+            "POST", MAIL, body), body)[0] == 200)
     finally:
         app.close()
 
@@ -391,6 +461,7 @@ def main():
         ("default body cap", lambda: gw(c, b, {}, lambda g: body_cap(
             c, g, harness.LIMIT, "default max_body (8 MiB)"))),
         ("raw FastCGI", lambda: raw_fastcgi(c, b)),
+        ("FastCGI close", lambda: fastcgi_close(c, b)),
         ("audit", lambda: audit(c, b)),
         ("audit outcomes", lambda: audit_outcomes(c, b)),
         ("outbox", lambda: outbox_atomic(c, b)),

@@ -26,7 +26,6 @@ import shutil
 import signal
 import socket
 import stat
-import struct
 import subprocess
 import sys
 import tempfile
@@ -37,7 +36,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import harness  # noqa: E402
-from e2e_lib import Checker  # noqa: E402
+from e2e_lib import Checker, fcgi_answer, fcgi_begin, fcgi_rec  # noqa: E402
 
 PATH = "/api/c/compapi/v2/cmsi/send_mail/"
 CREDS = {"bk_app_code": "demo", "bk_app_secret": "demo-secret",
@@ -292,36 +291,12 @@ def launchers(c, build):
 
 def fcgi_request(addr, params, body=b""):
     """A minimal FastCGI responder request; returns stdout bytes."""
-    def rec(t, content):
-        return struct.pack("!BBHHBx", 1, t, 1, len(content), 0) + content
-
-    def nv(k, v):
-        k, v = k.encode(), v.encode()
-        return bytes([len(k)]) + (bytes([len(v)]) if len(v) < 128 else
-                                  struct.pack("!I", len(v) | 0x80000000)) + k + v
-
     s = socket.create_connection(addr, 5)
-    p = b"".join(nv(k, v) for k, v in params.items())
-    s.sendall(rec(1, struct.pack("!HB5x", 1, 0)) + rec(4, p) + rec(4, b"") +
-              rec(5, body) + rec(5, b""))
-    out, buf = b"", b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        buf += chunk
-        while len(buf) >= 8:
-            _, t, _, n, pad = struct.unpack("!BBHHB", buf[:7])
-            if len(buf) < 8 + n + pad:
-                break
-            if t == 6:
-                out += buf[8:8 + n]
-            buf = buf[8 + n + pad:]
-            if t == 3:
-                s.close()
-                return out
-    s.close()
-    return out
+    try:
+        s.sendall(fcgi_begin(params) + fcgi_rec(5, body) + fcgi_rec(5, b""))
+        return fcgi_answer(s)
+    finally:
+        s.close()
 
 
 def direct(c, build):
