@@ -294,9 +294,13 @@ link_end(struct htext *h)
 	if (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0 &&
 	    strncmp(u, "mailto:", 7) != 0)
 		return;
-	/* The link's text, less the space or break due before it. */
-	for (t = h->out.ptr + h->astart, len = h->out.len - h->astart;
-	    len > 0 && (*t == ' ' || *t == '\n'); t++, len--)
+	/*
+	 * The link's text, less the space or break due before it; none
+	 * when nothing was written yet (no pointer arithmetic on NULL).
+	 */
+	t = h->out.ptr != NULL ? h->out.ptr + h->astart : "";
+	for (len = h->out.len - h->astart; len > 0 && (*t == ' ' ||
+	    *t == '\n'); t++, len--)
 		;
 	if (len == h->href.len && memcmp(t, u, len) == 0)
 		return;

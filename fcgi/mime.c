@@ -354,6 +354,24 @@ param_2231(struct buf *b, const char *name, const char *s)
 	buf_free(&v);
 }
 
+/* A Content-ID with or without its brackets, no other bracket. */
+static int
+cid_ok(const char *cid)
+{
+	size_t	 n = strlen(cid);
+
+	if (n > 0 && cid[0] == '<') {
+		if (n < 2 || cid[n - 1] != '>')
+			return 0;
+		cid++;
+		n -= 2;
+	}
+	for (; n > 0; n--, cid++)
+		if (*cid == '<' || *cid == '>')
+			return 0;
+	return 1;
+}
+
 /*
  * One attachment.  The file name is RFC 2231 in Content-Disposition,
  * then repeated for readers that only know filename= and name=: as it
@@ -388,11 +406,17 @@ attachment(struct buf *b, const char *bnd, json_object *a)
 	buf_free(&q);
 	if (image) {
 		cid = jstr(a, "content_id");
-		if (*cid == '\0')
+		/*
+		 * Without one, the file name stands in, as in ESB, where it
+		 * would pass as one (mail_check): a longer name or one with
+		 * brackets made a header line past 998 octets or one that
+		 * ends early (fuzz_mime).  Else the image has none.
+		 */
+		if (*cid == '\0' && cid_ok(fn) && strlen(fn) <= LIM_ADDR)
 			cid = fn;
 		if (cid[0] == '<')
 			buf_printf(b, "Content-ID: %s\r\n", cid);
-		else
+		else if (*cid != '\0')
 			buf_printf(b, "Content-ID: <%s>\r\n", cid);
 	}
 	buf_puts(b, "\r\n");
@@ -401,28 +425,6 @@ attachment(struct buf *b, const char *bnd, json_object *a)
 	    c != NULL ? (size_t)json_object_get_string_len(c) : 0);
 }
 
-/* A Content-ID with or without its brackets, no other bracket. */
-static int
-cid_ok(const char *cid)
-{
-	size_t	 n = strlen(cid);
-
-	if (n > 0 && cid[0] == '<') {
-		if (n < 2 || cid[n - 1] != '>')
-			return 0;
-		cid++;
-		n -= 2;
-	}
-	for (; n > 0; n--, cid++)
-		if (*cid == '<' || *cid == '>')
-			return 0;
-	return 1;
-}
-
-/*
- * Refuses what could break out of a header: control characters, and
- * brackets that would end a Content-ID early.
- */
 /*
  * Whether the addr-spec of a is too long for one header line.
  */
@@ -442,6 +444,10 @@ addr_long(const char *a)
 	return long_;
 }
 
+/*
+ * Refuses what could break out of a header: control characters, and
+ * brackets that would end a Content-ID early.
+ */
 static int
 mail_check(const struct mail *m)
 {

@@ -25,6 +25,8 @@ static const char *const cases[][2] = {
 	/* A link whose text is its target is written once. */
 	{ "<a href=\"https://x.org\">https://x.org</a>", "https://x.org" },
 	{ "<a href=\"javascript:x()\">go</a>", "go" },
+	/* A link with no text before it, or none at all (fuzz_mime). */
+	{ "<a href=\"mailto:x@y.org\"></a>", "<mailto:x@y.org>" },
 	{ "<a href=\"https://x.org\"><b>bold link</b></a>",
 	    "bold link <https://x.org>" },
 	{ "<a href='mailto:a@b.c'>mail</a> <a href=http://u.v/w>u</a>",

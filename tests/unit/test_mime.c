@@ -393,9 +393,21 @@ test_text_body(void **state)
 	free(m);
 }
 
+/* How often s occurs in m. */
+static int
+count(const char *m, const char *s)
+{
+	int	 n = 0;
+
+	for (; (m = strstr(m, s)) != NULL; m++)
+		n++;
+	return n;
+}
+
 static void
 test_attachments(void **state)
 {
+	char		 big[1200], req[1600];
 	char		*m, *d;
 	const char	*p;
 	size_t		 n;
@@ -462,6 +474,26 @@ test_attachments(void **state)
 	assert_null(strstr(m, "Content-ID: <report.pdf>"));
 	free(m);
 
+	/*
+	 * Without a content_id the file name stands in only where it would
+	 * pass as one: a long name or one with brackets gets none, and no
+	 * line passes 998 octets (fuzz_mime: a 1,051-octet Content-ID).
+	 */
+	memset(big, 'n', sizeof(big) - 5);
+	memcpy(big + sizeof(big) - 5, ".png", 5);
+	assert_true(snprintf(req, sizeof(req), "{\"to\":[\"a@x.org\"],"
+	    "\"attachments\":[{\"filename\":\"%s\",\"content\":\"P\"},"
+	    "{\"filename\":\"a>b.png\",\"content\":\"P\"},"
+	    "{\"filename\":\"ok.png\",\"content\":\"P\"}]}", big) <
+	    (int)sizeof(req));
+	assert_non_null(m = build(req));
+	assert_lines(m, 998);
+	assert_null(strstr(m, "Content-ID: <nnn"));
+	assert_null(strstr(m, "Content-ID: <a>"));
+	assert_non_null(strstr(m, "Content-ID: <ok.png>\r\n"));
+	assert_int_equal(count(m, "Content-ID:"), 1);
+	free(m);
+
 	/* A text mail keeps its images in mixed, still with Content-IDs. */
 	assert_non_null(m = build("{\"to\":[\"a@x.org\"],\"attachments\":["
 	    "{\"filename\":\"logo.png\",\"content\":\"PNG\","
@@ -526,17 +558,6 @@ test_addr_cap(void **state)
 	snprintf(doc, sizeof(doc), "{\"to\":[\"a@x.org\"],\"from\":"
 	    "\"Ops <%s>\"}", addr);
 	assert_null(build(doc));
-}
-
-/* How often s occurs in m. */
-static int
-count(const char *m, const char *s)
-{
-	int	 n = 0;
-
-	for (; (m = strstr(m, s)) != NULL; m++)
-		n++;
-	return n;
 }
 
 static void
