@@ -32,16 +32,23 @@
 #define EL_CELL		0x20	/* a space after */
 #define EL_SKIP		0x40	/* raw text left out, up to its end tag */
 #define EL_HEAD		0x80	/* may stand in the head */
+#define EL_LINK		0x100	/* <a>: its href is kept */
+#define EL_HEADER	0x200	/* <head> itself */
 
-/* Sorted by name: looked up by bisection for every tag. */
+/*
+ * Sorted by name.  Every tag is looked up, so only the names with its
+ * first letter are compared whole.
+ */
 static const struct el {
 	const char	*name;
 	int		 flags;
 } elements[] = {
+	{ "a", EL_LINK },
 	{ "base", EL_HEAD }, { "blockquote", EL_PARA }, { "br", EL_BREAK },
 	{ "div", EL_LINE }, { "h1", EL_PARA }, { "h2", EL_PARA },
 	{ "h3", EL_PARA }, { "h4", EL_PARA }, { "h5", EL_PARA },
-	{ "h6", EL_PARA }, { "hr", EL_RULE }, { "li", EL_ITEM },
+	{ "h6", EL_PARA }, { "head", EL_HEADER }, { "hr", EL_RULE },
+	{ "li", EL_ITEM },
 	{ "link", EL_HEAD }, { "meta", EL_HEAD }, { "ol", EL_PARA },
 	{ "p", EL_PARA }, { "pre", EL_PARA }, { "script", EL_SKIP | EL_HEAD },
 	{ "style", EL_SKIP | EL_HEAD }, { "table", EL_PARA },
@@ -74,19 +81,19 @@ static const unsigned char cclass[256] = {
 };
 
 static int
-el_cmp(const void *key, const void *el)
-{
-	return strcmp(key, ((const struct el *)el)->name);
-}
-
-static int
 el_flags(const char *name)
 {
-	const struct el	*e;
+	size_t	 i;
 
-	e = bsearch(name, elements, sizeof(elements) / sizeof(elements[0]),
-	    sizeof(elements[0]), el_cmp);
-	return e != NULL ? e->flags : 0;
+	for (i = 0; i < sizeof(elements) / sizeof(elements[0]); i++) {
+		if (elements[i].name[0] < name[0])
+			continue;
+		if (elements[i].name[0] > name[0])
+			break;
+		if (strcmp(elements[i].name + 1, name + 1) == 0)
+			return elements[i].flags;
+	}
+	return 0;
 }
 
 static int
@@ -381,7 +388,7 @@ tag(struct htext *h, const char *s)
 			name[n++] = (char)(*p | 0x20);
 	name[n] = '\0';
 	fl = el_flags(name);
-	if (!end && strcmp(name, "a") == 0) {
+	if (!end && (fl & EL_LINK)) {
 		link_end(h);
 		h->inlink = 1;
 		h->astart = h->out.len;
@@ -413,17 +420,16 @@ tag(struct htext *h, const char *s)
 		if (q && *p == q)
 			p++;
 		if (!end && h->inlink && h->href.len == 0 &&
-		    strcmp(name, "a") == 0 && strcmp(an, "href") == 0)
+		    (fl & EL_LINK) && strcmp(an, "href") == 0)
 			href(h, v, vn);
 	}
 	if (*p == '>')
 		p++;
-	if (h->inhead && (end ? strcmp(name, "head") == 0 :
-	    !(fl & EL_HEAD)))
+	if (h->inhead && (end ? (fl & EL_HEADER) : !(fl & EL_HEAD)))
 		h->inhead = 0;
-	if (!end && strcmp(name, "head") == 0)
+	if (!end && (fl & EL_HEADER))
 		h->inhead = 1;
-	if (end && strcmp(name, "a") == 0)
+	if (end && (fl & EL_LINK))
 		link_end(h);
 	if (!end && (fl & EL_SKIP))
 		return (size_t)(p - s) + skip_raw(p, name);
@@ -468,7 +474,7 @@ htext_plain(const char *html)
 	buf_init(&h.out, LIM_MAIL);
 	buf_init(&h.href, LIM_URL);
 	while (*s != '\0') {
-		n = strcspn(s, "<");
+		n = (size_t)(strchrnul(s, '<') - s);
 		if (n > 0) {
 			if (h.inhead && s[strspn(s, " \t\r\n\f")] != '<')
 				h.inhead = 0;

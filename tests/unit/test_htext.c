@@ -48,6 +48,10 @@ static const char *const cases[][2] = {
 	    "<body><h1>Disk alert</h1><p>The disk <b>/var</b> is 91% full."
 	    "</p></body></html>", "Disk alert\n\nThe disk /var is 91% full." },
 	{ "<head><meta charset=\"utf-8\"></head><body>x</body>", "x" },
+	/* Elements that start alike are told apart by their whole name. */
+	{ "<head><link rel=\"stylesheet\" href=\"s.css\"></head>x", "x" },
+	{ "<p>a<link>b<tt>c</tt><thead>d</thead><hgroup>e</hgroup></p>",
+	    "abcde" },
 	/* Text after a head that never ends is content. */
 	{ "<head><title>x</title>Hello<p>p</p>", "Hello\n\np" },
 	{ "<!DOCTYPE html><html><body>doc</body></html>", "doc" },
