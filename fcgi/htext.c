@@ -12,7 +12,6 @@
  * the same for the HTML callers send (tests/unit/test_htext.c), and
  * for broken HTML it stays plain text, which is all it must be.
  */
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
