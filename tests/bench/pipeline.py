@@ -20,6 +20,12 @@ of them alike; "spread" is (max - min) / mean of a run's slices.
                      is to it, so that both sides close alike;
      get_msg_type    GET with credentials in the query;
      send_mail       into the outbox, the same 1 KB body;
+       the same, state on a journaled ext4: where the temp dirs are on
+                     a file system without a journal (this VM's root is
+                     one), the outbox row again with state_dir on an
+                     ext4 image made by mkfs.ext4's defaults and
+                     loop-mounted for the run (root only; otherwise the
+                     row says why it is missing);
      send_sms        Tencent Cloud SMS API 3.0 (TC3-signed) over HTTPS to
                      a local nginx answering SendSms with a fixed success
                      for the number sent, on the gateway's kept connection;
@@ -448,6 +454,7 @@ APP_ROWS = (
 )
 HOP_ROWS = ((BARE, BARE + ", direct"),
             (APP_ROWS[1][0], APP_ROWS[1][0] + ", direct"))
+OUTBOX_J = "  the same, state on a journaled ext4"
 
 
 def spot(port, path, body):
@@ -501,6 +508,12 @@ def table(builddir, secs, tmp):
                                              procs=PROCS))
         dbare = st.enter_context(Direct(bare_bin, PROCS))
         dapp = st.enter_context(Direct(app_bin, PROCS, {}))
+        jmnt, jwhy = st.enter_context(journaled_ext4(tmp))
+        gj = None
+        if jmnt is not None:
+            gj = st.enter_context(harness.Gateway(
+                builddir, {"state_dir": os.path.join(jmnt, "state")},
+                procs=PROCS))
         docs = {BARE: spot(bare.port, mail, BODY_1K)}
         docs[BARE_NOW] = spot(now.port, mail, BODY_1K)
         runs = [(BARE, wrk_run(bare.port, mail, BODY_1K, tmp, "bare")),
@@ -508,6 +521,10 @@ def table(builddir, secs, tmp):
         for name, comp, path, body, _ in APP_ROWS:
             docs[name] = spot(g.port, path, body)
             runs.append((name, wrk_run(g.port, path, body, tmp, comp)))
+        if gj is not None:
+            docs[OUTBOX_J] = spot(gj.port, mail, BODY_1K)
+            runs.append((OUTBOX_J, wrk_run(gj.port, mail, BODY_1K, tmp,
+                                           "mail")))
         runs.append((HOP_ROWS[0][1], load_run(builddir, dbare.sock, mail,
                                               BODY_1K, tmp, "bare")))
         runs.append((HOP_ROWS[1][1], load_run(builddir, dapp.sock, mail,
@@ -518,9 +535,18 @@ def table(builddir, secs, tmp):
         false = {name: log.count("component=%s result=false" % comp)
                  for name, comp, _, _, _ in APP_ROWS}
         false[HOP_ROWS[1][1]] = dapp.log().count("result=false")
+        if gj is not None:
+            false[OUTBOX_J] = gj.app_log().count("result=false")
         for name, r in res.items():
             r["bad"] = verdict(r, false.get(name, 0), docs.get(name))
             r["notes"] = []
+        if gj is not None:
+            res[OUTBOX_J]["notes"].append(
+                "a %d MiB image made by mkfs.ext4 with its defaults, "
+                "loop-mounted" % (JIMG_BYTES >> 20))
+        else:
+            res[OUTBOX_J] = {"rps": 0.0, "non2xx": 0, "spread": 0.0,
+                             "bad": [], "notes": [jwhy], "absent": True}
         for name, _, _, _, up in APP_ROWS:
             if up:
                 n, c = ng.calls(up[0])
@@ -540,9 +566,15 @@ def print_table(res, secs):
                                             "ratio2", "non-2xx", "spread",
                                             "notes"))
     floor, floor2 = res[BARE]["rps"], res[BARE_NOW]["rps"]
-    for name in [BARE, BARE_NOW] + [a[0] for a in APP_ROWS]:
+    names = [BARE, BARE_NOW] + [a[0] for a in APP_ROWS]
+    names.insert(names.index(APP_ROWS[1][0]) + 1, OUTBOX_J)
+    for name in names:
         r = res[name]
         notes = "; ".join(r["notes"])
+        if r.get("absent"):
+            print("%-36s %9s %7s %7s %8s %7s  %s" % (name, "-", "-", "-",
+                                                    "-", "-", notes))
+            continue
         if r["bad"]:
             notes = "INVALID, NOT A VALID NUMBER: " + ", ".join(r["bad"]) + \
                 ("; " + notes if notes else "")
@@ -791,15 +823,69 @@ def memory(builddir, requests, tmp):
 
 
 def fs_type(path):
-    """The file system type path is on (the outbox's, the logs')."""
-    best, kind = "", "?"
+    """The file system path is on (the outbox's, the logs'): its type,
+    and for ext3/ext4 whether it has a journal.  Without one, ext4's
+    inode allocator skips every inode freed in the last seconds, reading
+    each one's inode table block (ialloc.c, recently_deleted()), which
+    a directory that creates and deletes a file per message feels."""
+    best, kind, dev = "", "?", ""
     with open("/proc/mounts") as f:
         for line in f:
-            mnt, typ = line.split()[1:3]
+            src, mnt, typ = line.split()[0:3]
             if (path == mnt or path.startswith(mnt.rstrip("/") + "/")) and \
                     len(mnt) >= len(best):
-                best, kind = mnt, typ
+                best, kind, dev = mnt, typ, src
+    if kind in ("ext3", "ext4") and dev.startswith("/dev/"):
+        name = os.path.basename(os.path.realpath(dev))
+        try:
+            jbd = [n for n in os.listdir("/proc/fs/jbd2")
+                   if n.rsplit("-", 1)[0] == name]
+        except OSError:
+            jbd = []
+        kind += ", journal" if jbd else ", no journal"
     return kind
+
+
+JIMG_BYTES = 2 << 30
+
+
+@contextlib.contextmanager
+def journaled_ext4(tmp):
+    """(mount point, None) of a journaled ext4 made for this run, as
+    mkfs.ext4 makes it by default (Debian's installer too), or (None,
+    why not).  Only where the temp dirs are not on one already: the
+    outbox row is then measured on both.  Needs root and a loop device;
+    the image is sparse, in tmp, and goes with it."""
+    here = fs_type(os.path.realpath(tmp))
+    if here.endswith(", journal"):
+        yield None, "not measured: the temp dirs are on a journaled %s " \
+            "already" % here.split(",")[0]
+        return
+    if os.geteuid() != 0 or shutil.which("mkfs.ext4") is None:
+        yield None, "not measured: needs root and mkfs.ext4 to make " \
+            "a journaled ext4 image"
+        return
+    img, mnt = os.path.join(tmp, "ext4j.img"), os.path.join(tmp, "ext4j")
+    os.makedirs(mnt)
+    with open(img, "wb") as f:
+        f.truncate(JIMG_BYTES)
+    mk = subprocess.run(["mkfs.ext4", "-q", "-F", img],
+                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    mt = mk.returncode == 0 and subprocess.run(
+        ["mount", "-o", "loop", img, mnt], stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT)
+    if not mt or mt.returncode != 0:
+        os.unlink(img)
+        yield None, "not measured: cannot make or loop-mount an ext4 " \
+            "image: " + (mt.stdout if mt else mk.stdout).decode(
+                errors="replace").strip()[:120]
+        return
+    try:
+        yield mnt, None
+    finally:
+        if subprocess.run(["umount", mnt]).returncode != 0:
+            subprocess.run(["umount", "-l", mnt])
+        os.unlink(img)
 
 
 def header(builddir):
