@@ -90,7 +90,7 @@ retain_run(const struct conf *c, int force)
 	struct timespec	 now[2];
 	struct stat	 st;
 	char		 path[LIM_PATH], dir[LIM_PATH];
-	int		 fd;
+	int		 fd, sfd;
 
 	if (snprintf(path, sizeof(path), "%s/.retain", c->state_dir) >=
 	    (int)sizeof(path) || snprintf(dir, sizeof(dir), "%s/outbox",
@@ -119,8 +119,12 @@ retain_run(const struct conf *c, int force)
 	    (int)sizeof(path) && (force || stat(path, &st) == -1 ||
 	    now[0].tv_sec - st.st_mtime >= RETAIN_IDEM)) {
 		idem_clean(c);
-		close(open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
-		utimensat(AT_FDCWD, path, now, 0);
+		/* No idem directory yet: nothing to time, nothing to close. */
+		sfd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		if (sfd != -1) {
+			futimens(sfd, now);
+			close(sfd);
+		}
 	}
 out:
 	close(fd);
