@@ -30,7 +30,19 @@ of them alike; "spread" is (max - min) / mean of a run's slices.
                      a local nginx answering SendSms with a fixed success
                      for the number sent, on the gateway's kept connection;
      send_weixin     WeCom (wx_type qy): the same nginx answering gettoken
-                     (expires_in 7200) and message/send (errcode 0, msgid).
+                     (expires_in 7200) and message/send (errcode 0, msgid);
+     libcurl loop    tests/bench/bench_curl_https.c: the same SendSms
+                     request shape (TC3 headers, the body the gateway
+                     posts) to the same nginx (at /loop, so that
+                     nginx's count of SendSms calls stays the gateway's),
+                     2 processes with one kept connection each, no web
+                     server: what an HTTPS call itself costs here, for
+                     scale (no ratio).  A line after the table puts the
+                     rows in machine time per request (cores / req/s,
+                     the cores being busy): what send_sms spends beyond
+                     the bare responder that closes at once (busy; the
+                     other one waits) and the call, and what a ratio of
+                     0.5 would leave for it.
    A row is valid only with 0 non-2xx, 0 socket errors and 0
    "result=false" in the app's log over its run, and one answer taken
    aside by urllib first saying result true; else it says INVALID.  The
@@ -332,13 +344,14 @@ http {
         ssl_certificate %s;
         ssl_certificate_key %s;
         location = / { return 200 '%s'; }
+        location = /loop { return 200 '%s'; }
         location = /cgi-bin/gettoken { return 200 '%s'; }
         location = /cgi-bin/message/send { return 200 '%s'; }
         location / { return 404; }
     }
 }
 """ % (d, d, temps, d, self.port, cert, key, json.dumps(SMS_OK),
-            json.dumps(TOKEN_OK), json.dumps(SEND_OK))
+            json.dumps(SMS_OK), json.dumps(TOKEN_OK), json.dumps(SEND_OK))
 
     def __enter__(self):
         cert, key = pki.make_leaf(self.dir, ["sms.tencentcloudapi.com",
@@ -455,6 +468,15 @@ APP_ROWS = (
 HOP_ROWS = ((BARE, BARE + ", direct"),
             (APP_ROWS[1][0], APP_ROWS[1][0] + ", direct"))
 OUTBOX_J = "  the same, state on a journaled ext4"
+CURL_HTTPS = "libcurl loop to the same nginx"
+# What the gateway posts for SMS_BODY (qcloud_sms.c, sms_tc3_build).
+TC3_SEND = json.dumps({
+    "PhoneNumberSet": [SMS_E164], "SmsSdkAppId": TC3["qcloud_sms_sdk_app_id"],
+    "SignName": TC3["qcloud_sms_sign"],
+    "TemplateId": TC3["qcloud_sms_template_id"],
+    "TemplateParamSet": ["The disk /var is 91% full."],
+    "SessionContext": "0123456789abcdef0123456789abcdef"},
+    separators=(",", ":"))
 
 
 def spot(port, path, body):
@@ -494,6 +516,25 @@ def bare_gateway(builddir, name="bare_fcgi"):
     return g
 
 
+def https_loop(builddir, ng):
+    """tests/bench/bench_curl_https.c against nginx's SendSms: what an
+    HTTPS call costs here without a gateway or a web server."""
+    def run(secs):
+        out = subprocess.run([
+            os.path.join(harness.TOP, builddir, "tests/bench_curl_https"),
+            "https://sms.tencentcloudapi.com/loop", ng.ca,
+            "sms.tencentcloudapi.com:443:127.0.0.1:%d" % ng.port, TC3_SEND,
+            str(secs), str(PROCS)], stdout=subprocess.PIPE, text=True).stdout
+        m = re.search(r": (\d+) calls in ([0-9.]+) s: .*, (\d+) failed",
+                      out)
+        if m is None:
+            return {"requests": 0, "rps": 0.0, "non2xx": 0, "errors": 1}
+        return {"requests": int(m.group(1)),
+                "rps": int(m.group(1)) / float(m.group(2)),
+                "non2xx": int(m.group(3)), "errors": 0}
+    return run
+
+
 def table(builddir, secs, tmp):
     """Every row of the table and of the hop, interleaved: {row: run}
     with "bad" (verdict) and "notes" added."""
@@ -525,6 +566,7 @@ def table(builddir, secs, tmp):
             docs[OUTBOX_J] = spot(gj.port, mail, BODY_1K)
             runs.append((OUTBOX_J, wrk_run(gj.port, mail, BODY_1K, tmp,
                                            "mail")))
+        runs.append((CURL_HTTPS, https_loop(builddir, ng)))
         runs.append((HOP_ROWS[0][1], load_run(builddir, dbare.sock, mail,
                                               BODY_1K, tmp, "bare")))
         runs.append((HOP_ROWS[1][1], load_run(builddir, dapp.sock, mail,
@@ -554,6 +596,8 @@ def table(builddir, secs, tmp):
                                           "connection(s)" % (n, up[1], c))
         res[APP_ROWS[3][0]]["notes"].append(
             "%d gettoken" % ng.calls("/cgi-bin/gettoken")[0])
+        res[CURL_HTTPS]["notes"].append(
+            "%d processes, one kept connection each, no web server" % PROCS)
     return res
 
 
@@ -582,6 +626,23 @@ def print_table(res, secs):
             name, r["rps"], r["rps"] / floor if floor else 0.0,
             r["rps"] / floor2 if floor2 else 0.0, r["non2xx"],
             r["spread"], notes))
+    r, sms = res[CURL_HTTPS], res[APP_ROWS[2][0]]
+    print("%-36s %9.0f %7s %7s %8d %6.0f%%  %s%s" % (
+        CURL_HTTPS, r["rps"], "-", "-", r["non2xx"], r["spread"],
+        "; ".join(r["notes"] + (["INVALID, NOT A VALID NUMBER: " +
+                                 ", ".join(r["bad"])] if r["bad"] else [])),
+        "; send_sms reaches %.2f of it" % (sms["rps"] / r["rps"])
+        if r["rps"] else ""))
+    if r["rps"] and sms["rps"] and floor and floor2:
+        cpus = os.cpu_count() or 1
+        tb, tb2, tc, ts = (1e6 * cpus / x for x in (floor, floor2,
+                                                    r["rps"], sms["rps"]))
+        print("machine time per request (%d cores / req/s): bare responder "
+              "closing at once %.0f us, one HTTPS call %.0f us, send_sms "
+              "%.0f us, so send_sms's own work beyond both %.0f us; at 0.5 "
+              "of the bare responder (%.0f us) that would be %.0f us"
+              % (cpus, tb2, tc, ts, ts - tb2 - tc, 2 * tb,
+                 2 * tb - tb2 - tc))
     print("(ratio: to the bare responder as the issue defines it, closing "
           "the way libfcgi does by default, shutdown and then a wait for "
           "the web server to hang up; ratio2: to the same responder "

@@ -1,0 +1,146 @@
+/*
+ * A floor for the HTTPS rows of tests/bench/pipeline.py: a plain libcurl
+ * loop posting a SendSms-shaped request (Tencent Cloud API 3.0's headers,
+ * an Authorization of the real length, the body given) over one kept
+ * TLS connection per process, as fast as the server answers.  No web
+ * server, no FastCGI, no gateway: what one HTTPS call costs on this
+ * machine with the same stand-in.
+ *
+ *	bench_curl_https URL CAFILE CONNECT_TO BODY SECONDS [PROCS]
+ *
+ * Prints "https loop: N calls in S s: R calls/s (P procs, E failed)",
+ * counting only calls answered 200.  Without arguments (make bench runs
+ * every bench_* bare) it only says how it is run.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+/* The parts of a TC3 call that are the same for every call. */
+static const char *const hdrs[] = {
+	"Expect:",
+	"Content-Type: application/json; charset=utf-8",
+	"Host: sms.tencentcloudapi.com",
+	"X-TC-Action: SendSms",
+	"X-TC-Version: 2021-01-11",
+	"X-TC-Region: ap-guangzhou",
+	"X-TC-Timestamp: 1796263442",
+	"Authorization: TC3-HMAC-SHA256 Credential=AKIDcmsibench/2026-12-03/"
+	    "sms/tc3_request, SignedHeaders=content-type;host;x-tc-action, "
+	    "Signature=00112233445566778899aabbccddeeff"
+	    "00112233445566778899aabbccddeeff",
+};
+
+/* The answer is read and dropped; its size is counted. */
+static size_t
+wr(char *p, size_t sz, size_t n, void *arg)
+{
+	size_t	*got = arg;
+
+	(void)p;
+	*got += sz * n;
+	return sz * n;
+}
+
+static double
+now(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* One process's loop: counts[0] calls answered 200, counts[1] others. */
+static void
+loop(char *argv[], double secs, long counts[2])
+{
+	struct curl_slist	*to, *hl = NULL;
+	CURL			*h;
+	double			 end = now() + secs;
+	size_t			 i, got;
+	long			 status;
+
+	counts[0] = counts[1] = 0;
+	if ((h = curl_easy_init()) == NULL)
+		return;
+	to = curl_slist_append(NULL, argv[3]);
+	for (i = 0; i < sizeof(hdrs) / sizeof(hdrs[0]); i++)
+		hl = curl_slist_append(hl, hdrs[i]);
+	curl_easy_setopt(h, CURLOPT_URL, argv[1]);
+	curl_easy_setopt(h, CURLOPT_CAINFO, argv[2]);
+	curl_easy_setopt(h, CURLOPT_CONNECT_TO, to);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDS, argv[4]);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+	    (curl_off_t)strlen(argv[4]));
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, wr);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &got);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 10000L);
+	while (now() < end) {
+		got = 0;
+		status = 0;
+		if (curl_easy_perform(h) == CURLE_OK &&
+		    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status) ==
+		    CURLE_OK && status == 200 && got > 0)
+			counts[0]++;
+		else
+			counts[1]++;
+	}
+	curl_easy_cleanup(h);
+	curl_slist_free_all(hl);
+	curl_slist_free_all(to);
+}
+
+int
+main(int argc, char *argv[])
+{
+	double		 secs, t0;
+	long		 total = 0, failed = 0, n[2];
+	int		 procs = 1, i, fds[2], st;
+	pid_t		 pid;
+
+	if (argc < 6) {
+		printf("bench_curl_https: run by tests/bench/pipeline.py "
+		    "(URL CAFILE CONNECT_TO BODY SECONDS [PROCS])\n");
+		return 0;
+	}
+	secs = strtod(argv[5], NULL);
+	if (argc > 6)
+		procs = (int)strtol(argv[6], NULL, 10);
+	if (secs <= 0 || procs < 1 || pipe(fds) == -1) {
+		fprintf(stderr, "bench_curl_https: bad arguments\n");
+		return 1;
+	}
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	t0 = now();
+	for (i = 0; i < procs; i++) {
+		if ((pid = fork()) == -1)
+			return 1;
+		if (pid == 0) {
+			close(fds[0]);
+			loop(argv, secs, n);
+			if (write(fds[1], n, sizeof(n)) != sizeof(n))
+				_exit(1);
+			_exit(0);
+		}
+	}
+	close(fds[1]);
+	while (read(fds[0], n, sizeof(n)) == sizeof(n)) {
+		total += n[0];
+		failed += n[1];
+	}
+	while (wait(&st) > 0)
+		;
+	secs = now() - t0;
+	printf("https loop: %ld calls in %.1f s: %.0f calls/s (%d procs, "
+	    "%ld failed)\n", total, secs, (double)total / secs, procs, failed);
+	curl_global_cleanup();
+	return 0;
+}
