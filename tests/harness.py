@@ -46,12 +46,25 @@ SANITIZER = ("AddressSanitizer", "runtime error:", "LeakSanitizer",
              "UndefinedBehaviorSanitizer")
 
 
+_ports_given = set()
+
+
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A loopback port nothing listens on now, never one this process
+    handed out before.  The kernel may give the same free port to two
+    bind(0) calls in a row: a fake and the web server then race for it,
+    and the loser's requests go to the winner (a CI run once sent a
+    whole case file's requests to the TLS fake, reset by peer)."""
+    for _ in range(1000):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        if port not in _ports_given:
+            _ports_given.add(port)
+            return port
+    raise RuntimeError("free_port: no loopback port left that was not "
+                       "handed out already")
 
 
 def wait_port(port, secs=10):
