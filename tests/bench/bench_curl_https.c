@@ -15,11 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <curl/curl.h>
+
+#include "bench.h"
 
 /* The parts of a TC3 call that are the same for every call. */
 static const char *const hdrs[] = {
@@ -47,26 +46,24 @@ wr(char *p, size_t sz, size_t n, void *arg)
 	return sz * n;
 }
 
-static double
-now(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+/* What every process posts, and for how long. */
+struct run {
+	char	**argv;		/* borrowed: URL CAFILE CONNECT_TO BODY at 1-4 */
+	double	  secs;
+};
 
 /* One process's loop: counts[0] calls answered 200, counts[1] others. */
 static void
-loop(char *argv[], double secs, long counts[2])
+loop(void *arg, long *counts)
 {
+	struct run		*r = arg;
+	char			**argv = r->argv;
 	struct curl_slist	*to, *hl = NULL;
 	CURL			*h;
-	double			 end = now() + secs;
+	double			 end = bench_now() + r->secs;
 	size_t			 i, got;
 	long			 status;
 
-	counts[0] = counts[1] = 0;
 	if ((h = curl_easy_init()) == NULL)
 		return;
 	to = curl_slist_append(NULL, argv[3]);
@@ -83,7 +80,7 @@ loop(char *argv[], double secs, long counts[2])
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &got);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 10000L);
-	while (now() < end) {
+	while (bench_now() < end) {
 		got = 0;
 		status = 0;
 		if (curl_easy_perform(h) == CURLE_OK &&
@@ -101,46 +98,30 @@ loop(char *argv[], double secs, long counts[2])
 int
 main(int argc, char *argv[])
 {
-	double		 secs, t0;
-	long		 total = 0, failed = 0, n[2];
-	int		 procs = 1, i, fds[2], st;
-	pid_t		 pid;
+	struct run	 r;
+	long		 sum[BENCH_COUNTS];
+	double		 secs;
+	int		 procs = 1;
 
 	if (argc < 6) {
 		printf("bench_curl_https: run by tests/bench/pipeline.py "
 		    "(URL CAFILE CONNECT_TO BODY SECONDS [PROCS])\n");
 		return 0;
 	}
-	secs = strtod(argv[5], NULL);
+	r.argv = argv;
+	r.secs = strtod(argv[5], NULL);
 	if (argc > 6)
 		procs = (int)strtol(argv[6], NULL, 10);
-	if (secs <= 0 || procs < 1 || pipe(fds) == -1) {
+	if (r.secs <= 0 || procs < 1) {
 		fprintf(stderr, "bench_curl_https: bad arguments\n");
 		return 1;
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	t0 = now();
-	for (i = 0; i < procs; i++) {
-		if ((pid = fork()) == -1)
-			return 1;
-		if (pid == 0) {
-			close(fds[0]);
-			loop(argv, secs, n);
-			if (write(fds[1], n, sizeof(n)) != sizeof(n))
-				_exit(1);
-			_exit(0);
-		}
-	}
-	close(fds[1]);
-	while (read(fds[0], n, sizeof(n)) == sizeof(n)) {
-		total += n[0];
-		failed += n[1];
-	}
-	while (wait(&st) > 0)
-		;
-	secs = now() - t0;
+	if ((secs = bench_procs(procs, loop, &r, sum)) < 0)
+		return 1;
 	printf("https loop: %ld calls in %.1f s: %.0f calls/s (%d procs, "
-	    "%ld failed)\n", total, secs, (double)total / secs, procs, failed);
+	    "%ld failed)\n", sum[0], secs, (double)sum[0] / secs, procs,
+	    sum[1]);
 	curl_global_cleanup();
 	return 0;
 }

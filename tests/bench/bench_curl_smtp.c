@@ -13,11 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <curl/curl.h>
+
+#include "bench.h"
 
 /* The message being read by libcurl. */
 struct msg {
@@ -37,15 +36,6 @@ rd(char *buf, size_t sz, size_t n, void *arg)
 	memcpy(buf, m->p + m->off, want);
 	m->off += want;
 	return want;
-}
-
-static double
-now(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static char *
@@ -71,85 +61,77 @@ out:
 	return p;
 }
 
-/* One process's loop.  Returns the messages the server took. */
-static long
-loop(const char *url, const char *from, const char *rcpt, const char *p,
-    size_t len, double secs)
+/* What every process sends, and for how long. */
+struct run {
+	char		**argv;	/* borrowed: URL FROM RCPT at 1, 2, 3 */
+	const char	 *p;	/* borrowed: the message */
+	size_t		  len;
+	double		  secs;
+};
+
+/* One process's loop: counts[0] gets the messages the server took. */
+static void
+loop(void *arg, long *counts)
 {
+	struct run		*r = arg;
 	struct curl_slist	*to;
 	struct msg		 m;
 	CURL			*h;
-	double			 end = now() + secs;
-	long			 sent = 0;
+	double			 end = bench_now() + r->secs;
 
 	h = curl_easy_init();
 	if (h == NULL)
-		return 0;
-	to = curl_slist_append(NULL, rcpt);
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_MAIL_FROM, from);
+		return;
+	to = curl_slist_append(NULL, r->argv[3]);
+	curl_easy_setopt(h, CURLOPT_URL, r->argv[1]);
+	curl_easy_setopt(h, CURLOPT_MAIL_FROM, r->argv[2]);
 	curl_easy_setopt(h, CURLOPT_MAIL_RCPT, to);
 	curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
 	curl_easy_setopt(h, CURLOPT_READFUNCTION, rd);
 	curl_easy_setopt(h, CURLOPT_READDATA, &m);
-	curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
+	curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->len);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	while (now() < end) {
-		m.p = p;
-		m.len = len;
+	while (bench_now() < end) {
+		m.p = r->p;
+		m.len = r->len;
 		m.off = 0;
 		if (curl_easy_perform(h) == CURLE_OK)
-			sent++;
+			counts[0]++;
 	}
 	curl_easy_cleanup(h);
 	curl_slist_free_all(to);
-	return sent;
 }
 
 int
 main(int argc, char *argv[])
 {
+	struct run	 r;
 	char		*p;
-	size_t		 len = 0;
-	double		 secs, t0;
-	long		 total = 0, n;
-	int		 procs = 1, i, fds[2], st;
-	pid_t		 pid;
+	long		 sum[BENCH_COUNTS];
+	double		 secs;
+	int		 procs = 1;
 
 	if (argc < 6) {
 		printf("bench_curl_smtp: run by tests/bench/smtp_bench.py "
 		    "(URL FROM RCPT FILE SECONDS [PROCS])\n");
 		return 0;
 	}
-	secs = strtod(argv[5], NULL);
+	r.argv = argv;
+	r.len = 0;
+	r.secs = strtod(argv[5], NULL);
 	if (argc > 6)
 		procs = (int)strtol(argv[6], NULL, 10);
-	if ((p = slurp(argv[4], &len)) == NULL || secs <= 0 || procs < 1 ||
-	    pipe(fds) == -1) {
+	if ((p = slurp(argv[4], &r.len)) == NULL || r.secs <= 0 ||
+	    procs < 1) {
 		fprintf(stderr, "bench_curl_smtp: bad arguments or file\n");
 		return 1;
 	}
+	r.p = p;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	t0 = now();
-	for (i = 0; i < procs; i++) {
-		if ((pid = fork()) == -1)
-			return 1;
-		if (pid == 0) {
-			close(fds[0]);
-			n = loop(argv[1], argv[2], argv[3], p, len, secs);
-			if (write(fds[1], &n, sizeof(n)) != sizeof(n))
-				_exit(1);
-			_exit(0);
-		}
-	}
-	close(fds[1]);
-	while (read(fds[0], &n, sizeof(n)) == sizeof(n))
-		total += n;
-	while (wait(&st) > 0)
-		;
-	secs = now() - t0;
+	if ((secs = bench_procs(procs, loop, &r, sum)) < 0)
+		return 1;
 	printf("curl loop: %ld messages in %.1f s: %.0f msg/s (%d procs)\n",
-	    total, secs, (double)total / secs, procs);
+	    sum[0], secs, (double)sum[0] / secs, procs);
 	curl_global_cleanup();
 	free(p);
 	return 0;

@@ -10,6 +10,8 @@
 
 #include "schema.h"
 
+#include "bench.h"
+
 static const char schema_text[] =
 "{"
 "  \"$schema\": \"https://json-schema.org/draft/2020-12/schema\","
@@ -67,15 +69,6 @@ static const char request_text[] =
 "    \"content_id\": \"report\"}]"
 "}";
 
-static double
-now(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int
 main(void)
 {
@@ -102,13 +95,13 @@ main(void)
 		goto out;
 	}
 	/* Batches until a second has passed, so the clock costs nothing. */
-	t0 = now();
+	t0 = bench_now();
 	do {
 		for (i = 0; i < 1000; i++)
 			if (!schema_validate(s, req, &e))
 				goto out;
 		n += 1000;
-		dt = now() - t0;
+		dt = bench_now() - t0;
 	} while (dt < 1.0);
 	printf("schema: %.0f validations/s\n", (double)n / dt);
 	rc = 0;

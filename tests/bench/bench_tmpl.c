@@ -20,6 +20,8 @@
 #include "tmpl.h"
 #include "util.h"
 
+#include "bench.h"
+
 static const char wecom_src[] =
     "{{heading}}\n{{message}}\n{{#date}}Date: {{date}}\n{{/date}}{{remark}}";
 
@@ -104,15 +106,6 @@ static const char mail_ctx[] =
 
 static int	 print;
 
-static double
-now(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Renders src over ctx for about secs seconds; returns renders/s. */
 static int
 bench(const char *label, const char *src, const char *ctxsrc,
@@ -136,7 +129,7 @@ bench(const char *label, const char *src, const char *ctxsrc,
 		return -1;
 	}
 	buf_init(&out, LIM_RENDER);
-	start = now();
+	start = bench_now();
 	do {
 		/* Batches keep the clock out of the measurement. */
 		for (i = 0; i < 1000; i++) {
@@ -147,7 +140,7 @@ bench(const char *label, const char *src, const char *ctxsrc,
 			}
 		}
 		n += i;
-		el = now() - start;
+		el = bench_now() - start;
 	} while (el < secs);
 	outlen = out.len;
 	if (print)

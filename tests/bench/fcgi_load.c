@@ -28,6 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
+
 #define LOAD_CONNS	256
 #define LOAD_BUF	(256 * 1024)	/* one answer; more is a failure */
 
@@ -42,15 +44,6 @@ static struct sockaddr_un	 load_sun;
 static const char		*load_req;	/* the request's bytes */
 static size_t			 load_reqlen;
 static long			 load_done, load_non2xx, load_failed;
-
-static double
-now(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static char *
 slurp(const char *path, size_t *len)
@@ -218,8 +211,8 @@ main(int argc, char *argv[])
 		if ((cl[i].buf = malloc(LOAD_BUF)) == NULL)
 			return 1;
 	}
-	t0 = now();
-	while ((t = now()) - t0 < secs) {
+	t0 = bench_now();
+	while ((t = bench_now()) - t0 < secs) {
 		n = 0;
 		for (i = 0; i < conns; i++) {
 			if (cl[i].fd == -1 && start(&cl[i]) == -1) {
@@ -241,7 +234,7 @@ main(int argc, char *argv[])
 				readable(&cl[idx[i]]);
 	}
 out:
-	t = now() - t0;
+	t = bench_now() - t0;
 	for (i = 0; i < conns; i++) {
 		if (cl[i].fd != -1)
 			close(cl[i].fd);
