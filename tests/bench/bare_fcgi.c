@@ -10,6 +10,7 @@
  * wait for the web server to hang up.  bare_fcgi_now.c builds it with
  * BARE_CLOSE_NOW, closing at once after reading the body to its end as
  * cmsi.fcgi does: the same close on both sides of a ratio.
+ * bare_fcgi_https.c adds the one HTTPS call a send_sms makes (BARE_CALL).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,10 @@
 #include <json.h>
 
 #define BARE_MAX	(1 << 20)	/* bodies above are cut (never sent) */
+
+#ifndef BARE_CALL
+#define BARE_CALL()	0		/* the upstream call: none */
+#endif
 
 int
 main(void)
@@ -32,7 +37,9 @@ main(void)
 	    "\"Succeeded to send mail\", \"data\": null}";
 	const char	*bad = "{\"result\": false, \"code\": 1306201, "
 	    "\"message\": \"the body is not JSON\", \"data\": null}";
-	const char	*body;
+	const char	*upfail = "{\"result\": false, \"code\": 1306203, "
+	    "\"message\": \"the upstream call failed\", \"data\": null}";
+	const char	*body, *status;
 
 	if ((buf = malloc(BARE_MAX + 1)) == NULL)
 		return 1;
@@ -45,12 +52,20 @@ main(void)
 			len += (size_t)n;
 		buf[len] = '\0';
 		doc = json_tokener_parse(buf);
-		body = doc != NULL ? ok : bad;
+		if (doc == NULL) {
+			body = bad;
+			status = "400 Bad Request";
+		} else if (BARE_CALL() == -1) {
+			body = upfail;
+			status = "502 Bad Gateway";
+		} else {
+			body = ok;
+			status = "200 OK";
+		}
 		json_object_put(doc);
 		FCGX_FPrintF(r.out, "Status: %s\r\nContent-Type: "
 		    "application/json\r\nContent-Length: %d\r\n\r\n%s",
-		    body == ok ? "200 OK" : "400 Bad Request",
-		    (int)strlen(body), body);
+		    status, (int)strlen(body), body);
 #ifdef BARE_CLOSE_NOW
 		FCGX_Detach(&r);
 #endif

@@ -19,32 +19,7 @@
 #include <curl/curl.h>
 
 #include "bench.h"
-
-/* The parts of a TC3 call that are the same for every call. */
-static const char *const hdrs[] = {
-	"Expect:",
-	"Content-Type: application/json; charset=utf-8",
-	"Host: sms.tencentcloudapi.com",
-	"X-TC-Action: SendSms",
-	"X-TC-Version: 2021-01-11",
-	"X-TC-Region: ap-guangzhou",
-	"X-TC-Timestamp: 1796263442",
-	"Authorization: TC3-HMAC-SHA256 Credential=AKIDcmsibench/2026-12-03/"
-	    "sms/tc3_request, SignedHeaders=content-type;host;x-tc-action, "
-	    "Signature=00112233445566778899aabbccddeeff"
-	    "00112233445566778899aabbccddeeff",
-};
-
-/* The answer is read and dropped; its size is counted. */
-static size_t
-wr(char *p, size_t sz, size_t n, void *arg)
-{
-	size_t	*got = arg;
-
-	(void)p;
-	*got += sz * n;
-	return sz * n;
-}
+#include "bench_tc3.h"
 
 /* What every process posts, and for how long. */
 struct run {
@@ -57,42 +32,15 @@ static void
 loop(void *arg, long *counts)
 {
 	struct run		*r = arg;
-	char			**argv = r->argv;
-	struct curl_slist	*to, *hl = NULL;
-	CURL			*h;
+	struct bench_tc3	 t;
 	double			 end = bench_now() + r->secs;
-	size_t			 i, got;
-	long			 status;
 
-	if ((h = curl_easy_init()) == NULL)
+	if (bench_tc3_init(&t, r->argv[1], r->argv[2], r->argv[3],
+	    r->argv[4]) == -1)
 		return;
-	to = curl_slist_append(NULL, argv[3]);
-	for (i = 0; i < sizeof(hdrs) / sizeof(hdrs[0]); i++)
-		hl = curl_slist_append(hl, hdrs[i]);
-	curl_easy_setopt(h, CURLOPT_URL, argv[1]);
-	curl_easy_setopt(h, CURLOPT_CAINFO, argv[2]);
-	curl_easy_setopt(h, CURLOPT_CONNECT_TO, to);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDS, argv[4]);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
-	    (curl_off_t)strlen(argv[4]));
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, wr);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &got);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 10000L);
-	while (bench_now() < end) {
-		got = 0;
-		status = 0;
-		if (curl_easy_perform(h) == CURLE_OK &&
-		    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status) ==
-		    CURLE_OK && status == 200 && got > 0)
-			counts[0]++;
-		else
-			counts[1]++;
-	}
-	curl_easy_cleanup(h);
-	curl_slist_free_all(hl);
-	curl_slist_free_all(to);
+	while (bench_now() < end)
+		counts[bench_tc3_call(&t) == 0 ? 0 : 1]++;
+	bench_tc3_free(&t);
 }
 
 int

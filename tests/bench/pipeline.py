@@ -43,6 +43,11 @@ of them alike; "spread" is (max - min) / mean of a run's slices.
                      the bare responder that closes at once (busy; the
                      other one waits) and the call, and what a ratio of
                      0.5 would leave for it.
+     bare + HTTPS    tests/bench/bare_fcgi_https.c: the bare responder
+                     closing at once that also makes that call (at
+                     /relay) per request, through the same lighttpd:
+                     the floor of a gateway that only relays, with
+                     ratios like the app's rows.
    A row is valid only with 0 non-2xx, 0 socket errors and 0
    "result=false" in the app's log over its run, and one answer taken
    aside by urllib first saying result true; else it says INVALID.  The
@@ -345,13 +350,15 @@ http {
         ssl_certificate_key %s;
         location = / { return 200 '%s'; }
         location = /loop { return 200 '%s'; }
+        location = /relay { return 200 '%s'; }
         location = /cgi-bin/gettoken { return 200 '%s'; }
         location = /cgi-bin/message/send { return 200 '%s'; }
         location / { return 404; }
     }
 }
 """ % (d, d, temps, d, self.port, cert, key, json.dumps(SMS_OK),
-            json.dumps(SMS_OK), json.dumps(TOKEN_OK), json.dumps(SEND_OK))
+            json.dumps(SMS_OK), json.dumps(SMS_OK), json.dumps(TOKEN_OK),
+            json.dumps(SEND_OK))
 
     def __enter__(self):
         cert, key = pki.make_leaf(self.dir, ["sms.tencentcloudapi.com",
@@ -469,6 +476,7 @@ HOP_ROWS = ((BARE, BARE + ", direct"),
             (APP_ROWS[1][0], APP_ROWS[1][0] + ", direct"))
 OUTBOX_J = "  the same, state on a journaled ext4"
 CURL_HTTPS = "libcurl loop to the same nginx"
+BARE_HTTPS = "bare responder + one HTTPS call"
 # What the gateway posts for SMS_BODY (qcloud_sms.c, sms_tc3_build).
 TC3_SEND = json.dumps({
     "PhoneNumberSet": [SMS_E164], "SmsSdkAppId": TC3["qcloud_sms_sdk_app_id"],
@@ -508,12 +516,21 @@ def verdict(r, false=0, doc=None):
     return bad
 
 
-def bare_gateway(builddir, name="bare_fcgi"):
+def bare_gateway(builddir, name="bare_fcgi", config=None):
     """harness.Gateway with a bare responder as the binary lighttpd
     spawns: the very same lighttpd setup as the app's."""
-    g = harness.Gateway(builddir, procs=PROCS)
+    g = harness.Gateway(builddir, config, procs=PROCS)
     g.bin = os.path.join(harness.TOP, builddir, "tests", name)
     return g
+
+
+def https_relay(builddir, ng):
+    """tests/bench/bare_fcgi_https.c's gateway: the bare responder that
+    also makes send_sms's call to nginx, reading where from CMSI_CONF."""
+    return bare_gateway(builddir, "bare_fcgi_https", {"bench_https": {
+        "url": "https://sms.tencentcloudapi.com/relay", "ca": ng.ca,
+        "connect_to": "sms.tencentcloudapi.com:443:127.0.0.1:%d" % ng.port,
+        "body": TC3_SEND}})
 
 
 def https_loop(builddir, ng):
@@ -547,6 +564,7 @@ def table(builddir, secs, tmp):
         ng = st.enter_context(Nginx(tmp))
         g = st.enter_context(harness.Gateway(builddir, upstream_config(ng),
                                              procs=PROCS))
+        relay = st.enter_context(https_relay(builddir, ng))
         dbare = st.enter_context(Direct(bare_bin, PROCS))
         dapp = st.enter_context(Direct(app_bin, PROCS, {}))
         jmnt, jwhy = st.enter_context(journaled_ext4(tmp))
@@ -567,6 +585,9 @@ def table(builddir, secs, tmp):
             runs.append((OUTBOX_J, wrk_run(gj.port, mail, BODY_1K, tmp,
                                            "mail")))
         runs.append((CURL_HTTPS, https_loop(builddir, ng)))
+        docs[BARE_HTTPS] = spot(relay.port, mail, BODY_1K)
+        runs.append((BARE_HTTPS, wrk_run(relay.port, mail, BODY_1K, tmp,
+                                         "bare")))
         runs.append((HOP_ROWS[0][1], load_run(builddir, dbare.sock, mail,
                                               BODY_1K, tmp, "bare")))
         runs.append((HOP_ROWS[1][1], load_run(builddir, dapp.sock, mail,
@@ -598,6 +619,10 @@ def table(builddir, secs, tmp):
             "%d gettoken" % ng.calls("/cgi-bin/gettoken")[0])
         res[CURL_HTTPS]["notes"].append(
             "%d processes, one kept connection each, no web server" % PROCS)
+        res[BARE_HTTPS]["notes"].append(
+            "the bare responder closing at once, plus send_sms's call to "
+            "the same nginx on a kept connection: %d calls"
+            % ng.calls("/relay")[0])
     return res
 
 
@@ -633,16 +658,24 @@ def print_table(res, secs):
                                  ", ".join(r["bad"])] if r["bad"] else [])),
         "; send_sms reaches %.2f of it" % (sms["rps"] / r["rps"])
         if r["rps"] else ""))
-    if r["rps"] and sms["rps"] and floor and floor2:
+    rl = res[BARE_HTTPS]
+    print("%-36s %9.0f %7.2f %7.2f %8d %6.0f%%  %s" % (
+        BARE_HTTPS, rl["rps"], rl["rps"] / floor if floor else 0.0,
+        rl["rps"] / floor2 if floor2 else 0.0, rl["non2xx"], rl["spread"],
+        "; ".join(rl["notes"] + (["INVALID, NOT A VALID NUMBER: " +
+                                  ", ".join(rl["bad"])] if rl["bad"]
+                                 else []))))
+    if r["rps"] and sms["rps"] and rl["rps"] and floor and floor2:
         cpus = os.cpu_count() or 1
-        tb, tb2, tc, ts = (1e6 * cpus / x for x in (floor, floor2,
-                                                    r["rps"], sms["rps"]))
+        tb, tb2, tc, tr, ts = (1e6 * cpus / x for x in (
+            floor, floor2, r["rps"], rl["rps"], sms["rps"]))
         print("machine time per request (%d cores / req/s): bare responder "
-              "closing at once %.0f us, one HTTPS call %.0f us, send_sms "
-              "%.0f us, so send_sms's own work beyond both %.0f us; at 0.5 "
-              "of the bare responder (%.0f us) that would be %.0f us"
-              % (cpus, tb2, tc, ts, ts - tb2 - tc, 2 * tb,
-                 2 * tb - tb2 - tc))
+              "closing at once %.0f us, one HTTPS call %.0f us (their sum "
+              "%.0f us), the bare responder making that call %.0f us, "
+              "send_sms %.0f us: send_sms's own work beyond the relay "
+              "%.0f us; at 0.5 of the bare responder (%.0f us) that would "
+              "be %.0f us" % (cpus, tb2, tc, tb2 + tc, tr, ts, ts - tr,
+                              2 * tb, 2 * tb - tr))
     print("(ratio: to the bare responder as the issue defines it, closing "
           "the way libfcgi does by default, shutdown and then a wait for "
           "the web server to hang up; ratio2: to the same responder "
