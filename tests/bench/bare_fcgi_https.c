@@ -17,21 +17,11 @@
 #include <json.h>
 
 #include "bench_tc3.h"
+#include "conf.h"
 
 static struct bench_tc3	 bare_tc3;	/* process scope: keeps the connection */
 static int		 bare_tc3_state; /* 0 not yet, 1 set up, -1 failed */
 static json_object	*bare_conf;	/* owned for the process's life */
-
-static const char *
-bare_conf_str(json_object *o, const char *k)
-{
-	json_object	*v;
-
-	if (!json_object_object_get_ex(o, k, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
 
 /* Set up on the first request: lighttpd has set CMSI_CONF by then. */
 static int
@@ -45,10 +35,10 @@ bare_https_call(void)
 		if ((path = getenv("CMSI_CONF")) == NULL ||
 		    (bare_conf = json_object_from_file(path)) == NULL ||
 		    !json_object_object_get_ex(bare_conf, "bench_https", &o) ||
-		    (url = bare_conf_str(o, "url")) == NULL ||
-		    (ca = bare_conf_str(o, "ca")) == NULL ||
-		    (to = bare_conf_str(o, "connect_to")) == NULL ||
-		    (body = bare_conf_str(o, "body")) == NULL ||
+		    *(url = conf_str(o, "url")) == '\0' ||
+		    *(ca = conf_str(o, "ca")) == '\0' ||
+		    *(to = conf_str(o, "connect_to")) == '\0' ||
+		    *(body = conf_str(o, "body")) == '\0' ||
 		    bench_tc3_init(&bare_tc3, url, ca, to, body) == -1)
 			return -1;
 		bare_tc3_state = 1;

@@ -37,17 +37,16 @@ of them alike; "spread" is (max - min) / mean of a run's slices.
                      nginx's count of SendSms calls stays the gateway's),
                      2 processes with one kept connection each, no web
                      server: what an HTTPS call itself costs here, for
-                     scale (no ratio).  A line after the table puts the
-                     rows in machine time per request (cores / req/s,
-                     the cores being busy): what send_sms spends beyond
-                     the bare responder that closes at once (busy; the
-                     other one waits) and the call, and what a ratio of
-                     0.5 would leave for it.
+                     scale (no ratio).
      bare + HTTPS    tests/bench/bare_fcgi_https.c: the bare responder
                      closing at once that also makes that call (at
                      /relay) per request, through the same lighttpd:
                      the floor of a gateway that only relays, with
-                     ratios like the app's rows.
+                     ratios like the app's rows.  A line after the table
+                     puts the rows in machine time per request (cores /
+                     req/s, the cores being busy): what send_sms spends
+                     beyond that relay, and what a ratio of 0.5 would
+                     leave for it.
    A row is valid only with 0 non-2xx, 0 socket errors and 0
    "result=false" in the app's log over its run, and one answer taken
    aside by urllib first saying result true; else it says INVALID.  The
@@ -329,6 +328,10 @@ class Nginx:
         self.ca = os.path.join(self.dir, "ca.pem")
         self.proc = None
 
+    def connect_to(self, host):
+        """libcurl's CONNECT_TO entry sending host's HTTPS here."""
+        return "%s:443:127.0.0.1:%d" % (host, self.port)
+
     def conf(self, cert, key):
         d = self.dir
         temps = "".join("    %s_temp_path %s/%s;\n" % (t, d, t) for t in
@@ -404,10 +407,8 @@ http {
 def upstream_config(ng):
     return {"upstream": {"ca_file": ng.ca, "timeout_ms": 10000,
                          "connect_to": [
-                             "sms.tencentcloudapi.com:443:127.0.0.1:%d"
-                             % ng.port,
-                             "qyapi.weixin.qq.com:443:127.0.0.1:%d"
-                             % ng.port]},
+                             ng.connect_to("sms.tencentcloudapi.com"),
+                             ng.connect_to("qyapi.weixin.qq.com")]},
             "components": {"send_sms": TC3, "send_weixin": WECOM}}
 
 
@@ -529,7 +530,7 @@ def https_relay(builddir, ng):
     also makes send_sms's call to nginx, reading where from CMSI_CONF."""
     return bare_gateway(builddir, "bare_fcgi_https", {"bench_https": {
         "url": "https://sms.tencentcloudapi.com/relay", "ca": ng.ca,
-        "connect_to": "sms.tencentcloudapi.com:443:127.0.0.1:%d" % ng.port,
+        "connect_to": ng.connect_to("sms.tencentcloudapi.com"),
         "body": TC3_SEND}})
 
 
@@ -540,7 +541,7 @@ def https_loop(builddir, ng):
         out = subprocess.run([
             os.path.join(harness.TOP, builddir, "tests/bench_curl_https"),
             "https://sms.tencentcloudapi.com/loop", ng.ca,
-            "sms.tencentcloudapi.com:443:127.0.0.1:%d" % ng.port, TC3_SEND,
+            ng.connect_to("sms.tencentcloudapi.com"), TC3_SEND,
             str(secs), str(PROCS)], stdout=subprocess.PIPE, text=True).stdout
         m = re.search(r": (\d+) calls in ([0-9.]+) s: .*, (\d+) failed",
                       out)
@@ -637,6 +638,7 @@ def print_table(res, secs):
     floor, floor2 = res[BARE]["rps"], res[BARE_NOW]["rps"]
     names = [BARE, BARE_NOW] + [a[0] for a in APP_ROWS]
     names.insert(names.index(APP_ROWS[1][0]) + 1, OUTBOX_J)
+    names.append(BARE_HTTPS)
     for name in names:
         r = res[name]
         notes = "; ".join(r["notes"])
@@ -659,12 +661,6 @@ def print_table(res, secs):
         "; send_sms reaches %.2f of it" % (sms["rps"] / r["rps"])
         if r["rps"] else ""))
     rl = res[BARE_HTTPS]
-    print("%-36s %9.0f %7.2f %7.2f %8d %6.0f%%  %s" % (
-        BARE_HTTPS, rl["rps"], rl["rps"] / floor if floor else 0.0,
-        rl["rps"] / floor2 if floor2 else 0.0, rl["non2xx"], rl["spread"],
-        "; ".join(rl["notes"] + (["INVALID, NOT A VALID NUMBER: " +
-                                  ", ".join(rl["bad"])] if rl["bad"]
-                                 else []))))
     if r["rps"] and sms["rps"] and rl["rps"] and floor and floor2:
         cpus = os.cpu_count() or 1
         tb, tb2, tc, tr, ts = (1e6 * cpus / x for x in (
