@@ -51,9 +51,10 @@ DEP_CFLAGS	:= $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 DEP_LIBS	:= $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lm
 CMOCKA_LIBS	:= $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
 ALL_CFLAGS	 = -std=gnu11 -D_GNU_SOURCE $(CFLAGS) $(WARNFLAGS) $(HARDEN) $(DEP_CFLAGS) \
-		   -Ifcgi -Ifcgi/up -Ihandlers -MMD -MP
+		   -Ifcgi -Ifcgi/lib -Ifcgi/core -Ifcgi/state -Ifcgi/up \
+		   -Ifcgi/console -Ihandlers -MMD -MP
 
-LIB_SRCS	 = $(filter-out fcgi/main.c $(EXCLUDE),$(wildcard fcgi/*.c fcgi/up/*.c)) \
+LIB_SRCS	 = $(filter-out fcgi/main.c $(EXCLUDE),$(wildcard fcgi/*.c fcgi/*/*.c)) \
 		   $(wildcard handlers/*.c) $(EXTRA)
 LIB_OBJS	 = $(LIB_SRCS:%.c=$(BUILDDIR)/%.o)
 UNIT_SRCS	 = $(wildcard tests/unit/test_*.c)
@@ -68,7 +69,7 @@ all: $(BUILDDIR)/cmsi.fcgi
 # The build's name in /metrics (cmsi_build_info): the git commit, or
 # VERSION from make's command line.
 VERSION		?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
-$(BUILDDIR)/fcgi/metrics.o: ALL_CFLAGS += -DCMSI_VERSION='"$(VERSION)"'
+$(BUILDDIR)/fcgi/core/metrics.o: ALL_CFLAGS += -DCMSI_VERSION='"$(VERSION)"'
 
 $(BUILDDIR)/%.o: %.c
 	@mkdir -p $(@D)
@@ -152,8 +153,8 @@ deps:
 
 lint:
 	@! grep -nE '\<(sprintf|vsprintf|strcpy|strcat|strncpy|strncat|gets|atoi|atol|atof|strtok|system|popen|alloca|rand)\(' \
-	    fcgi/*.c fcgi/up/*.c handlers/*.c || { echo "banned function"; exit 1; }
-	@! grep -n '//' fcgi/*.c fcgi/*.h fcgi/up/*.c handlers/*.c | grep -v '://' \
+	    fcgi/*.c fcgi/*/*.c handlers/*.c || { echo "banned function"; exit 1; }
+	@! grep -n '//' fcgi/*.c fcgi/*/*.[ch] fcgi/*.h handlers/*.c | grep -v '://' \
 	    || { echo "// comment"; exit 1; }
 
 # make install: the binary in libexec, schemas and templates in share,
@@ -234,7 +235,8 @@ FUZZ_SRCS	 = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS	 = $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZDIR)/%)
 FUZZ_OBJS	 = $(patsubst %.c,$(FUZZDIR)/%.o,$(filter-out fcgi/main.c,$(LIB_SRCS)))
 FUZZ_CFLAGS	 = -std=gnu11 -D_GNU_SOURCE -g -O1 -fno-sanitize-recover=all \
-		   $(DEP_CFLAGS) -Ifcgi -Ifcgi/up -Ihandlers
+		   $(DEP_CFLAGS) -Ifcgi -Ifcgi/lib -Ifcgi/core -Ifcgi/state \
+		   -Ifcgi/up -Ifcgi/console -Ihandlers
 
 $(FUZZDIR)/%.o: %.c
 	@mkdir -p $(@D)

@@ -182,7 +182,7 @@ def c_literals():
     pat = re.compile(r'reply_fail\(\s*\w+,\s*\w+,\s*((?:"(?:[^"\\]|\\.)*"\s*)+)')
     out = []
     for f in sorted(glob.glob(os.path.join(TOP, "fcgi/*.c")) +
-                    glob.glob(os.path.join(TOP, "fcgi/up/*.c")) +
+                    glob.glob(os.path.join(TOP, "fcgi/*/*.c")) +
                     glob.glob(os.path.join(TOP, "handlers/*.c"))):
         for m in pat.finditer(open(f).read()):
             lit = "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', m.group(1)))
