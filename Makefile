@@ -51,8 +51,7 @@ DEP_CFLAGS	:= $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 DEP_LIBS	:= $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lm
 CMOCKA_LIBS	:= $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
 ALL_CFLAGS	 = -std=gnu11 -D_GNU_SOURCE $(CFLAGS) $(WARNFLAGS) $(HARDEN) $(DEP_CFLAGS) \
-		   -Ifcgi -Ifcgi/lib -Ifcgi/core -Ifcgi/state -Ifcgi/up \
-		   -Ifcgi/console -Ihandlers -MMD -MP
+		   -Ifcgi -Ihandlers -MMD -MP
 
 LIB_SRCS	 = $(filter-out fcgi/main.c $(EXCLUDE),$(wildcard fcgi/*.c fcgi/*/*.c)) \
 		   $(wildcard handlers/*.c) $(EXTRA)
@@ -235,8 +234,7 @@ FUZZ_SRCS	 = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS	 = $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZDIR)/%)
 FUZZ_OBJS	 = $(patsubst %.c,$(FUZZDIR)/%.o,$(filter-out fcgi/main.c,$(LIB_SRCS)))
 FUZZ_CFLAGS	 = -std=gnu11 -D_GNU_SOURCE -g -O1 -fno-sanitize-recover=all \
-		   $(DEP_CFLAGS) -Ifcgi -Ifcgi/lib -Ifcgi/core -Ifcgi/state \
-		   -Ifcgi/up -Ifcgi/console -Ihandlers
+		   $(DEP_CFLAGS) -Ifcgi -Ihandlers
 
 $(FUZZDIR)/%.o: %.c
 	@mkdir -p $(@D)

@@ -13,15 +13,15 @@
 #include <gnutls/gnutls.h>
 
 #include "auth.h"
-#include "buf.h"
-#include "conf.h"
-#include "envelope.h"
-#include "http.h"
-#include "log.h"
-#include "replay.h"
-#include "request.h"
+#include "lib/buf.h"
+#include "core/conf.h"
+#include "core/envelope.h"
+#include "core/http.h"
+#include "core/log.h"
+#include "state/replay.h"
+#include "core/request.h"
 #include "route.h"
-#include "util.h"
+#include "lib/util.h"
 
 static const char *const cred_keys[] = {
 	"bk_app_code", "bk_app_secret", "app_code", "app_secret",

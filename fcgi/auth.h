@@ -4,7 +4,7 @@
 #include <stddef.h>
 #include <json-c/json.h>
 
-#include "limits.h"
+#include "lib/limits.h"
 
 struct conf;
 struct conf_app;

@@ -18,12 +18,12 @@
 #include <curl/curl.h>
 
 #include "bkuser.h"
-#include "buf.h"
-#include "conf.h"
-#include "http.h"
-#include "log.h"
-#include "request.h"
-#include "util.h"
+#include "lib/buf.h"
+#include "core/conf.h"
+#include "core/http.h"
+#include "core/log.h"
+#include "core/request.h"
+#include "lib/util.h"
 
 #define BKUSER_PATH	"/api/v3/open/tenant/users/-/contact-profiles/"
 

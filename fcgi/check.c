@@ -11,14 +11,14 @@
 #include <string.h>
 
 #include "check.h"
-#include "conf.h"
-#include "envelope.h"
-#include "limits.h"
-#include "log.h"
-#include "request.h"
+#include "core/conf.h"
+#include "core/envelope.h"
+#include "lib/limits.h"
+#include "core/log.h"
+#include "core/request.h"
 #include "route.h"
-#include "schema.h"
-#include "util.h"
+#include "lib/schema.h"
+#include "lib/util.h"
 
 struct check_entry {
 	const char	*name;		/* borrowed: the route's name */

@@ -11,14 +11,14 @@
 #include <unistd.h>
 
 #include "comp.h"
-#include "conf.h"
-#include "envelope.h"
-#include "ctx.h"
-#include "log.h"
-#include "qcloud.h"
+#include "core/conf.h"
+#include "core/envelope.h"
+#include "core/ctx.h"
+#include "core/log.h"
+#include "up/qcloud.h"
 #include "tmplset.h"
 #include "users.h"
-#include "util.h"
+#include "lib/util.h"
 
 /*
  * The sandbox wins over everything, then ESB's order: dest_url, else

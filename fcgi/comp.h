@@ -3,8 +3,8 @@
 
 #include <json-c/json.h>
 
-#include "limits.h"
-#include "tmpl.h"
+#include "lib/limits.h"
+#include "lib/tmpl.h"
 
 struct ctx;
 struct reply;

@@ -7,9 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "buf.h"
-#include "envelope.h"
-#include "limits.h"
+#include "lib/buf.h"
+#include "core/envelope.h"
+#include "lib/limits.h"
 #include "named.h"
 #include "tmplset.h"
 

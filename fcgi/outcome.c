@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http.h"
+#include "core/http.h"
 #include "outcome.h"
-#include "wx.h"
+#include "up/wx.h"
 
 void
 outcome_init(struct outcome *oc)

@@ -14,10 +14,10 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "conf.h"
-#include "limits.h"
+#include "core/conf.h"
+#include "lib/limits.h"
 #include "preflight.h"
-#include "redis.h"
+#include "state/redis.h"
 #include "route.h"
 #include "tmplset.h"
 

@@ -7,17 +7,17 @@
 #include <time.h>
 
 #include "auth.h"
-#include "conf.h"
-#include "envelope.h"
-#include "limits.h"
-#include "idem.h"
-#include "log.h"
-#include "metrics.h"
-#include "request.h"
-#include "rate.h"
+#include "core/conf.h"
+#include "core/envelope.h"
+#include "lib/limits.h"
+#include "state/idem.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "core/request.h"
+#include "state/rate.h"
 #include "route.h"
-#include "spool.h"
-#include "util.h"
+#include "state/spool.h"
+#include "lib/util.h"
 
 static const struct route routes[] = {
 	{ "send_mail",		hnd_send_mail,		ROUTE_AUTH },

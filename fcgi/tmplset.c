@@ -21,10 +21,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "limits.h"
-#include "log.h"
+#include "lib/limits.h"
+#include "core/log.h"
 #include "tmplset.h"
-#include "util.h"
+#include "lib/util.h"
 
 #define TMPLSET_EXT	".mustache"
 

@@ -3,8 +3,8 @@
 
 #include <json-c/json.h>
 
-#include "buf.h"
-#include "tmpl.h"
+#include "lib/buf.h"
+#include "lib/tmpl.h"
 
 /* Below state_dir: replaced by the console after each template save. */
 #define TMPLSET_STAMP	"console/templates.stamp"

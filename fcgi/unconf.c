@@ -17,11 +17,11 @@
 
 #include <fcgiapp.h>
 
-#include "conf.h"
-#include "envelope.h"
-#include "limits.h"
-#include "log.h"
-#include "request.h"
+#include "core/conf.h"
+#include "core/envelope.h"
+#include "lib/limits.h"
+#include "core/log.h"
+#include "core/request.h"
 #include "unconf.h"
 
 /* Whether the file changed since st was taken (st is updated). */

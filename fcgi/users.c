@@ -12,13 +12,13 @@
 #include <time.h>
 
 #include "bkuser.h"
-#include "buf.h"
-#include "conf.h"
-#include "http.h"
-#include "log.h"
-#include "request.h"
+#include "lib/buf.h"
+#include "core/conf.h"
+#include "core/http.h"
+#include "core/log.h"
+#include "core/request.h"
 #include "users.h"
-#include "util.h"
+#include "lib/util.h"
 
 /*
  * Per directory, as each tenant may have its own (and know a user of

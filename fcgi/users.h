@@ -3,7 +3,7 @@
 
 #include <json-c/json.h>
 
-#include "limits.h"
+#include "lib/limits.h"
 
 struct conf;
 

@@ -2,11 +2,11 @@
 #include <string.h>
 
 #include "comp.h"
-#include "conf.h"
-#include "envelope.h"
+#include "core/conf.h"
+#include "core/envelope.h"
 #include "handlers.h"
 #include "icons.h"
-#include "util.h"
+#include "lib/util.h"
 
 static const struct {
 	const char	*type;		/* the msg_type */

@@ -1,7 +1,7 @@
 #ifndef HANDLERS_H
 #define HANDLERS_H
 
-#include "ctx.h"
+#include "core/ctx.h"
 
 struct reply;
 

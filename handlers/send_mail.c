@@ -1,18 +1,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
+#include "lib/buf.h"
 #include "comp.h"
-#include "conf.h"
-#include "envelope.h"
-#include "forward.h"
+#include "core/conf.h"
+#include "core/envelope.h"
+#include "up/forward.h"
 #include "handlers.h"
-#include "limits.h"
-#include "log.h"
-#include "mime.h"
+#include "lib/limits.h"
+#include "core/log.h"
+#include "lib/mime.h"
 #include "outcome.h"
-#include "smtp.h"
-#include "util.h"
+#include "up/smtp.h"
+#include "lib/util.h"
 
 /*
  * Attachments with their content base64-decoded strictly, as ESB does;

@@ -1,11 +1,11 @@
 #include <string.h>
 
 #include "comp.h"
-#include "conf.h"
-#include "envelope.h"
+#include "core/conf.h"
+#include "core/envelope.h"
 #include "handlers.h"
-#include "wx.h"
-#include "wxmp.h"
+#include "up/wx.h"
+#include "up/wxmp.h"
 
 /*
  * send_mp_weixin: receiver (openids) and data {heading, message, date,

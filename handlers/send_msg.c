@@ -2,8 +2,8 @@
 
 #include "check.h"
 #include "comp.h"
-#include "conf.h"
-#include "envelope.h"
+#include "core/conf.h"
+#include "core/envelope.h"
 #include "handlers.h"
 #include "route.h"
 

@@ -1,10 +1,10 @@
 #include <string.h>
 
 #include "comp.h"
-#include "conf.h"
-#include "envelope.h"
+#include "core/conf.h"
+#include "core/envelope.h"
 #include "handlers.h"
-#include "wecom.h"
+#include "up/wecom.h"
 
 /*
  * send_qy_weixin: receiver (WeCom user ids) and content, sent as the

@@ -2,12 +2,12 @@
 #include <string.h>
 
 #include "comp.h"
-#include "conf.h"
-#include "envelope.h"
-#include "forward.h"
+#include "core/conf.h"
+#include "core/envelope.h"
+#include "up/forward.h"
 #include "handlers.h"
-#include "qcloud.h"
-#include "qcloud_sms.h"
+#include "up/qcloud.h"
+#include "up/qcloud_sms.h"
 
 /*
  * send_sms (contract 2.4): receiver (digits, or E.164 which ESB wrongly

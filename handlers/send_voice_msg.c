@@ -1,11 +1,11 @@
 #include <string.h>
 
 #include "comp.h"
-#include "conf.h"
-#include "envelope.h"
-#include "forward.h"
+#include "core/conf.h"
+#include "core/envelope.h"
+#include "up/forward.h"
 #include "handlers.h"
-#include "qcloud_voice.h"
+#include "up/qcloud_voice.h"
 #include "users.h"
 
 /*

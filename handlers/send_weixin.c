@@ -2,12 +2,12 @@
 #include <string.h>
 
 #include "comp.h"
-#include "conf.h"
-#include "envelope.h"
+#include "core/conf.h"
+#include "core/envelope.h"
 #include "handlers.h"
-#include "wecom.h"
-#include "wx.h"
-#include "wxmp.h"
+#include "up/wecom.h"
+#include "up/wx.h"
+#include "up/wxmp.h"
 
 /*
  * send_weixin (contract 2.4): receiver or receiver__username, data

@@ -4,16 +4,16 @@
 #include <time.h>
 
 #include "comp.h"
-#include "conf.h"
-#include "envelope.h"
+#include "core/conf.h"
+#include "core/envelope.h"
 #include "handlers.h"
-#include "limits.h"
-#include "log.h"
-#include "replay.h"
-#include "request.h"
+#include "lib/limits.h"
+#include "core/log.h"
+#include "state/replay.h"
+#include "core/request.h"
 #include "route.h"
-#include "util.h"
-#include "wxmp.h"
+#include "lib/util.h"
+#include "up/wxmp.h"
 
 /* The component whose wx_callback_path this is, and its section. */
 static const char *

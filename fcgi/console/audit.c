@@ -21,12 +21,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "conf.h"
+#include "core/conf.h"
 #include "console.h"
-#include "limits.h"
-#include "log.h"
+#include "lib/limits.h"
+#include "core/log.h"
 #include "route.h"
-#include "util.h"
+#include "lib/util.h"
 
 #define CAUDIT_BLOCK	(64 * 1024)	/* bytes read at a time */
 #define CAUDIT_LINE	(64 * 1024)	/* a longer record is skipped */

@@ -24,15 +24,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "conf.h"
+#include "lib/buf.h"
+#include "core/conf.h"
 #include "console.h"
-#include "limits.h"
-#include "log.h"
-#include "pwhash.h"
-#include "request.h"
+#include "lib/limits.h"
+#include "core/log.h"
+#include "lib/pwhash.h"
+#include "core/request.h"
 #include "tmplset.h"
-#include "util.h"
+#include "lib/util.h"
 
 #define CONSOLE_PREFIX	"/console/"
 #define CONSOLE_CSP	"default-src 'none'; script-src 'self'; " \

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conf.h"
+#include "core/conf.h"
 #include "console.h"
-#include "util.h"
+#include "lib/util.h"
 
 /* A property's string annotation, "" when absent. */
 static const char *

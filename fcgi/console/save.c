@@ -26,14 +26,14 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/crypto.h>
 
-#include "buf.h"
-#include "conf.h"
-#include "confschema.h"
+#include "lib/buf.h"
+#include "core/conf.h"
+#include "core/confschema.h"
 #include "console.h"
-#include "limits.h"
-#include "log.h"
-#include "request.h"
-#include "util.h"
+#include "lib/limits.h"
+#include "core/log.h"
+#include "core/request.h"
+#include "lib/util.h"
 
 #define HIST_STAMP_LEN	25	/* "20260101T000000-123456789" */
 #define HIST_EXT	".json"	/* the config's versions */

@@ -24,13 +24,13 @@
 #include <gnutls/crypto.h>
 
 #include "auth.h"
-#include "conf.h"
+#include "core/conf.h"
 #include "console.h"
-#include "limits.h"
-#include "log.h"
-#include "pwhash.h"
-#include "request.h"
-#include "util.h"
+#include "lib/limits.h"
+#include "core/log.h"
+#include "lib/pwhash.h"
+#include "core/request.h"
+#include "lib/util.h"
 
 #define COOKIE_SID	"cmsi_console"
 #define COOKIE_PRE	"cmsi_console_pre"	/* the sign-in form's token */

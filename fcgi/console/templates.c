@@ -41,15 +41,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "conf.h"
+#include "lib/buf.h"
+#include "core/conf.h"
 #include "console.h"
-#include "limits.h"
-#include "log.h"
-#include "request.h"
-#include "tmpl.h"
+#include "lib/limits.h"
+#include "core/log.h"
+#include "core/request.h"
+#include "lib/tmpl.h"
 #include "tmplset.h"
-#include "util.h"
+#include "lib/util.h"
 
 #define CTMPL_EXT	".mustache"
 #define CTMPL_HIST	"templates"	/* under <state_dir>/console */

@@ -11,9 +11,9 @@
 #include <string.h>
 
 #include "confschema.h"
-#include "limits.h"
-#include "schema.h"
-#include "util.h"
+#include "lib/limits.h"
+#include "lib/schema.h"
+#include "lib/util.h"
 
 /* Errors listed per section at most; more are the same mistake again. */
 #define CONFSCHEMA_MAXERR	32

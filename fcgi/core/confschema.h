@@ -4,7 +4,7 @@
 #include <stddef.h>
 #include <json-c/json.h>
 
-#include "limits.h"
+#include "lib/limits.h"
 
 /* One problem with one key of a component section. */
 struct confschema_err {

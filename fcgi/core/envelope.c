@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "envelope.h"
-#include "limits.h"
-#include "util.h"
+#include "lib/limits.h"
+#include "lib/util.h"
 
 void
 reply_init(struct reply *rp)

@@ -14,10 +14,10 @@
 
 #include "conf.h"
 #include "http.h"
-#include "limits.h"
+#include "lib/limits.h"
 #include "log.h"
 #include "metrics.h"
-#include "util.h"
+#include "lib/util.h"
 
 static struct curl_slist	*http_connect_to;	/* owned */
 static int			 http_inited;

@@ -3,7 +3,7 @@
 
 #include <curl/curl.h>
 
-#include "buf.h"
+#include "lib/buf.h"
 
 struct conf;
 

@@ -9,10 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "limits.h"
+#include "lib/limits.h"
 #include "log.h"
 #include "metrics.h"
-#include "util.h"
+#include "lib/util.h"
 
 static const char	*log_ident = "cmsi";	/* borrowed: a literal */
 static int		 log_verbose;

@@ -19,8 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "limits.h"
+#include "lib/buf.h"
+#include "lib/limits.h"
 #include "log.h"
 #include "metrics.h"
 

@@ -16,7 +16,7 @@
 #include <gnutls/crypto.h>
 
 #include "request.h"
-#include "util.h"
+#include "lib/util.h"
 
 const char *
 req_env(const struct req *r, const char *name)

@@ -5,7 +5,7 @@
 #include <fcgiapp.h>
 #include <json-c/json.h>
 
-#include "limits.h"
+#include "lib/limits.h"
 
 /* One request as the web server handed it over. */
 struct req {

@@ -18,7 +18,7 @@
 #include <json-c/json.h>
 
 #include "jwt.h"
-#include "request.h"
+#include "core/request.h"
 #include "util.h"
 
 #define JWT_LEEWAY	60	/* seconds of clock skew forgiven */

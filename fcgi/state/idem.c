@@ -37,15 +37,15 @@
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 
-#include "conf.h"
-#include "ctx.h"
-#include "envelope.h"
+#include "core/conf.h"
+#include "core/ctx.h"
+#include "core/envelope.h"
 #include "idem.h"
-#include "log.h"
+#include "core/log.h"
 #include "redis.h"
-#include "request.h"
+#include "core/request.h"
 #include "spool.h"
-#include "util.h"
+#include "lib/util.h"
 
 #define IDEM_TTL	86400	/* an Idempotency-Key's life, seconds */
 #define IDEM_WINDOW_MAX	86400	/* dedup_window_s at most */

@@ -30,14 +30,14 @@
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 
-#include "conf.h"
-#include "ctx.h"
-#include "envelope.h"
-#include "limits.h"
-#include "log.h"
+#include "core/conf.h"
+#include "core/ctx.h"
+#include "core/envelope.h"
+#include "lib/limits.h"
+#include "core/log.h"
 #include "rate.h"
 #include "redis.h"
-#include "util.h"
+#include "lib/util.h"
 
 /*
  * KEYS[1] the TAT, ARGV[1] interval, ARGV[2] tolerance (microseconds).

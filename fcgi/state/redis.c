@@ -22,11 +22,11 @@
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 
-#include "conf.h"
-#include "log.h"
-#include "metrics.h"
+#include "core/conf.h"
+#include "core/log.h"
+#include "core/metrics.h"
 #include "redis.h"
-#include "util.h"
+#include "lib/util.h"
 
 #define REDIS_CONNECT_MS	500	/* connect timeout */
 #define REDIS_IO_MS		2000	/* one command's timeout */

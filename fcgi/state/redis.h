@@ -5,7 +5,7 @@
 
 #include <hiredis/hiredis.h>
 
-#include "limits.h"
+#include "lib/limits.h"
 
 struct conf;
 

@@ -22,8 +22,8 @@
 
 #include <gnutls/crypto.h>
 
-#include "limits.h"
-#include "log.h"
+#include "lib/limits.h"
+#include "core/log.h"
 #include "replay.h"
 
 /* Whether ts is within REPLAY_WINDOW of now, past or future. */

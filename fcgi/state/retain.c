@@ -16,12 +16,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "conf.h"
+#include "core/conf.h"
 #include "idem.h"
-#include "limits.h"
-#include "log.h"
+#include "lib/limits.h"
+#include "core/log.h"
 #include "retain.h"
-#include "util.h"
+#include "lib/util.h"
 
 #define RETAIN_EVERY	1	/* s between two outbox trims */
 #define RETAIN_IDEM	300	/* s between two sweeps of idem/ */

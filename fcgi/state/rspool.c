@@ -38,13 +38,13 @@
 #include <unistd.h>
 
 #include "comp.h"
-#include "conf.h"
-#include "limits.h"
-#include "log.h"
+#include "core/conf.h"
+#include "lib/limits.h"
+#include "core/log.h"
 #include "redis.h"
 #include "rspool.h"
 #include "spool.h"
-#include "util.h"
+#include "lib/util.h"
 
 #define RSPOOL_GROUP	"drain"
 #define RSPOOL_LEASE_MS	300000	/* one attempt's lock on an item */

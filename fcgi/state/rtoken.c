@@ -23,12 +23,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "limits.h"
-#include "log.h"
+#include "lib/limits.h"
+#include "core/log.h"
 #include "redis.h"
 #include "rtoken.h"
 #include "store.h"
-#include "util.h"
+#include "lib/util.h"
 
 /* Tokens are opaque, but only URL-safe ones go into a query string. */
 static int

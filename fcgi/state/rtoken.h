@@ -3,7 +3,7 @@
 
 #include <stddef.h>
 
-#include "limits.h"
+#include "lib/limits.h"
 #include "store.h"
 
 #define RTOKEN_DOWN	-3	/* Redis did not answer: use the files */

@@ -42,19 +42,19 @@
 #include <gnutls/gnutls.h>
 
 #include "comp.h"
-#include "conf.h"
-#include "ctx.h"
-#include "envelope.h"
+#include "core/conf.h"
+#include "core/ctx.h"
+#include "core/envelope.h"
 #include "idem.h"
-#include "limits.h"
-#include "log.h"
+#include "lib/limits.h"
+#include "core/log.h"
 #include "outcome.h"
 #include "rate.h"
 #include "redis.h"
 #include "rspool.h"
 #include "route.h"
 #include "spool.h"
-#include "util.h"
+#include "lib/util.h"
 
 #define SPOOL_GRACE	10	/* s a first attempt may take before a drain looks */
 #define SPOOL_BUSY	5	/* s before a locked item is looked at again */

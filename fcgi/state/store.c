@@ -31,12 +31,12 @@
 
 #include <gnutls/crypto.h>
 
-#include "limits.h"
-#include "log.h"
+#include "lib/limits.h"
+#include "core/log.h"
 #include "redis.h"
 #include "rtoken.h"
 #include "store.h"
-#include "util.h"
+#include "lib/util.h"
 
 /* What one token file says. */
 struct store_rec {

@@ -3,7 +3,7 @@
 
 #include <stddef.h>
 
-#include "limits.h"
+#include "lib/limits.h"
 
 /*
  * Fetches a fresh access token into out (outsz bytes) and its lifetime

@@ -7,14 +7,14 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "conf.h"
-#include "envelope.h"
+#include "core/conf.h"
+#include "core/envelope.h"
 #include "forward.h"
-#include "ctx.h"
-#include "http.h"
-#include "log.h"
+#include "core/ctx.h"
+#include "core/http.h"
+#include "core/log.h"
 #include "outcome.h"
-#include "request.h"
+#include "core/request.h"
 
 /*
  * Keys ESB strips before a component sees the request (contract 2.1),

@@ -25,16 +25,16 @@
 #include <time.h>
 
 #include "comp.h"
-#include "conf.h"
-#include "envelope.h"
-#include "ctx.h"
-#include "http.h"
-#include "log.h"
+#include "core/conf.h"
+#include "core/envelope.h"
+#include "core/ctx.h"
+#include "core/http.h"
+#include "core/log.h"
 #include "outcome.h"
 #include "qcloud.h"
-#include "request.h"
+#include "core/request.h"
 #include "tc3.h"
-#include "util.h"
+#include "lib/util.h"
 
 #define QCLOUD_CT	"application/json; charset=utf-8"
 

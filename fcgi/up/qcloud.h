@@ -3,8 +3,8 @@
 
 #include <json-c/json.h>
 
-#include "http.h"
-#include "limits.h"
+#include "core/http.h"
+#include "lib/limits.h"
 
 struct ctx;
 struct reply;

@@ -12,14 +12,14 @@
 #include <string.h>
 
 #include "comp.h"
-#include "conf.h"
-#include "envelope.h"
-#include "ctx.h"
-#include "log.h"
+#include "core/conf.h"
+#include "core/envelope.h"
+#include "core/ctx.h"
+#include "core/log.h"
 #include "outcome.h"
 #include "qcloud.h"
 #include "qcloud_voice.h"
-#include "util.h"
+#include "lib/util.h"
 
 #define VOICE_V5_HOSTPATH "cloud.tim.qq.com/v5/tlsvoicesvr/sendvoiceprompt"
 #define VOICE_V5_IFACE	"[QCLOUD_VOICE] interface [send_voice_msg]"

@@ -12,12 +12,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "conf.h"
-#include "http.h"
-#include "log.h"
-#include "metrics.h"
+#include "lib/limits.h"
+#include "core/conf.h"
+#include "core/http.h"
+#include "core/log.h"
+#include "core/metrics.h"
 #include "smtp.h"
-#include "util.h"
+#include "lib/util.h"
 
 /* Renamed with two L in libcurl 8.2; 7.88 only knows three. */
 #ifndef CURLOPT_MAIL_RCPT_ALLOWFAILS

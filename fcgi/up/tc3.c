@@ -14,7 +14,7 @@
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 
-#include "limits.h"
+#include "lib/limits.h"
 #include "tc3.h"
 
 #define TC3_ALGO	"TC3-HMAC-SHA256"

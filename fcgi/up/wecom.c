@@ -14,18 +14,18 @@
 
 #include <curl/curl.h>
 
-#include "buf.h"
+#include "lib/buf.h"
 #include "comp.h"
-#include "conf.h"
-#include "envelope.h"
-#include "ctx.h"
-#include "http.h"
-#include "limits.h"
-#include "log.h"
-#include "metrics.h"
+#include "core/conf.h"
+#include "core/envelope.h"
+#include "core/ctx.h"
+#include "core/http.h"
+#include "lib/limits.h"
+#include "core/log.h"
+#include "core/metrics.h"
 #include "outcome.h"
-#include "request.h"
-#include "util.h"
+#include "core/request.h"
+#include "lib/util.h"
 #include "wecom.h"
 #include "wx.h"
 

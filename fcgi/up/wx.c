@@ -13,13 +13,13 @@
 #include <curl/curl.h>
 
 #include "comp.h"
-#include "conf.h"
-#include "envelope.h"
-#include "http.h"
-#include "log.h"
-#include "request.h"
-#include "store.h"
-#include "util.h"
+#include "core/conf.h"
+#include "core/envelope.h"
+#include "core/http.h"
+#include "core/log.h"
+#include "core/request.h"
+#include "state/store.h"
+#include "lib/util.h"
 #include "wx.h"
 
 /*

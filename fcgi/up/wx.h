@@ -4,8 +4,8 @@
 #include <curl/curl.h>
 #include <json-c/json.h>
 
-#include "limits.h"
-#include "store.h"
+#include "lib/limits.h"
+#include "state/store.h"
 
 struct conf;
 struct http_call;

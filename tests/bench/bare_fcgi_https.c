@@ -17,7 +17,7 @@
 #include <json.h>
 
 #include "bench_tc3.h"
-#include "conf.h"
+#include "core/conf.h"
 
 static struct bench_tc3	 bare_tc3;	/* process scope: keeps the connection */
 static int		 bare_tc3_state; /* 0 not yet, 1 set up, -1 failed */

@@ -8,7 +8,7 @@
 
 #include <json.h>
 
-#include "schema.h"
+#include "lib/schema.h"
 
 #include "bench.h"
 

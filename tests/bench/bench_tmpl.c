@@ -15,10 +15,10 @@
 
 #include <json-c/json.h>
 
-#include "buf.h"
-#include "limits.h"
-#include "tmpl.h"
-#include "util.h"
+#include "lib/buf.h"
+#include "lib/limits.h"
+#include "lib/tmpl.h"
+#include "lib/util.h"
 
 #include "bench.h"
 

@@ -18,7 +18,7 @@
 
 #include <json.h>
 
-#include "schema.h"
+#include "lib/schema.h"
 
 static const char *excluded[] = {
 	"dynamicRef.json",

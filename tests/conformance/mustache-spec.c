@@ -17,10 +17,10 @@
 
 #include <json-c/json.h>
 
-#include "buf.h"
-#include "limits.h"
-#include "tmpl.h"
-#include "util.h"
+#include "lib/buf.h"
+#include "lib/limits.h"
+#include "lib/tmpl.h"
+#include "lib/util.h"
 
 struct partials {
 	char		**names;	/* owned: partial names */

@@ -16,7 +16,7 @@
 #include <gnutls/abstract.h>
 #include <gnutls/gnutls.h>
 
-#include "jwt.h"
+#include "lib/jwt.h"
 
 /* A throwaway RSA key for this target; it signs nothing else. */
 static const char fz_key[] =

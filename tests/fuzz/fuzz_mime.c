@@ -11,9 +11,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "buf.h"
-#include "limits.h"
-#include "mime.h"
+#include "lib/buf.h"
+#include "lib/limits.h"
+#include "lib/mime.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

@@ -9,10 +9,10 @@
 #include <string.h>
 
 #include "check.h"
-#include "conf.h"
-#include "envelope.h"
+#include "core/conf.h"
+#include "core/envelope.h"
 #include "named.h"
-#include "request.h"
+#include "core/request.h"
 #include "route.h"
 #include "tmplset.h"
 

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "tmpl.h"
+#include "lib/buf.h"
+#include "lib/tmpl.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

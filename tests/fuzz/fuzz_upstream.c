@@ -22,17 +22,17 @@
 #include <unistd.h>
 
 #include "auth.h"
-#include "buf.h"
+#include "lib/buf.h"
 #include "check.h"
 #include "comp.h"
-#include "conf.h"
-#include "envelope.h"
-#include "http.h"
-#include "request.h"
+#include "core/conf.h"
+#include "core/envelope.h"
+#include "core/http.h"
+#include "core/request.h"
 #include "route.h"
 #include "tmplset.h"
 #include "users.h"
-#include "wxmp.h"
+#include "up/wxmp.h"
 
 int	LLVMFuzzerInitialize(int *, char ***);
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);

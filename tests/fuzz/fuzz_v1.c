@@ -14,10 +14,10 @@
 
 #include "auth.h"
 #include "check.h"
-#include "conf.h"
-#include "envelope.h"
+#include "core/conf.h"
+#include "core/envelope.h"
 #include "named.h"
-#include "request.h"
+#include "core/request.h"
 #include "route.h"
 #include "tmplset.h"
 #include "v1.h"

@@ -15,9 +15,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "confschema.h"
-#include "console.h"
-#include "pwhash.h"
+#include "core/confschema.h"
+#include "console/console.h"
+#include "lib/pwhash.h"
 
 #define SCHEMAS	"conf/schemas"
 

@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "console.h"
+#include "console/console.h"
 
 static void
 test_hints(void **state)

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "envelope.h"
+#include "core/envelope.h"
 
 static const char *
 field(json_object *d, const char *k)

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "htext.h"
+#include "lib/htext.h"
 
 static const char *const cases[][2] = {
 	{ "", "" },

@@ -14,9 +14,9 @@
 
 #include <cmocka.h>
 
-#include "jwt.h"
-#include "limits.h"
-#include "util.h"
+#include "lib/jwt.h"
+#include "lib/limits.h"
+#include "lib/util.h"
 
 /*
  * header.e30.AAA... of exactly n bytes: the signature segment pads it,

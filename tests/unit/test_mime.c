@@ -15,10 +15,10 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
-#include "buf.h"
-#include "limits.h"
-#include "mime.h"
-#include "util.h"
+#include "lib/buf.h"
+#include "lib/limits.h"
+#include "lib/mime.h"
+#include "lib/util.h"
 
 /*
  * Builds the mail described by the JSON text spec: from, to, cc,

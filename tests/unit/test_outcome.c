@@ -10,9 +10,9 @@
 
 #include <cmocka.h>
 
-#include "http.h"
+#include "core/http.h"
 #include "outcome.h"
-#include "wx.h"
+#include "up/wx.h"
 
 static void
 t_http(void **state)

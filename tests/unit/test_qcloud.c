@@ -12,8 +12,8 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
-#include "envelope.h"
-#include "qcloud.h"
+#include "core/envelope.h"
+#include "up/qcloud.h"
 
 static void
 split(const char *given, const char *defnc, const char *nc,

@@ -13,10 +13,10 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
-#include "limits.h"
-#include "rate.h"
-#include "redis.h"
-#include "rtoken.h"
+#include "lib/limits.h"
+#include "state/rate.h"
+#include "state/redis.h"
+#include "state/rtoken.h"
 
 static json_object *
 doc(const char *s)

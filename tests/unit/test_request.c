@@ -9,7 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "request.h"
+#include "core/request.h"
 
 static json_object *
 list_of(const char *json)

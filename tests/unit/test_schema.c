@@ -11,7 +11,7 @@
 #include <cmocka.h>
 #include <json.h>
 
-#include "schema.h"
+#include "lib/schema.h"
 
 /* Loads a schema from JSON text; the schema keeps the document. */
 static struct schema *

@@ -19,8 +19,8 @@
 
 #include <cmocka.h>
 
-#include "conf.h"
-#include "spool.h"
+#include "core/conf.h"
+#include "state/spool.h"
 
 static char	dir[64];
 

@@ -21,8 +21,8 @@
 
 #include <cmocka.h>
 
-#include "limits.h"
-#include "store.h"
+#include "lib/limits.h"
+#include "state/store.h"
 
 #define IDENT	"wwcorp\ncorp-secret-for-test"
 

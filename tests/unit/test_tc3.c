@@ -16,7 +16,7 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
-#include "tc3.h"
+#include "up/tc3.h"
 
 static json_object	*vectors;	/* owned: the whole file */
 

@@ -13,10 +13,10 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
-#include "buf.h"
-#include "limits.h"
-#include "tmpl.h"
-#include "util.h"
+#include "lib/buf.h"
+#include "lib/limits.h"
+#include "lib/tmpl.h"
+#include "lib/util.h"
 
 /* A partial table: one name, one template. */
 struct one_partial {

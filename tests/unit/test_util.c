@@ -8,7 +8,7 @@
 #include <cmocka.h>
 
 #include "auth.h"
-#include "util.h"
+#include "lib/util.h"
 
 static void
 test_num_parse(void **state)

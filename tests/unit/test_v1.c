@@ -12,9 +12,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "conf.h"
-#include "envelope.h"
-#include "request.h"
+#include "core/conf.h"
+#include "core/envelope.h"
+#include "core/request.h"
 #include "v1.h"
 
 /* The JSON text of o[key] ("<absent>" when missing). */

@@ -16,10 +16,10 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
-#include "limits.h"
-#include "wecom.h"
-#include "wx.h"
-#include "wxmp.h"
+#include "lib/limits.h"
+#include "up/wecom.h"
+#include "up/wx.h"
+#include "up/wxmp.h"
 
 static const char *
 str(json_object *o, const char *k)
