@@ -13,15 +13,15 @@
 #include <gnutls/gnutls.h>
 
 #include "auth.h"
-#include "lib/buf.h"
 #include "core/conf.h"
 #include "core/envelope.h"
 #include "core/http.h"
 #include "core/log.h"
-#include "state/replay.h"
 #include "core/request.h"
-#include "route.h"
+#include "lib/buf.h"
 #include "lib/util.h"
+#include "route.h"
+#include "state/replay.h"
 
 static const char *const cred_keys[] = {
 	"bk_app_code", "bk_app_secret", "app_code", "app_secret",

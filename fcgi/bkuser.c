@@ -18,11 +18,11 @@
 #include <curl/curl.h>
 
 #include "bkuser.h"
-#include "lib/buf.h"
 #include "core/conf.h"
 #include "core/http.h"
 #include "core/log.h"
 #include "core/request.h"
+#include "lib/buf.h"
 #include "lib/util.h"
 
 #define BKUSER_PATH	"/api/v3/open/tenant/users/-/contact-profiles/"

@@ -13,12 +13,12 @@
 #include "check.h"
 #include "core/conf.h"
 #include "core/envelope.h"
-#include "lib/limits.h"
 #include "core/log.h"
 #include "core/request.h"
-#include "route.h"
+#include "lib/limits.h"
 #include "lib/schema.h"
 #include "lib/util.h"
+#include "route.h"
 
 struct check_entry {
 	const char	*name;		/* borrowed: the route's name */

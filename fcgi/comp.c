@@ -12,13 +12,13 @@
 
 #include "comp.h"
 #include "core/conf.h"
-#include "core/envelope.h"
 #include "core/ctx.h"
+#include "core/envelope.h"
 #include "core/log.h"
-#include "up/qcloud.h"
-#include "tmplset.h"
-#include "users.h"
 #include "lib/util.h"
+#include "tmplset.h"
+#include "up/qcloud.h"
+#include "users.h"
 
 /*
  * The sandbox wins over everything, then ESB's order: dest_url, else

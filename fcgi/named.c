@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lib/buf.h"
 #include "core/envelope.h"
+#include "lib/buf.h"
 #include "lib/limits.h"
 #include "named.h"
 #include "tmplset.h"

@@ -17,15 +17,15 @@
 
 #include <json.h>
 
-#include "lib/buf.h"
 #include "core/conf.h"
-#include "lib/limits.h"
 #include "core/log.h"
 #include "core/metrics.h"
-#include "ops.h"
 #include "core/request.h"
-#include "route.h"
+#include "lib/buf.h"
+#include "lib/limits.h"
 #include "lib/util.h"
+#include "ops.h"
+#include "route.h"
 
 /* An audit failure this recent makes /healthz unhealthy, seconds. */
 #define OPS_AUDIT_RECENT	300

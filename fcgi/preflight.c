@@ -17,8 +17,8 @@
 #include "core/conf.h"
 #include "lib/limits.h"
 #include "preflight.h"
-#include "state/redis.h"
 #include "route.h"
+#include "state/redis.h"
 #include "tmplset.h"
 
 /* What the state directory holds; "" is itself (audit.log, metrics). */

@@ -9,15 +9,15 @@
 #include "auth.h"
 #include "core/conf.h"
 #include "core/envelope.h"
-#include "lib/limits.h"
-#include "state/idem.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/request.h"
-#include "state/rate.h"
-#include "route.h"
-#include "state/spool.h"
+#include "lib/limits.h"
 #include "lib/util.h"
+#include "route.h"
+#include "state/idem.h"
+#include "state/rate.h"
+#include "state/spool.h"
 
 static const struct route routes[] = {
 	{ "send_mail",		hnd_send_mail,		ROUTE_AUTH },

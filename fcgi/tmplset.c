@@ -21,10 +21,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lib/limits.h"
 #include "core/log.h"
-#include "tmplset.h"
+#include "lib/limits.h"
 #include "lib/util.h"
+#include "tmplset.h"
 
 #define TMPLSET_EXT	".mustache"
 

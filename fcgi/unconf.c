@@ -19,9 +19,9 @@
 
 #include "core/conf.h"
 #include "core/envelope.h"
-#include "lib/limits.h"
 #include "core/log.h"
 #include "core/request.h"
+#include "lib/limits.h"
 #include "unconf.h"
 
 /* Whether the file changed since st was taken (st is updated). */

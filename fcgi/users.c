@@ -12,13 +12,13 @@
 #include <time.h>
 
 #include "bkuser.h"
-#include "lib/buf.h"
 #include "core/conf.h"
 #include "core/http.h"
 #include "core/log.h"
 #include "core/request.h"
-#include "users.h"
+#include "lib/buf.h"
 #include "lib/util.h"
+#include "users.h"
 
 /*
  * Per directory, as each tenant may have its own (and know a user of

@@ -19,17 +19,17 @@
 #include "comp.h"
 #include "core/conf.h"
 #include "core/envelope.h"
+#include "core/request.h"
 #include "lib/jwt.h"
 #include "lib/limits.h"
 #include "lib/mime.h"
-#include "named.h"
-#include "core/request.h"
-#include "state/rate.h"
-#include "route.h"
 #include "lib/util.h"
-#include "v1.h"
+#include "named.h"
+#include "route.h"
+#include "state/rate.h"
 #include "up/wecom.h"
 #include "up/wxmp.h"
+#include "v1.h"
 
 /* How one field of a v1 body reaches the ESB parameters. */
 enum v1_how {

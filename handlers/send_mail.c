@@ -1,18 +1,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/buf.h"
 #include "comp.h"
 #include "core/conf.h"
 #include "core/envelope.h"
-#include "up/forward.h"
-#include "handlers.h"
-#include "lib/limits.h"
 #include "core/log.h"
+#include "handlers.h"
+#include "lib/buf.h"
+#include "lib/limits.h"
 #include "lib/mime.h"
-#include "outcome.h"
-#include "up/smtp.h"
 #include "lib/util.h"
+#include "outcome.h"
+#include "up/forward.h"
+#include "up/smtp.h"
 
 /*
  * Attachments with their content base64-decoded strictly, as ESB does;

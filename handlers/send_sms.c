@@ -4,8 +4,8 @@
 #include "comp.h"
 #include "core/conf.h"
 #include "core/envelope.h"
-#include "up/forward.h"
 #include "handlers.h"
+#include "up/forward.h"
 #include "up/qcloud.h"
 #include "up/qcloud_sms.h"
 

@@ -3,8 +3,8 @@
 #include "comp.h"
 #include "core/conf.h"
 #include "core/envelope.h"
-#include "up/forward.h"
 #include "handlers.h"
+#include "up/forward.h"
 #include "up/qcloud_voice.h"
 #include "users.h"
 

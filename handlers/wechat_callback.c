@@ -6,13 +6,13 @@
 #include "comp.h"
 #include "core/conf.h"
 #include "core/envelope.h"
+#include "core/log.h"
+#include "core/request.h"
 #include "handlers.h"
 #include "lib/limits.h"
-#include "core/log.h"
-#include "state/replay.h"
-#include "core/request.h"
-#include "route.h"
 #include "lib/util.h"
+#include "route.h"
+#include "state/replay.h"
 #include "up/wxmp.h"
 
 /* The component whose wx_callback_path this is, and its section. */

@@ -21,12 +21,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/conf.h"
 #include "console.h"
-#include "lib/limits.h"
+#include "core/conf.h"
 #include "core/log.h"
-#include "route.h"
+#include "lib/limits.h"
 #include "lib/util.h"
+#include "route.h"
 
 #define CAUDIT_BLOCK	(64 * 1024)	/* bytes read at a time */
 #define CAUDIT_LINE	(64 * 1024)	/* a longer record is skipped */

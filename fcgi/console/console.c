@@ -24,15 +24,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "lib/buf.h"
-#include "core/conf.h"
 #include "console.h"
-#include "lib/limits.h"
+#include "core/conf.h"
 #include "core/log.h"
-#include "lib/pwhash.h"
 #include "core/request.h"
-#include "tmplset.h"
+#include "lib/buf.h"
+#include "lib/limits.h"
+#include "lib/pwhash.h"
 #include "lib/util.h"
+#include "tmplset.h"
 
 #define CONSOLE_PREFIX	"/console/"
 #define CONSOLE_CSP	"default-src 'none'; script-src 'self'; " \

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/conf.h"
 #include "console.h"
+#include "core/conf.h"
 #include "lib/util.h"
 
 /* A property's string annotation, "" when absent. */

@@ -26,13 +26,13 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/crypto.h>
 
-#include "lib/buf.h"
+#include "console.h"
 #include "core/conf.h"
 #include "core/confschema.h"
-#include "console.h"
-#include "lib/limits.h"
 #include "core/log.h"
 #include "core/request.h"
+#include "lib/buf.h"
+#include "lib/limits.h"
 #include "lib/util.h"
 
 #define HIST_STAMP_LEN	25	/* "20260101T000000-123456789" */

@@ -24,12 +24,12 @@
 #include <gnutls/crypto.h>
 
 #include "auth.h"
-#include "core/conf.h"
 #include "console.h"
-#include "lib/limits.h"
+#include "core/conf.h"
 #include "core/log.h"
-#include "lib/pwhash.h"
 #include "core/request.h"
+#include "lib/limits.h"
+#include "lib/pwhash.h"
 #include "lib/util.h"
 
 #define COOKIE_SID	"cmsi_console"

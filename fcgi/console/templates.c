@@ -41,15 +41,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lib/buf.h"
-#include "core/conf.h"
 #include "console.h"
-#include "lib/limits.h"
+#include "core/conf.h"
 #include "core/log.h"
 #include "core/request.h"
+#include "lib/buf.h"
+#include "lib/limits.h"
 #include "lib/tmpl.h"
-#include "tmplset.h"
 #include "lib/util.h"
+#include "tmplset.h"
 
 #define CTMPL_EXT	".mustache"
 #define CTMPL_HIST	"templates"	/* under <state_dir>/console */

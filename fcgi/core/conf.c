@@ -14,20 +14,20 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "lib/buf.h"
 #include "conf.h"
 #include "confschema.h"
+#include "lib/buf.h"
 #include "lib/jsonerr.h"
 #include "lib/jwt.h"
-#include "lib/pwhash.h"
 #include "lib/limits.h"
-#include "state/idem.h"
+#include "lib/pwhash.h"
+#include "lib/util.h"
 #include "log.h"
 #include "ops.h"
+#include "state/idem.h"
 #include "state/rate.h"
 #include "state/redis.h"
 #include "state/spool.h"
-#include "lib/util.h"
 
 /*
  * The components a section may configure.  What each section may hold

@@ -15,9 +15,9 @@
 #include "conf.h"
 #include "http.h"
 #include "lib/limits.h"
+#include "lib/util.h"
 #include "log.h"
 #include "metrics.h"
-#include "lib/util.h"
 
 static struct curl_slist	*http_connect_to;	/* owned */
 static int			 http_inited;

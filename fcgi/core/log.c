@@ -10,9 +10,9 @@
 #include <unistd.h>
 
 #include "lib/limits.h"
+#include "lib/util.h"
 #include "log.h"
 #include "metrics.h"
-#include "lib/util.h"
 
 static const char	*log_ident = "cmsi";	/* borrowed: a literal */
 static int		 log_verbose;

@@ -15,8 +15,8 @@
 
 #include <gnutls/crypto.h>
 
-#include "request.h"
 #include "lib/util.h"
+#include "request.h"
 
 const char *
 req_env(const struct req *r, const char *name)

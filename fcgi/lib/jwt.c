@@ -17,8 +17,8 @@
 #include <gnutls/gnutls.h>
 #include <json-c/json.h>
 
-#include "jwt.h"
 #include "core/request.h"
+#include "jwt.h"
 #include "util.h"
 
 #define JWT_LEEWAY	60	/* seconds of clock skew forgiven */

@@ -40,12 +40,12 @@
 #include "core/conf.h"
 #include "core/ctx.h"
 #include "core/envelope.h"
-#include "idem.h"
 #include "core/log.h"
-#include "redis.h"
 #include "core/request.h"
-#include "spool.h"
+#include "idem.h"
 #include "lib/util.h"
+#include "redis.h"
+#include "spool.h"
 
 #define IDEM_TTL	86400	/* an Idempotency-Key's life, seconds */
 #define IDEM_WINDOW_MAX	86400	/* dedup_window_s at most */

@@ -33,11 +33,11 @@
 #include "core/conf.h"
 #include "core/ctx.h"
 #include "core/envelope.h"
-#include "lib/limits.h"
 #include "core/log.h"
+#include "lib/limits.h"
+#include "lib/util.h"
 #include "rate.h"
 #include "redis.h"
-#include "lib/util.h"
 
 /*
  * KEYS[1] the TAT, ARGV[1] interval, ARGV[2] tolerance (microseconds).

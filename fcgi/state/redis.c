@@ -25,8 +25,8 @@
 #include "core/conf.h"
 #include "core/log.h"
 #include "core/metrics.h"
-#include "redis.h"
 #include "lib/util.h"
+#include "redis.h"
 
 #define REDIS_CONNECT_MS	500	/* connect timeout */
 #define REDIS_IO_MS		2000	/* one command's timeout */

@@ -22,8 +22,8 @@
 
 #include <gnutls/crypto.h>
 
-#include "lib/limits.h"
 #include "core/log.h"
+#include "lib/limits.h"
 #include "replay.h"
 
 /* Whether ts is within REPLAY_WINDOW of now, past or future. */

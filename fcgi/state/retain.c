@@ -17,11 +17,11 @@
 #include <unistd.h>
 
 #include "core/conf.h"
+#include "core/log.h"
 #include "idem.h"
 #include "lib/limits.h"
-#include "core/log.h"
-#include "retain.h"
 #include "lib/util.h"
+#include "retain.h"
 
 #define RETAIN_EVERY	1	/* s between two outbox trims */
 #define RETAIN_IDEM	300	/* s between two sweeps of idem/ */

@@ -39,12 +39,12 @@
 
 #include "comp.h"
 #include "core/conf.h"
-#include "lib/limits.h"
 #include "core/log.h"
+#include "lib/limits.h"
+#include "lib/util.h"
 #include "redis.h"
 #include "rspool.h"
 #include "spool.h"
-#include "lib/util.h"
 
 #define RSPOOL_GROUP	"drain"
 #define RSPOOL_LEASE_MS	300000	/* one attempt's lock on an item */

@@ -23,12 +23,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "lib/limits.h"
 #include "core/log.h"
+#include "lib/limits.h"
+#include "lib/util.h"
 #include "redis.h"
 #include "rtoken.h"
 #include "store.h"
-#include "lib/util.h"
 
 /* Tokens are opaque, but only URL-safe ones go into a query string. */
 static int

@@ -45,16 +45,16 @@
 #include "core/conf.h"
 #include "core/ctx.h"
 #include "core/envelope.h"
+#include "core/log.h"
 #include "idem.h"
 #include "lib/limits.h"
-#include "core/log.h"
+#include "lib/util.h"
 #include "outcome.h"
 #include "rate.h"
 #include "redis.h"
-#include "rspool.h"
 #include "route.h"
+#include "rspool.h"
 #include "spool.h"
-#include "lib/util.h"
 
 #define SPOOL_GRACE	10	/* s a first attempt may take before a drain looks */
 #define SPOOL_BUSY	5	/* s before a locked item is looked at again */

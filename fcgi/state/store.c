@@ -31,12 +31,12 @@
 
 #include <gnutls/crypto.h>
 
-#include "lib/limits.h"
 #include "core/log.h"
+#include "lib/limits.h"
+#include "lib/util.h"
 #include "redis.h"
 #include "rtoken.h"
 #include "store.h"
-#include "lib/util.h"
 
 /* What one token file says. */
 struct store_rec {

@@ -8,13 +8,13 @@
 #include <string.h>
 
 #include "core/conf.h"
-#include "core/envelope.h"
-#include "forward.h"
 #include "core/ctx.h"
+#include "core/envelope.h"
 #include "core/http.h"
 #include "core/log.h"
-#include "outcome.h"
 #include "core/request.h"
+#include "forward.h"
+#include "outcome.h"
 
 /*
  * Keys ESB strips before a component sees the request (contract 2.1),

@@ -26,15 +26,15 @@
 
 #include "comp.h"
 #include "core/conf.h"
-#include "core/envelope.h"
 #include "core/ctx.h"
+#include "core/envelope.h"
 #include "core/http.h"
 #include "core/log.h"
+#include "core/request.h"
+#include "lib/util.h"
 #include "outcome.h"
 #include "qcloud.h"
-#include "core/request.h"
 #include "tc3.h"
-#include "lib/util.h"
 
 #define QCLOUD_CT	"application/json; charset=utf-8"
 

@@ -14,13 +14,13 @@
 
 #include "comp.h"
 #include "core/conf.h"
-#include "core/envelope.h"
 #include "core/ctx.h"
+#include "core/envelope.h"
 #include "core/log.h"
+#include "lib/util.h"
 #include "outcome.h"
 #include "qcloud.h"
 #include "qcloud_sms.h"
-#include "lib/util.h"
 
 #define SMS_V5_HOSTPATH	"yun.tim.qq.com/v5/tlssmssvr/sendmultisms2"
 #define SMS_V5_IFACE	"[QCLOUD_SMS] interface [send_multi_sms]"

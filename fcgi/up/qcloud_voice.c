@@ -13,13 +13,13 @@
 
 #include "comp.h"
 #include "core/conf.h"
-#include "core/envelope.h"
 #include "core/ctx.h"
+#include "core/envelope.h"
 #include "core/log.h"
+#include "lib/util.h"
 #include "outcome.h"
 #include "qcloud.h"
 #include "qcloud_voice.h"
-#include "lib/util.h"
 
 #define VOICE_V5_HOSTPATH "cloud.tim.qq.com/v5/tlsvoicesvr/sendvoiceprompt"
 #define VOICE_V5_IFACE	"[QCLOUD_VOICE] interface [send_voice_msg]"

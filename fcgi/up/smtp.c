@@ -12,13 +12,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "lib/limits.h"
 #include "core/conf.h"
 #include "core/http.h"
 #include "core/log.h"
 #include "core/metrics.h"
-#include "smtp.h"
+#include "lib/limits.h"
 #include "lib/util.h"
+#include "smtp.h"
 
 /* Renamed with two L in libcurl 8.2; 7.88 only knows three. */
 #ifndef CURLOPT_MAIL_RCPT_ALLOWFAILS

@@ -14,18 +14,18 @@
 
 #include <curl/curl.h>
 
-#include "lib/buf.h"
 #include "comp.h"
 #include "core/conf.h"
-#include "core/envelope.h"
 #include "core/ctx.h"
+#include "core/envelope.h"
 #include "core/http.h"
-#include "lib/limits.h"
 #include "core/log.h"
 #include "core/metrics.h"
-#include "outcome.h"
 #include "core/request.h"
+#include "lib/buf.h"
+#include "lib/limits.h"
 #include "lib/util.h"
+#include "outcome.h"
 #include "wecom.h"
 #include "wx.h"
 

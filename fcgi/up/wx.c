@@ -18,8 +18,8 @@
 #include "core/http.h"
 #include "core/log.h"
 #include "core/request.h"
-#include "state/store.h"
 #include "lib/util.h"
+#include "state/store.h"
 #include "wx.h"
 
 /*

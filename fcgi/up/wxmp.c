@@ -22,15 +22,15 @@
 
 #include "comp.h"
 #include "core/conf.h"
-#include "core/envelope.h"
 #include "core/ctx.h"
+#include "core/envelope.h"
 #include "core/http.h"
-#include "lib/limits.h"
 #include "core/log.h"
 #include "core/metrics.h"
-#include "outcome.h"
 #include "core/request.h"
+#include "lib/limits.h"
 #include "lib/util.h"
+#include "outcome.h"
 #include "wx.h"
 #include "wxmp.h"
 

@@ -11,8 +11,8 @@
 #include "check.h"
 #include "core/conf.h"
 #include "core/envelope.h"
-#include "named.h"
 #include "core/request.h"
+#include "named.h"
 #include "route.h"
 #include "tmplset.h"
 

@@ -22,17 +22,17 @@
 #include <unistd.h>
 
 #include "auth.h"
-#include "lib/buf.h"
 #include "check.h"
 #include "comp.h"
 #include "core/conf.h"
 #include "core/envelope.h"
 #include "core/http.h"
 #include "core/request.h"
+#include "lib/buf.h"
 #include "route.h"
 #include "tmplset.h"
-#include "users.h"
 #include "up/wxmp.h"
+#include "users.h"
 
 int	LLVMFuzzerInitialize(int *, char ***);
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);

@@ -15,8 +15,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "core/confschema.h"
 #include "console/console.h"
+#include "core/confschema.h"
 #include "lib/pwhash.h"
 
 #define SCHEMAS	"conf/schemas"
