@@ -100,6 +100,7 @@ tests-build: all $(UNIT_BINS) $(CONF_BINS) $(BENCH_BINS)
 # The README's test command: the plain build, then the same suites under
 # ASan+UBSan, one tally at the end.
 check: deps
+	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory tests-build
 	@$(MAKE) --no-print-directory BUILDDIR=build-asan SANITIZE=1 tests-build
 	@sh tests/check.sh $(BUILDDIR) build-asan
@@ -155,6 +156,7 @@ lint:
 	    fcgi/*.c fcgi/*/*.c handlers/*.c || { echo "banned function"; exit 1; }
 	@! grep -n '//' fcgi/*.c fcgi/*/*.[ch] fcgi/*.h handlers/*.c | grep -v '://' \
 	    || { echo "// comment"; exit 1; }
+	@sh tests/lint_layers.sh
 
 # make install: the binary in libexec, schemas and templates in share,
 # the example config in etc with its paths pointed at share and

@@ -43,7 +43,7 @@ auth_creds(const struct req *r, struct reply *rp)
 
 	h = req_env(r, "HTTP_X_BKAPI_AUTHORIZATION");
 	if (h != NULL) {
-		doc = req_parse_json(h, strlen(h));
+		doc = jv_parse(h, strlen(h));
 		if (doc == NULL || !json_object_is_type(doc,
 		    json_type_object)) {
 			json_object_put(doc);
@@ -301,7 +301,7 @@ auth_bk_token(const struct conf *c, const char *token, const char *reqid,
 	hc.url = url;
 	hc.headers[0] = hdr;
 	if (http_run(c, &hc) == -1 || hc.status != 200 ||
-	    (doc = req_parse_json(hc.reply.ptr != NULL ? hc.reply.ptr : "",
+	    (doc = jv_parse(hc.reply.ptr != NULL ? hc.reply.ptr : "",
 	    hc.reply.len)) == NULL) {
 		reply_fail(rp, CODE_THIRD_PARTY, "Component request "
 		    "third-party system [BK_LOGIN] interface [is_login] error: "

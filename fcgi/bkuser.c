@@ -102,7 +102,7 @@ batch_read(struct http_call *hc, json_object *out, char *err, size_t errsz)
 	size_t		 i;
 	int		 rc = -1;
 
-	doc = req_parse_json(hc->reply.ptr != NULL ? hc->reply.ptr : "",
+	doc = jv_parse(hc->reply.ptr != NULL ? hc->reply.ptr : "",
 	    hc->reply.len);
 	if (hc->cc != CURLE_OK || (hc->status != 200 && doc == NULL)) {
 		snprintf(err, errsz, "%s", http_detail(hc, detail,

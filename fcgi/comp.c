@@ -15,8 +15,8 @@
 #include "core/ctx.h"
 #include "core/envelope.h"
 #include "core/log.h"
+#include "core/tmplset.h"
 #include "lib/util.h"
-#include "tmplset.h"
 #include "up/qcloud.h"
 #include "users.h"
 
@@ -41,46 +41,6 @@ comp_unfinished(struct reply *rp)
 {
 	reply_fail(rp, CODE_COMMON, "Unfinished interface shall be improved "
 	    "by the component developer");
-}
-
-void
-comp_component_error(struct reply *rp)
-{
-	reply_fail(rp, CODE_COMMON, "Component error, please contact the "
-	    "component developer to handle it.");
-}
-
-/* A string parameter, "" when absent. */
-const char *
-comp_str(json_object *o, const char *k)
-{
-	json_object	*v;
-
-	if (o == NULL || !json_object_object_get_ex(o, k, &v) || v == NULL)
-		return "";
-	return json_object_get_string(v);
-}
-
-/*
- * A text parameter, base64-decoded leniently when b64 is set: what does
- * not decode, or decodes to something other than UTF-8, stays as sent.
- * Caller frees.
- */
-char *
-comp_text(json_object *o, const char *k, const char *def, int b64)
-{
-	const char	*s = comp_str(o, k);
-	char		*d;
-	size_t		 n;
-
-	if (*s == '\0')
-		s = def;
-	if (b64 && b64_decode(s, strlen(s), &d, &n) == 0) {
-		if (utf8_valid(d, n))
-			return d;
-		free(d);
-	}
-	return xstrdup(s);
 }
 
 /*
@@ -305,33 +265,13 @@ comp_upstream(const char *name, json_object *sec)
 }
 
 /*
- * Renders one of the channel layouts under templates/ (caller frees).
- * Returns NULL with the contract's generic error when it is missing
- * (-t names a missing one), or with a message naming the cap when the
- * rendering passes it (a layout that escapes can grow content that the
- * body cap let in).
+ * Whether the component sends anywhere real (its upstream or a
+ * dest_url): what the retry spool can take over.
  */
-char *
-comp_render(const char *name, json_object *ctx, enum tmpl_esc esc,
-    struct reply *rp)
+int
+comp_remote(const char *name, json_object *sec)
 {
-	struct buf	 b;
+	enum comp_mode	 m = comp_mode(sec, comp_upstream(name, sec));
 
-	buf_init(&b, LIM_RENDER);
-	if (tmplset_get(name) == NULL) {
-		log_warnx("template %s: missing (cmsi.fcgi -t names it)", name);
-		buf_free(&b);
-		comp_component_error(rp);
-		return NULL;
-	}
-	if (tmplset_render(name, ctx, esc, &b) == -1) {
-		log_warnx("template %s: rendering larger than %d bytes", name,
-		    LIM_RENDER);
-		buf_free(&b);
-		reply_fail(rp, CODE_COMMON, "The content, laid out by template "
-		    "%s, is larger than %d bytes (the rendering limit)", name,
-		    LIM_RENDER);
-		return NULL;
-	}
-	return buf_take(&b);
+	return m == MODE_UPSTREAM || m == MODE_FORWARD;
 }

@@ -28,20 +28,16 @@ struct comp_rcpt {
 
 enum comp_mode comp_mode(json_object *, int);
 int	 comp_upstream(const char *, json_object *);
+int	 comp_remote(const char *, json_object *);
 void	 comp_unfinished(struct reply *);
-void	 comp_component_error(struct reply *);
 int	 comp_check_contacts(json_object *, const char *, const char *,
 	    struct reply *);
 int	 comp_recipients(struct ctx *, const char *, const char *,
 	    const char *, struct comp_rcpt *, struct reply *);
 void	 comp_rcpt_free(struct comp_rcpt *);
 void	 comp_finish(struct reply *, const struct comp_rcpt *, const char *);
-char	*comp_text(json_object *, const char *, const char *, int);
-const char *comp_str(json_object *, const char *);
 int	 comp_outbox(struct ctx *, const char *, const char *, const void *,
 	    size_t, struct reply *);
-char	*comp_render(const char *, json_object *, enum tmpl_esc,
-	    struct reply *);
 int	 comp_outbox_json(struct ctx *, const char *, json_object *,
 	    struct reply *);
 

@@ -30,6 +30,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/request.h"
+#include "core/tmplset.h"
 #include "handlers.h"
 #include "lib/util.h"
 #include "named.h"
@@ -40,7 +41,6 @@
 #include "state/retain.h"
 #include "state/rspool.h"
 #include "state/spool.h"
-#include "tmplset.h"
 #include "unconf.h"
 #include "users.h"
 #include "v1.h"
@@ -392,6 +392,8 @@ main(int argc, char *argv[])
 
 	if (argc == 2 && strcmp(argv[1], "--hash-password") == 0)
 		return console_hash_password();
+	/* Before anything drains: how a retry finds its handler. */
+	spool_lookup(route_handler);
 	path = getenv("CMSI_CONF");
 	if (path == NULL || *path == '\0')
 		path = conf_default(argv[0], beside, sizeof(beside));

@@ -8,10 +8,10 @@
 #include <string.h>
 
 #include "core/envelope.h"
+#include "core/tmplset.h"
 #include "lib/buf.h"
 #include "lib/limits.h"
 #include "named.h"
-#include "tmplset.h"
 
 /* Where a component takes its title and its content. */
 static const struct {

@@ -15,11 +15,11 @@
 
 #include "check.h"
 #include "core/conf.h"
+#include "core/tmplset.h"
 #include "lib/limits.h"
 #include "preflight.h"
 #include "route.h"
 #include "state/redis.h"
-#include "tmplset.h"
 
 /* What the state directory holds; "" is itself (audit.log, metrics). */
 static const char *const state_subdirs[] = {

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "auth.h"
+#include "comp.h"
 #include "core/conf.h"
 #include "core/envelope.h"
 #include "core/log.h"
@@ -94,6 +95,22 @@ route_by_name(const char *name)
 		if (strcmp(rt->name, name) == 0)
 			return rt;
 	return NULL;
+}
+
+/*
+ * The handler of component name and the name as the table spells it,
+ * or NULL: what the retry spool re-runs (registered by main.c with
+ * spool_lookup, the spool's one reference up a layer).
+ */
+hnd_fn
+route_handler(const char *name, const char **canon)
+{
+	const struct route	*rt = route_by_name(name);
+
+	if (rt == NULL)
+		return NULL;
+	*canon = rt->name;
+	return rt->hnd;
 }
 
 /* Strips prefix p from *s; returns 1 if it was there. */
@@ -236,7 +253,7 @@ route_run(const struct route *rt, struct ctx *cx, struct reply *rp)
 	if (rate_app(cx, rp))
 		return;
 	over = !rate_comp(cx, &wait);
-	if (over && !spool_on(cx)) {
+	if (over && !spool_on(cx, comp_remote(cx->component, cx->section))) {
 		json_object_object_get_ex(cx->section, "rate_limit", &cap);
 		rate_refuse(cx, rp, cx->component, cap, wait);
 		return;
@@ -246,8 +263,8 @@ route_run(const struct route *rt, struct ctx *cx, struct reply *rp)
 		return;
 	if (over)
 		spool_defer(cx, rp, ik.held ? ik.name : NULL, wait);
-	else if (spool_on(cx))
-		spool_run(rt, cx, rp, ik.held ? ik.name : NULL);
+	else if (spool_on(cx, comp_remote(cx->component, cx->section)))
+		spool_run(rt->hnd, cx, rp, ik.held ? ik.name : NULL);
 	else
 		rt->hnd(cx, rp);
 	if (rp->audit != NULL)

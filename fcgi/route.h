@@ -17,6 +17,7 @@ struct route {
 
 const struct route *route_match(const char *, const char *);
 const struct route *route_by_name(const char *);
+hnd_fn		 route_handler(const char *, const char **);
 const struct route *route_table(void);
 int		 route_callback(const char *);
 int		 route_same_path(const char *, const char *);

@@ -134,7 +134,7 @@ http_lookup(const struct conf *c, json_object *names, char *err,
 	    c->tenant : "default");
 	hc.headers[3] = h3;
 	if (http_run(c, &hc) == -1 || hc.status != 200 ||
-	    (doc = req_parse_json(hc.reply.ptr != NULL ? hc.reply.ptr : "",
+	    (doc = jv_parse(hc.reply.ptr != NULL ? hc.reply.ptr : "",
 	    hc.reply.len)) == NULL) {
 		snprintf(err, errsz, "%s", http_detail(&hc, detail,
 		    sizeof(detail)));

@@ -309,7 +309,7 @@ v1_list(json_object *v, int phones)
 		return out;
 	s = json_object_get_string(t);
 	n = strspn(s, " \t\r\n");
-	parsed = s[n] == '[' ? req_parse_json(s,
+	parsed = s[n] == '[' ? jv_parse(s,
 	    (size_t)json_object_get_string_len(t)) : NULL;
 	if (json_object_is_type(parsed, json_type_array)) {
 		json_object_put(out);
@@ -371,7 +371,7 @@ v1_message(json_object *v)
 	size_t		 i;
 
 	if (json_object_is_type(v, json_type_string))
-		obj = req_parse_json(json_object_get_string(v),
+		obj = jv_parse(json_object_get_string(v),
 		    (size_t)json_object_get_string_len(v));
 	else
 		obj = json_object_get(v);
@@ -746,7 +746,7 @@ v1_auth(const struct conf *c, const struct req *r, json_object *creds,
 static void
 v1_sender(json_object *params, const struct conf *c)
 {
-	const char	*name = comp_str(params, "sender"), *own;
+	const char	*name = jv_string(params, "sender"), *own;
 	char		*addr, *v;
 	size_t		 n;
 
@@ -827,7 +827,7 @@ v1_rtx_item(const struct ctx *cx, struct reply *rp)
 		return;
 	for (i = 0; i < alen(rp->data); i++) {
 		w = json_object_array_get_idx(rp->data, i);
-		if (strcmp(comp_str(w, "type"), "weixin") == 0)
+		if (strcmp(jv_string(w, "type"), "weixin") == 0)
 			json_object_object_get_ex(w, "icon", &icon);
 	}
 	sec = v1_rtx_section(cx->conf, &comp);

@@ -5,12 +5,13 @@
 #include "core/conf.h"
 #include "core/envelope.h"
 #include "core/log.h"
+#include "core/outcome.h"
+#include "core/tmplset.h"
 #include "handlers.h"
 #include "lib/buf.h"
 #include "lib/limits.h"
 #include "lib/mime.h"
 #include "lib/util.h"
-#include "outcome.h"
 #include "up/forward.h"
 #include "up/smtp.h"
 
@@ -81,7 +82,7 @@ forward_mail(struct ctx *cx, const struct mail *m,
 	    json_object_new_boolean(json_object_object_get_ex(cx->params,
 	    "is_content_base64", &v) && json_object_get_boolean(v)));
 	json_object_object_add(body, "body_format", json_object_new_string(
-	    comp_str(cx->params, "body_format")));
+	    jv_string(cx->params, "body_format")));
 	atts = json_object_new_array();
 	for (i = 0; i < json_object_array_length(m->attachments); i++) {
 		a = json_object_array_get_idx(m->attachments, i);
@@ -248,7 +249,7 @@ smtp_outcome(struct ctx *cx, const struct smtp_res *res, const char **orig,
 	if (cx->oc == NULL)
 		return;
 	for (i = 0; i < json_object_array_length(failed); i++)
-		outcome_add(cx->oc, comp_str(json_object_array_get_idx(failed,
+		outcome_add(cx->oc, jv_string(json_object_array_get_idx(failed,
 		    i), "receiver"), OC_PERMANENT, 0);
 	for (i = 0; i < n; i++) {
 		c = res->rcpt_code != NULL ? res->rcpt_code[i] : 0;
@@ -353,28 +354,28 @@ hnd_send_mail(struct ctx *cx, struct reply *rp)
 	    &to, rp) == -1 ||
 	    comp_recipients(cx, "cc", "cc__username", "email", &cc, rp) == -1)
 		goto out;
-	content = comp_text(cx->params, "content", "",
+	content = jv_text(cx->params, "content", "",
 	    json_object_object_get_ex(cx->params, "is_content_base64", &v) &&
 	    json_object_get_boolean(v));
 	json_object_object_get_ex(cx->params, "attachments", &v);
 	if ((atts = decode_attachments(v)) == NULL) {
-		comp_component_error(rp);
+		reply_component_error(rp);
 		goto out;
 	}
 
 	memset(&m, 0, sizeof(m));
-	m.from = comp_str(cx->params, "sender");
+	m.from = jv_string(cx->params, "sender");
 	if (*m.from == '\0')
 		m.from = *conf_str(cx->section, "mail_sender") != '\0' ?
 		    conf_str(cx->section, "mail_sender") : "blueking@bking.com";
 	m.to = to.list;
 	m.cc = cc.list;
-	m.subject = comp_str(cx->params, "title");
-	m.html = strcmp(comp_str(cx->params, "body_format"), "Text") != 0;
+	m.subject = jv_string(cx->params, "title");
+	m.html = strcmp(jv_string(cx->params, "body_format"), "Text") != 0;
 	f = json_object_new_object();
 	json_object_object_add(f, "content", json_object_new_string(content));
 	json_object_object_add(f, "title", json_object_new_string(m.subject));
-	body = comp_render(m.html ? "mail/html" : "mail/text", f,
+	body = tmplset_layout(m.html ? "mail/html" : "mail/text", f,
 	    m.html ? TMPL_ESC_HTML : TMPL_ESC_NONE, rp);
 	if (body == NULL)
 		goto out;

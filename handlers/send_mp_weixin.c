@@ -4,6 +4,7 @@
 #include "core/conf.h"
 #include "core/envelope.h"
 #include "handlers.h"
+#include "lib/util.h"
 #include "up/wx.h"
 #include "up/wxmp.h"
 
@@ -31,7 +32,7 @@ hnd_send_mp_weixin(struct ctx *cx, struct reply *rp)
 		json_object_object_add(msg, "receiver", json_object_get(to));
 		json_object_object_add(msg, "data", json_object_get(data));
 		json_object_object_add(msg, "url", json_object_new_string(
-		    comp_str(cx->raw, "url")));
+		    jv_string(cx->raw, "url")));
 		fields = wx_fields(data);
 		if ((tpl = wxmp_data(fields, rp)) == NULL)
 			break;
@@ -44,7 +45,7 @@ hnd_send_mp_weixin(struct ctx *cx, struct reply *rp)
 		fields = wx_fields(data);
 		if (wxmp_app(cx->section, &app, rp) == 0 &&
 		    (tpl = wxmp_data(fields, rp)) != NULL)
-			wxmp_send(cx, &app, to, tpl, comp_str(cx->raw, "url"),
+			wxmp_send(cx, &app, to, tpl, jv_string(cx->raw, "url"),
 			    rp);
 		break;
 	case MODE_NONE:

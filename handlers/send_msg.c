@@ -5,6 +5,7 @@
 #include "core/conf.h"
 #include "core/envelope.h"
 #include "handlers.h"
+#include "lib/util.h"
 #include "route.h"
 
 static void
@@ -24,7 +25,7 @@ copy(json_object *to, const char *tk, json_object *from, const char *fk)
 static const char *
 map(json_object *p, json_object *out)
 {
-	const char	*type = comp_str(p, "msg_type");
+	const char	*type = jv_string(p, "msg_type");
 	json_object	*data;
 
 	copy(out, "receiver__username", p, "receiver__username");

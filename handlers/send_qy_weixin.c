@@ -4,6 +4,7 @@
 #include "core/conf.h"
 #include "core/envelope.h"
 #include "handlers.h"
+#include "lib/util.h"
 #include "up/wecom.h"
 
 /*
@@ -27,13 +28,13 @@ hnd_send_qy_weixin(struct ctx *cx, struct reply *rp)
 		    json_object_new_string("qy_weixin"));
 		json_object_object_add(msg, "receiver", json_object_get(to));
 		json_object_object_add(msg, "content", json_object_new_string(
-		    comp_str(cx->params, "content")));
+		    jv_string(cx->params, "content")));
 		if (comp_outbox_json(cx, "qy_weixin", msg, rp) == 0)
 			reply_ok(rp, "WeChat message sending succeeded");
 		break;
 	case MODE_UPSTREAM:
 		if (wecom_app(cx->section, NULL, &qy, rp) == 0)
-			wecom_send(cx, &qy, to, comp_str(cx->params, "content"),
+			wecom_send(cx, &qy, to, jv_string(cx->params, "content"),
 			    rp);
 		break;
 	case MODE_NONE:

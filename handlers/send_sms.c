@@ -4,7 +4,9 @@
 #include "comp.h"
 #include "core/conf.h"
 #include "core/envelope.h"
+#include "core/tmplset.h"
 #include "handlers.h"
+#include "lib/util.h"
 #include "up/forward.h"
 #include "up/qcloud.h"
 #include "up/qcloud_sms.h"
@@ -32,7 +34,7 @@ hnd_send_sms(struct ctx *cx, struct reply *rp)
 		    "This field is required.");
 		goto out;
 	}
-	content = comp_text(cx->params, "content", "",
+	content = jv_text(cx->params, "content", "",
 	    json_object_object_get_ex(cx->params, "is_content_base64", &v) &&
 	    json_object_get_boolean(v));
 	/*
@@ -46,7 +48,7 @@ hnd_send_sms(struct ctx *cx, struct reply *rp)
 	json_object_object_add(f, "sign", json_object_new_string(sign));
 	json_object_object_add(f, "prefix", json_object_new_boolean(
 	    *sign != '\0' && strncmp(content, "【", strlen("【")) != 0));
-	if ((text = comp_render("sms/text", f, TMPL_ESC_NONE, rp)) == NULL)
+	if ((text = tmplset_layout("sms/text", f, TMPL_ESC_NONE, rp)) == NULL)
 		goto out;
 	rp->audit = json_object_get(to.list);
 	switch (comp_mode(cx->section,

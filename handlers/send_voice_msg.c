@@ -3,7 +3,9 @@
 #include "comp.h"
 #include "core/conf.h"
 #include "core/envelope.h"
+#include "core/tmplset.h"
 #include "handlers.h"
+#include "lib/util.h"
 #include "up/forward.h"
 #include "up/qcloud_voice.h"
 #include "users.h"
@@ -60,8 +62,8 @@ hnd_send_voice_msg(struct ctx *cx, struct reply *rp)
 		goto out;
 	f = json_object_new_object();
 	json_object_object_add(f, "message", json_object_new_string(
-	    comp_str(cx->params, "auto_read_message")));
-	if ((text = comp_render("voice/text", f, TMPL_ESC_NONE, rp)) == NULL)
+	    jv_string(cx->params, "auto_read_message")));
+	if ((text = tmplset_layout("voice/text", f, TMPL_ESC_NONE, rp)) == NULL)
 		goto out;
 	rp->audit = json_object_get(people);
 	switch (comp_mode(cx->section,
@@ -88,7 +90,7 @@ hnd_send_voice_msg(struct ctx *cx, struct reply *rp)
 		/* Only the cleaned form data, no common keys (ESB). */
 		msg = json_object_new_object();
 		json_object_object_add(msg, "auto_read_message",
-		    json_object_new_string(comp_str(cx->params,
+		    json_object_new_string(jv_string(cx->params,
 		    "auto_read_message")));
 		json_object_object_add(msg, "user_list_information",
 		    json_object_get(people));

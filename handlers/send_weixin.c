@@ -4,7 +4,9 @@
 #include "comp.h"
 #include "core/conf.h"
 #include "core/envelope.h"
+#include "core/tmplset.h"
 #include "handlers.h"
+#include "lib/util.h"
 #include "up/wecom.h"
 #include "up/wx.h"
 #include "up/wxmp.h"
@@ -42,7 +44,7 @@ hnd_send_weixin(struct ctx *cx, struct reply *rp)
 		goto out;
 	json_object_object_get_ex(cx->params, "data", &data);
 	fields = wx_fields(data);
-	if ((text = comp_render("wecom/text", fields, TMPL_ESC_NONE, rp)) ==
+	if ((text = tmplset_layout("wecom/text", fields, TMPL_ESC_NONE, rp)) ==
 	    NULL)
 		goto out;
 	rp->audit = json_object_get(to.list);
@@ -71,7 +73,7 @@ hnd_send_weixin(struct ctx *cx, struct reply *rp)
 	case MODE_UPSTREAM:
 		if (mp && wxmp_app(cx->section, &app, rp) == 0 &&
 		    (tpl = wxmp_data(fields, rp)) != NULL)
-			wxmp_send(cx, &app, to.list, tpl, comp_str(cx->raw,
+			wxmp_send(cx, &app, to.list, tpl, jv_string(cx->raw,
 			    "url"), rp);
 		else if (!mp && wecom_app(cx->section, cx->raw, &qy, rp) == 0)
 			wecom_send(cx, &qy, to.list, text, rp);

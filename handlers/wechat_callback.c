@@ -92,23 +92,23 @@ hnd_wechat_callback(struct ctx *cx, struct reply *rp)
 
 	comp = owner(cx, &sec);
 	q = req_parse_query(cx->req->query, strlen(cx->req->query));
-	if (!wxmp_verify(conf_str(sec, "wx_token"), comp_str(q, "signature"),
-	    comp_str(q, "timestamp"), comp_str(q, "nonce"))) {
+	if (!wxmp_verify(conf_str(sec, "wx_token"), jv_string(q, "signature"),
+	    jv_string(q, "timestamp"), jv_string(q, "nonce"))) {
 		log_warnx("%s: %s: server URL call without a valid signature",
 		    cx->request_id, comp);
 		answer(rp, 403, "forbidden");
 		goto out;
 	}
-	if (num_parse(comp_str(q, "timestamp"), 0, 0x7fffffffffffLL,
+	if (num_parse(jv_string(q, "timestamp"), 0, 0x7fffffffffffLL,
 	    &ts) == -1 || !replay_in_window(ts, (long long)time(NULL))) {
 		log_warnx("%s: %s: server URL call signed at %.20s, outside "
 		    "the %d s window", cx->request_id, comp,
-		    comp_str(q, "timestamp"), REPLAY_WINDOW);
+		    jv_string(q, "timestamp"), REPLAY_WINDOW);
 		answer(rp, 403, "forbidden");
 		goto out;
 	}
 	if (strcmp(cx->req->method, "GET") == 0) {
-		echo = comp_str(q, "echostr");
+		echo = jv_string(q, "echostr");
 		if (*echo == '\0' || strlen(echo) > 256 ||
 		    !utf8_valid(echo, strlen(echo)))
 			answer(rp, 400, "bad request");
@@ -127,8 +127,8 @@ hnd_wechat_callback(struct ctx *cx, struct reply *rp)
 		answer(rp, 400, "bad request");
 		goto out;
 	}
-	snprintf(once, sizeof(once), "%s\n%s", comp_str(q, "signature"),
-	    comp_str(q, "nonce"));
+	snprintf(once, sizeof(once), "%s\n%s", jv_string(q, "signature"),
+	    jv_string(q, "nonce"));
 	if (strcmp(ev.msgtype, "event") == 0 &&
 	    strcmp(ev.event, "TEMPLATESENDJOBFINISH") == 0 &&
 	    replay_once(cx->conf->state_dir, "wechat", once, ts) != 0)

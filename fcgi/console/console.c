@@ -28,11 +28,11 @@
 #include "core/conf.h"
 #include "core/log.h"
 #include "core/request.h"
+#include "core/tmplset.h"
 #include "lib/buf.h"
 #include "lib/limits.h"
 #include "lib/pwhash.h"
 #include "lib/util.h"
-#include "tmplset.h"
 
 #define CONSOLE_PREFIX	"/console/"
 #define CONSOLE_CSP	"default-src 'none'; script-src 'self'; " \

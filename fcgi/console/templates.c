@@ -45,11 +45,11 @@
 #include "core/conf.h"
 #include "core/log.h"
 #include "core/request.h"
+#include "core/tmplset.h"
 #include "lib/buf.h"
 #include "lib/limits.h"
 #include "lib/tmpl.h"
 #include "lib/util.h"
-#include "tmplset.h"
 
 #define CTMPL_EXT	".mustache"
 #define CTMPL_HIST	"templates"	/* under <state_dir>/console */
@@ -721,7 +721,7 @@ ctmpl_preview(struct console_rq *rq)
 		    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6));
 		/* The Official Account takes only a JSON object. */
 		if (ref.kind->esc == TMPL_ESC_JSON) {
-			json_object	*doc = req_parse_json(b.ptr != NULL ?
+			json_object	*doc = jv_parse(b.ptr != NULL ?
 			    b.ptr : "", b.len);
 
 			if (doc == NULL || !json_object_is_type(doc,

@@ -204,3 +204,11 @@ env_status(FCGX_Stream *out, int status, const char *message)
 	json_object_put(doc);
 	return rc;
 }
+
+/* The contract's answer when a component fails inside. */
+void
+reply_component_error(struct reply *rp)
+{
+	reply_fail(rp, CODE_COMMON, "Component error, please contact the "
+	    "component developer to handle it.");
+}

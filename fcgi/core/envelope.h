@@ -36,6 +36,7 @@ void	 reply_ok(struct reply *, const char *, ...)
 void	 reply_fail(struct reply *, long, const char *, ...)
 	    __attribute__((__format__(__printf__, 3, 4)));
 void	 reply_data(struct reply *, json_object *);
+void	 reply_component_error(struct reply *);
 json_object *reply_doc(const struct reply *, const char *);
 int	 env_write(FCGX_Stream *, const struct reply *, const char *);
 int	 env_status(FCGX_Stream *, int, const char *);

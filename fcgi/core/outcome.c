@@ -6,14 +6,13 @@
  * 429, SMTP 4xx, "busy" and frequency codes, a token still refused
  * after its one refresh.  Everything else (bad address, unknown user,
  * credentials, configuration, templates, certificates) is permanent:
- * retrying would only repeat the failure.
+ * retrying would only repeat the failure.  WeCom's and the Official
+ * Account's table is wx_outcome (up/wx.c), beside the error it reads.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/http.h"
 #include "outcome.h"
-#include "up/wx.h"
 
 void
 outcome_init(struct outcome *oc)
@@ -169,46 +168,6 @@ outcome_smtp(CURLcode cc, long code)
 	if (code >= 500)
 		return OC_PERMANENT;
 	return transport(cc);
-}
-
-/*
- * WeCom and the Official Account: -1 busy, 45009 frequency (or the
- * MP's daily quota), 45033 concurrency, 43117 one openid too often,
- * and token errors still there after the one refresh.  On the MP,
- * 40001 is a stale token when sending but a wrong secret when fetching
- * one; on WeCom it is always the secret.
- */
-enum outcome_cls
-outcome_wx(const struct wx_err *e)
-{
-	switch (e->kind) {
-	case WX_OK:
-		return OC_OK;
-	case WX_TRANSPORT:
-		return outcome_http(e->cc, e->status);
-	case WX_BADREPLY:
-		/* A proxy's error page in place of the API's JSON. */
-		return OC_TRANSIENT;
-	default:
-		break;
-	}
-	switch (e->errcode) {
-	case -1:
-	case 45009:
-	case 45033:
-	case 43117:
-	case 40014:
-	case 42001:
-	case 41001:
-		return OC_TRANSIENT;
-	case 40001:
-		if (e->sys != NULL && strcmp(e->sys, "WEIXIN_QY") != 0 &&
-		    e->iface != NULL && strcmp(e->iface, "get_token") != 0)
-			return OC_TRANSIENT;
-		return OC_PERMANENT;
-	default:
-		return OC_PERMANENT;
-	}
 }
 
 /* Tencent API 3.0 codes a later try can pass. */

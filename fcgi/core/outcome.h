@@ -4,9 +4,6 @@
 #include <curl/curl.h>
 #include <json-c/json.h>
 
-struct http_call;
-struct wx_err;
-
 /* What one delivery attempt did for one recipient. */
 enum outcome_cls {
 	OC_NONE,		/* not attempted, or nothing known */
@@ -40,7 +37,6 @@ const char *outcome_name(enum outcome_cls);
 
 enum outcome_cls outcome_http(CURLcode, long);
 enum outcome_cls outcome_smtp(CURLcode, long);
-enum outcome_cls outcome_wx(const struct wx_err *);
 enum outcome_cls outcome_qcloud(json_object *, const char *);
 
 #endif /* OUTCOME_H */

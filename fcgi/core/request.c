@@ -324,40 +324,6 @@ req_parse_multipart(const char *body, size_t n, const char *ctype)
 }
 
 /*
- * Strict JSON of at most LIM_JSON_DEPTH levels, valid UTF-8, nothing
- * but white space after it.  Returns the document or NULL.
- */
-json_object *
-req_parse_json(const char *s, size_t n)
-{
-	json_tokener	*tok;
-	json_object	*doc;
-	size_t		 end;
-
-	if (n > 0x7fffffff)
-		return NULL;
-	tok = json_tokener_new_ex(LIM_JSON_DEPTH);
-	if (tok == NULL)
-		return NULL;
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
-	    JSON_TOKENER_VALIDATE_UTF8);
-	doc = json_tokener_parse_ex(tok, s, (int)n);
-	if (doc == NULL && json_tokener_get_error(tok) == json_tokener_continue)
-		doc = json_tokener_parse_ex(tok, "", -1);
-	if (doc != NULL) {
-		end = json_tokener_get_parse_end(tok);
-		while (end < n && isspace((unsigned char)s[end]))
-			end++;
-		if (end != n) {
-			json_object_put(doc);
-			doc = NULL;
-		}
-	}
-	json_tokener_free(tok);
-	return doc;
-}
-
-/*
  * Turns the request into its parameter object.  GET: the query string.
  * POST: the body as JSON when, stripped, it starts with '{' (whatever
  * the Content-Type), else as form data.  A '{' body that does not
@@ -381,7 +347,7 @@ req_parse(struct req *r)
 		n--;
 	}
 	if (n > 0 && *p == '{') {
-		r->params = req_parse_json(p, n);
+		r->params = jv_parse(p, n);
 		if (r->params == NULL ||
 		    !json_object_is_type(r->params, json_type_object)) {
 			json_object_put(r->params);
@@ -472,7 +438,7 @@ req_list(json_object *v)
 		while (isspace((unsigned char)*p))
 			p++;
 		if (*p == '[') {
-			parsed = req_parse_json(s, n);
+			parsed = jv_parse(s, n);
 			if (parsed != NULL && json_object_is_type(parsed,
 			    json_type_array))
 				return parsed;

@@ -29,7 +29,6 @@ void		 req_new_id(char [33]);
 
 json_object	*req_parse_query(const char *, size_t);
 json_object	*req_parse_multipart(const char *, size_t, const char *);
-json_object	*req_parse_json(const char *, size_t);
 json_object	*req_list(json_object *);
 json_object	*req_text(json_object *);
 int		 req_bool(json_object *);

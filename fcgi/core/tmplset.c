@@ -21,9 +21,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/log.h"
+#include "envelope.h"
 #include "lib/limits.h"
 #include "lib/util.h"
+#include "log.h"
 #include "tmplset.h"
 
 #define TMPLSET_EXT	".mustache"
@@ -291,4 +292,36 @@ tmplset_render_tmpl(const struct tmpl *t, json_object *ctx,
     enum tmpl_esc esc, struct buf *out)
 {
 	return tmpl_render(t, ctx, esc, partial, NULL, out);
+}
+
+/*
+ * Renders one of the channel layouts under templates/ (caller frees).
+ * Returns NULL with the contract's generic error when it is missing
+ * (-t names a missing one), or with a message naming the cap when the
+ * rendering passes it (a layout that escapes can grow content that the
+ * body cap let in).
+ */
+char *
+tmplset_layout(const char *name, json_object *ctx, enum tmpl_esc esc,
+    struct reply *rp)
+{
+	struct buf	 b;
+
+	buf_init(&b, LIM_RENDER);
+	if (tmplset_get(name) == NULL) {
+		log_warnx("template %s: missing (cmsi.fcgi -t names it)", name);
+		buf_free(&b);
+		reply_component_error(rp);
+		return NULL;
+	}
+	if (tmplset_render(name, ctx, esc, &b) == -1) {
+		log_warnx("template %s: rendering larger than %d bytes", name,
+		    LIM_RENDER);
+		buf_free(&b);
+		reply_fail(rp, CODE_COMMON, "The content, laid out by template "
+		    "%s, is larger than %d bytes (the rendering limit)", name,
+		    LIM_RENDER);
+		return NULL;
+	}
+	return buf_take(&b);
 }

@@ -6,6 +6,8 @@
 #include "lib/buf.h"
 #include "lib/tmpl.h"
 
+struct reply;
+
 /* Below state_dir: replaced by the console after each template save. */
 #define TMPLSET_STAMP	"console/templates.stamp"
 
@@ -19,5 +21,7 @@ int		 tmplset_render_tmpl(const struct tmpl *, json_object *,
 void		 tmplset_watch(const char *);
 int		 tmplset_refresh(void);
 int		 tmplset_touch(const char *);
+char		*tmplset_layout(const char *, json_object *, enum tmpl_esc,
+		    struct reply *);
 
 #endif /* TMPLSET_H */

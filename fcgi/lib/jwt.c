@@ -17,7 +17,6 @@
 #include <gnutls/gnutls.h>
 #include <json-c/json.h>
 
-#include "core/request.h"
 #include "jwt.h"
 #include "util.h"
 
@@ -68,7 +67,7 @@ segment(const char *s, size_t n)
 
 	if (b64url_decode(s, n, &d, &dn) == -1)
 		return NULL;
-	o = req_parse_json((const char *)d, dn);
+	o = jv_parse((const char *)d, dn);
 	free(d);
 	if (o != NULL && !json_object_is_type(o, json_type_object)) {
 		json_object_put(o);

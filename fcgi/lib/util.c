@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "limits.h"
 #include "util.h"
 
 static void __attribute__((__noreturn__))
@@ -493,4 +494,71 @@ jv_get(json_object *o, const char *k)
 
 	json_object_object_get_ex(o, k, &v);
 	return v;
+}
+
+/*
+ * Strict JSON of at most LIM_JSON_DEPTH levels, valid UTF-8, nothing
+ * but white space after it.  Returns the document or NULL.
+ */
+json_object *
+jv_parse(const char *s, size_t n)
+{
+	json_tokener	*tok;
+	json_object	*doc;
+	size_t		 end;
+
+	if (n > 0x7fffffff)
+		return NULL;
+	tok = json_tokener_new_ex(LIM_JSON_DEPTH);
+	if (tok == NULL)
+		return NULL;
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
+	    JSON_TOKENER_VALIDATE_UTF8);
+	doc = json_tokener_parse_ex(tok, s, (int)n);
+	if (doc == NULL && json_tokener_get_error(tok) == json_tokener_continue)
+		doc = json_tokener_parse_ex(tok, "", -1);
+	if (doc != NULL) {
+		end = json_tokener_get_parse_end(tok);
+		while (end < n && isspace((unsigned char)s[end]))
+			end++;
+		if (end != n) {
+			json_object_put(doc);
+			doc = NULL;
+		}
+	}
+	json_tokener_free(tok);
+	return doc;
+}
+
+/* o's member k as text whatever its type; "" when absent or null. */
+const char *
+jv_string(json_object *o, const char *k)
+{
+	json_object	*v;
+
+	if (o == NULL || !json_object_object_get_ex(o, k, &v) || v == NULL)
+		return "";
+	return json_object_get_string(v);
+}
+
+/*
+ * o's member k as text (def when empty), base64-decoded leniently when b64 is set: what does
+ * not decode, or decodes to something other than UTF-8, stays as sent.
+ * Caller frees.
+ */
+char *
+jv_text(json_object *o, const char *k, const char *def, int b64)
+{
+	const char	*s = jv_string(o, k);
+	char		*d;
+	size_t		 n;
+
+	if (*s == '\0')
+		s = def;
+	if (b64 && b64_decode(s, strlen(s), &d, &n) == 0) {
+		if (utf8_valid(d, n))
+			return d;
+		free(d);
+	}
+	return xstrdup(s);
 }

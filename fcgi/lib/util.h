@@ -43,5 +43,8 @@ int	 file_replace(const char *, const char *, const void *, size_t,
 	    int, int);
 const char *jv_str(json_object *);
 json_object *jv_get(json_object *, const char *);
+json_object *jv_parse(const char *, size_t);
+const char *jv_string(json_object *, const char *);
+char	*jv_text(json_object *, const char *, const char *, int);
 void	 b64_encode(const void *, size_t, size_t, char **, size_t *);
 #endif /* UTIL_H */

@@ -37,7 +37,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "comp.h"
 #include "core/conf.h"
 #include "core/log.h"
 #include "lib/limits.h"
@@ -85,7 +84,7 @@ int
 rspool_put(json_object *item)
 {
 	redisReply	*r;
-	const char	*id = comp_str(item, "id"), *s;
+	const char	*id = jv_string(item, "id"), *s;
 	char		 key[LIM_REDIS_KEY], stream[LIM_REDIS_KEY];
 	int		 rc;
 

@@ -41,18 +41,16 @@
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 
-#include "comp.h"
 #include "core/conf.h"
 #include "core/ctx.h"
 #include "core/envelope.h"
 #include "core/log.h"
+#include "core/outcome.h"
 #include "idem.h"
 #include "lib/limits.h"
 #include "lib/util.h"
-#include "outcome.h"
 #include "rate.h"
 #include "redis.h"
-#include "route.h"
 #include "rspool.h"
 #include "spool.h"
 
@@ -144,18 +142,26 @@ spool_check(json_object *v, char *msg, size_t n)
 	return 0;
 }
 
-/* Whether this run of the component goes through the spool. */
+/* Set once by spool_lookup, before the first drain; NULL until then. */
+static spool_hnd (*lookup)(const char *, const char **);
+
+void
+spool_lookup(spool_hnd (*fn)(const char *, const char **))
+{
+	lookup = fn;
+}
+
+/*
+ * Whether this run of the component goes through the spool: retry is
+ * configured and remote says it delivers to a real upstream or a
+ * dest_url (the caller knows its delivery mode; the spool does not).
+ */
 int
-spool_on(const struct ctx *cx)
+spool_on(const struct ctx *cx, int remote)
 {
 	struct retry	 r;
-	enum comp_mode	 m;
 
-	if (!retry_of(cx->section, &r))
-		return 0;
-	m = comp_mode(cx->section, comp_upstream(cx->component,
-	    cx->section));
-	return m == MODE_UPSTREAM || m == MODE_FORWARD;
+	return retry_of(cx->section, &r) && remote;
 }
 
 /* What a component says when everything went (or will go) out. */
@@ -327,7 +333,7 @@ static const char *
 rcpt_name(json_object *v)
 {
 	if (json_object_is_type(v, json_type_object))
-		return comp_str(v, "mobile_phone");
+		return jv_string(v, "mobile_phone");
 	return json_object_get_string(v);
 }
 
@@ -508,7 +514,7 @@ audit(const struct conf *c, json_object *item, const char *event,
 {
 	json_object	*rec;
 
-	rec = log_audit_record(comp_str(item, "id"), comp_str(item,
+	rec = log_audit_record(jv_string(item, "id"), jv_string(item,
 	    "component"));
 	json_object_object_add(rec, "event", json_object_new_string(event));
 	json_object_object_add(rec, "app", json_object_get(jv_get(item, "app")));
@@ -571,8 +577,7 @@ queued_reply(struct ctx *cx, struct reply *rp, json_object *pending,
  * idempotency record, or NULL.
  */
 void
-spool_run(const struct route *rt, struct ctx *cx, struct reply *rp,
-    const char *idem)
+spool_run(spool_hnd hnd, struct ctx *cx, struct reply *rp, const char *idem)
 {
 	struct retry	 r;
 	struct outcome	 oc;
@@ -599,7 +604,7 @@ spool_run(const struct route *rt, struct ctx *cx, struct reply *rp,
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 
 	cx->oc = &oc;
-	rt->hnd(cx, rp);
+	hnd(cx, rp);
 	cx->oc = NULL;
 
 	npend = merge(item, &oc, rp, 1, sent, failed, pending, &after);
@@ -693,10 +698,10 @@ item_rate(const struct conf *top, json_object *item, long *wait_ms)
 
 	memset(&cx, 0, sizeof(cx));
 	*wait_ms = 0;
-	if ((cx.conf = conf_tenant(top, comp_str(item, "tenant"))) == NULL)
+	if ((cx.conf = conf_tenant(top, jv_string(item, "tenant"))) == NULL)
 		return 1;
-	cx.component = comp_str(item, "component");
-	cx.section = conf_comp(cx.conf, comp_str(item, "section"));
+	cx.component = jv_string(item, "component");
+	cx.section = conf_comp(cx.conf, jv_string(item, "section"));
 	return rate_comp(&cx, wait_ms);
 }
 
@@ -738,30 +743,32 @@ item_run(const struct conf *top, json_object *item, struct outcome *oc,
     struct reply *rp)
 {
 	const struct conf	*tc;
-	const struct route	*rt;
+	const char		*name = NULL;
+	spool_hnd		 hnd = NULL;
 	struct ctx		 cx;
 	json_object		*rcpt = jv_get(item, "rcpt");
 
-	tc = conf_tenant(top, comp_str(item, "tenant"));
-	rt = route_by_name(comp_str(item, "component"));
-	if (tc == NULL || rt == NULL) {
+	tc = conf_tenant(top, jv_string(item, "tenant"));
+	if (lookup != NULL)
+		hnd = lookup(jv_string(item, "component"), &name);
+	if (tc == NULL || hnd == NULL) {
 		reply_fail(rp, CODE_COMMON, "tenant or component is gone");
 		outcome_all(oc, OC_PERMANENT, 0);
 		return;
 	}
 	memset(&cx, 0, sizeof(cx));
 	cx.conf = tc;
-	cx.component = rt->name;
+	cx.component = name;
 	cx.params = jv_get(item, "params");
 	cx.raw = jv_get(item, "raw");
-	cx.section = conf_comp(tc, comp_str(item, "section"));
-	cx.request_id = comp_str(item, "id");
-	cx.app_code = comp_str(item, "app");
-	cx.username = comp_str(item, "username");
+	cx.section = conf_comp(tc, jv_string(item, "section"));
+	cx.request_id = jv_string(item, "id");
+	cx.app_code = jv_string(item, "app");
+	cx.username = jv_string(item, "username");
 	cx.language = jv_get(item, "language") != NULL ?
-	    comp_str(item, "language") : NULL;
+	    jv_string(item, "language") : NULL;
 	cx.timezone = jv_get(item, "timezone") != NULL ?
-	    comp_str(item, "timezone") : NULL;
+	    jv_string(item, "timezone") : NULL;
 	cx.oc = oc;
 	if (!conf_enabled(cx.section)) {
 		reply_fail(rp, CODE_INACTIVE, "Not found, inactive channel");
@@ -775,7 +782,7 @@ item_run(const struct conf *top, json_object *item, struct outcome *oc,
 				json_object_object_add(oc->want, k,
 				    json_object_new_boolean(1));
 	}
-	rt->hnd(&cx, rp);
+	hnd(&cx, rp);
 }
 
 /*
@@ -809,13 +816,13 @@ expire(const struct conf *c, const char *dir, const char *name,
 	idem_settle(c, item, 1);
 	audit(c, item, "expired", NULL, NULL, pending, 0);
 	log_warnx("%s: spool: expired after %ld attempt(s), %zu recipient(s) "
-	    "not delivered", comp_str(item, "id"),
+	    "not delivered", jv_string(item, "id"),
 	    (long)json_object_get_int64(jv_get(item, "attempts")),
 	    json_object_array_length(pending));
 	if (report != NULL) {
 		fprintf(report, "expired %s %s app=%s attempts=%ld "
-		    "recipients=", comp_str(item, "id"), comp_str(item,
-		    "component"), comp_str(item, "app"),
+		    "recipients=", jv_string(item, "id"), jv_string(item,
+		    "component"), jv_string(item, "app"),
 		    (long)json_object_get_int64(jv_get(item, "attempts")));
 		for (i = 0; i < json_object_array_length(pending); i++)
 			fprintf(report, "%s%s", i > 0 ? "," : "",

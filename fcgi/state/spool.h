@@ -9,11 +9,19 @@
 struct conf;
 struct ctx;
 struct reply;
-struct route;
 
-int	 spool_on(const struct ctx *);
-void	 spool_run(const struct route *, struct ctx *, struct reply *,
-	    const char *);
+/* A component's handler, as the route table holds it. */
+typedef void (*spool_hnd)(struct ctx *, struct reply *);
+
+/*
+ * The one deliberate reference up a layer: a retry re-runs its
+ * component's handler, which lives above the spool.  main.c registers
+ * the route table's lookup before anything drains; it gives the
+ * handler of a name and that name as the table spells it, or NULL.
+ */
+void	 spool_lookup(spool_hnd (*)(const char *, const char **));
+int	 spool_on(const struct ctx *, int);
+void	 spool_run(spool_hnd, struct ctx *, struct reply *, const char *);
 void	 spool_defer(struct ctx *, struct reply *, const char *, long);
 int	 spool_due(const struct conf *);
 time_t	 spool_item(const struct conf *, const char *, const char *, FILE *,

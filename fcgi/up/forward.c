@@ -12,9 +12,10 @@
 #include "core/envelope.h"
 #include "core/http.h"
 #include "core/log.h"
+#include "core/outcome.h"
 #include "core/request.h"
 #include "forward.h"
-#include "outcome.h"
+#include "lib/util.h"
 
 /*
  * Keys ESB strips before a component sees the request (contract 2.1),
@@ -86,7 +87,7 @@ forward_send(struct ctx *cx, json_object *body, struct reply *rp)
 		hc.headers[nh] = h[nh];
 	}
 	if (http_run(cx->conf, &hc) == -1 || hc.status != 200 ||
-	    (doc = req_parse_json(hc.reply.ptr != NULL ? hc.reply.ptr : "",
+	    (doc = jv_parse(hc.reply.ptr != NULL ? hc.reply.ptr : "",
 	    hc.reply.len)) == NULL) {
 		reply_fail(rp, http_is_ssl(hc.cc) ? CODE_SSL :
 		    CODE_THIRD_PARTY, "Component request third-party system "

@@ -24,15 +24,14 @@
 #include <string.h>
 #include <time.h>
 
-#include "comp.h"
 #include "core/conf.h"
 #include "core/ctx.h"
 #include "core/envelope.h"
 #include "core/http.h"
 #include "core/log.h"
+#include "core/outcome.h"
 #include "core/request.h"
 #include "lib/util.h"
-#include "outcome.h"
 #include "qcloud.h"
 #include "tc3.h"
 
@@ -293,7 +292,7 @@ qcloud_reply(struct qcloud_call *qc, char *detail, size_t detailsz)
 	json_object	*doc = NULL;
 
 	if (qc->hc.cc == CURLE_OK && qc->hc.status == 200)
-		doc = req_parse_json(qc->hc.reply.ptr != NULL ?
+		doc = jv_parse(qc->hc.reply.ptr != NULL ?
 		    qc->hc.reply.ptr : "", qc->hc.reply.len);
 	if (doc != NULL && json_object_is_type(doc, json_type_object))
 		return doc;
@@ -348,7 +347,7 @@ qcloud_finish(struct ctx *cx, struct reply *rp, const struct qcloud_rcpt *r,
 		/* For the spool: Tencent's word per number (outcome.c). */
 		outcome_add(cx->oc, r[i].given, r[i].ok ? OC_OK : r[i].cls !=
 		    OC_NONE ? (enum outcome_cls)r[i].cls : outcome_qcloud(
-		    json_object_object_get(r[i].out, "result"), comp_str(
+		    json_object_object_get(r[i].out, "result"), jv_string(
 		    r[i].out, "errmsg")), r[i].after);
 	}
 	data = json_object_new_object();

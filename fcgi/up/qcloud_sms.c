@@ -12,13 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "comp.h"
 #include "core/conf.h"
 #include "core/ctx.h"
 #include "core/envelope.h"
 #include "core/log.h"
+#include "core/outcome.h"
 #include "lib/util.h"
-#include "outcome.h"
 #include "qcloud.h"
 #include "qcloud_sms.h"
 
@@ -364,7 +363,7 @@ qcloud_sms_send(struct ctx *cx, json_object *numbers, json_object *users,
 		if (built == -1) {
 			log_warnx("%s: sms: the request could not be signed",
 			    cx->request_id);
-			comp_component_error(rp);
+			reply_component_error(rp);
 			goto out;
 		}
 		hcs[i] = &qc[i].hc;

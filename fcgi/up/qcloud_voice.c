@@ -11,13 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "comp.h"
 #include "core/conf.h"
 #include "core/ctx.h"
 #include "core/envelope.h"
 #include "core/log.h"
+#include "core/outcome.h"
 #include "lib/util.h"
-#include "outcome.h"
 #include "qcloud.h"
 #include "qcloud_voice.h"
 
@@ -180,8 +179,8 @@ qcloud_voice_send(struct ctx *cx, json_object *people, const char *text,
 	for (i = 0; i < n; i++) {
 		p = json_object_array_get_idx(people, i);
 		json_object_deep_copy(p, &r[i].out, NULL);
-		r[i].given = comp_str(p, "mobile_phone");
-		nc = comp_str(p, "nation_code");
+		r[i].given = jv_string(p, "mobile_phone");
+		nc = jv_string(p, "nation_code");
 		if (qcloud_number(r[i].given, *nc != '\0' ? nc : "86",
 		    &r[i]) == -1) {
 			qcloud_rcpt_set(&r[i], 0, json_object_new_int(-1),
@@ -196,7 +195,7 @@ qcloud_voice_send(struct ctx *cx, json_object *people, const char *text,
 		if (built == -1) {
 			log_warnx("%s: voice: the request could not be signed",
 			    cx->request_id);
-			comp_component_error(rp);
+			reply_component_error(rp);
 			goto out;
 		}
 		hcs[ncalls] = &qc[ncalls].hc;

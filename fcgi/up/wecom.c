@@ -14,18 +14,17 @@
 
 #include <curl/curl.h>
 
-#include "comp.h"
 #include "core/conf.h"
 #include "core/ctx.h"
 #include "core/envelope.h"
 #include "core/http.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/outcome.h"
 #include "core/request.h"
 #include "lib/buf.h"
 #include "lib/limits.h"
 #include "lib/util.h"
-#include "outcome.h"
 #include "wecom.h"
 #include "wx.h"
 
@@ -291,7 +290,7 @@ mark_all(json_object *to, size_t from, size_t upto, json_object *marks,
 			m = json_object_array_get_idx(marks, k);
 			if (json_object_object_get_ex(m, "receiver", &rv) &&
 			    strcmp(json_object_get_string(rv), who) == 0)
-				reason = comp_str(m, "reason");
+				reason = jv_string(m, "reason");
 		}
 		f = json_object_new_object();
 		json_object_object_add(f, "receiver",
@@ -310,7 +309,7 @@ static void
 batch_outcome(struct ctx *cx, const struct wx_err *e, json_object *to,
     size_t from, size_t upto, json_object *marks)
 {
-	enum outcome_cls	 c = outcome_wx(e);
+	enum outcome_cls	 c = wx_outcome(e);
 	size_t			 i;
 
 	if (cx->oc == NULL)
@@ -319,7 +318,7 @@ batch_outcome(struct ctx *cx, const struct wx_err *e, json_object *to,
 		outcome_add(cx->oc, json_object_get_string(
 		    json_object_array_get_idx(to, i)), c, e->retry_after);
 	for (i = 0; i < json_object_array_length(marks); i++)
-		outcome_add(cx->oc, comp_str(json_object_array_get_idx(marks,
+		outcome_add(cx->oc, jv_string(json_object_array_get_idx(marks,
 		    i), "receiver"), OC_PERMANENT, 0);
 }
 
@@ -395,7 +394,7 @@ wecom_send(struct ctx *cx, const struct wecom_app *app, json_object *to,
 		t[cut] = '\0';
 	}
 	if (token_get(cx, app, NULL, tok, sizeof(tok), NULL, &e) == -1) {
-		outcome_all(cx->oc, outcome_wx(&e), e.retry_after);
+		outcome_all(cx->oc, wx_outcome(&e), e.retry_after);
 		wx_fail(&e, cx->request_id, rp);
 		goto out;
 	}
@@ -422,7 +421,7 @@ wecom_send(struct ctx *cx, const struct wecom_app *app, json_object *to,
 				    JSON_C_TO_STRING_NOSLASHESCAPE), &e);
 		}
 		if (doc == NULL) {
-			outcome_all(cx->oc, outcome_wx(&e), e.retry_after);
+			outcome_all(cx->oc, wx_outcome(&e), e.retry_after);
 			wx_fail(&e, cx->request_id, rp);
 			goto out;
 		}

@@ -12,7 +12,6 @@
 
 #include <curl/curl.h>
 
-#include "comp.h"
 #include "core/conf.h"
 #include "core/envelope.h"
 #include "core/http.h"
@@ -36,22 +35,22 @@ wx_fields(json_object *data)
 	struct tm	 tm;
 
 	f = json_object_new_object();
-	msg = comp_text(data, "message", "",
+	msg = jv_text(data, "message", "",
 	    json_object_object_get_ex(data, "is_message_base64", &v) &&
 	    json_object_get_boolean(v));
 	json_object_object_add(f, "heading", json_object_new_string(
-	    comp_str(data, "heading")));
+	    jv_string(data, "heading")));
 	json_object_object_add(f, "message", json_object_new_string(msg));
 	free(msg);
-	if (*comp_str(data, "date") == '\0') {
+	if (*jv_string(data, "date") == '\0') {
 		gmtime_r(&t, &tm);
 		strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
 		json_object_object_add(f, "date", json_object_new_string(now));
 	} else
 		json_object_object_add(f, "date", json_object_new_string(
-		    comp_str(data, "date")));
+		    jv_string(data, "date")));
 	json_object_object_add(f, "remark", json_object_new_string(
-	    comp_str(data, "remark")));
+	    jv_string(data, "remark")));
 	return f;
 }
 
@@ -75,7 +74,7 @@ wx_clean(char *s)
 static void
 errmsg_take(json_object *doc, const char *const *hide, struct wx_err *e)
 {
-	const char	*s = comp_str(doc, "errmsg");
+	const char	*s = jv_string(doc, "errmsg");
 	size_t		 n;
 
 	n = utf8_cut(s, strlen(s), sizeof(e->errmsg) - 1);
@@ -115,7 +114,7 @@ wx_answer(struct http_call *hc, int rc, const char *const *hide,
 		http_detail(hc, e->detail, sizeof(e->detail));
 		return NULL;
 	}
-	doc = req_parse_json(hc->reply.ptr != NULL ? hc->reply.ptr : "",
+	doc = jv_parse(hc->reply.ptr != NULL ? hc->reply.ptr : "",
 	    hc->reply.len);
 	if (doc == NULL || !json_object_is_type(doc, json_type_object)) {
 		json_object_put(doc);
@@ -269,7 +268,7 @@ wx_token_take(json_object *doc, char *out, size_t outsz, long *ttl,
 		    "has no valid access_token");
 		return -1;
 	}
-	if (num_parse(comp_str(doc, "expires_in"), 1, 86400 * 30, &n) == -1)
+	if (num_parse(jv_string(doc, "expires_in"), 1, 86400 * 30, &n) == -1)
 		n = 7200;
 	*ttl = (long)n;
 	return 0;
@@ -285,4 +284,44 @@ wx_escape(const char *s)
 	if (p == NULL)
 		abort();
 	return p;
+}
+
+/*
+ * WeCom and the Official Account: -1 busy, 45009 frequency (or the
+ * MP's daily quota), 45033 concurrency, 43117 one openid too often,
+ * and token errors still there after the one refresh.  On the MP,
+ * 40001 is a stale token when sending but a wrong secret when fetching
+ * one; on WeCom it is always the secret.
+ */
+enum outcome_cls
+wx_outcome(const struct wx_err *e)
+{
+	switch (e->kind) {
+	case WX_OK:
+		return OC_OK;
+	case WX_TRANSPORT:
+		return outcome_http(e->cc, e->status);
+	case WX_BADREPLY:
+		/* A proxy's error page in place of the API's JSON. */
+		return OC_TRANSIENT;
+	default:
+		break;
+	}
+	switch (e->errcode) {
+	case -1:
+	case 45009:
+	case 45033:
+	case 43117:
+	case 40014:
+	case 42001:
+	case 41001:
+		return OC_TRANSIENT;
+	case 40001:
+		if (e->sys != NULL && strcmp(e->sys, "WEIXIN_QY") != 0 &&
+		    e->iface != NULL && strcmp(e->iface, "get_token") != 0)
+			return OC_TRANSIENT;
+		return OC_PERMANENT;
+	default:
+		return OC_PERMANENT;
+	}
 }

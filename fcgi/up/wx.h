@@ -4,6 +4,7 @@
 #include <curl/curl.h>
 #include <json-c/json.h>
 
+#include "core/outcome.h"
 #include "lib/limits.h"
 #include "state/store.h"
 
@@ -28,7 +29,7 @@ struct wx_err {
 	int		 ssl;		/* the failure was TLS: 1306203 */
 	const char	*sys;		/* borrowed literal: "WEIXIN_QY" */
 	const char	*iface;		/* borrowed literal: "get_token" */
-	CURLcode	 cc;		/* libcurl's verdict, for outcome_wx */
+	CURLcode	 cc;		/* libcurl's verdict, for wx_outcome */
 	long		 status;	/* HTTP status, 0 if none */
 	long		 retry_after;	/* Retry-After seconds, 0 none */
 };
@@ -48,5 +49,6 @@ int		 wx_token_from(const struct conf *, const char *, const char *,
 int		 wx_token_take(json_object *, char *, size_t, long *,
 		    struct wx_err *);
 char		*wx_escape(const char *);
+enum outcome_cls wx_outcome(const struct wx_err *);
 
 #endif /* WX_H */

@@ -20,17 +20,17 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
-#include "comp.h"
 #include "core/conf.h"
 #include "core/ctx.h"
 #include "core/envelope.h"
 #include "core/http.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/outcome.h"
 #include "core/request.h"
+#include "core/tmplset.h"
 #include "lib/limits.h"
 #include "lib/util.h"
-#include "outcome.h"
 #include "wx.h"
 #include "wxmp.h"
 
@@ -84,14 +84,14 @@ wxmp_data(json_object *fields, struct reply *rp)
 	json_object	*doc;
 	char		*s;
 
-	if ((s = comp_render("wxmp/data", fields, TMPL_ESC_JSON, rp)) == NULL)
+	if ((s = tmplset_layout("wxmp/data", fields, TMPL_ESC_JSON, rp)) == NULL)
 		return NULL;
-	doc = req_parse_json(s, strlen(s));
+	doc = jv_parse(s, strlen(s));
 	free(s);
 	if (doc == NULL || !json_object_is_type(doc, json_type_object)) {
 		log_warnx("template wxmp/data: not a JSON object");
 		json_object_put(doc);
-		comp_component_error(rp);
+		reply_component_error(rp);
 		return NULL;
 	}
 	return doc;
@@ -315,7 +315,7 @@ wxmp_send(struct ctx *cx, const struct wxmp_app *app, json_object *to,
 	tokerr.sys = "WEIXIN_MP";
 	if (token_get(cx, app, NULL, tok, sizeof(tok), NULL,
 	    &tokerr) == -1) {
-		outcome_all(cx->oc, outcome_wx(&tokerr), tokerr.retry_after);
+		outcome_all(cx->oc, wx_outcome(&tokerr), tokerr.retry_after);
 		wx_fail(&tokerr, cx->request_id, rp);
 		goto out;
 	}
@@ -376,7 +376,7 @@ wxmp_send(struct ctx *cx, const struct wxmp_app *app, json_object *to,
 		json_object_array_add(results, result_of(json_object_get_string(
 		    json_object_array_get_idx(to, i)), &errs[i], msgids[i]));
 		outcome_add(cx->oc, json_object_get_string(
-		    json_object_array_get_idx(to, i)), outcome_wx(&errs[i]),
+		    json_object_array_get_idx(to, i)), wx_outcome(&errs[i]),
 		    errs[i].retry_after);
 	}
 	if (nanswered == 0) {

@@ -50,7 +50,7 @@ STAGES = [
     ("auth", ["auth_creds", "auth_check"]),
     ("named template", ["named_apply"]),
     ("schema", ["check_params"]),
-    ("template", ["comp_render"]),
+    ("template", ["tmplset_layout"]),
     ("MIME", ["mime_build"]),
     ("  of it HTML->text", ["htext_plain"]),
     ("upstream call", ["http_run", "http_run_all", "smtp_send"]),

@@ -12,9 +12,10 @@
 #include "core/conf.h"
 #include "core/envelope.h"
 #include "core/request.h"
+#include "core/tmplset.h"
+#include "lib/util.h"
 #include "named.h"
 #include "route.h"
-#include "tmplset.h"
 
 static struct conf	 fz_conf;
 
@@ -55,7 +56,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 	const char	*s = (const char *)data;
 	json_object	*p;
 
-	p = req_parse_json(s, n);
+	p = jv_parse(s, n);
 	if (p != NULL && json_object_is_type(p, json_type_object))
 		one(p);
 	json_object_put(p);

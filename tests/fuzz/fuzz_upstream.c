@@ -28,9 +28,10 @@
 #include "core/envelope.h"
 #include "core/http.h"
 #include "core/request.h"
+#include "core/tmplset.h"
 #include "lib/buf.h"
+#include "lib/util.h"
 #include "route.h"
-#include "tmplset.h"
 #include "up/wxmp.h"
 #include "users.h"
 
@@ -256,9 +257,9 @@ run_query(const char *s, size_t n)
 	char		 sig[41];
 
 	q = req_parse_query(s, n);
-	ts = comp_str(q, "timestamp");
-	nonce = comp_str(q, "nonce");
-	(void)wxmp_verify("fuzz-token", comp_str(q, "signature"), ts, nonce);
+	ts = jv_string(q, "timestamp");
+	nonce = jv_string(q, "nonce");
+	(void)wxmp_verify("fuzz-token", jv_string(q, "signature"), ts, nonce);
 	/* Our own signature must verify (verify wants both parts). */
 	if (*ts != '\0' && *nonce != '\0' &&
 	    wxmp_signature("fuzz-token", ts, nonce, sig) == 0 &&

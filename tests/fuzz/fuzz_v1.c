@@ -17,9 +17,9 @@
 #include "core/conf.h"
 #include "core/envelope.h"
 #include "core/request.h"
+#include "core/tmplset.h"
 #include "named.h"
 #include "route.h"
-#include "tmplset.h"
 #include "v1.h"
 
 int	LLVMFuzzerInitialize(int *, char ***);

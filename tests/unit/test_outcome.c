@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "core/http.h"
-#include "outcome.h"
+#include "core/outcome.h"
 #include "up/wx.h"
 
 static void
@@ -69,7 +69,7 @@ wx(const char *sys, const char *iface, enum wx_kind k, long code,
 	e.kind = k;
 	e.errcode = code;
 	e.status = status;
-	return outcome_wx(&e);
+	return wx_outcome(&e);
 }
 
 static void

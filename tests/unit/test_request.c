@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "core/request.h"
+#include "lib/util.h"
 
 static json_object *
 list_of(const char *json)
@@ -162,19 +163,19 @@ test_json_strict(void **state)
 	char		 deep[200];
 
 	(void)state;
-	o = req_parse_json("{\"a\": 1}  \n", 11);
+	o = jv_parse("{\"a\": 1}  \n", 11);
 	assert_non_null(o);
 	json_object_put(o);
-	assert_null(req_parse_json("{\"a\": 1} x", 10));
-	assert_null(req_parse_json("{\"a\": 1,}", 9));
+	assert_null(jv_parse("{\"a\": 1} x", 10));
+	assert_null(jv_parse("{\"a\": 1,}", 9));
 	/*
 	 * json-c 0.16 takes single-quoted strings even in strict mode,
 	 * where Python's json refuses them; harmless, so not asserted.
 	 */
-	assert_null(req_parse_json("{\"a\": \"\xff\"}", 10));
-	assert_null(req_parse_json("{\"a\":", 5));
+	assert_null(jv_parse("{\"a\": \"\xff\"}", 10));
+	assert_null(jv_parse("{\"a\":", 5));
 	memset(deep, '[', sizeof(deep));
-	assert_null(req_parse_json(deep, sizeof(deep)));
+	assert_null(jv_parse(deep, sizeof(deep)));
 }
 
 static void
@@ -208,7 +209,7 @@ test_json_depth(void **state)
 		memset(doc, '[', (size_t)n);
 		memset(doc + n, ']', (size_t)n);
 		doc[2 * n] = '\0';
-		o = req_parse_json(doc, strlen(doc));
+		o = jv_parse(doc, strlen(doc));
 		if (n <= 32)
 			assert_non_null(o);
 		else

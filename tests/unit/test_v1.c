@@ -15,6 +15,7 @@
 #include "core/conf.h"
 #include "core/envelope.h"
 #include "core/request.h"
+#include "lib/util.h"
 #include "v1.h"
 
 /* The JSON text of o[key] ("<absent>" when missing). */
@@ -32,7 +33,7 @@ js(json_object *o, const char *key)
 static json_object *
 parse(const char *s)
 {
-	json_object	*o = req_parse_json(s, strlen(s));
+	json_object	*o = jv_parse(s, strlen(s));
 
 	assert_non_null(o);
 	return o;
