@@ -392,7 +392,9 @@ main(int argc, char *argv[])
 
 	if (argc == 2 && strcmp(argv[1], "--hash-password") == 0)
 		return console_hash_password();
-	/* Before anything drains: how a retry finds its handler. */
+	/* Before any load or drain: the modules' config checks, and how
+	 * a retry finds its handler. */
+	preflight_register();
 	spool_lookup(route_handler);
 	path = getenv("CMSI_CONF");
 	if (path == NULL || *path == '\0')

@@ -75,10 +75,19 @@ cidr_has(const char *cidr, const char *addr)
 	return 1;
 }
 
+/*
+ * The config's check of one metrics.allow entry (conf_checks): 0 for a
+ * CIDR, else -1 (the loader words the message).
+ */
 int
-ops_cidr_ok(const char *cidr)
+ops_cidr_check(json_object *v, char *why, size_t n)
 {
-	return cidr_has(cidr, NULL) != -1;
+	if (!json_object_is_type(v, json_type_string) ||
+	    cidr_has(json_object_get_string(v), NULL) == -1) {
+		snprintf(why, n, "no CIDR");
+		return -1;
+	}
+	return 0;
 }
 
 /* Loopback, an allowed network, or the bearer token. */

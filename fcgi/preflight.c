@@ -17,9 +17,33 @@
 #include "core/conf.h"
 #include "core/tmplset.h"
 #include "lib/limits.h"
+#include "ops.h"
 #include "preflight.h"
 #include "route.h"
+#include "state/idem.h"
+#include "state/rate.h"
 #include "state/redis.h"
+#include "state/spool.h"
+
+/*
+ * Each setting whose sense a module knows, and that module's check:
+ * the loader (core/conf.c) reads the file, these judge the values, so
+ * -t, every worker's load and the console's save refuse the same.
+ */
+static const struct conf_check sections[] = {
+	{ CONF_RATE_LIMIT,	rate_check },
+	{ CONF_RETRY,		spool_check },
+	{ CONF_DEDUP,		idem_check },
+	{ CONF_CIDR,		ops_cidr_check },
+	{ CONF_REDIS_URL,	redis_check },
+};
+
+/* Before the first conf_load: what the loader asks the modules. */
+void
+preflight_register(void)
+{
+	conf_checks(sections, sizeof(sections) / sizeof(sections[0]));
+}
 
 /* What the state directory holds; "" is itself (audit.log, metrics). */
 static const char *const state_subdirs[] = {

@@ -5,6 +5,7 @@
 
 struct conf;
 
+void	 preflight_register(void);
 int	 preflight_start(const struct conf *, char *, size_t);
 int	 preflight_test(const struct conf *);
 

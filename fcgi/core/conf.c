@@ -23,11 +23,6 @@
 #include "lib/pwhash.h"
 #include "lib/util.h"
 #include "log.h"
-#include "ops.h"
-#include "state/idem.h"
-#include "state/rate.h"
-#include "state/redis.h"
-#include "state/spool.h"
 
 /*
  * The components a section may configure.  What each section may hold
@@ -242,6 +237,37 @@ conf_parse_bool(json_object *v, int *out)
 	return -1;
 }
 
+/* The modules' checkers, registered by conf_checks; NULL until then. */
+static const struct conf_check *checks;
+static size_t nchecks;
+
+void
+conf_checks(const struct conf_check *t, size_t n)
+{
+	checks = t;
+	nchecks = n;
+}
+
+/*
+ * What key's module says of v: 0, or -1 with its message in why (when
+ * why is not NULL).  A key without a registered checker passes.
+ */
+static int
+conf_check(enum conf_key key, json_object *v, char *why, size_t n)
+{
+	char	 scratch[8];
+	size_t	 i;
+
+	if (why == NULL) {
+		why = scratch;
+		n = sizeof(scratch);
+	}
+	for (i = 0; i < nchecks; i++)
+		if (checks[i].key == key)
+			return checks[i].fn(v, why, n);
+	return 0;
+}
+
 /* A string setting; "" when absent, null or not scalar. */
 const char *
 conf_str(json_object *sec, const char *key)
@@ -370,7 +396,8 @@ load_apps(struct conf *c, json_object *apps)
 		}
 		if (json_object_object_get_ex(app, "rate_limit", &v) &&
 		    v != NULL) {
-			if (rate_check(v, what, sizeof(what)) == -1)
+			if (conf_check(CONF_RATE_LIMIT, v, what,
+			    sizeof(what)) == -1)
 				problem(c, "apps.%s.rate_limit: %s", code, what);
 			else
 				a->rate_limit = json_object_get(v);
@@ -434,13 +461,13 @@ load_comp(struct conf *c, const char *name, json_object *sec)
 	}
 	/* What a schema cannot say: the retry and dedup settings' sense. */
 	if (json_object_object_get_ex(sec, "retry", &rv) &&
-	    spool_check(rv, what, sizeof(what)) == -1)
+	    conf_check(CONF_RETRY, rv, what, sizeof(what)) == -1)
 		problem(c, "components.%s.retry: %s", name, what);
 	if (json_object_object_get_ex(sec, "rate_limit", &rv) &&
-	    rate_check(rv, what, sizeof(what)) == -1)
+	    conf_check(CONF_RATE_LIMIT, rv, what, sizeof(what)) == -1)
 		problem(c, "components.%s.rate_limit: %s", name, what);
 	if (json_object_object_get_ex(sec, "dedup_window_s", &rv) &&
-	    idem_check(rv, what, sizeof(what)) == -1)
+	    conf_check(CONF_DEDUP, rv, what, sizeof(what)) == -1)
 		problem(c, "components.%s.dedup_window_s: %s", name, what);
 	json_object_put(doc);
 }
@@ -648,7 +675,7 @@ load_metrics(struct conf *c, json_object *m)
 		for (i = 0; i < json_object_array_length(v); i++) {
 			e = json_object_array_get_idx(v, i);
 			if (!json_object_is_type(e, json_type_string) ||
-			    ops_cidr_ok(json_object_get_string(e)) == 0)
+			    conf_check(CONF_CIDR, e, NULL, 0) == -1)
 				problem(c, "metrics.allow: %.64s is no CIDR "
 				    "(e.g. 10.0.0.0/8, ::1/128)",
 				    json_object_get_string(e));
@@ -757,8 +784,10 @@ load_redis(struct conf *c, json_object *r)
 		    "unix:/path)");
 		return;
 	}
-	if (redis_check(c->redis_url, msg, sizeof(msg)) == -1)
+	v = json_object_new_string(c->redis_url);
+	if (conf_check(CONF_REDIS_URL, v, msg, sizeof(msg)) == -1)
 		problem(c, "redis.url: %s", msg);
+	json_object_put(v);
 	if (json_object_object_get_ex(r, "password", &v))
 		c->redis_password = secret_get(c, "redis.password", v);
 	c->redis_claim_s = 60;

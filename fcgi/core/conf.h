@@ -57,6 +57,28 @@ struct conf {
 	long		 redis_claim_s;	/* a dead drainer's retries taken after */
 };
 
+/*
+ * The settings whose sense their own module knows: conf.c reads the
+ * file and names the key, the module says what is wrong with its value
+ * (a message in why, -1).  The table is registered once at the top
+ * (preflight_register) so the loader includes no feature module; a key
+ * with no checker registered is taken as it is.
+ */
+enum conf_key {
+	CONF_RATE_LIMIT,	/* apps.<code>.rate_limit, components.*.rate_limit */
+	CONF_RETRY,		/* components.*.retry */
+	CONF_DEDUP,		/* components.*.dedup_window_s */
+	CONF_CIDR,		/* one entry of metrics.allow */
+	CONF_REDIS_URL,		/* redis.url */
+	CONF_KEY__MAX
+};
+
+struct conf_check {
+	enum conf_key	 key;
+	int		(*fn)(json_object *, char *, size_t);
+};
+
+void		 conf_checks(const struct conf_check *, size_t);
 struct conf	*conf_load(const char *, int *);
 void		 conf_free(struct conf *);
 const struct conf_app *conf_app(const struct conf *, const char *);

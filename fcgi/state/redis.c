@@ -121,13 +121,13 @@ redis_parse_url(const char *url, struct redis_addr *a, char *msg, size_t n)
 	return 0;
 }
 
-/* -t: a "redis.url".  Returns 0, or -1 with msg. */
+/* The config's check of "redis.url" (conf_checks): 0, or -1 with msg. */
 int
-redis_check(const char *url, char *msg, size_t n)
+redis_check(json_object *url, char *msg, size_t n)
 {
 	struct redis_addr a;
 
-	return redis_parse_url(url, &a, msg, n);
+	return redis_parse_url(json_object_get_string(url), &a, msg, n);
 }
 
 /* Takes the top level's "redis" settings; without them nothing moves. */

@@ -4,6 +4,7 @@
 #include <stddef.h>
 
 #include <hiredis/hiredis.h>
+#include <json-c/json.h>
 
 #include "lib/limits.h"
 
@@ -18,7 +19,7 @@ struct redis_addr {
 };
 
 int	 redis_parse_url(const char *, struct redis_addr *, char *, size_t);
-int	 redis_check(const char *, char *, size_t);
+int	 redis_check(json_object *, char *, size_t);
 void	 redis_setup(const struct conf *);
 int	 redis_on(void);
 int	 redis_ping(char *, size_t);

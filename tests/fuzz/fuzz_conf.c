@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/conf.h"
+#include "preflight.h"
 
 int	LLVMFuzzerInitialize(int *, char ***);
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
@@ -26,6 +27,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	if ((fz_fd = memfd_create("cmsi-conf", 0)) == -1)
 		abort();
 	snprintf(fz_path, sizeof(fz_path), "/proc/self/fd/%d", fz_fd);
+	/* The sections' own checks, as cmsi.fcgi registers them. */
+	preflight_register();
 	return 0;
 }
 
