@@ -448,7 +448,9 @@ main(int argc, char *argv[])
 	redis_setup(conf);
 	http_global_init();
 	/* Shared counters; off (and /healthz says so) if they cannot be. */
-	(void)metrics_open(conf->state_dir);
+	if (metrics_open(conf->state_dir, why, sizeof(why)) == -1 &&
+	    why[0] != '\0')
+		log_warn("%s", why);
 	if (drain)
 		return drain_now(path);
 

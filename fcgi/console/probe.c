@@ -560,7 +560,7 @@ out:
 }
 
 /*
- * What a token's recorded reason (store_why) says, in the page's
+ * What a token's recorded reason (tokrec_why) says, in the page's
  * language: "first use", "upstream said the token was invalid (40014)",
  * "refreshed from the console by admin".
  */

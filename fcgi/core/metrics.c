@@ -21,7 +21,6 @@
 
 #include "lib/buf.h"
 #include "lib/limits.h"
-#include "log.h"
 #include "metrics.h"
 
 #define METRICS_MAGIC	0x636d73696d657472ULL	/* "cmsimetr" */
@@ -85,36 +84,47 @@ static struct metrics_file	*mf;	/* owned: the mapping, or NULL */
 
 /*
  * Maps <dir>/metrics, making or resetting it as needed.  Returns 0, or
- * -1 (counting is then off; /healthz says so).
+ * -1 (counting is then off; /healthz says so) with what failed in
+ * what ("" if nothing is worth a line) and errno kept for the caller's
+ * log_warn: metrics.c writes no log, as log.c counts into it.
  */
 int
-metrics_open(const char *dir)
+metrics_open(const char *dir, char *what, size_t whatsz)
 {
+	int		 saved;
 	char		 path[LIM_PATH];
 	struct stat	 st;
 	void		*p;
 	int		 fd;
 
 	metrics_close();
+	if (whatsz > 0)
+		*what = '\0';
 	if (snprintf(path, sizeof(path), "%s/metrics", dir) >=
 	    (int)sizeof(path))
 		return -1;
 	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
 	    0600)) == -1) {
-		log_warn("metrics: %s", path);
+		saved = errno;
+		snprintf(what, whatsz, "metrics: %s", path);
+		errno = saved;
 		return -1;
 	}
 	if (fstat(fd, &st) == -1 || (st.st_size < (off_t)sizeof(*mf) &&
 	    ftruncate(fd, sizeof(*mf)) == -1)) {
-		log_warn("metrics: %s", path);
+		saved = errno;
+		snprintf(what, whatsz, "metrics: %s", path);
 		close(fd);
+		errno = saved;
 		return -1;
 	}
 	p = mmap(NULL, sizeof(*mf), PROT_READ | PROT_WRITE, MAP_SHARED, fd,
 	    0);
+	saved = errno;
 	close(fd);
 	if (p == MAP_FAILED) {
-		log_warn("metrics: mmap %s", path);
+		snprintf(what, whatsz, "metrics: mmap %s", path);
+		errno = saved;
 		return -1;
 	}
 	mf = p;

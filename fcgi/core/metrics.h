@@ -11,7 +11,7 @@ enum metrics_chan {
 	MC_SMTP, MC_WECOM, MC_MP, MC_QCLOUD, MC_DIRECTORY, MC_OTHER, MC__MAX
 };
 
-int	 metrics_open(const char *);
+int	 metrics_open(const char *, char *, size_t);
 void	 metrics_close(void);
 void	 metrics_request(const char *, int, long, long);
 void	 metrics_delivery(const char *, const char *);

@@ -4,11 +4,11 @@
  * "<expires> <fetched> <token>", expiring with the token, and its
  * refresh is serialised by a Redis lock (SET NX PX) instead of flock,
  * so one process on one host fetches per token lifetime.  The rules
- * are store.c's: a fresh token is used, an old one is refreshed by
+ * are tokrec.c's, as for the files: a fresh token is used, an old one is refreshed by
  * whoever takes the lock while the others keep using it, a missing or
  * refused one makes everyone wait for the fetch.
  *
- * Why a token was fetched (store_why) is a second string beside it,
+ * Why a token was fetched (tokrec_why) is a second string beside it,
  * "<fetched> <why>" under "token-why", expiring with it: the record
  * itself keeps the format older builds read.  The console's drop
  * leaves a tombstone ("0 <now> -") whose reason the next fetch takes.
@@ -29,6 +29,7 @@
 #include "redis.h"
 #include "rtoken.h"
 #include "store.h"
+#include "tokrec.h"
 
 /* Tokens are opaque, but only URL-safe ones go into a query string. */
 static int
@@ -94,20 +95,6 @@ rec_get(const char *key, struct rtoken_rec *r)
 }
 
 static int
-usable(const struct rtoken_rec *r, const char *bad, time_t now)
-{
-	return (bad == NULL || strcmp(r->value, bad) != 0) &&
-	    now < r->expires;
-}
-
-static int
-fresh(const struct rtoken_rec *r, const char *bad, time_t now)
-{
-	return usable(r, bad, now) &&
-	    now < r->expires - store_margin((long)(r->expires - r->fetched));
-}
-
-static int
 give(const struct rtoken_rec *r, char *out, size_t outsz, long *left)
 {
 	time_t	 now = time(NULL);
@@ -143,7 +130,7 @@ why_get(const char *whykey, long long fetched, char *why, size_t whysz)
 		    (fetched == 0 || t == fetched)) {
 			memcpy(why, rp->str + n + 1, rp->len - n - 1);
 			why[rp->len - n - 1] = '\0';
-			store_why_clean(why);
+			tokrec_why_clean(why);
 			rc = 1;
 		}
 	}
@@ -159,7 +146,7 @@ why_set(const char *whykey, long long fetched, const char *why, long ttl)
 	char		 b[LIM_TOKEN_WHY + 32], w[LIM_TOKEN_WHY];
 
 	snprintf(w, sizeof(w), "%s", *why != '\0' ? why : "-");
-	store_why_clean(w);
+	tokrec_why_clean(w);
 	snprintf(b, sizeof(b), "%lld %s", fetched, w);
 	rp = redis_cmd("SET %s %s EX %ld", whykey, b, ttl > 0 ? ttl : 1);
 	freeReplyObject(rp);
@@ -217,11 +204,11 @@ rtoken_get(const char *name, const char *bad, const char *why, long wait_ms,
 		return RTOKEN_DOWN;
 	if ((have = rec_get(key, &r)) == -1)
 		return RTOKEN_DOWN;
-	if (have && fresh(&r, bad, time(NULL))) {
+	if (have && tokrec_fresh(r.value, r.expires, r.fetched, bad, time(NULL))) {
 		rc = give(&r, out, outsz, left);
 		goto out;
 	}
-	if (have && usable(&r, bad, time(NULL))) {
+	if (have && tokrec_usable(r.value, r.expires, bad, time(NULL))) {
 		/* Old but working: refresh only if nobody else is. */
 		if (redis_lock(lock, wait_ms * 2, 0, tok, sizeof(tok)) != 1) {
 			rc = give(&r, out, outsz, left);
@@ -242,7 +229,7 @@ rtoken_get(const char *name, const char *bad, const char *why, long wait_ms,
 	}
 	locked = 1;
 	/* Whoever held the lock may have refreshed it meanwhile. */
-	if (rec_get(key, &again) == 1 && fresh(&again, bad, time(NULL))) {
+	if (rec_get(key, &again) == 1 && tokrec_fresh(again.value, again.expires, again.fetched, bad, time(NULL))) {
 		rc = give(&again, out, outsz, left);
 		goto out;
 	}
@@ -250,12 +237,12 @@ rtoken_get(const char *name, const char *bad, const char *why, long wait_ms,
 	oldwhy[0] = '\0';
 	if (have && r.expires == 0)
 		(void)why_get(whykey, 0, oldwhy, sizeof(oldwhy));
-	store_why(have, r.expires, oldwhy, bad, why, now_why,
+	tokrec_why(have, r.expires, oldwhy, bad, why, now_why,
 	    sizeof(now_why));
 	rc = refresh(key, whykey, fetch, arg, &again, now_why);
 	if (rc == STORE_OK)
 		rc = give(&again, out, outsz, left);
-	else if (have && usable(&r, bad, time(NULL)))
+	else if (have && tokrec_usable(r.value, r.expires, bad, time(NULL)))
 		rc = give(&r, out, outsz, left);
 out:
 	if (locked)

@@ -11,7 +11,7 @@
  * tokens of the configured apps there instead, and these files serve
  * only while Redis is down.
  *
- * Beside each token: why it was fetched (store_why: first use,
+ * Beside each token: why it was fetched (tokrec_why: first use,
  * expired, about to expire, refused by the upstream with its code,
  * or refreshed from the console by a user), for the console's Tokens
  * page.  The console's "refresh now" leaves a tombstone (expires 0,
@@ -37,6 +37,7 @@
 #include "redis.h"
 #include "rtoken.h"
 #include "store.h"
+#include "tokrec.h"
 
 /* What one token file says. */
 struct store_rec {
@@ -48,58 +49,6 @@ struct store_rec {
 
 /* A tombstone's token: the console dropped it (store_token_drop). */
 #define STORE_DROPPED	"-"
-
-/*
- * A reason as a file line and the console keep it: printable ASCII
- * without space, anything else '_'.  In place.
- */
-void
-store_why_clean(char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
-			*s = '_';
-}
-
-/*
- * Why a refresh happens now, into out: the reason a tombstone left
- * (the console's drop: "console:<user>"), else why the caller gave for
- * a refused token ("refused:40014"), else "refused", "first" (nothing
- * was kept), "expired" or "old" (about to expire).  have says whether
- * a record was read, with its expiry and old reason.  Pure.
- */
-void
-store_why(int have, long long expires, const char *oldwhy, const char *bad,
-    const char *why, char *out, size_t outsz)
-{
-	const char	*w;
-
-	if (have && expires == 0 && oldwhy != NULL && *oldwhy != '\0')
-		w = oldwhy;
-	else if (bad != NULL)
-		w = why != NULL && *why != '\0' ? why : "refused";
-	else if (!have)
-		w = "first";
-	else if ((long long)time(NULL) >= expires)
-		w = "expired";
-	else
-		w = "old";
-	snprintf(out, outsz, "%s", w);
-	store_why_clean(out);
-}
-
-/*
- * How long before its expiry a token counts as old: a fifth of its
- * life, at most the 300 s BlueKing kept (and the Official Account's
- * stable_token overlap).
- */
-long
-store_margin(long life)
-{
-	long	 m = life / 5;
-
-	return m > 300 ? 300 : (m < 0 ? 0 : m);
-}
 
 /*
  * The file name of a token: kind plus a hash of ident (which holds the
@@ -174,7 +123,7 @@ rec_read(const char *path, struct store_rec *r)
 	    sizeof(r->why)) {
 		memcpy(r->why, w, (size_t)(end - w));
 		r->why[end - w] = '\0';
-		store_why_clean(r->why);
+		tokrec_why_clean(r->why);
 	}
 	if (num_parse(b, 0, 0x7fffffffffffLL, &r->expires) == -1 ||
 	    num_parse(sp + 1, 0, 0x7fffffffffffLL, &r->fetched) == -1 ||
@@ -248,20 +197,6 @@ lock_take(const char *path, long wait_ms)
 	}
 }
 
-static int
-usable(const struct store_rec *r, const char *bad, time_t now)
-{
-	return (bad == NULL || strcmp(r->value, bad) != 0) &&
-	    now < r->expires;
-}
-
-static int
-fresh(const struct store_rec *r, const char *bad, time_t now)
-{
-	return usable(r, bad, now) &&
-	    now < r->expires - store_margin((long)(r->expires - r->fetched));
-}
-
 /*
  * Fetches and records a token, why it was fetched beside it.  Returns
  * STORE_OK or STORE_FETCH.
@@ -332,11 +267,11 @@ caller_token(const char *dir, const char *name, const char *bad,
 	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >=
 	    (int)sizeof(path))
 		return STORE_FETCH;
-	if ((have = rec_read(path, &r) == 0) && fresh(&r, bad, time(NULL))) {
+	if ((have = rec_read(path, &r) == 0) && tokrec_fresh(r.value, r.expires, r.fetched, bad, time(NULL))) {
 		rc = give(&r, out, outsz, left);
 		goto out;
 	}
-	store_why(have, r.expires, r.why, bad, NULL, why, sizeof(why));
+	tokrec_why(have, r.expires, r.why, bad, NULL, why, sizeof(why));
 	rc = refresh(NULL, NULL, fetch, arg, &r, why);
 	if (rc == STORE_OK) {
 		if ((mkdir(dir, 0700) == 0 || errno == EEXIST) &&
@@ -405,13 +340,13 @@ store_token(const char *state_dir, const char *kind, const char *ident,
 	    arg, out, outsz, left)) != RTOKEN_DOWN)
 		return rc;
 	have = rec_read(path, &r) == 0;
-	if (have && fresh(&r, bad, now)) {
+	if (have && tokrec_fresh(r.value, r.expires, r.fetched, bad, now)) {
 		rc = give(&r, out, outsz, left);
 		goto out;
 	}
 	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
 		log_warn("%s: mkdir %s", __func__, dir);
-	if (have && usable(&r, bad, now)) {
+	if (have && tokrec_usable(r.value, r.expires, bad, now)) {
 		/* Old but working: refresh only if nobody else is. */
 		fd = lock_take(lock, 0);
 		if (fd == -2) {
@@ -427,16 +362,16 @@ store_token(const char *state_dir, const char *kind, const char *ident,
 		goto out;
 	}
 	/* Whoever held the lock may have refreshed it meanwhile. */
-	if (rec_read(path, &again) == 0 && fresh(&again, bad, time(NULL))) {
+	if (rec_read(path, &again) == 0 && tokrec_fresh(again.value, again.expires, again.fetched, bad, time(NULL))) {
 		rc = give(&again, out, outsz, left);
 		goto out;
 	}
-	store_why(have, r.expires, r.why, bad, why, now_why, sizeof(now_why));
+	tokrec_why(have, r.expires, r.why, bad, why, now_why, sizeof(now_why));
 	rc = refresh(fd == -1 ? NULL : dir, name, fetch, arg, &again,
 	    now_why);
 	if (rc == STORE_OK)
 		rc = give(&again, out, outsz, left);
-	else if (have && usable(&r, bad, time(NULL)))
+	else if (have && tokrec_usable(r.value, r.expires, bad, time(NULL)))
 		rc = give(&r, out, outsz, left);
 out:
 	if (fd >= 0)
@@ -527,7 +462,7 @@ store_token_drop(const char *state_dir, const char *kind, const char *ident,
 	(void)str_copy(r.value, STORE_DROPPED, sizeof(r.value));
 	r.fetched = time(NULL);
 	snprintf(r.why, sizeof(r.why), "%s", why);
-	store_why_clean(r.why);
+	tokrec_why_clean(r.why);
 	rc = rec_write(dir, name, &r);
 	close(fd);
 	return rc;

@@ -22,7 +22,6 @@ int	 store_token(const char *, const char *, const char *, const char *,
 int	 store_token_caller(const char *, const char *, const char *,
 	    const char *, store_fetch_fn, void *, char *, size_t, long *);
 int	 store_token_name(const char *, const char *, char *, size_t);
-long	 store_margin(long);
 /* What the console may know of a cached token: never the token. */
 struct store_info {
 	long long	 fetched;		/* unix time it was fetched */
@@ -35,8 +34,5 @@ int	 store_token_info(const char *, const char *, const char *,
 	    struct store_info *);
 int	 store_token_drop(const char *, const char *, const char *,
 	    const char *);
-void	 store_why(int, long long, const char *, const char *, const char *,
-	    char *, size_t);
-void	 store_why_clean(char *);
 
 #endif /* STORE_H */

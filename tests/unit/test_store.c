@@ -23,6 +23,7 @@
 
 #include "lib/limits.h"
 #include "state/store.h"
+#include "state/tokrec.h"
 
 #define IDENT	"wwcorp\ncorp-secret-for-test"
 
@@ -189,10 +190,10 @@ static void
 test_margin(void **state)
 {
 	(void)state;
-	assert_int_equal(store_margin(7200), 300);
-	assert_int_equal(store_margin(600), 120);
-	assert_int_equal(store_margin(10), 2);
-	assert_int_equal(store_margin(0), 0);
+	assert_int_equal(tokrec_margin(7200), 300);
+	assert_int_equal(tokrec_margin(600), 120);
+	assert_int_equal(tokrec_margin(10), 2);
+	assert_int_equal(tokrec_margin(0), 0);
 }
 
 static void
@@ -421,18 +422,18 @@ test_why(void **state)
 	long long	 now = (long long)time(NULL);
 
 	(void)state;
-	store_why(0, 0, NULL, NULL, NULL, w, sizeof(w));
+	tokrec_why(0, 0, NULL, NULL, NULL, w, sizeof(w));
 	assert_string_equal(w, "first");
-	store_why(1, now - 1, "first", NULL, NULL, w, sizeof(w));
+	tokrec_why(1, now - 1, "first", NULL, NULL, w, sizeof(w));
 	assert_string_equal(w, "expired");
-	store_why(1, now + 100, "first", NULL, NULL, w, sizeof(w));
+	tokrec_why(1, now + 100, "first", NULL, NULL, w, sizeof(w));
 	assert_string_equal(w, "old");
-	store_why(1, now + 100, "", "tok", "refused:40014", w, sizeof(w));
+	tokrec_why(1, now + 100, "", "tok", "refused:40014", w, sizeof(w));
 	assert_string_equal(w, "refused:40014");
-	store_why(1, now + 100, "", "tok", NULL, w, sizeof(w));
+	tokrec_why(1, now + 100, "", "tok", NULL, w, sizeof(w));
 	assert_string_equal(w, "refused");
 	/* A tombstone's reason wins: the console's drop caused the fetch. */
-	store_why(1, 0, "console:ad min\n", NULL, NULL, w, sizeof(w));
+	tokrec_why(1, 0, "console:ad min\n", NULL, NULL, w, sizeof(w));
 	assert_string_equal(w, "console:ad_min_");
 }
 
