@@ -190,12 +190,12 @@ conf_refresh(void)
 	if (c == NULL) {
 		log_warnx("%s: %d problem%s, the last good configuration "
 		    "stays", conf_path, nbad, nbad == 1 ? "" : "s");
-		console_broken(conf_problems());
+		page_broken(conf_problems());
 		return;
 	}
 	conf_free(conf);
 	conf = c;
-	console_broken(NULL);
+	page_broken(NULL);
 	log_info("%s: reloaded", conf_path);
 }
 
@@ -487,6 +487,6 @@ main(int argc, char *argv[])
 	check_free();
 	http_global_free();
 	conf_free(conf);
-	console_broken(NULL);
+	page_broken(NULL);
 	return 0;
 }

@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "console.h"
+#include "page.h"
 #include "core/conf.h"
 #include "core/log.h"
 #include "lib/limits.h"
@@ -367,7 +367,7 @@ caudit_messages(struct console_rq *rq)
 	since = strcmp(s, "1h") == 0 ? 3600 : strcmp(s, "24h") == 0 ? 86400 :
 	    strcmp(s, "7d") == 0 ? 7 * 86400 : 0;
 	f.since = since > 0 ? (long long)time(NULL) - since : 0;
-	ctx = console_ctx(rq);
+	ctx = page_ctx(rq);
 	q = json_object_new_object();
 	add_str(q, "comp", f.comp);
 	add_str(q, "app", f.app);
@@ -426,7 +426,7 @@ caudit_messages(struct console_rq *rq)
 	add_str(ctx, "ms", took);
 	json_object_object_add(ctx, "size_mb", json_object_new_int64(
 	    size / (1024 * 1024)));
-	console_page(rq, 200, "console/messages", ctx);
+	page_render(rq, 200, "console/messages", ctx);
 }
 
 /* One value as the record view shows it: strings as they are. */
@@ -468,7 +468,7 @@ caudit_message(struct console_rq *rq)
 		goto missing;
 	close(fd);
 	fd = -1;
-	ctx = console_ctx(rq);
+	ctx = page_ctx(rq);
 	rows = json_object_new_array();
 	json_object_object_foreach(rec, key, v) {
 		row = json_object_new_object();
@@ -480,10 +480,10 @@ caudit_message(struct console_rq *rq)
 	add_str(ctx, "request_id", field(rec, "request_id"));
 	json_object_object_add(ctx, "ok", json_object_new_boolean(
 	    json_object_get_boolean(json_object_object_get(rec, "result"))));
-	console_page(rq, 200, "console/message", ctx);
+	page_render(rq, 200, "console/message", ctx);
 	goto out;
 missing:
-	console_text(rq, 404, "No such record.");
+	page_text(rq, 404, "No such record.");
 out:
 	if (fd != -1)
 		close(fd);
@@ -605,7 +605,7 @@ caudit_home(struct console_rq *rq)
 		/* Stopped neither at the start nor at a day old: capped. */
 		hs.partial = stop > 0 && size - stop >= CAUDIT_HOME;
 	}
-	ctx = console_ctx(rq);
+	ctx = page_ctx(rq);
 	rows = json_object_new_array();
 	for (i = 0; hs.c[i].name != NULL; i++) {
 		row = json_object_new_object();
@@ -626,5 +626,5 @@ caudit_home(struct console_rq *rq)
 	json_object_object_add(ctx, "rows", rows);
 	json_object_object_add(ctx, "partial", json_object_new_boolean(
 	    hs.partial));
-	console_page(rq, 200, "console/home", ctx);
+	page_render(rq, 200, "console/home", ctx);
 }

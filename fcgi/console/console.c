@@ -10,11 +10,15 @@
  *	GET  signin, POST signin, POST signout
  *	GET  components[?q=], GET edit?c=NAME[&tenant=ID], POST edit
  *	GET  history[?v=NAME], POST rollback
- *	GET  home, GET/POST test, GET/POST tokens (console_ops.c)
- *	GET  messages, GET message?at= (console_audit.c)
+ *	GET  home, GET/POST test, GET/POST tokens (probe.c)
+ *	GET  messages, GET message?at= (audit.c)
  *	GET  templates, GET/POST template, GET/POST template_preview,
- *	     POST template_restore (console_tmpl.c)
+ *	     POST template_restore (templates.c)
  *	GET  static/console.css, static/console.js
+ *
+ * This file is the hub: it reads the request, checks the session and
+ * the CSRF token, and dispatches to a page.  What pages share (headers,
+ * rendering, redirects, parameters) is page.c; no page calls the hub.
  */
 #include <sys/stat.h>
 
@@ -35,26 +39,6 @@
 #include "lib/util.h"
 
 #define CONSOLE_PREFIX	"/console/"
-#define CONSOLE_CSP	"default-src 'none'; script-src 'self'; " \
-			"style-src 'self'; img-src 'self'; " \
-			"form-action 'self'; frame-src 'self'; " \
-			"connect-src 'self'; " \
-			"frame-ancestors 'none'; " \
-			"base-uri 'none'"
-
-static char	*broken;	/* owned: problems of the failed reload */
-
-/*
- * Records the problems of a reload that failed (the last good config
- * keeps running), or clears them with NULL.  Shown on every page.
- */
-void
-console_broken(const char *text)
-{
-	free(broken);
-	broken = text != NULL ? xstrdup(text) : NULL;
-}
-
 static const char *
 prefix_of(const struct conf *c)
 {
@@ -76,144 +60,6 @@ console_match(const struct conf *c, const char *path)
 
 	return strncmp(path, p, n) == 0 ||
 	    (strncmp(path, p, n - 1) == 0 && path[n - 1] == '\0');
-}
-
-/* A string of the page's language, the key itself when missing. */
-const char *
-console_str(struct console_rq *rq, const char *key)
-{
-	json_object	*v;
-
-	if (rq->t != NULL && json_object_object_get_ex(rq->t, key, &v))
-		return json_object_get_string(v);
-	return key;
-}
-
-static void
-headers(struct console_rq *rq, int status, const char *ctype)
-{
-	FCGX_Stream	*out = rq->r->fr->out;
-
-	FCGX_FPrintF(out, "Status: %d\r\n"
-	    "Content-Type: %s\r\n"
-	    "Content-Security-Policy: " CONSOLE_CSP "\r\n"
-	    "X-Frame-Options: DENY\r\n"
-	    "X-Content-Type-Options: nosniff\r\n"
-	    "Referrer-Policy: no-referrer\r\n"
-	    "Cache-Control: no-store\r\n", status, ctype);
-	if (rq->cookie[0] != '\0')
-		FCGX_FPrintF(out, "Set-Cookie: %s\r\n", rq->cookie);
-}
-
-/* A short plain-text answer (refusals). */
-void
-console_text(struct console_rq *rq, int status, const char *text)
-{
-	headers(rq, status, "text/plain; charset=utf-8");
-	FCGX_FPrintF(rq->r->fr->out, "\r\n%s\n", text);
-}
-
-/* A JSON answer (the template preview for console.js). */
-void
-console_json(struct console_rq *rq, int status, const char *text)
-{
-	headers(rq, status, "application/json; charset=utf-8");
-	FCGX_FPrintF(rq->r->fr->out, "\r\n%s\n", text);
-}
-
-/* 303 to a page under the prefix (page is ours, never the caller's). */
-void
-console_redirect(struct console_rq *rq, const char *page)
-{
-	headers(rq, 303, "text/plain; charset=utf-8");
-	FCGX_FPrintF(rq->r->fr->out, "Location: %s%s\r\n\r\n", rq->prefix,
-	    page);
-}
-
-/* The context every page shares; caller adds its own and renders. */
-/* A form field (POST) or else a query parameter, "" when neither. */
-const char *
-console_param(struct console_rq *rq, const char *key)
-{
-	json_object	*v;
-
-	if (rq->form != NULL && json_object_object_get_ex(rq->form, key, &v))
-		return json_object_get_string(v);
-	if (json_object_object_get_ex(rq->query, key, &v))
-		return json_object_get_string(v);
-	return "";
-}
-
-json_object *
-console_ctx(struct console_rq *rq)
-{
-	json_object	*ctx = json_object_new_object();
-
-	json_object_object_add(ctx, "prefix",
-	    json_object_new_string(rq->prefix));
-	json_object_object_add(ctx, "lang",
-	    json_object_new_string(rq->zh ? "zh-CN" : "en"));
-	json_object_object_add(ctx, "t", json_object_get(rq->t));
-	json_object_object_add(ctx, "user", json_object_new_string(rq->user));
-	json_object_object_add(ctx, "csrf", json_object_new_string(rq->csrf));
-	if (broken != NULL)
-		json_object_object_add(ctx, "broken",
-		    json_object_new_string(broken));
-	if (!csave_writable(rq->conf->path))
-		json_object_object_add(ctx, "readonly",
-		    json_object_new_boolean(1));
-	json_object_object_add(ctx, "confpath",
-	    json_object_new_string(rq->conf->path));
-	return ctx;
-}
-
-/* Renders template name over ctx (taken) and sends it. */
-void
-console_page(struct console_rq *rq, int status, const char *name,
-    json_object *ctx)
-{
-	struct buf	 b;
-
-	buf_init(&b, LIM_PAGE);
-	if (tmplset_render(name, ctx, TMPL_ESC_HTML, &b) == -1) {
-		log_warnx("console: cannot render %s", name);
-		console_text(rq, 500, "The page cannot be rendered.");
-		goto out;
-	}
-	headers(rq, status, "text/html; charset=utf-8");
-	FCGX_PutS("\r\n", rq->r->fr->out);
-	FCGX_PutStr(b.ptr, (int)b.len, rq->r->fr->out);
-out:
-	buf_free(&b);
-	json_object_put(ctx);
-}
-
-/* The two static files, from templates_dir/console/; nothing else. */
-static void
-static_file(struct console_rq *rq, const char *name)
-{
-	char	 path[LIM_PATH];
-	char	*text = NULL;
-	FILE	*f;
-	size_t	 n;
-
-	if (strcmp(name, "console.css") != 0 && strcmp(name, "console.js") != 0)
-		goto missing;
-	if (snprintf(path, sizeof(path), "%s/console/%s",
-	    rq->conf->templates_dir, name) >= (int)sizeof(path) ||
-	    (f = fopen(path, "rb")) == NULL)
-		goto missing;
-	text = xmalloc(LIM_FILE + 1);
-	n = fread(text, 1, LIM_FILE, f);
-	fclose(f);
-	headers(rq, 200, name[8] == 'c' ? "text/css; charset=utf-8" :
-	    "text/javascript; charset=utf-8");
-	FCGX_PutS("\r\n", rq->r->fr->out);
-	FCGX_PutStr(text, (int)n, rq->r->fr->out);
-	free(text);
-	return;
-missing:
-	console_text(rq, 404, "Not found.");
 }
 
 /* The strings of the page's language: templates/console/strings.json. */
@@ -266,7 +112,7 @@ static const char *const comp_list[] = {
  * the file itself, so the list shows what is saved.
  */
 static void
-page_components(struct console_rq *rq)
+components_page(struct console_rq *rq)
 {
 	json_object	*ctx, *rows, *doc = NULL, *comps = NULL, *tenants,
 			*tc, *sec, *v;
@@ -280,7 +126,7 @@ page_components(struct console_rq *rq)
 	if (text != NULL)
 		doc = json_tokener_parse(text);
 	free(text);
-	ctx = console_ctx(rq);
+	ctx = page_ctx(rq);
 	rows = json_object_new_array();
 	if (doc != NULL)
 		json_object_object_get_ex(doc, "components", &comps);
@@ -313,7 +159,7 @@ page_components(struct console_rq *rq)
 	json_object_object_add(ctx, "rows", rows);
 	json_object_object_add(ctx, "q", json_object_new_string(q));
 	json_object_put(doc);
-	console_page(rq, 200, "console/components", ctx);
+	page_render(rq, 200, "console/components", ctx);
 }
 
 /*
@@ -346,16 +192,16 @@ console_serve(const struct conf *c, FCGX_Request *fr, struct req *r)
 	post = strcmp(r->method, "POST") == 0;
 	if (!post && strcmp(r->method, "GET") != 0 &&
 	    strcmp(r->method, "HEAD") != 0) {
-		console_text(&rq, 405, "Method not allowed.");
+		page_text(&rq, 405, "Method not allowed.");
 		goto out;
 	}
 	if (strlen(r->path) < strlen(rq.prefix)) {
-		console_redirect(&rq, "");
+		page_redirect(&rq, "");
 		goto out;
 	}
 	if (post) {
 		if (r->bodylen > LIM_FORM) {
-			console_text(&rq, 413, "The form is too large.");
+			page_text(&rq, 413, "The form is too large.");
 			goto out;
 		}
 		/* A browser names the page's origin on every POST. */
@@ -365,43 +211,43 @@ console_serve(const struct conf *c, FCGX_Request *fr, struct req *r)
 		    (host == NULL || (s = strstr(origin, "://")) == NULL ||
 		    strcmp(s + 3, host) != 0)) {
 			log_warnx("console: POST from another origin refused");
-			console_text(&rq, 403, "Cross-site request refused.");
+			page_text(&rq, 403, "Cross-site request refused.");
 			goto out;
 		}
 		rq.form = req_parse_query(r->body != NULL ? r->body : "",
 		    r->bodylen);
 	}
 	if (strncmp(rq.page, "static/", 7) == 0) {
-		static_file(&rq, rq.page + 7);
+		page_static(&rq, rq.page + 7);
 		goto out;
 	}
 	if (strcmp(rq.page, "signin") == 0) {
 		if (post)
 			cauth_signin(&rq);
 		else if (cauth_bk_login(&rq))
-			console_redirect(&rq, "components");
+			page_redirect(&rq, "components");
 		else
 			cauth_signin_page(&rq, NULL);
 		goto out;
 	}
 	if (!cauth_session(&rq)) {
 		if (post)
-			console_text(&rq, 403, "Sign in first.");
+			page_text(&rq, 403, "Sign in first.");
 		else
-			console_redirect(&rq, "signin");
+			page_redirect(&rq, "signin");
 		goto out;
 	}
 	if (post && !cauth_csrf_ok(&rq)) {
 		log_warnx("console: POST %s without a valid CSRF token by %s",
 		    rq.page, rq.user);
-		console_text(&rq, 403, "The form is stale or forged: reload "
+		page_text(&rq, 403, "The form is stale or forged: reload "
 		    "the page.");
 		goto out;
 	}
 	if (strcmp(rq.page, "signout") == 0 && post)
 		cauth_signout(&rq);
 	else if (*rq.page == '\0' && !post)
-		console_redirect(&rq, "home");
+		page_redirect(&rq, "home");
 	else if (strcmp(rq.page, "home") == 0 && !post)
 		caudit_home(&rq);
 	else if (strcmp(rq.page, "test") == 0)
@@ -421,7 +267,7 @@ console_serve(const struct conf *c, FCGX_Request *fr, struct req *r)
 	else if (strcmp(rq.page, "template_restore") == 0 && post)
 		ctmpl_restore(&rq);
 	else if (strcmp(rq.page, "components") == 0 && !post)
-		page_components(&rq);
+		components_page(&rq);
 	else if (strcmp(rq.page, "edit") == 0)
 		csave_edit(&rq);
 	else if (strcmp(rq.page, "history") == 0 && !post)
@@ -429,7 +275,7 @@ console_serve(const struct conf *c, FCGX_Request *fr, struct req *r)
 	else if (strcmp(rq.page, "rollback") == 0 && post)
 		csave_rollback(&rq);
 	else
-		console_text(&rq, 404, "Not found.");
+		page_text(&rq, 404, "Not found.");
 out:
 	json_object_put(rq.form);
 	json_object_put(rq.query);

@@ -1,113 +1,17 @@
 #ifndef CONSOLE_H
 #define CONSOLE_H
 
-#include <stddef.h>
 #include <fcgiapp.h>
-#include <json-c/json.h>
 
-#include "lib/limits.h"
+#include "page.h"
 
 struct conf;
 struct req;
 
-/* One console request, from the front line to the answer. */
-struct console_rq {
-	const struct conf *conf;	/* borrowed: the live configuration */
-	struct req	*r;		/* borrowed: the request */
-	char		 prefix[160];	/* console.prefix, e.g. "/console/" */
-	const char	*page;		/* borrowed from r->path: after prefix */
-	json_object	*form;		/* owned: POST body pairs, or NULL */
-	json_object	*query;		/* owned: query string pairs */
-	json_object	*t;		/* owned: the language's strings */
-	char		 user[LIM_NAME]; /* signed-in user, "" if none */
-	char		 sid[65];	/* session id from the cookie */
-	char		 csrf[65];	/* the session's CSRF token */
-	char		 cookie[320];	/* a Set-Cookie to send, "" if none */
-	int		 secure;	/* the request came over HTTPS */
-	int		 zh;		/* Simplified Chinese */
-};
-
-/* console.c */
+/* console.c: the hub, what main.c calls */
 int		 console_match(const struct conf *, const char *);
 void		 console_serve(const struct conf *, FCGX_Request *,
 		    struct req *);
-void		 console_broken(const char *);
 int		 console_hash_password(void);
-json_object	*console_ctx(struct console_rq *);
-const char	*console_param(struct console_rq *, const char *);
-void		 console_page(struct console_rq *, int, const char *,
-		    json_object *);
-void		 console_redirect(struct console_rq *, const char *);
-void		 console_text(struct console_rq *, int, const char *);
-void		 console_json(struct console_rq *, int, const char *);
-const char	*console_str(struct console_rq *, const char *);
-
-/* console_auth.c */
-int		 cauth_session(struct console_rq *);
-void		 cauth_signin_page(struct console_rq *, const char *);
-void		 cauth_signin(struct console_rq *);
-void		 cauth_signout(struct console_rq *);
-int		 cauth_csrf_ok(struct console_rq *);
-int		 cauth_bk_login(struct console_rq *);
-int		 cauth_cookie(const char *, const char *, char *, size_t);
-void		 cauth_hex(const unsigned char *, size_t, char *);
-int		 cauth_throttle(const char *, const char *, const char *,
-		    int, long *);
-
-/* console_form.c: pure */
-json_object	*cform_fields(json_object *, json_object *, json_object *,
-		    json_object *, int);
-const char	*cform_secret_state(json_object *, char *, size_t, int);
-int		 cform_apply(json_object *, json_object *, json_object *,
-		    json_object *);
-const char	*cform_delivery(const char *, json_object *, char *, size_t);
-int		 cform_lang(const char *, const char *);
-void		 cform_redact(json_object *, const char *);
-
-/* console_save.c */
-void		 csave_edit(struct console_rq *);
-void		 csave_history(struct console_rq *);
-void		 csave_rollback(struct console_rq *);
-char		*csave_read(const char *, size_t *, char [65]);
-int		 csave_writable(const char *);
-int		 csave_dir(const struct console_rq *, const char *, char *,
-		    size_t);
-int		 csave_lock(const struct console_rq *);
-int		 csave_hist_ok(const char *, const char *);
-size_t		 csave_hist_list(const struct console_rq *, const char *,
-		    const char *, char **, size_t, int);
-int		 csave_hist_keep(const struct console_rq *, const char *,
-		    const char *, const char *, size_t, char *, size_t);
-
-/* console_tmpl.c */
-void		 ctmpl_list(struct console_rq *);
-void		 ctmpl_edit(struct console_rq *);
-void		 ctmpl_preview(struct console_rq *);
-void		 ctmpl_restore(struct console_rq *);
-int		 ctmpl_name_ok(const char *);
-
-/* console_ops.c */
-void		 cops_test(struct console_rq *);
-void		 cops_tokens(struct console_rq *);
-size_t		 cops_hints(const char *, const char **, size_t);
-
-/* console_audit.c */
-/* What a Recent messages page asks for; "" and 0 are "any". */
-struct caudit_filter {
-	const char	*comp;		/* borrowed: component, exact */
-	const char	*app;		/* borrowed: app, exact */
-	const char	*rcpt;		/* borrowed: within the recipients */
-	const char	*id;		/* borrowed: request_id prefix */
-	int		 outcome;	/* 1 succeeded, 2 failed */
-	long long	 since;		/* unix seconds, 0 for any */
-};
-long long	 caudit_scan(int, long long, long long,
-		    int (*)(void *, const char *, size_t, long long), void *);
-long long	 caudit_time(const char *);
-int		 caudit_match(const struct caudit_filter *, const char *,
-		    json_object **, int *);
-void		 caudit_messages(struct console_rq *);
-void		 caudit_message(struct console_rq *);
-void		 caudit_home(struct console_rq *);
 
 #endif /* CONSOLE_H */

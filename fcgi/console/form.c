@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "console.h"
+#include "page.h"
 #include "core/conf.h"
 #include "lib/util.h"
 

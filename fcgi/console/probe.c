@@ -20,7 +20,7 @@
 
 #include "auth.h"
 #include "check.h"
-#include "console.h"
+#include "page.h"
 #include "core/conf.h"
 #include "core/ctx.h"
 #include "core/envelope.h"
@@ -257,7 +257,7 @@ hint_list(struct console_rq *rq, const char *text)
 	n = cops_hints(text, keys, COPS_HINTS);
 	for (i = 0; i < n; i++) {
 		h = json_object_new_object();
-		add_str(h, "text", console_str(rq, keys[i]));
+		add_str(h, "text", page_str(rq, keys[i]));
 		json_object_array_add(a, h);
 	}
 	return a;
@@ -396,31 +396,31 @@ cops_test(struct console_rq *rq)
 {
 	const struct cops_kind	*k;
 	const struct conf	*tc;
-	const char		*name = console_param(rq, "c"), *tenant;
-	const char		*rcpt = console_param(rq, "rcpt"), *text;
+	const char		*name = page_param(rq, "c"), *tenant;
+	const char		*rcpt = page_param(rq, "rcpt"), *text;
 	json_object		*ctx;
 	int			 status = 200;
 
-	tenant = console_param(rq, "tenant");
-	text = console_param(rq, "text");
+	tenant = page_param(rq, "tenant");
+	text = page_param(rq, "text");
 	if (route_by_name(name) == NULL) {
-		console_text(rq, 404, "No such component.");
+		page_text(rq, 404, "No such component.");
 		return;
 	}
 	if (!tenant_ok(tenant) || (tc = conf_tenant(rq->conf, tenant)) ==
 	    NULL) {
-		console_text(rq, 404, "No such tenant.");
+		page_text(rq, 404, "No such tenant.");
 		return;
 	}
 	k = kind_of(name);
-	ctx = console_ctx(rq);
+	ctx = page_ctx(rq);
 	add_str(ctx, "name", name);
 	add_str(ctx, "tenant", tenant);
 	json_object_object_add(ctx, "testable", json_object_new_boolean(
 	    k != NULL));
 	add_str(ctx, "rcpt", rcpt);
 	add_str(ctx, "text", *text != '\0' || rq->form != NULL ? text :
-	    console_str(rq, "test_text_default"));
+	    page_str(rq, "test_text_default"));
 	if (rq->form != NULL && k != NULL) {
 		while (*rcpt == ' ')
 			rcpt++;
@@ -428,12 +428,12 @@ cops_test(struct console_rq *rq)
 		    strlen(text) > COPS_TEXT_MAX || *text == '\0' ||
 		    strpbrk(rcpt, ",;\r\n") != NULL) {
 			/* One recipient, and a short text: a test, no more. */
-			add_str(ctx, "problem", console_str(rq, "test_invalid"));
+			add_str(ctx, "problem", page_str(rq, "test_invalid"));
 			status = 422;
 		} else
 			test_run(rq, k, tc, rcpt, text, ctx);
 	}
-	console_page(rq, status, "console/test", ctx);
+	page_render(rq, status, "console/test", ctx);
 }
 
 /* The WeCom and Official Account apps of the config, for the tokens. */
@@ -587,14 +587,14 @@ why_text(struct console_rq *rq, const char *code, char *out, size_t outsz)
 		    strncmp(code, whys[i].code, n) == 0)
 			break;
 	if (whys[i].code == NULL) {
-		snprintf(out, outsz, "%s", console_str(rq, "why_unknown"));
+		snprintf(out, outsz, "%s", page_str(rq, "why_unknown"));
 		return out;
 	}
 	if (strcmp(whys[i].code, "refused") == 0 && *arg != '\0')
-		snprintf(out, outsz, "%s (%s)", console_str(rq, whys[i].key),
+		snprintf(out, outsz, "%s (%s)", page_str(rq, whys[i].key),
 		    arg);
 	else
-		snprintf(out, outsz, "%s%s%s", console_str(rq, whys[i].key),
+		snprintf(out, outsz, "%s%s%s", page_str(rq, whys[i].key),
 		    *arg != '\0' ? " " : "", arg);
 	return out;
 }
@@ -618,20 +618,20 @@ cops_tokens(struct console_rq *rq)
 
 	memset(apps, 0, sizeof(apps));
 	n = token_apps(rq->conf, apps, COPS_APPS);
-	ctx = console_ctx(rq);
+	ctx = page_ctx(rq);
 	if (rq->form != NULL) {
-		if (num_parse(console_param(rq, "app"), 0, (long long)n - 1, &idx) ==
+		if (num_parse(page_param(rq, "app"), 0, (long long)n - 1, &idx) ==
 		    -1) {
-			add_str(ctx, "notice", console_str(rq, "no_such_app"));
+			add_str(ctx, "notice", page_str(rq, "no_such_app"));
 			status = 404;
 		} else if (snprintf(why, sizeof(why), "console:%s",
 		    rq->user) < 0 || store_token_drop(rq->conf->state_dir,
 		    apps[idx].kind, apps[idx].ident, why) == -1) {
-			add_str(ctx, "notice", console_str(rq, "token_busy"));
+			add_str(ctx, "notice", page_str(rq, "token_busy"));
 			status = 503;
 		} else if (token_fetch(rq, &apps[idx], why, sizeof(why)) ==
 		    -1) {
-			add_str(ctx, "notice", console_str(rq,
+			add_str(ctx, "notice", page_str(rq,
 			    "token_failed"));
 			add_str(ctx, "why", why);
 			hl = hint_list(rq, why);
@@ -641,7 +641,7 @@ cops_tokens(struct console_rq *rq)
 			json_object_object_add(ctx, "hints", hl);
 			status = 502;
 		} else
-			add_str(ctx, "notice", console_str(rq,
+			add_str(ctx, "notice", page_str(rq,
 			    "token_refreshed"));
 		json_object_object_add(ctx, "failed", json_object_new_boolean(
 		    status != 200));
@@ -685,5 +685,5 @@ cops_tokens(struct console_rq *rq)
 		json_object_object_add(ctx, fromredis > 0 || redis_ping(why,
 		    sizeof(why)) == 0 ? "redis" : "redis_down",
 		    json_object_new_boolean(1));
-	console_page(rq, status, "console/tokens", ctx);
+	page_render(rq, status, "console/tokens", ctx);
 }

@@ -26,7 +26,7 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/crypto.h>
 
-#include "console.h"
+#include "page.h"
 #include "core/conf.h"
 #include "core/confschema.h"
 #include "core/log.h"
@@ -71,18 +71,6 @@ csave_read(const char *path, size_t *lenp, char version[65])
 	cauth_hex(md, sizeof(md), version);
 	*lenp = got;
 	return text;
-}
-
-/* Whether the console may replace the file: it and its directory. */
-int
-csave_writable(const char *path)
-{
-	char	*d = xstrdup(path);
-	int	 ok;
-
-	ok = access(path, W_OK) == 0 && access(dirname(d), W_OK) == 0;
-	free(d);
-	return ok;
 }
 
 /*
@@ -350,39 +338,39 @@ csave_edit(struct console_rq *rq)
 	int		 post = rq->form != NULL, lockfd = -1, i, n, status = 200;
 
 	buf_init(&b, LIM_CONF);
-	name = console_param(rq, "c");
-	tenant = console_param(rq, "tenant");
+	name = page_param(rq, "c");
+	tenant = page_param(rq, "tenant");
 	why[0] = '\0';
 	schema = confschema_doc(rq->conf->schemas_dir, name);
 	if (schema == NULL) {
-		console_text(rq, 404, "No such component.");
+		page_text(rq, 404, "No such component.");
 		goto out;
 	}
 	/* A tenant id is a token (conf.c): it goes into a Location. */
 	if (strlen(tenant) >= LIM_NAME || strspn(tenant, "abcdefghijklmnop"
 	    "qrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
 	    strlen(tenant)) {
-		console_text(rq, 404, "No such tenant.");
+		page_text(rq, 404, "No such tenant.");
 		goto out;
 	}
-	if (post && !csave_writable(rq->conf->path)) {
-		console_text(rq, 403, "The config file is read-only.");
+	if (post && !page_writable(rq->conf->path)) {
+		page_text(rq, 403, "The config file is read-only.");
 		goto out;
 	}
 	if (post && (lockfd = csave_lock(rq)) == -1) {
-		console_text(rq, 500, "The save lock cannot be taken.");
+		page_text(rq, 500, "The save lock cannot be taken.");
 		goto out;
 	}
 	text = csave_read(rq->conf->path, &len, version);
 	if (text == NULL || (doc = json_tokener_parse(text)) == NULL ||
 	    !json_object_is_type(doc, json_type_object)) {
-		console_text(rq, 500, "The config file cannot be read.");
+		page_text(rq, 500, "The config file cannot be read.");
 		goto out;
 	}
 	comps = comps_of(doc, tenant, 0);
 	if (*tenant != '\0' && comps == NULL && comps_of(doc, tenant, 1) ==
 	    NULL) {
-		console_text(rq, 404, "No such tenant.");
+		page_text(rq, 404, "No such tenant.");
 		goto out;
 	}
 	if (comps != NULL)
@@ -390,8 +378,8 @@ csave_edit(struct console_rq *rq)
 	if (!post)
 		goto show;
 
-	if (!secret_eq(console_param(rq, "version"), version)) {
-		notice = console_str(rq, "stale");
+	if (!secret_eq(page_param(rq, "version"), version)) {
+		notice = page_str(rq, "stale");
 		status = 409;
 		goto show;
 	}
@@ -403,7 +391,7 @@ csave_edit(struct console_rq *rq)
 	if (cform_apply(schema, nsec, rq->form, changed) == 0) {
 		snprintf(page, sizeof(page), "edit?c=%s&tenant=%s&saved=0",
 		    name, tenant);
-		console_redirect(rq, page);
+		page_redirect(rq, page);
 		goto out;
 	}
 	n = confschema_check(rq->conf->schemas_dir, name, nsec, ce,
@@ -413,7 +401,7 @@ csave_edit(struct console_rq *rq)
 		for (i = 0; i < n || (n == -1 && i == 0); i++)
 			json_object_object_add(errs, ce[i].key[0] != '\0' ?
 			    ce[i].key : "", json_object_new_string(ce[i].msg));
-		notice = console_str(rq, "invalid");
+		notice = page_str(rq, "invalid");
 		status = 422;
 		goto show;
 	}
@@ -427,7 +415,7 @@ csave_edit(struct console_rq *rq)
 		goto show;
 	}
 	if (replace_conf(rq, text, len, b.ptr, why, sizeof(why)) == -1) {
-		notice = console_str(rq, "check_failed");
+		notice = page_str(rq, "check_failed");
 		status = 422;
 		goto show;
 	}
@@ -437,10 +425,10 @@ csave_edit(struct console_rq *rq)
 	    json_object_array_length(changed));
 	snprintf(page, sizeof(page), "edit?c=%s&tenant=%s&saved=1", name,
 	    tenant);
-	console_redirect(rq, page);
+	page_redirect(rq, page);
 	goto out;
 show:
-	ctx = console_ctx(rq);
+	ctx = page_ctx(rq);
 	json_object_object_add(ctx, "name", json_object_new_string(name));
 	json_object_object_add(ctx, "tenant", json_object_new_string(tenant));
 	json_object_object_add(ctx, "version", json_object_new_string(
@@ -449,10 +437,10 @@ show:
 	    post ? rq->form : NULL, errs, rq->zh));
 	json_object_object_add(ctx, "inherited", json_object_new_boolean(
 	    *tenant != '\0' && sec == NULL));
-	if (!post && strcmp(console_param(rq, "saved"), "1") == 0)
-		notice = console_str(rq, "saved");
-	else if (!post && strcmp(console_param(rq, "saved"), "0") == 0)
-		notice = console_str(rq, "unchanged");
+	if (!post && strcmp(page_param(rq, "saved"), "1") == 0)
+		notice = page_str(rq, "saved");
+	else if (!post && strcmp(page_param(rq, "saved"), "0") == 0)
+		notice = page_str(rq, "unchanged");
 	if (notice != NULL)
 		json_object_object_add(ctx, "notice",
 		    json_object_new_string(notice));
@@ -464,7 +452,7 @@ show:
 	else if (why[0] != '\0')
 		json_object_object_add(ctx, "problems",
 		    json_object_new_string(why));
-	console_page(rq, status, "console/edit", ctx);
+	page_render(rq, status, "console/edit", ctx);
 out:
 	if (lockfd != -1)
 		close(lockfd);
@@ -487,17 +475,17 @@ csave_history(struct console_rq *rq)
 	json_object	*ctx, *list, *e, *doc;
 	char		*names[LIM_HISTORY], dir[LIM_PATH], path[LIM_PATH];
 	char		 label[32];
-	const char	*v = console_param(rq, "v");
+	const char	*v = page_param(rq, "v");
 	size_t		 i, n;
 
-	ctx = console_ctx(rq);
+	ctx = page_ctx(rq);
 	if (*v != '\0') {
 		if (!csave_hist_ok(v, HIST_EXT) || csave_dir(rq, "history", dir,
 		    sizeof(dir)) == -1 || snprintf(path, sizeof(path),
 		    "%s/%s", dir, v) >= (int)sizeof(path) ||
 		    (doc = json_object_from_file(path)) == NULL) {
 			json_object_put(ctx);
-			console_text(rq, 404, "No such version.");
+			page_text(rq, 404, "No such version.");
 			return;
 		}
 		cform_redact(doc, "");
@@ -523,48 +511,48 @@ csave_history(struct console_rq *rq)
 		free(names[i]);
 	}
 	json_object_object_add(ctx, "versions", list);
-	if (strcmp(console_param(rq, "rolled"), "1") == 0)
+	if (strcmp(page_param(rq, "rolled"), "1") == 0)
 		json_object_object_add(ctx, "notice", json_object_new_string(
-		    console_str(rq, "rolled_back")));
-	console_page(rq, 200, "console/history", ctx);
+		    page_str(rq, "rolled_back")));
+	page_render(rq, 200, "console/history", ctx);
 }
 
 /* POST rollback: a kept version becomes the file, checked like a save. */
 void
 csave_rollback(struct console_rq *rq)
 {
-	const char	*v = console_param(rq, "v");
+	const char	*v = page_param(rq, "v");
 	char		 dir[LIM_PATH], path[LIM_PATH], version[65];
 	char		 hv[65], why[LIM_PROBLEMS];
 	char		*old = NULL, *cur = NULL;
 	size_t		 oldlen, curlen;
 	int		 lockfd = -1;
 
-	if (!csave_writable(rq->conf->path)) {
-		console_text(rq, 403, "The config file is read-only.");
+	if (!page_writable(rq->conf->path)) {
+		page_text(rq, 403, "The config file is read-only.");
 		return;
 	}
 	if (!csave_hist_ok(v, HIST_EXT) || csave_dir(rq, "history", dir,
 	    sizeof(dir)) == -1 || snprintf(path, sizeof(path), "%s/%s", dir,
 	    v) >= (int)sizeof(path) ||
 	    (old = csave_read(path, &oldlen, hv)) == NULL) {
-		console_text(rq, 404, "No such version.");
+		page_text(rq, 404, "No such version.");
 		goto out;
 	}
 	if ((lockfd = csave_lock(rq)) == -1 ||
 	    (cur = csave_read(rq->conf->path, &curlen, version)) == NULL) {
-		console_text(rq, 500, "The config file cannot be read.");
+		page_text(rq, 500, "The config file cannot be read.");
 		goto out;
 	}
 	if (replace_conf(rq, cur, curlen, old, why, sizeof(why)) == -1) {
 		log_warnx("console: rollback to %s refused: %s", v, why);
-		console_text(rq, 422, "That version does not pass the check "
+		page_text(rq, 422, "That version does not pass the check "
 		    "any more; see the log.");
 		goto out;
 	}
 	audit(rq, "console.rollback", "", "-", NULL, v);
 	log_info("console: %s rolled the config back to %s", rq->user, v);
-	console_redirect(rq, "history?rolled=1");
+	page_redirect(rq, "history?rolled=1");
 out:
 	if (lockfd != -1)
 		close(lockfd);

@@ -24,7 +24,7 @@
 #include <gnutls/crypto.h>
 
 #include "auth.h"
-#include "console.h"
+#include "page.h"
 #include "core/conf.h"
 #include "core/log.h"
 #include "core/request.h"
@@ -403,14 +403,14 @@ cauth_signin_page(struct console_rq *rq, const char *error)
 	if (cauth_cookie(req_env(rq->r, "HTTP_COOKIE"), COOKIE_PRE, pre,
 	    sizeof(pre)) == -1 || !is_hex64(pre)) {
 		if (rnd_hex(pre) == -1) {
-			console_text(rq, 500, "no randomness");
+			page_text(rq, 500, "no randomness");
 			return;
 		}
 		snprintf(rq->cookie, sizeof(rq->cookie), COOKIE_PRE "=%s; "
 		    "Path=%s; HttpOnly; SameSite=Strict%s", pre, rq->prefix,
 		    rq->secure ? "; Secure" : "");
 	}
-	ctx = console_ctx(rq);
+	ctx = page_ctx(rq);
 	json_object_object_add(ctx, "csrf", json_object_new_string(pre));
 	if (error != NULL)
 		json_object_object_add(ctx, "error",
@@ -419,7 +419,7 @@ cauth_signin_page(struct console_rq *rq, const char *error)
 	    rq->conf->console == NULL ||
 	    (!json_object_object_get_ex(rq->conf->console, "users", NULL) &&
 	    !json_object_object_get_ex(rq->conf->console, "admins", NULL))));
-	console_page(rq, error != NULL ? 403 : 200, "console/signin", ctx);
+	page_render(rq, error != NULL ? 403 : 200, "console/signin", ctx);
 }
 
 /*
@@ -442,7 +442,7 @@ cauth_signin(struct console_rq *rq)
 	    sizeof(pre)) == -1 || !is_hex64(pre) ||
 	    !json_object_object_get_ex(rq->form, "csrf", &v) ||
 	    !secret_eq(json_object_get_string(v), pre)) {
-		console_text(rq, 403, "The sign-in form expired: reload it.");
+		page_text(rq, 403, "The sign-in form expired: reload it.");
 		return;
 	}
 	if (json_object_object_get_ex(rq->form, "username", &v))
@@ -453,14 +453,14 @@ cauth_signin(struct console_rq *rq)
 	snprintf(ukey, sizeof(ukey), "u:%.*s", LIM_NAME - 1, name);
 	snprintf(akey, sizeof(akey), "a:%.64s", addr != NULL ? addr : "-");
 	if (state_path(rq, "throttle.json", path, sizeof(path)) == -1) {
-		console_text(rq, 500, "The state directory cannot be used.");
+		page_text(rq, 500, "The state directory cannot be used.");
 		return;
 	}
 	if (cauth_throttle(path, ukey, akey, 0, &wait) == 1) {
 		log_warnx("console: sign-in refused, locked out: %s %s", ukey,
 		    akey);
 		snprintf(msg, sizeof(msg), "%s (%ld s)",
-		    console_str(rq, "locked"), wait);
+		    page_str(rq, "locked"), wait);
 		cauth_signin_page(rq, msg);
 		return;
 	}
@@ -480,17 +480,17 @@ cauth_signin(struct console_rq *rq)
 	if (!ok) {
 		(void)cauth_throttle(path, ukey, akey, 1, &wait);
 		log_warnx("console: sign-in failed: %s %s", ukey, akey);
-		cauth_signin_page(rq, console_str(rq, "bad_password"));
+		cauth_signin_page(rq, page_str(rq, "bad_password"));
 		return;
 	}
 	(void)cauth_throttle(path, ukey, akey, 2, &wait);
 	if (session_new(rq, name, "local") == -1) {
-		console_text(rq, 500, "The session cannot be stored.");
+		page_text(rq, 500, "The session cannot be stored.");
 		return;
 	}
 	log_info("console: %s signed in from %s", name,
 	    addr != NULL ? addr : "-");
-	console_redirect(rq, "components");
+	page_redirect(rq, "components");
 }
 
 /*
@@ -534,5 +534,5 @@ cauth_signout(struct console_rq *rq)
 	snprintf(rq->cookie, sizeof(rq->cookie), COOKIE_SID "=; Path=%s; "
 	    "HttpOnly; SameSite=Strict; Max-Age=0%s", rq->prefix,
 	    rq->secure ? "; Secure" : "");
-	console_redirect(rq, "signin");
+	page_redirect(rq, "signin");
 }

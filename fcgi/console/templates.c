@@ -41,7 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "console.h"
+#include "page.h"
 #include "core/conf.h"
 #include "core/log.h"
 #include "core/request.h"
@@ -298,7 +298,7 @@ render(struct console_rq *rq, const struct ctmpl_ref *ref,
 	ctx = *sample != '\0' ? json_tokener_parse(sample) :
 	    sample_of(ref);
 	if (ctx == NULL || !json_object_is_type(ctx, json_type_object)) {
-		snprintf(why, whysz, "%s", console_str(rq, "tmpl_bad_sample"));
+		snprintf(why, whysz, "%s", page_str(rq, "tmpl_bad_sample"));
 		goto out;
 	}
 	if (tmplset_render_tmpl(t, ctx, ref->kind->esc, out) == -1) {
@@ -329,7 +329,7 @@ list_add(struct console_rq *rq, json_object *rows, const char *name,
 	struct stat	 st;
 
 	add_str(row, "name", name);
-	add_str(row, "fields", console_str(rq, k->fields));
+	add_str(row, "fields", page_str(rq, k->fields));
 	snprintf(path, sizeof(path), "%s/%s" CTMPL_EXT,
 	    rq->conf->templates_dir, name);
 	if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
@@ -360,7 +360,7 @@ ctmpl_list(struct console_rq *rq)
 	struct stat		 st;
 	size_t			 i, n = 0;
 
-	ctx = console_ctx(rq);
+	ctx = page_ctx(rq);
 	rows = json_object_new_array();
 	for (k = kinds; k->name != NULL; k++)
 		list_add(rq, rows, k->name, k);
@@ -389,7 +389,7 @@ ctmpl_list(struct console_rq *rq)
 	}
 	json_object_object_add(ctx, "layouts", rows);
 	add_str(ctx, "tdir", rq->conf->templates_dir);
-	console_page(rq, 200, "console/templates", ctx);
+	page_render(rq, 200, "console/templates", ctx);
 }
 
 /* The history of ref as rows of {v, when}, newest first. */
@@ -530,7 +530,7 @@ save(struct console_rq *rq, const struct ctmpl_ref *ref, const char *text,
 		return 422;
 	tmpl_free(t);
 	if (!ref_writable(ref)) {
-		snprintf(why, whysz, "%s", console_str(rq, "tmpl_readonly"));
+		snprintf(why, whysz, "%s", page_str(rq, "tmpl_readonly"));
 		return 403;
 	}
 	if ((lockfd = csave_lock(rq)) == -1) {
@@ -540,7 +540,7 @@ save(struct console_rq *rq, const struct ctmpl_ref *ref, const char *text,
 	now = ref_read(ref, cur);
 	free(now);
 	if (version != NULL && !secret_eq(version, cur)) {
-		snprintf(why, whysz, "%s", console_str(rq, "stale"));
+		snprintf(why, whysz, "%s", page_str(rq, "stale"));
 		status = 409;
 	} else if (replace_layout(rq, ref, text, len, kept, sizeof(kept),
 	    why, whysz) == -1)
@@ -569,34 +569,34 @@ ctmpl_edit(struct console_rq *rq)
 {
 	struct ctmpl_ref	 ref;
 	json_object		*ctx, *smp;
-	const char		*v = console_param(rq, "v");
-	const char		*sample = console_param(rq, "sample");
+	const char		*v = page_param(rq, "v");
+	const char		*sample = page_param(rq, "sample");
 	char			*text = NULL, *shown = NULL, *old = NULL;
 	char			 version[65], why[LIM_MESSAGE], page[LIM_PATH];
 	size_t			 len, oldlen;
 	int			 status = 200, wr;
 
 	why[0] = '\0';
-	if (ref_of(rq, console_param(rq, "n"), &ref) == -1) {
-		console_text(rq, 404, "No such template.");
+	if (ref_of(rq, page_param(rq, "n"), &ref) == -1) {
+		page_text(rq, 404, "No such template.");
 		return;
 	}
 	text = ref_read(&ref, version);
 	if (rq->form != NULL) {
-		shown = text_norm(console_param(rq, "text"), &len);
-		status = save(rq, &ref, shown, len, console_param(rq,
+		shown = text_norm(page_param(rq, "text"), &len);
+		status = save(rq, &ref, shown, len, page_param(rq,
 		    "version"), NULL, why, sizeof(why));
 		if (status == 0) {
 			snprintf(page, sizeof(page), "template?n=%s&saved=1",
 			    ref.name);
-			console_redirect(rq, page);
+			page_redirect(rq, page);
 			goto out;
 		}
 	}
-	ctx = console_ctx(rq);
+	ctx = page_ctx(rq);
 	add_str(ctx, "name", ref.name);
 	add_str(ctx, "version", version);
-	add_str(ctx, "fields", console_str(rq, ref.kind->fields));
+	add_str(ctx, "fields", page_str(rq, ref.kind->fields));
 	add_str(ctx, "text", shown != NULL ? shown : text);
 	if (*sample == '\0') {
 		smp = sample_of(&ref);
@@ -609,33 +609,33 @@ ctmpl_edit(struct console_rq *rq)
 	    ref.kind->html));
 	wr = ref_writable(&ref);
 	if (!wr)
-		add_str(ctx, "tmpl_readonly", console_str(rq,
+		add_str(ctx, "tmpl_readonly", page_str(rq,
 		    "tmpl_readonly"));
 	json_object_object_add(ctx, "writable", json_object_new_boolean(wr));
 	add_str(ctx, "tdir", ref.dir);
 	if (status != 200) {
-		add_str(ctx, "notice", console_str(rq, "tmpl_not_saved"));
+		add_str(ctx, "notice", page_str(rq, "tmpl_not_saved"));
 		add_str(ctx, "problem", why);
 		if (err_line(why) > 0)
 			json_object_object_add(ctx, "line",
 			    json_object_new_int64(err_line(why)));
 		json_object_object_add(ctx, "failed",
 		    json_object_new_boolean(1));
-	} else if (strcmp(console_param(rq, "saved"), "1") == 0)
-		add_str(ctx, "notice", console_str(rq, "tmpl_saved"));
-	else if (strcmp(console_param(rq, "restored"), "1") == 0)
-		add_str(ctx, "notice", console_str(rq, "tmpl_restored"));
+	} else if (strcmp(page_param(rq, "saved"), "1") == 0)
+		add_str(ctx, "notice", page_str(rq, "tmpl_saved"));
+	else if (strcmp(page_param(rq, "restored"), "1") == 0)
+		add_str(ctx, "notice", page_str(rq, "tmpl_restored"));
 	if (*v != '\0') {
 		if ((old = hist_read(rq, &ref, v, &oldlen)) == NULL) {
 			json_object_put(ctx);
-			console_text(rq, 404, "No such version.");
+			page_text(rq, 404, "No such version.");
 			goto out;
 		}
 		add_str(ctx, "view", v);
 		add_str(ctx, "view_text", old);
 	}
 	json_object_object_add(ctx, "versions", hist_rows(rq, &ref));
-	console_page(rq, status, "console/template", ctx);
+	page_render(rq, status, "console/template", ctx);
 out:
 	free(old);
 	free(shown);
@@ -686,19 +686,19 @@ ctmpl_preview(struct console_rq *rq)
 	int			 json, ok;
 
 	buf_init(&b, LIM_PAGE);
-	json = strcmp(console_param(rq, "as"), "json") == 0;
-	if (ref_of(rq, console_param(rq, "n"), &ref) == -1) {
-		console_text(rq, 404, "No such template.");
+	json = strcmp(page_param(rq, "as"), "json") == 0;
+	if (ref_of(rq, page_param(rq, "n"), &ref) == -1) {
+		page_text(rq, 404, "No such template.");
 		goto out;
 	}
 	if (rq->form != NULL)
-		text = text_norm(console_param(rq, "text"), &len);
+		text = text_norm(page_param(rq, "text"), &len);
 	else {
 		text = ref_read(&ref, version);
 		len = strlen(text);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	ok = render(rq, &ref, text, len, console_param(rq, "sample"), &b,
+	ok = render(rq, &ref, text, len, page_param(rq, "sample"), &b,
 	    why, sizeof(why)) == 0;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (!json) {
@@ -726,7 +726,7 @@ ctmpl_preview(struct console_rq *rq)
 
 			if (doc == NULL || !json_object_is_type(doc,
 			    json_type_object))
-				add_str(o, "warning", console_str(rq,
+				add_str(o, "warning", page_str(rq,
 				    "tmpl_not_json"));
 			json_object_put(doc);
 		}
@@ -737,7 +737,7 @@ ctmpl_preview(struct console_rq *rq)
 	}
 	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 	    JSON_C_TO_STRING_NOSLASHESCAPE);
-	console_json(rq, 200, s);
+	page_json(rq, 200, s);
 	json_object_put(o);
 out:
 	free(text);
@@ -749,17 +749,17 @@ void
 ctmpl_restore(struct console_rq *rq)
 {
 	struct ctmpl_ref	 ref;
-	const char		*v = console_param(rq, "v");
+	const char		*v = page_param(rq, "v");
 	char			*old = NULL, why[LIM_MESSAGE], page[LIM_PATH];
 	size_t			 len;
 	int			 status;
 
-	if (ref_of(rq, console_param(rq, "n"), &ref) == -1) {
-		console_text(rq, 404, "No such template.");
+	if (ref_of(rq, page_param(rq, "n"), &ref) == -1) {
+		page_text(rq, 404, "No such template.");
 		return;
 	}
 	if ((old = hist_read(rq, &ref, v, &len)) == NULL) {
-		console_text(rq, 404, "No such version.");
+		page_text(rq, 404, "No such version.");
 		return;
 	}
 	/* Kept as the file was: the loader's final newline goes again. */
@@ -769,11 +769,11 @@ ctmpl_restore(struct console_rq *rq)
 	if (status != 0) {
 		log_warnx("console: restore of %s to %s refused: %s",
 		    ref.name, v, why);
-		console_text(rq, status, why);
+		page_text(rq, status, why);
 		goto out;
 	}
 	snprintf(page, sizeof(page), "template?n=%s&restored=1", ref.name);
-	console_redirect(rq, page);
+	page_redirect(rq, page);
 out:
 	free(old);
 }
