@@ -441,3 +441,30 @@ auth_login_user(const struct conf *c, const char *token, const char *reqid,
 		return -1;
 	return str_copy(user, id.username, usersz);
 }
+
+/*
+ * The authenticate stage of an ESB request: its credentials (params or
+ * X-Bkapi-Authorization), then a body that was no JSON, then, when
+ * need says the route asks for it, the app and the user.  Returns 0,
+ * or -1 with rp set.  *creds is the caller's to put.
+ */
+int
+auth_request(const struct conf *c, int need, const struct req *r,
+    json_object **creds, struct ident *id, struct reply *rp)
+{
+	*creds = auth_creds(r, rp);
+	if (*creds == NULL)
+		return -1;
+	/* Here to keep its place: missing credentials are said first. */
+	if (r->bad_json) {
+		reply_fail(rp, CODE_COMMON, "Request JSON string is wrong in "
+		    "format, which cannot be analyzed.");
+		return -1;
+	}
+	if (need && auth_check(c, r, *creds, id, rp) == -1) {
+		/* Which check failed, in the contract's words (no secret). */
+		log_info("%s auth refused: %s", r->id, rp->message);
+		return -1;
+	}
+	return 0;
+}

@@ -21,6 +21,8 @@ struct ident {
 json_object	*auth_creds(const struct req *, struct reply *);
 int		 auth_check(const struct conf *, const struct req *,
 		    json_object *, struct ident *, struct reply *);
+int		 auth_request(const struct conf *, int, const struct req *,
+		    json_object **, struct ident *, struct reply *);
 int		 auth_login_user(const struct conf *, const char *,
 		    const char *, char *, size_t);
 int		 auth_signature(const char *, const char *, char *, size_t);

@@ -18,6 +18,7 @@
 #include "lib/limits.h"
 #include "lib/schema.h"
 #include "lib/util.h"
+#include "named.h"
 #include "route.h"
 
 struct check_entry {
@@ -320,4 +321,18 @@ check_params(const char *name, json_object *raw, json_object **out,
 	reply_fail(rp, CODE_COMMON, "%s", msg);
 	json_object_put(p);
 	return -1;
+}
+
+/*
+ * The validate stage: ESB's named parameters onto the schema's, then
+ * the component's schema.  Returns 0 with the coerced parameters in
+ * *out (caller puts), or -1 with rp set.
+ */
+int
+check_request(const char *name, json_object *params, json_object **out,
+    struct reply *rp)
+{
+	if (named_apply(name, params, rp) == -1)
+		return -1;
+	return check_params(name, params, out, rp);
 }

@@ -200,8 +200,9 @@ conf_refresh(void)
 }
 
 /*
- * Serves one request: front line, route, credentials, auth, schema,
- * handler, envelope, one log line.  Always answers.
+ * Serves one request: front line (body, /metrics, console, v1), the
+ * route, its pipeline (route_serve), the envelope, one log line.
+ * Always answers.
  */
 static void
 serve(FCGX_Request *fr)
@@ -209,7 +210,6 @@ serve(FCGX_Request *fr)
 	struct req		 r;
 	struct reply		 rp;
 	struct ident		 id;
-	struct ctx		 cx;
 	struct timespec		 t0;
 	const struct route	*rt = NULL;
 	const char		*name;
@@ -252,40 +252,8 @@ serve(FCGX_Request *fr)
 		log_info("%s %s %s status=404", r.id, r.method, r.path);
 		goto out;
 	}
-	if (rt->flags & ROUTE_RAW) {
-		/* WeChat signs with wx_token; the handler checks that. */
-		route_ctx(&cx, rt, conf, &r, &id);
-		rt->hnd(&cx, &rp);
-		goto answer;
-	}
-	if (!conf_enabled(conf_comp(conf, rt->name))) {
-		/* ESB's channel with is_active off: before anything else. */
-		reply_fail(&rp, CODE_INACTIVE, "Not found, inactive channel");
-		rp.no_request_id = 1;
-		goto answer;
-	}
-	req_parse(&r);
-	creds = auth_creds(&r, &rp);
-	if (creds == NULL)
-		goto answer;
-	if (r.bad_json) {
-		reply_fail(&rp, CODE_COMMON, "Request JSON string is wrong in "
-		    "format, which cannot be analyzed.");
-		goto answer;
-	}
-	if ((rt->flags & ROUTE_AUTH) &&
-	    auth_check(conf, &r, creds, &id, &rp) == -1) {
-		/* Which check failed, in the contract's words (no secret). */
-		log_info("%s auth refused: %s", r.id, rp.message);
-		goto answer;
-	}
-	if (named_apply(rt->name, r.params, &rp) == -1 ||
-	    check_params(rt->name, r.params, &params, &rp) == -1)
-		goto answer;
-	route_ctx(&cx, rt, conf, &r, &id);
-	cx.params = params;
-	route_run(rt, &cx, &rp);
-answer:
+	/* Gate, authenticate, validate, deliver: route.c's pipeline. */
+	route_serve(conf, rt, &r, &id, &rp, &creds, &params);
 	env_write(fr->out, &rp, r.id);
 	name = rt->name;
 logged:

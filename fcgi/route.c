@@ -7,11 +7,10 @@
 #include <time.h>
 
 #include "auth.h"
+#include "check.h"
 #include "comp.h"
 #include "core/conf.h"
 #include "core/envelope.h"
-#include "core/log.h"
-#include "core/metrics.h"
 #include "core/request.h"
 #include "lib/limits.h"
 #include "lib/util.h"
@@ -19,6 +18,7 @@
 #include "state/idem.h"
 #include "state/rate.h"
 #include "state/spool.h"
+#include "trail.h"
 
 static const struct route routes[] = {
 	{ "send_mail",		hnd_send_mail,		ROUTE_AUTH },
@@ -184,6 +184,20 @@ route_ctx(struct ctx *cx, const struct route *rt, const struct conf *c,
 }
 
 /*
+ * ESB's channel with is_active off: answered before anything else,
+ * without a request_id.  Returns 1 (rp set) when it is off.
+ */
+int
+route_gate(const struct conf *c, const struct route *rt, struct reply *rp)
+{
+	if (conf_enabled(conf_comp(c, rt->name)))
+		return 0;
+	reply_fail(rp, CODE_INACTIVE, "Not found, inactive channel");
+	rp->no_request_id = 1;
+	return 1;
+}
+
+/*
  * Every way in (ESB, v1, send_msg) stops at a component switched off
  * with "enabled": false.  Returns 1 (rp set) when it is off.
  */
@@ -197,77 +211,62 @@ route_off(const struct ctx *cx, struct reply *rp)
 }
 
 /*
- * One audit record per message a component tried to deliver: request,
- * app, tenant, recipients, result and code, and each recipient's
- * outcome where the channel reports one (data's successed, failed or
- * results; without them every recipient shares the result).
+ * One ESB request through the pipeline, one call per stage, each in
+ * the module that owns it; the caller answers (env_write) with rp.
+ * *creds and *params are the caller's to put after the answer, which
+ * may borrow from them.
  */
-static void
-route_audit(const struct ctx *cx, const struct reply *rp)
+void
+route_serve(const struct conf *c, const struct route *rt, struct req *r,
+    struct ident *id, struct reply *rp, json_object **creds,
+    json_object **params)
 {
-	static const char *const outcome[] = { "successed", "failed",
-	    "results", NULL };
-	json_object	*rec, *v;
-	size_t		 i;
+	struct ctx	 cx;
 
-	rec = log_audit_record(cx->request_id, cx->component);
-	json_object_object_add(rec, "app",
-	    json_object_new_string(cx->app_code));
-	if (cx->conf->tenant != NULL)
-		json_object_object_add(rec, "tenant",
-		    json_object_new_string(cx->conf->tenant));
-	json_object_object_add(rec, "recipients", json_object_get(rp->audit));
-	json_object_object_add(rec, "result",
-	    json_object_new_boolean(rp->result));
-	json_object_object_add(rec, "code", json_object_new_int64(rp->code));
-	json_object_object_add(rec, "message", json_object_new_string(
-	    rp->message != NULL ? rp->message : ""));
-	/* Per recipient, where the channel told: who got it, who did not. */
-	for (i = 0; rp->data != NULL && outcome[i] != NULL; i++)
-		if (json_object_object_get_ex(rp->data, outcome[i], &v))
-			json_object_object_add(rec, outcome[i],
-			    json_object_get(v));
-	log_audit(cx->conf->state_dir, rec);
-	json_object_put(rec);
-	metrics_delivery(cx->component, rp->data != NULL &&
-	    json_object_object_get_ex(rp->data, "queued", &v) &&
-	    json_object_array_length(v) > 0 ? "queued" : rp->result ? "sent" :
-	    "failed");
+	*creds = *params = NULL;
+	if (rt->flags & ROUTE_RAW) {
+		/* WeChat signs with wx_token; the handler checks that. */
+		route_ctx(&cx, rt, c, r, id);
+		rt->hnd(&cx, rp);
+		return;
+	}
+	if (route_gate(c, rt, rp))			/* is_active */
+		return;
+	req_parse(r);					/* parameters */
+	if (auth_request(c, rt->flags & ROUTE_AUTH, r, creds, id,
+	    rp) == -1)					/* authenticate */
+		return;
+	if (check_request(rt->name, r->params, params, rp) == -1)
+		return;					/* validate */
+	route_ctx(&cx, rt, c, r, id);
+	cx.params = *params;
+	route_run(rt, &cx, rp);				/* deliver */
 }
 
 /*
- * Runs the handler of rt in cx, then records what it tried to deliver.
- * Both dialects end here, so every message is audited the same way.
+ * Runs the handler of rt in cx, one call per stage: limit,
+ * idempotency, delivery (classified and spooled when retry is on),
+ * audit, and the answer kept for repeats.  Both dialects and the
+ * console's test send end here, so every message goes the same way.
  */
 void
 route_run(const struct route *rt, struct ctx *cx, struct reply *rp)
 {
 	struct idem	 ik;
-	json_object	*cap = NULL;
-	long		 wait = 0;
-	int		 over;
+	long		 wait;
+	int		 spooled, admit;
 
 	if (route_off(cx, rp))
 		return;
-	/* Over the app's limit, or the upstream's without a spool: refused. */
-	if (rate_app(cx, rp))
+	spooled = spool_on(cx, comp_remote(cx->component, cx->section));
+	/* Over the app's limit, or the upstream's without a spool. */
+	if ((admit = rate_admit(cx, spooled, &wait, rp)) == -1)
 		return;
-	over = !rate_comp(cx, &wait);
-	if (over && !spool_on(cx, comp_remote(cx->component, cx->section))) {
-		json_object_object_get_ex(cx->section, "rate_limit", &cap);
-		rate_refuse(cx, rp, cx->component, cap, wait);
-		return;
-	}
 	/* A repeat is answered as the first time, and sends nothing. */
 	if (idem_begin(cx, &ik, rp) == 1)
 		return;
-	if (over)
-		spool_defer(cx, rp, ik.held ? ik.name : NULL, wait);
-	else if (spool_on(cx, comp_remote(cx->component, cx->section)))
-		spool_run(rt->hnd, cx, rp, ik.held ? ik.name : NULL);
-	else
-		rt->hnd(cx, rp);
-	if (rp->audit != NULL)
-		route_audit(cx, rp);
+	spool_deliver(rt->hnd, cx, rp, admit, spooled, wait,
+	    ik.held ? ik.name : NULL);
+	trail_write(cx, rp);
 	idem_end(&ik, cx, rp);
 }

@@ -1,6 +1,8 @@
 #ifndef ROUTE_H
 #define ROUTE_H
 
+#include <json-c/json.h>
+
 #include "handlers.h"
 
 struct ident;
@@ -24,7 +26,12 @@ int		 route_same_path(const char *, const char *);
 void		 route_ctx(struct ctx *, const struct route *,
 		    const struct conf *, const struct req *,
 		    const struct ident *);
+int		 route_gate(const struct conf *, const struct route *,
+		    struct reply *);
 int		 route_off(const struct ctx *, struct reply *);
+void		 route_serve(const struct conf *, const struct route *,
+		    struct req *, struct ident *, struct reply *, json_object **,
+		    json_object **);
 void		 route_run(const struct route *, struct ctx *, struct reply *);
 
 #endif /* ROUTE_H */

@@ -21,11 +21,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "page.h"
 #include "core/conf.h"
 #include "core/log.h"
 #include "lib/limits.h"
 #include "lib/util.h"
+#include "page.h"
 #include "route.h"
 
 #define CAUDIT_BLOCK	(64 * 1024)	/* bytes read at a time */

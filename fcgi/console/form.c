@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "page.h"
 #include "core/conf.h"
 #include "lib/util.h"
+#include "page.h"
 
 /* A property's string annotation, "" when absent. */
 static const char *

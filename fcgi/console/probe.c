@@ -20,7 +20,6 @@
 
 #include "auth.h"
 #include "check.h"
-#include "page.h"
 #include "core/conf.h"
 #include "core/ctx.h"
 #include "core/envelope.h"
@@ -29,6 +28,7 @@
 #include "lib/limits.h"
 #include "lib/util.h"
 #include "named.h"
+#include "page.h"
 #include "route.h"
 #include "state/redis.h"
 #include "state/store.h"

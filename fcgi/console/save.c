@@ -26,7 +26,6 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/crypto.h>
 
-#include "page.h"
 #include "core/conf.h"
 #include "core/confschema.h"
 #include "core/log.h"
@@ -34,6 +33,7 @@
 #include "lib/buf.h"
 #include "lib/limits.h"
 #include "lib/util.h"
+#include "page.h"
 
 #define HIST_STAMP_LEN	25	/* "20260101T000000-123456789" */
 #define HIST_EXT	".json"	/* the config's versions */

@@ -24,13 +24,13 @@
 #include <gnutls/crypto.h>
 
 #include "auth.h"
-#include "page.h"
 #include "core/conf.h"
 #include "core/log.h"
 #include "core/request.h"
 #include "lib/limits.h"
 #include "lib/pwhash.h"
 #include "lib/util.h"
+#include "page.h"
 
 #define COOKIE_SID	"cmsi_console"
 #define COOKIE_PRE	"cmsi_console_pre"	/* the sign-in form's token */

@@ -41,7 +41,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "page.h"
 #include "core/conf.h"
 #include "core/log.h"
 #include "core/request.h"
@@ -50,6 +49,7 @@
 #include "lib/limits.h"
 #include "lib/tmpl.h"
 #include "lib/util.h"
+#include "page.h"
 
 #define CTMPL_EXT	".mustache"
 #define CTMPL_HIST	"templates"	/* under <state_dir>/console */

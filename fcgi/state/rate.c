@@ -333,3 +333,27 @@ rate_comp(const struct ctx *cx, long *wait_ms)
 	    cx->conf->tenant : "", cx->component);
 	return rate_take(cx->conf, "comp", name, spec, wait_ms);
 }
+
+/*
+ * The limit stage: the app's limit, then the component's.  Returns -1
+ * (rp set) when refused, 0 when the request goes on now, 1 when the
+ * component is over its limit but spooled (it retries through the
+ * spool) so the message waits there *wait_ms.
+ */
+int
+rate_admit(const struct ctx *cx, int spooled, long *wait_ms,
+    struct reply *rp)
+{
+	json_object	*cap = NULL;
+
+	*wait_ms = 0;
+	if (rate_app(cx, rp))
+		return -1;
+	if (rate_comp(cx, wait_ms))
+		return 0;
+	if (spooled)
+		return 1;
+	json_object_object_get_ex(cx->section, "rate_limit", &cap);
+	rate_refuse(cx, rp, cx->component, cap, *wait_ms);
+	return -1;
+}

@@ -26,6 +26,7 @@ int	 rate_take(const struct conf *, const char *, const char *,
 	    json_object *, long *);
 int	 rate_app(const struct ctx *, struct reply *);
 int	 rate_comp(const struct ctx *, long *);
+int	 rate_admit(const struct ctx *, int, long *, struct reply *);
 void	 rate_refuse(const struct ctx *, struct reply *, const char *,
 	    json_object *, long);
 

@@ -1029,3 +1029,23 @@ out:
 		close(lfd);
 	return rc;
 }
+
+/*
+ * The delivery stage, as the spool decides it: admit 1 (over the
+ * component's limit) leaves the message in the spool for after wait;
+ * spooled (retry on) runs the handler under the spool, each
+ * recipient's outcome classified and the rest kept for later; else
+ * the handler runs once.  idem names the request's idempotency record,
+ * or NULL.
+ */
+void
+spool_deliver(spool_hnd hnd, struct ctx *cx, struct reply *rp, int admit,
+    int spooled, long wait, const char *idem)
+{
+	if (admit == 1)
+		spool_defer(cx, rp, idem, wait);
+	else if (spooled)
+		spool_run(hnd, cx, rp, idem);
+	else
+		hnd(cx, rp);
+}

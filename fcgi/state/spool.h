@@ -22,6 +22,8 @@ typedef void (*spool_hnd)(struct ctx *, struct reply *);
 void	 spool_lookup(spool_hnd (*)(const char *, const char **));
 int	 spool_on(const struct ctx *, int);
 void	 spool_run(spool_hnd, struct ctx *, struct reply *, const char *);
+void	 spool_deliver(spool_hnd, struct ctx *, struct reply *, int, int, long,
+	    const char *);
 void	 spool_defer(struct ctx *, struct reply *, const char *, long);
 int	 spool_due(const struct conf *);
 time_t	 spool_item(const struct conf *, const char *, const char *, FILE *,
