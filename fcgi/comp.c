@@ -1,6 +1,9 @@
 /*
  * What every component shares: the delivery mode, the contract's
- * recipient rules and messages, lenient base64 and the outbox.
+ * recipient rules and messages and the outbox.  What the upstreams
+ * share lives below them: jv_string and jv_text (lib/util.c),
+ * reply_component_error (core/envelope.c), tmplset_layout
+ * (core/tmplset.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,7 +18,6 @@
 #include "core/ctx.h"
 #include "core/envelope.h"
 #include "core/log.h"
-#include "core/tmplset.h"
 #include "lib/util.h"
 #include "up/qcloud.h"
 #include "users.h"

@@ -4,7 +4,6 @@
 #include <json-c/json.h>
 
 #include "lib/limits.h"
-#include "lib/tmpl.h"
 
 struct ctx;
 struct reply;

@@ -542,9 +542,9 @@ jv_string(json_object *o, const char *k)
 }
 
 /*
- * o's member k as text (def when empty), base64-decoded leniently when b64 is set: what does
- * not decode, or decodes to something other than UTF-8, stays as sent.
- * Caller frees.
+ * o's member k as text (def when empty), base64-decoded leniently when
+ * b64 is set: what does not decode, or decodes to something other than
+ * UTF-8, stays as sent.  Caller frees.
  */
 char *
 jv_text(json_object *o, const char *k, const char *def, int b64)
