@@ -16,7 +16,9 @@
 #include "check.h"
 #include "core/conf.h"
 #include "core/tmplset.h"
+#include "lib/jwt.h"
 #include "lib/limits.h"
+#include "lib/pwhash.h"
 #include "ops.h"
 #include "preflight.h"
 #include "route.h"
@@ -36,6 +38,8 @@ static const struct conf_check sections[] = {
 	{ CONF_DEDUP,		idem_check },
 	{ CONF_CIDR,		ops_cidr_check },
 	{ CONF_REDIS_URL,	redis_check },
+	{ CONF_JWT_KEY,		jwt_conf_check },
+	{ CONF_PWHASH,		pwhash_conf_check },
 };
 
 /* Before the first conf_load: what the loader asks the modules. */

@@ -18,9 +18,7 @@
 #include "confschema.h"
 #include "lib/buf.h"
 #include "lib/jsonerr.h"
-#include "lib/jwt.h"
 #include "lib/limits.h"
-#include "lib/pwhash.h"
 #include "lib/util.h"
 #include "log.h"
 
@@ -622,7 +620,7 @@ load_users(struct conf *c, json_object *u)
 static void
 load_gateway(struct conf *c, json_object *gw)
 {
-	json_object	*v;
+	json_object	*v, *pem;
 
 	if (gw == NULL)
 		return;
@@ -638,9 +636,13 @@ load_gateway(struct conf *c, json_object *gw)
 	}
 	if (json_object_object_get_ex(gw, "public_key", &v)) {
 		c->jwt_key = secret_get(c, "gateway.public_key", v);
-		if (c->jwt_key != NULL && jwt_key_check(c->jwt_key) == -1)
+		pem = c->jwt_key != NULL ?
+		    json_object_new_string(c->jwt_key) : NULL;
+		if (pem != NULL &&
+		    conf_check(CONF_JWT_KEY, pem, NULL, 0) == -1)
 			problem(c, "gateway.public_key: not an RSA public key "
 			    "in PEM");
+		json_object_put(pem);
 	}
 	c->jwt_kid = opt_str(c, gw, "name", "gateway");
 }
@@ -725,8 +727,7 @@ load_console(struct conf *c, json_object *con)
 					problem(c, "console.users: bad name");
 				else if (!json_object_object_get_ex(u,
 				    "password_hash", &v) ||
-				    pwhash_parse(json_object_get_string(v),
-				    NULL) == -1)
+				    conf_check(CONF_PWHASH, v, NULL, 0) == -1)
 					problem(c, "console.users.%s: "
 					    "password_hash is no string of "
 					    "cmsi.fcgi --hash-password", name);

@@ -70,6 +70,8 @@ enum conf_key {
 	CONF_DEDUP,		/* components.*.dedup_window_s */
 	CONF_CIDR,		/* one entry of metrics.allow */
 	CONF_REDIS_URL,		/* redis.url */
+	CONF_JWT_KEY,		/* gateway.public_key, once resolved */
+	CONF_PWHASH,		/* console.users.<name>.password_hash */
 	CONF_KEY__MAX
 };
 

@@ -95,6 +95,20 @@ key_load(const char *pem)
 	return key;
 }
 
+/*
+ * The config's check of gateway.public_key (conf_checks): 0, or -1
+ * when the string is no RSA public key (the loader words the line).
+ */
+int
+jwt_conf_check(json_object *v, char *why, size_t n)
+{
+	if (jwt_key_check(json_object_get_string(v)) == -1) {
+		snprintf(why, n, "not an RSA public key in PEM");
+		return -1;
+	}
+	return 0;
+}
+
 /* Whether pem is an RSA public key the gateway could sign for. */
 int
 jwt_key_check(const char *pem)

@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <time.h>
 
+#include <json-c/json.h>
+
 #include "limits.h"
 
 /* What a verified X-Bkapi-Jwt says about the caller. */
@@ -15,6 +17,7 @@ struct jwt_claims {
 };
 
 int	 jwt_key_check(const char *);
+int	 jwt_conf_check(json_object *, char *, size_t);
 int	 jwt_verify(const char *, const char *, const char *, time_t,
 	    struct jwt_claims *, char *, size_t);
 

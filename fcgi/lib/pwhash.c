@@ -151,3 +151,17 @@ pwhash_verify(const char *pw, size_t n, const char *hash)
 	explicit_bzero(key, sizeof(key));
 	return diff == 0 && n > 0;
 }
+
+/*
+ * The config's check of a console user's password_hash (conf_checks):
+ * 0, or -1 when it is no string pwhash_make could have written.
+ */
+int
+pwhash_conf_check(json_object *v, char *why, size_t n)
+{
+	if (pwhash_parse(json_object_get_string(v), NULL) == -1) {
+		snprintf(why, n, "no string of cmsi.fcgi --hash-password");
+		return -1;
+	}
+	return 0;
+}

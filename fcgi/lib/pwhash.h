@@ -3,6 +3,8 @@
 
 #include <stddef.h>
 
+#include <json-c/json.h>
+
 /*
  * Console passwords: "pbkdf2-sha256$<iterations>$<salt>$<key>", salt and
  * key in base64.  The string names its own algorithm and cost, so the
@@ -24,6 +26,7 @@ struct pwhash {
 
 int	 pwhash_make(const char *, size_t, char *, size_t);
 int	 pwhash_parse(const char *, struct pwhash *);
+int	 pwhash_conf_check(json_object *, char *, size_t);
 int	 pwhash_verify(const char *, size_t, const char *);
 
 #endif /* PWHASH_H */
