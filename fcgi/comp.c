@@ -316,6 +316,8 @@ comp_render(const char *name, json_object *ctx, enum tmpl_esc esc,
     struct reply *rp)
 {
 	struct buf	 b;
+	enum tmpl_fail	 why;
+	char		 say[128];
 
 	buf_init(&b, LIM_RENDER);
 	if (tmplset_get(name) == NULL) {
@@ -324,10 +326,19 @@ comp_render(const char *name, json_object *ctx, enum tmpl_esc esc,
 		comp_component_error(rp);
 		return NULL;
 	}
-	if (tmplset_render(name, ctx, esc, &b) == -1) {
+	if (tmplset_render_why(name, ctx, esc, &b, &why) == -1) {
+		buf_free(&b);
+		if (why != TMPL_FAIL_SIZE) {
+			/* A layout that loops: the operator's to fix. */
+			log_warnx("template %s: stopped: %s", name,
+			    tmpl_fail_say(why, say, sizeof(say)));
+			reply_fail(rp, CODE_COMMON, "The content cannot be laid "
+			    "out by template %s: %s (the rendering limit)",
+			    name, say);
+			return NULL;
+		}
 		log_warnx("template %s: rendering larger than %d bytes", name,
 		    LIM_RENDER);
-		buf_free(&b);
 		reply_fail(rp, CODE_COMMON, "The content, laid out by template "
 		    "%s, is larger than %d bytes (the rendering limit)", name,
 		    LIM_RENDER);

@@ -275,11 +275,21 @@ int
 tmplset_render(const char *name, json_object *ctx, enum tmpl_esc esc,
     struct buf *out)
 {
+	return tmplset_render_why(name, ctx, esc, out, NULL);
+}
+
+/* The same, with why a rendering stopped in *why (may be NULL). */
+int
+tmplset_render_why(const char *name, json_object *ctx, enum tmpl_esc esc,
+    struct buf *out, enum tmpl_fail *why)
+{
 	const struct tmpl	*t = tmplset_get(name);
 
+	if (why != NULL)
+		*why = TMPL_FAIL_NONE;
 	if (t == NULL)
 		return -1;
-	return tmpl_render(t, ctx, esc, partial, NULL, out);
+	return tmpl_render_why(t, ctx, esc, partial, NULL, out, why);
 }
 
 /*
@@ -288,7 +298,7 @@ tmplset_render(const char *name, json_object *ctx, enum tmpl_esc esc,
  */
 int
 tmplset_render_tmpl(const struct tmpl *t, json_object *ctx,
-    enum tmpl_esc esc, struct buf *out)
+    enum tmpl_esc esc, struct buf *out, enum tmpl_fail *why)
 {
-	return tmpl_render(t, ctx, esc, partial, NULL, out);
+	return tmpl_render_why(t, ctx, esc, partial, NULL, out, why);
 }
