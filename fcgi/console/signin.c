@@ -181,15 +181,43 @@ user_known(const struct conf *c, const char *name, const char *via)
 }
 
 /*
+ * What a local user's session is bound to: 32 hex digits of the
+ * SHA-256 of the user's password_hash as the config has it now, so a
+ * changed password (a new salt, whatever the password) ends every
+ * session opened with the old one.  Returns 0, or -1 when name has no
+ * password_hash.
+ */
+static int
+pw_tag(const struct conf *c, const char *name, char out[33])
+{
+	json_object	*v;
+	const char	*h;
+	unsigned char	 md[32];
+
+	if (c->console == NULL ||
+	    !json_object_object_get_ex(c->console, "users", &v) ||
+	    !json_object_object_get_ex(v, name, &v) ||
+	    !json_object_object_get_ex(v, "password_hash", &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return -1;
+	h = json_object_get_string(v);
+	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, h, strlen(h), md) != 0)
+		return -1;
+	cauth_hex(md, 16, out);
+	return 0;
+}
+
+/*
  * The session the request's cookie names, if live: fills rq->user and
- * rq->csrf.  A user removed from the config loses the session at once.
- * Returns 1 when signed in, else 0.
+ * rq->csrf.  A user removed from the config, or whose password_hash
+ * changed, loses the session at once.  Returns 1 when signed in, else
+ * 0.
  */
 int
 cauth_session(struct console_rq *rq)
 {
-	char		 sid[80], path[LIM_PATH];
-	json_object	*doc = NULL, *u, *c, *e, *via;
+	char		 sid[80], path[LIM_PATH], tag[33];
+	json_object	*doc = NULL, *u, *c, *e, *via, *pw;
 	int		 rc = 0;
 
 	if (cauth_cookie(req_env(rq->r, "HTTP_COOKIE"), COOKIE_SID, sid,
@@ -204,7 +232,11 @@ cauth_session(struct console_rq *rq)
 		goto out;
 	if (json_object_get_int64(e) < (long long)time(NULL) ||
 	    !user_known(rq->conf, json_object_get_string(u),
-	    json_object_get_string(via))) {
+	    json_object_get_string(via)) ||
+	    (strcmp(json_object_get_string(via), "local") == 0 &&
+	    (pw_tag(rq->conf, json_object_get_string(u), tag) == -1 ||
+	    !json_object_object_get_ex(doc, "pw", &pw) ||
+	    !secret_eq(json_object_get_string(pw), tag)))) {
 		unlink(path);
 		goto out;
 	}
@@ -253,7 +285,7 @@ session_new(struct console_rq *rq, const char *user, const char *via)
 {
 	json_object	*doc;
 	char		 sid[65], csrf[65], path[LIM_PATH], tmp[LIM_PATH + 16];
-	char		 old[LIM_PATH];
+	char		 old[LIM_PATH], tag[33];
 	const char	*s;
 	int		 rc = -1;
 
@@ -268,6 +300,11 @@ session_new(struct console_rq *rq, const char *user, const char *via)
 	json_object_object_add(doc, "user", json_object_new_string(user));
 	json_object_object_add(doc, "via", json_object_new_string(via));
 	json_object_object_add(doc, "csrf", json_object_new_string(csrf));
+	if (strcmp(via, "local") == 0) {
+		if (pw_tag(rq->conf, user, tag) == -1)
+			goto out;
+		json_object_object_add(doc, "pw", json_object_new_string(tag));
+	}
 	json_object_object_add(doc, "exp", json_object_new_int64(
 	    (long long)time(NULL) + session_minutes(rq->conf) * 60));
 	s = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN);
