@@ -44,4 +44,5 @@ int	 file_replace(const char *, const char *, const void *, size_t,
 const char *jv_str(json_object *);
 json_object *jv_get(json_object *, const char *);
 void	 b64_encode(const void *, size_t, size_t, char **, size_t *);
+int	 url_mask(const char *, int, char *, size_t);
 #endif /* UTIL_H */

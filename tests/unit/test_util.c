@@ -132,6 +132,33 @@ test_b64_lengths(void **state)
 	}
 }
 
+/* Issue 32 row 5: a URL's password masked for showing. */
+static void
+test_url_mask(void **state)
+{
+	char	 m[128];
+
+	(void)state;
+	assert_int_equal(url_mask("http://user:pass@host:3128/x", 0, m,
+	    sizeof(m)), 1);
+	assert_string_equal(m, "http://user:***@host:3128/x");
+	assert_int_equal(url_mask("https://tok@h.example.com/", 0, m,
+	    sizeof(m)), 1);
+	assert_string_equal(m, "https://***@h.example.com/");
+	/* An '@' past the authority is no userinfo. */
+	assert_int_equal(url_mask("https://h.example.com/a?b=c@d", 0, m,
+	    sizeof(m)), 0);
+	assert_string_equal(m, "https://h.example.com/a?b=c@d");
+	/* Without a scheme only where a proxy is meant. */
+	assert_int_equal(url_mask("ops@example.com", 0, m, sizeof(m)), 0);
+	assert_int_equal(url_mask("u:p@proxy:3128", 1, m, sizeof(m)), 1);
+	assert_string_equal(m, "u:***@proxy:3128");
+	assert_int_equal(url_mask("socks5h://u:p:q@proxy", 0, m, sizeof(m)),
+	    1);
+	assert_string_equal(m, "socks5h://u:***@proxy");
+	assert_int_equal(url_mask("http://u:p@h", 0, m, 8), -1);
+}
+
 static void
 test_signature(void **state)
 {
@@ -170,6 +197,7 @@ main(void)
 		cmocka_unit_test(test_b64),
 		cmocka_unit_test(test_b64_lengths),
 		cmocka_unit_test(test_signature),
+		cmocka_unit_test(test_url_mask),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
