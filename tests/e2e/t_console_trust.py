@@ -363,6 +363,48 @@ def row5_masking(c, tmp):
         c.logs(g, secrets)
 
 
+def row3_preview(c, g):
+    """The console's preview of a layout with {{#links}} six deep over
+    40 links answers at once with the limit named, twice at the same
+    time, and the console answers other pages meanwhile."""
+    import threading
+    cookie = signin_raw(g, "admin", PASSWORD)
+    st, hd, page = raw(g, "GET", "/console/template?n=mail/html", cookie=cookie)
+    tok = re.search(r'name="csrf" value="([0-9a-f]{64})"', page).group(1)
+    form = urllib.parse.urlencode({
+        "csrf": tok, "n": "mail/html",
+        "text": "{{#links}}" * 6 + "{{/links}}" * 6,
+        "sample": json.dumps({"links": ["https://e.x/%d" % i for i in range(40)]})}).encode()
+    out = []
+
+    def preview():
+        t0 = time.time()
+        st, hd, body = raw(g, "POST", "/console/template_preview?as=json", form,
+                           cookie=cookie)
+        out.append((time.time() - t0, st, body))
+    ts = [threading.Thread(target=preview) for _ in range(2)]
+    for t in ts:
+        t.start()
+    t0 = time.time()
+    st, hd, page = raw(g, "GET", "/console/components", cookie=cookie)
+    other = time.time() - t0
+    for t in ts:
+        t.join(120)
+    slow = max(x[0] for x in out) if out else 999
+    docs = []
+    for _, st, body in out:
+        try:
+            docs.append(json.loads(body))
+        except ValueError:
+            docs.append({"raw": body[:200]})
+    c.ok("row 3: two looping previews answer in %.2f s, naming the limit" % slow,
+         len(docs) == 2 and slow < 10 and all(
+             d.get("ok") is False and "steps of work" in d.get("error", "")
+             for d in docs), docs)
+    c.ok("row 3: the console answers another page meanwhile (%.2f s)" % other,
+         st == 200 and other < 10, st)
+
+
 def main():
     c = Checker()
     h = hash_password(PASSWORD)
@@ -377,6 +419,7 @@ def main():
         row5_masking(c, tmp)
         with harness.Gateway(BUILDDIR, cfg) as g:
             row4_sessions(c, g)
+            row3_preview(c, g)
             if not os.environ.get("CMSI_QUICK"):
                 row2_spray(c, g)
             c.logs(g, [PASSWORD, PASSWORD2])
