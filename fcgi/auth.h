@@ -24,6 +24,7 @@ int		 auth_check(const struct conf *, const struct req *,
 int		 auth_login_user(const struct conf *, const char *,
 		    const char *, char *, size_t);
 int		 auth_signature(const char *, const char *, char *, size_t);
-int		 auth_signature256(const char *, const char *, char *, size_t);
+int		 auth_signature256(const char *, const char *, char *,
+		    size_t);
 
 #endif /* AUTH_H */

@@ -332,9 +332,9 @@ comp_render(const char *name, json_object *ctx, enum tmpl_esc esc,
 			/* A layout that loops: the operator's to fix. */
 			log_warnx("template %s: stopped: %s", name,
 			    tmpl_fail_say(why, say, sizeof(say)));
-			reply_fail(rp, CODE_COMMON, "The content cannot be laid "
-			    "out by template %s: %s (the rendering limit)",
-			    name, say);
+			reply_fail(rp, CODE_COMMON, "The content cannot be "
+			    "laid out by template %s: %s (the rendering "
+			    "limit)", name, say);
 			return NULL;
 		}
 		log_warnx("template %s: rendering larger than %d bytes", name,

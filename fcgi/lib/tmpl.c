@@ -134,7 +134,7 @@ struct rstate {
 	size_t		 indlen;
 	size_t		 indcap;
 	int		 pending;	/* at line start, ind not written */
-	size_t		 work;		/* steps taken, to LIM_TMPL_WORK */
+	size_t		 work;		/* steps taken, up to LIM_TMPL_WORK */
 	enum tmpl_fail	 fail;		/* why rendering stopped */
 };
 

@@ -178,12 +178,14 @@ test_signature(void **state)
 	assert_int_equal(auth_signature256("demo-secret",
 	    "POST/api/c/compapi/cmsi/send_mail/?bk_app_code=demo&bk_nonce=5&"
 	    "bk_timestamp=1700000000&data={\"a\": 1}", sig, sizeof(sig)), 0);
-	assert_string_equal(sig, "oNc7/wIqlN7PHWCZ8JKwM5C5gKqTiIXi7T6f3nZQdQM=");
+	assert_string_equal(sig,
+	    "oNc7/wIqlN7PHWCZ8JKwM5C5gKqTiIXi7T6f3nZQdQM=");
 	assert_int_equal(auth_signature256("\xe5\xaf\x86\xe9\x92\xa5-2025",
 	    "GET/api/c/compapi/v2/cmsi/get_msg_type/?bk_app_code=demo&"
 	    "bk_nonce=2147483647&bk_timestamp=1735689600&bk_username=admin",
 	    sig, sizeof(sig)), 0);
-	assert_string_equal(sig, "xHFFPABBkQk0C1/ixO6vyBmIm419RcH8vS0oKDQUFkw=");
+	assert_string_equal(sig,
+	    "xHFFPABBkQk0C1/ixO6vyBmIm419RcH8vS0oKDQUFkw=");
 	assert_int_equal(auth_signature256("k", "m", sig, 44), -1);
 }
 
