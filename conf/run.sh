@@ -4,7 +4,16 @@ set -eu
 builddir=$1 port=$2 conf=$3
 top=$(pwd)
 case $conf in /*) ;; *) conf="$top/$conf" ;; esac
-base="$top/var/run"
+# Runtime files (sockets, pid, lighttpd.conf, logs) per port: two make
+# run from one checkout on two ports must not share sockets, or each
+# answers with the other's config.  One already on this port is left
+# alone.
+case $port in ''|*[!0-9]*) echo "run.sh: PORT must be a number, not '$port'" >&2; exit 2 ;; esac
+base="$top/var/run/$port"
+if [ -f "$base/lighttpd.pid" ] && kill -0 "$(cat "$base/lighttpd.pid")" 2>/dev/null; then
+	echo "run.sh: a make run on port $port is running already (pid $(cat "$base/lighttpd.pid")); stop it or choose another PORT" >&2
+	exit 1
+fi
 mkdir -p "$base/htdocs" "$base/tmp"
 "$top/$builddir/cmsi.fcgi" -t -c "$conf"
 sed -e "s|@BASE@|$base|g" -e "s|@PORT@|$port|g" \

@@ -98,20 +98,23 @@ cred2(json_object *creds, const char *a, const char *b)
 }
 
 /*
- * base64(HMAC-SHA1(secret, msg)) into out.  Returns 0 or -1.
+ * base64(HMAC(secret, msg)) into out, with SHA-1 (ESB and its SDK up
+ * to 2021) or SHA-256 (the SDK of 2025).  Returns 0 or -1.
  */
-int
-auth_signature(const char *secret, const char *msg, char *out, size_t outsz)
+static int
+sign_with(gnutls_mac_algorithm_t alg, const char *secret, const char *msg,
+    char *out, size_t outsz)
 {
-	unsigned char	 mac[20];
+	unsigned char	 mac[32];
 	gnutls_datum_t	 in, b64 = { NULL, 0 };
 	int		 rc = -1;
 
-	if (gnutls_hmac_fast(GNUTLS_MAC_SHA1, secret, strlen(secret), msg,
-	    strlen(msg), mac) < 0)
+	if (gnutls_hmac_get_len(alg) > sizeof(mac) ||
+	    gnutls_hmac_fast(alg, secret, strlen(secret), msg, strlen(msg),
+	    mac) < 0)
 		return -1;
 	in.data = mac;
-	in.size = sizeof(mac);
+	in.size = gnutls_hmac_get_len(alg);
 	if (gnutls_base64_encode2(&in, &b64) < 0)
 		return -1;
 	if (b64.size < outsz) {
@@ -121,6 +124,19 @@ auth_signature(const char *secret, const char *msg, char *out, size_t outsz)
 	}
 	gnutls_free(b64.data);
 	return rc;
+}
+
+int
+auth_signature(const char *secret, const char *msg, char *out, size_t outsz)
+{
+	return sign_with(GNUTLS_MAC_SHA1, secret, msg, out, outsz);
+}
+
+int
+auth_signature256(const char *secret, const char *msg, char *out,
+    size_t outsz)
+{
+	return sign_with(GNUTLS_MAC_SHA256, secret, msg, out, outsz);
 }
 
 static int
@@ -158,8 +174,12 @@ signed_path(const struct req *r, char *path, size_t pathsz)
 		(void)str_copy(path, r->path, pathsz);
 }
 
+/* base64 of a 32-byte SHA-256 MAC, with its one '=' of padding */
+#define SIG256_LEN	44
+
 /*
- * Signature mode (contract 3.3): nonce, timestamp, then HMAC-SHA1 over
+ * Signature mode (contract 3.3): nonce, timestamp, then HMAC-SHA1 (or
+ * HMAC-SHA256) over
  * METHOD PATH?k=v&... with the query keys sorted, the signature key
  * left out and, for POST, data=<raw body> added.  Beyond ESB, which
  * took any future timestamp and never remembered a nonce: the
@@ -172,6 +192,7 @@ auth_check_signature(const struct conf *c, const struct req *r,
     struct reply *rp)
 {
 	const char	*keys[256], *given;
+	int		(*sign)(const char *, const char *, char *, size_t);
 	struct buf	 msg;
 	char		 want[64], path[LIM_PATH], once[128];
 	long long	 n, ts, now = (long long)time(NULL);
@@ -244,7 +265,16 @@ auth_check_signature(const struct conf *c, const struct req *r,
 	}
 	json_object_object_get_ex(r->qparams, sigkey, &v);
 	given = json_object_get_string(v);
-	if (msg.over || auth_signature(secret, msg.ptr != NULL ? msg.ptr : "",
+	/*
+	 * The algorithm is told by the signature's length: 28 base64
+	 * characters are a SHA-1 MAC, 44 a SHA-256 one.  The string
+	 * signed is the same for both, and so are the replay rules.
+	 */
+	if (strlen(given) == SIG256_LEN)
+		sign = auth_signature256;
+	else
+		sign = auth_signature;
+	if (msg.over || sign(secret, msg.ptr != NULL ? msg.ptr : "",
 	    want, sizeof(want)) == -1 || !secret_eq(given, want)) {
 		reply_fail(rp, CODE_COMMON, "Signature [bk_signature] "
 		    "verification failed, please provide valid parameters "

@@ -26,5 +26,7 @@ int		 auth_request(const struct conf *, int, const struct req *,
 int		 auth_login_user(const struct conf *, const char *,
 		    const char *, char *, size_t);
 int		 auth_signature(const char *, const char *, char *, size_t);
+int		 auth_signature256(const char *, const char *, char *,
+		    size_t);
 
 #endif /* AUTH_H */

@@ -64,7 +64,8 @@ param_str(json_object *params, const char *k)
 
 static int
 render(const char *name, const char *part, json_object *ctx,
-    enum tmpl_esc esc, json_object *params, const char *slot)
+    enum tmpl_esc esc, json_object *params, const char *slot,
+    enum tmpl_fail *why)
 {
 	struct buf	 b;
 	char		 tname[LIM_NAME * 2 + 32];
@@ -74,7 +75,7 @@ render(const char *name, const char *part, json_object *ctx,
 	if (tmplset_get(tname) == NULL)
 		return 1;
 	buf_init(&b, LIM_RENDER);
-	rc = tmplset_render(tname, ctx, esc, &b);
+	rc = tmplset_render_why(tname, ctx, esc, &b, why);
 	if (rc == 0)
 		put(params, slot, b.ptr != NULL ? b.ptr : "");
 	buf_free(&b);
@@ -93,6 +94,8 @@ named_apply(const char *component, json_object *params, struct reply *rp)
 	char		 tname[LIM_NAME * 2 + 32];
 	size_t		 i;
 	int		 html;
+	enum tmpl_fail	 why = TMPL_FAIL_NONE;
+	char		 say[128];
 
 	if (!json_object_object_get_ex(params, "template", &t) || t == NULL)
 		return 0;
@@ -129,11 +132,12 @@ named_apply(const char *component, json_object *params, struct reply *rp)
 	if (body_format != NULL && strcmp(body_format, "Text") == 0)
 		html = 0;
 	if ((slots[i].title != NULL && render(name, "title", ctx,
-	    TMPL_ESC_HEADER, params, slots[i].title) == -1) ||
+	    TMPL_ESC_HEADER, params, slots[i].title, &why) == -1) ||
 	    render(name, "content", ctx, html ? TMPL_ESC_HTML :
-	    TMPL_ESC_NONE, params, slots[i].content) == -1) {
-		reply_fail(rp, CODE_COMMON, "Template [%s] failed to render",
-		    name);
+	    TMPL_ESC_NONE, params, slots[i].content, &why) == -1) {
+		reply_fail(rp, CODE_COMMON, "Template [%s] failed to render: "
+		    "%s (the rendering limit)", name,
+		    tmpl_fail_say(why, say, sizeof(say)));
 		return -1;
 	}
 	return 0;

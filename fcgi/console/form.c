@@ -351,15 +351,19 @@ secret_name(const char *k)
 }
 
 /*
- * Replaces every literal secret in a config document with "******",
- * for showing an old version: any string under a key that names a
- * secret (apps' secrets, password hashes, SMTP passwords, app keys,
- * tokens).  References ({"file"}, {"env"}) stay: they are no secret.
+ * Replaces every secret in a config document with "******", for
+ * showing a version (History, a diff): whatever is under a key that
+ * names a secret (apps' secrets, password hashes, SMTP passwords, app
+ * keys, tokens), be it a string, a number, a reference object or
+ * anything else; and in every other string, the password of a URL's
+ * userinfo (upstream.proxy as http://user:pass@host, a dest_url).
  */
 void
 cform_redact(json_object *v, const char *key)
 {
+	char	 m[LIM_URL];
 	size_t	 i;
+	int	 r;
 
 	if (json_object_is_type(v, json_type_array)) {
 		for (i = 0; i < json_object_array_length(v); i++)
@@ -369,12 +373,24 @@ cform_redact(json_object *v, const char *key)
 	if (!json_object_is_type(v, json_type_object))
 		return;
 	json_object_object_foreach(v, k, sub) {
-		if (secret_name(k) && (json_object_is_type(sub,
-		    json_type_string) || json_object_is_type(sub,
-		    json_type_int)))
+		if (secret_name(k) && sub != NULL &&
+		    !json_object_is_type(sub, json_type_null) &&
+		    !(json_object_is_type(sub, json_type_string) &&
+		    json_object_get_string_len(sub) == 0))
 			json_object_object_add(v, k,
 			    json_object_new_string("******"));
-		else
+		else if (json_object_is_type(sub, json_type_string)) {
+			/*
+			 * A proxy may come without a scheme; a URL too
+			 * long to mask is hidden whole.
+			 */
+			r = url_mask(json_object_get_string(sub),
+			    strcmp(k, "proxy") == 0, m, sizeof(m));
+			if (r != 0)
+				json_object_object_add(v, k,
+				    json_object_new_string(r == 1 ? m :
+				    "******"));
+		} else
 			cform_redact(sub, k);
 	}
 	(void)key;

@@ -319,6 +319,125 @@ comps_of(json_object *doc, const char *tenant, int create)
 	return v;
 }
 
+/* The message beside a secret whose destination changed under it. */
+#define AGAIN_EN	"type the password again: the server changed"
+#define AGAIN_ZH	"服务器已更改，请重新输入密码"
+
+/* Whether the array changed names key. */
+static int
+changed_has(json_object *changed, const char *key)
+{
+	size_t	 i;
+
+	for (i = 0; i < json_object_array_length(changed); i++)
+		if (strcmp(json_object_get_string(
+		    json_object_array_get_idx(changed, i)), key) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * A URL with a password is shown masked (http://user:***@host/); sent
+ * back unchanged, the form's value stands for the stored URL.  A
+ * masked password under any other scheme, user, host, port or path is
+ * refused beside its field: the stored password would go to a place
+ * it was not stored for.  Edits form in place; problems go to errs.
+ */
+static void
+unmask_urls(json_object *schema, json_object *sec, json_object *form,
+    json_object *errs, int zh)
+{
+	json_object	*props, *v;
+	const char	*typed, *stored;
+	char		 m[LIM_URL];
+
+	if (!json_object_object_get_ex(schema, "properties", &props))
+		return;
+	json_object_object_foreach(props, key, p) {
+		if (!json_object_object_get_ex(p, "x-input", &v) ||
+		    strcmp(json_object_get_string(v), "text") != 0 ||
+		    !json_object_object_get_ex(form, key, &v))
+			continue;
+		typed = json_object_get_string(v);
+		stored = conf_str(sec, key);
+		if (url_mask(stored, 0, m, sizeof(m)) == 1 &&
+		    strcmp(typed, m) == 0) {
+			json_object_object_add(form, key,
+			    json_object_new_string(stored));
+			continue;
+		}
+		if (url_mask(typed, 0, m, sizeof(m)) == 1 &&
+		    strcmp(typed, m) == 0)
+			json_object_object_add(errs, key,
+			    json_object_new_string(zh ? AGAIN_ZH : AGAIN_EN));
+	}
+}
+
+/*
+ * A stored secret is only ever sent to the destination it was stored
+ * for.  The config schema says where each secret goes: "x-destination"
+ * lists the keys naming that place (smtp_pwd: smtp_host, smtp_port,
+ * smtp_user); a custom component's schema marks its own the same way.
+ * A save that changes one of them and keeps the secret, a literal or
+ * a {"file"}/{"env"} reference alike, is refused beside the secret:
+ * the operator types it again (or clears it).  Returns the problems
+ * added to errs.
+ */
+static int
+secrets_stay(json_object *schema, json_object *nsec, json_object *form,
+    json_object *changed, json_object *errs, int zh)
+{
+	json_object	*props, *dest, *v;
+	size_t		 i;
+	int		 n = 0;
+
+	if (!json_object_object_get_ex(schema, "properties", &props))
+		return 0;
+	json_object_object_foreach(props, key, p) {
+		/* Typed on this page, even the same again, is not kept. */
+		if (!json_object_object_get_ex(p, "x-destination", &dest) ||
+		    !json_object_is_type(dest, json_type_array) ||
+		    changed_has(changed, key) ||
+		    (json_object_object_get_ex(form, key, &v) &&
+		    json_object_get_string_len(v) > 0) ||
+		    !json_object_object_get_ex(nsec, key, &v) || v == NULL ||
+		    (json_object_is_type(v, json_type_string) &&
+		    json_object_get_string_len(v) == 0))
+			continue;
+		for (i = 0; i < json_object_array_length(dest); i++)
+			if (changed_has(changed, json_object_get_string(
+			    json_object_array_get_idx(dest, i))))
+				break;
+		if (i == json_object_array_length(dest))
+			continue;
+		json_object_object_add(errs, key,
+		    json_object_new_string(zh ? AGAIN_ZH : AGAIN_EN));
+		n++;
+	}
+	return n;
+}
+
+/* The Edit page's text values, with any URL's password masked. */
+static void
+mask_fields(json_object *fields)
+{
+	json_object	*f, *v;
+	char		 m[LIM_URL];
+	size_t		 i;
+	int		 r;
+
+	for (i = 0; i < json_object_array_length(fields); i++) {
+		f = json_object_array_get_idx(fields, i);
+		if (!json_object_object_get_ex(f, "value", &v) ||
+		    !json_object_is_type(v, json_type_string))
+			continue;
+		r = url_mask(json_object_get_string(v), 0, m, sizeof(m));
+		if (r != 0)
+			json_object_object_add(f, "value",
+			    json_object_new_string(r == 1 ? m : ""));
+	}
+}
+
 /*
  * GET edit?c=NAME[&tenant=ID]: the Component Configuration tab.  POST
  * edit: the save.  On a problem the form comes back with what the
@@ -328,7 +447,8 @@ void
 csave_edit(struct console_rq *rq)
 {
 	json_object	*doc = NULL, *schema = NULL, *comps, *sec = NULL,
-			*nsec = NULL, *ctx, *errs = NULL, *changed = NULL;
+			*nsec = NULL, *ctx, *errs = NULL, *changed = NULL,
+			*fields;
 	struct confschema_err	 ce[32];
 	struct buf	 b;
 	const char	*name, *tenant, *out, *notice = NULL;
@@ -388,19 +508,22 @@ csave_edit(struct console_rq *rq)
 	else
 		nsec = json_object_new_object();
 	changed = json_object_new_array();
-	if (cform_apply(schema, nsec, rq->form, changed) == 0) {
+	errs = json_object_new_object();
+	unmask_urls(schema, sec, rq->form, errs, rq->zh);
+	if (cform_apply(schema, nsec, rq->form, changed) == 0 &&
+	    json_object_object_length(errs) == 0) {
 		snprintf(page, sizeof(page), "edit?c=%s&tenant=%s&saved=0",
 		    name, tenant);
 		page_redirect(rq, page);
 		goto out;
 	}
+	(void)secrets_stay(schema, nsec, rq->form, changed, errs, rq->zh);
 	n = confschema_check(rq->conf->schemas_dir, name, nsec, ce,
 	    sizeof(ce) / sizeof(ce[0]));
-	if (n != 0) {
-		errs = json_object_new_object();
-		for (i = 0; i < n || (n == -1 && i == 0); i++)
-			json_object_object_add(errs, ce[i].key[0] != '\0' ?
-			    ce[i].key : "", json_object_new_string(ce[i].msg));
+	for (i = 0; i < n || (n == -1 && i == 0); i++)
+		json_object_object_add(errs, ce[i].key[0] != '\0' ?
+		    ce[i].key : "", json_object_new_string(ce[i].msg));
+	if (json_object_object_length(errs) > 0) {
 		notice = page_str(rq, "invalid");
 		status = 422;
 		goto show;
@@ -433,8 +556,10 @@ show:
 	json_object_object_add(ctx, "tenant", json_object_new_string(tenant));
 	json_object_object_add(ctx, "version", json_object_new_string(
 	    version));
-	json_object_object_add(ctx, "fields", cform_fields(schema, sec,
-	    post ? rq->form : NULL, errs, rq->zh));
+	fields = cform_fields(schema, sec, post ? rq->form : NULL, errs,
+	    rq->zh);
+	mask_fields(fields);
+	json_object_object_add(ctx, "fields", fields);
 	json_object_object_add(ctx, "inherited", json_object_new_boolean(
 	    *tenant != '\0' && sec == NULL));
 	if (!post && strcmp(page_param(rq, "saved"), "1") == 0)

@@ -38,6 +38,15 @@
 #define THROTTLE_BASE	30	/* seconds of the first lock-out */
 #define THROTTLE_MAX	3600	/* longest lock-out */
 #define THROTTLE_KEEP	86400	/* a failure is forgotten after a day */
+/*
+ * entries in throttle.json: each is at most 72 bytes of JSON (a 32-digit
+ * key, a count, a time, an 8-digit address), so they fit LIM_THROTTLE
+ */
+#define THROTTLE_ENTRIES	(LIM_THROTTLE / 72)
+/* names and its own count one address may have in the file */
+#define THROTTLE_PER_ADDR	32
+/* a count stops here, so an entry keeps its size */
+#define THROTTLE_FAILS_MAX	999999
 #define SESSION_MIN	480	/* default session_minutes */
 
 void
@@ -172,15 +181,43 @@ user_known(const struct conf *c, const char *name, const char *via)
 }
 
 /*
+ * What a local user's session is bound to: 32 hex digits of the
+ * SHA-256 of the user's password_hash as the config has it now, so a
+ * changed password (a new salt, whatever the password) ends every
+ * session opened with the old one.  Returns 0, or -1 when name has no
+ * password_hash.
+ */
+static int
+pw_tag(const struct conf *c, const char *name, char out[33])
+{
+	json_object	*v;
+	const char	*h;
+	unsigned char	 md[32];
+
+	if (c->console == NULL ||
+	    !json_object_object_get_ex(c->console, "users", &v) ||
+	    !json_object_object_get_ex(v, name, &v) ||
+	    !json_object_object_get_ex(v, "password_hash", &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return -1;
+	h = json_object_get_string(v);
+	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, h, strlen(h), md) != 0)
+		return -1;
+	cauth_hex(md, 16, out);
+	return 0;
+}
+
+/*
  * The session the request's cookie names, if live: fills rq->user and
- * rq->csrf.  A user removed from the config loses the session at once.
- * Returns 1 when signed in, else 0.
+ * rq->csrf.  A user removed from the config, or whose password_hash
+ * changed, loses the session at once.  Returns 1 when signed in, else
+ * 0.
  */
 int
 cauth_session(struct console_rq *rq)
 {
-	char		 sid[80], path[LIM_PATH];
-	json_object	*doc = NULL, *u, *c, *e, *via;
+	char		 sid[80], path[LIM_PATH], tag[33];
+	json_object	*doc = NULL, *u, *c, *e, *via, *pw;
 	int		 rc = 0;
 
 	if (cauth_cookie(req_env(rq->r, "HTTP_COOKIE"), COOKIE_SID, sid,
@@ -195,7 +232,11 @@ cauth_session(struct console_rq *rq)
 		goto out;
 	if (json_object_get_int64(e) < (long long)time(NULL) ||
 	    !user_known(rq->conf, json_object_get_string(u),
-	    json_object_get_string(via))) {
+	    json_object_get_string(via)) ||
+	    (strcmp(json_object_get_string(via), "local") == 0 &&
+	    (pw_tag(rq->conf, json_object_get_string(u), tag) == -1 ||
+	    !json_object_object_get_ex(doc, "pw", &pw) ||
+	    !secret_eq(json_object_get_string(pw), tag)))) {
 		unlink(path);
 		goto out;
 	}
@@ -244,7 +285,7 @@ session_new(struct console_rq *rq, const char *user, const char *via)
 {
 	json_object	*doc;
 	char		 sid[65], csrf[65], path[LIM_PATH], tmp[LIM_PATH + 16];
-	char		 old[LIM_PATH];
+	char		 old[LIM_PATH], tag[33];
 	const char	*s;
 	int		 rc = -1;
 
@@ -259,6 +300,11 @@ session_new(struct console_rq *rq, const char *user, const char *via)
 	json_object_object_add(doc, "user", json_object_new_string(user));
 	json_object_object_add(doc, "via", json_object_new_string(via));
 	json_object_object_add(doc, "csrf", json_object_new_string(csrf));
+	if (strcmp(via, "local") == 0) {
+		if (pw_tag(rq->conf, user, tag) == -1)
+			goto out;
+		json_object_object_add(doc, "pw", json_object_new_string(tag));
+	}
 	json_object_object_add(doc, "exp", json_object_new_int64(
 	    (long long)time(NULL) + session_minutes(rq->conf) * 60));
 	s = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN);
@@ -294,26 +340,111 @@ cauth_csrf_ok(struct console_rq *rq)
 }
 
 /*
+ * A throttle key as stored: 32 hex digits of the SHA-256 of "u:NAME" or
+ * "a:ADDR", so every entry has the same small size whatever name a
+ * guesser makes up (a name of control characters once took 6 bytes of
+ * JSON per byte).  by gets 8 hex digits of the address's own, to count
+ * what one address added.  Returns 0 or -1.
+ */
+static int
+throttle_key(const char *key, char out[33])
+{
+	unsigned char	 md[32];
+
+	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, key, strlen(key), md) != 0)
+		return -1;
+	cauth_hex(md, 16, out);
+	return 0;
+}
+
+/* Seconds key's lock-out has left, 0 when it is not locked. */
+static long
+throttle_left(json_object *e, time_t now)
+{
+	int64_t	 fails, last;
+	long	 lock, left;
+
+	fails = json_object_get_int64(json_object_array_get_idx(e, 0));
+	last = json_object_get_int64(json_object_array_get_idx(e, 1));
+	if (fails < THROTTLE_FREE)
+		return 0;
+	lock = THROTTLE_BASE;
+	while (lock < THROTTLE_MAX && fails-- > THROTTLE_FREE)
+		lock *= 2;
+	if (lock > THROTTLE_MAX)
+		lock = THROTTLE_MAX;
+	left = (long)(last + lock - now);
+	return left > 0 ? left : 0;
+}
+
+/*
+ * Room for one more entry, recorded for the address by: the file holds
+ * at most THROTTLE_ENTRIES, one address may have added at most
+ * THROTTLE_PER_ADDR of them, and only entries not locked out now are
+ * given up for it, the oldest first.  An active lock is never dropped:
+ * when only locks are left the new entry is not made (the address's own
+ * count still rises, and locks it).  Returns 1 when there is room.
+ */
+static int
+throttle_room(json_object *doc, const char *by, time_t now)
+{
+	json_object	*b;
+	const char	*oldest;
+	int64_t		 when, t;
+	size_t		 mine = 0;
+
+	json_object_object_foreach(doc, k, v) {
+		(void)k;
+		b = json_object_array_get_idx(v, 2);
+		if (b != NULL && strcmp(json_object_get_string(b), by) == 0)
+			mine++;
+	}
+	if (mine >= THROTTLE_PER_ADDR)
+		return 0;
+	while (json_object_object_length(doc) >= THROTTLE_ENTRIES) {
+		oldest = NULL;
+		when = 0;
+		json_object_object_foreach(doc, k2, v2) {
+			if (throttle_left(v2, now) > 0)
+				continue;
+			t = json_object_get_int64(json_object_array_get_idx(v2,
+			    1));
+			if (oldest == NULL || t < when) {
+				oldest = k2;
+				when = t;
+			}
+		}
+		if (oldest == NULL)
+			return 0;
+		json_object_object_del(doc, oldest);
+	}
+	return 1;
+}
+
+/*
  * Failed sign-ins, shared by all workers: <state_dir>/console/
- * throttle.json, {"u:NAME" or "a:ADDR": [failures, last]}, under
- * flock.  op 0 only asks, 1 records a failure, 2 forgets both keys
- * (a good sign-in).  Returns 1 with *wait seconds when ukey or akey is
- * locked out, 0 when not, -1 when the file cannot be used.
+ * throttle.json, {"<key hash>": [failures, last, "<address hash>"]},
+ * under flock.  op 0 only asks, 1 records a failure, 2 forgets both
+ * keys (a good sign-in).  Returns 1 with *wait seconds when ukey or
+ * akey is locked out, 0 when not, -1 when the file cannot be used.
  */
 int
 cauth_throttle(const char *path, const char *ukey, const char *akey, int op,
     long *wait)
 {
 	json_object	*doc = NULL, *e;
-	const char	*keys[2] = { ukey, akey }, *s;
-	char		 buf[LIM_THROTTLE + 1];
+	const char	*keys[2] = { akey, ukey }, *s;
+	char		 buf[LIM_THROTTLE + 1], hk[33], by[33];
 	ssize_t		 n;
 	time_t		 now = time(NULL);
-	long		 lock, left;
+	long		 left;
 	int		 fd, i, rc = 0;
-	int64_t		 fails, last;
+	int64_t		 fails;
 
 	*wait = 0;
+	if (throttle_key(akey != NULL ? akey : "a:-", by) == -1)
+		return -1;
+	by[8] = '\0';
 	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd == -1 || flock(fd, LOCK_EX) == -1) {
 		if (fd != -1)
@@ -329,62 +460,60 @@ cauth_throttle(const char *path, const char *ukey, const char *akey, int op,
 		json_object_put(doc);
 		doc = json_object_new_object();
 	}
-	/* Forget old failures, so the file stays small. */
+	/* Forget old failures and what is not ours to read. */
 	json_object_object_foreach(doc, k, v) {
-		if (now - json_object_get_int64(json_object_array_get_idx(v,
+		if (strlen(k) != 32 ||
+		    !json_object_is_type(v, json_type_array) ||
+		    json_object_array_length(v) != 3 ||
+		    now - json_object_get_int64(json_object_array_get_idx(v,
 		    1)) > THROTTLE_KEEP)
 			json_object_object_del(doc, k);
 	}
 	for (i = 0; i < 2; i++) {
 		if (keys[i] == NULL)
 			continue;
+		if (throttle_key(keys[i], hk) == -1) {
+			rc = -1;
+			break;
+		}
 		if (op == 2) {
-			json_object_object_del(doc, keys[i]);
+			json_object_object_del(doc, hk);
 			continue;
 		}
-		fails = last = 0;
-		if (json_object_object_get_ex(doc, keys[i], &e)) {
-			fails = json_object_get_int64(
-			    json_object_array_get_idx(e, 0));
-			last = json_object_get_int64(
-			    json_object_array_get_idx(e, 1));
+		if (json_object_object_get_ex(doc, hk, &e) &&
+		    (left = throttle_left(e, now)) > 0) {
+			rc = 1;
+			if (left > *wait)
+				*wait = left;
 		}
-		if (fails >= THROTTLE_FREE) {
-			lock = THROTTLE_BASE;
-			while (lock < THROTTLE_MAX && fails-- > THROTTLE_FREE)
-				lock *= 2;
-			if (lock > THROTTLE_MAX)
-				lock = THROTTLE_MAX;
-			left = (long)(last + lock - now);
-			if (left > 0) {
-				rc = 1;
-				if (left > *wait)
-					*wait = left;
-			}
+		if (op != 1)
+			continue;
+		if (!json_object_object_get_ex(doc, hk, &e)) {
+			if (!throttle_room(doc, by, now))
+				continue;
+			e = json_object_new_array();
+			json_object_array_add(e, json_object_new_int64(0));
+			json_object_array_add(e, json_object_new_int64(0));
+			json_object_array_add(e, json_object_new_string(by));
+			json_object_object_add(doc, hk, e);
 		}
-		if (op == 1) {
-			if (!json_object_object_get_ex(doc, keys[i], &e)) {
-				e = json_object_new_array();
-				json_object_array_add(e,
-				    json_object_new_int64(0));
-				json_object_array_add(e,
-				    json_object_new_int64(0));
-				json_object_object_add(doc, keys[i], e);
-			}
-			json_object_array_put_idx(e, 0, json_object_new_int64(
-			    json_object_get_int64(json_object_array_get_idx(e,
-			    0)) + 1));
-			json_object_array_put_idx(e, 1,
-			    json_object_new_int64((int64_t)now));
-		}
+		fails = json_object_get_int64(json_object_array_get_idx(e, 0));
+		if (fails < THROTTLE_FAILS_MAX)
+			fails++;
+		json_object_array_put_idx(e, 0, json_object_new_int64(fails));
+		json_object_array_put_idx(e, 1,
+		    json_object_new_int64((int64_t)now));
 	}
-	if (op != 0) {
+	if (op != 0 && rc != -1) {
 		s = json_object_to_json_string_ext(doc,
 		    JSON_C_TO_STRING_PLAIN);
-		/* Over the cap (a spray of names): start again. */
+		/*
+		 * THROTTLE_ENTRIES entries of fixed size fit: never
+		 * reached, and never a reason to drop the locks.
+		 */
 		if (strlen(s) > LIM_THROTTLE)
-			s = "{}";
-		if (ftruncate(fd, 0) == -1 ||
+			rc = -1;
+		else if (ftruncate(fd, 0) == -1 ||
 		    pwrite(fd, s, strlen(s), 0) != (ssize_t)strlen(s))
 			rc = -1;
 	}

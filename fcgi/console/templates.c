@@ -287,6 +287,7 @@ render(struct console_rq *rq, const struct ctmpl_ref *ref,
 {
 	struct tmpl	*t = NULL;
 	json_object	*ctx = NULL;
+	enum tmpl_fail	 fail;
 	int		 rc = -1;
 
 	if (len > LIM_TMPL_SAVE) {
@@ -301,9 +302,12 @@ render(struct console_rq *rq, const struct ctmpl_ref *ref,
 		snprintf(why, whysz, "%s", page_str(rq, "tmpl_bad_sample"));
 		goto out;
 	}
-	if (tmplset_render_tmpl(t, ctx, ref->kind->esc, out) == -1) {
-		snprintf(why, whysz, "the rendering passes %d bytes or nests "
-		    "deeper than %d", LIM_PAGE, LIM_TMPL_DEPTH);
+	if (tmplset_render_tmpl(t, ctx, ref->kind->esc, out, &fail) == -1) {
+		if (fail == TMPL_FAIL_SIZE)
+			snprintf(why, whysz, "the rendering passes %d bytes",
+			    LIM_PAGE);
+		else
+			(void)tmpl_fail_say(fail, why, whysz);
 		goto out;
 	}
 	rc = 0;

@@ -276,11 +276,21 @@ int
 tmplset_render(const char *name, json_object *ctx, enum tmpl_esc esc,
     struct buf *out)
 {
+	return tmplset_render_why(name, ctx, esc, out, NULL);
+}
+
+/* The same, with why a rendering stopped in *why (may be NULL). */
+int
+tmplset_render_why(const char *name, json_object *ctx, enum tmpl_esc esc,
+    struct buf *out, enum tmpl_fail *why)
+{
 	const struct tmpl	*t = tmplset_get(name);
 
+	if (why != NULL)
+		*why = TMPL_FAIL_NONE;
 	if (t == NULL)
 		return -1;
-	return tmpl_render(t, ctx, esc, partial, NULL, out);
+	return tmpl_render_why(t, ctx, esc, partial, NULL, out, why);
 }
 
 /*
@@ -289,9 +299,9 @@ tmplset_render(const char *name, json_object *ctx, enum tmpl_esc esc,
  */
 int
 tmplset_render_tmpl(const struct tmpl *t, json_object *ctx,
-    enum tmpl_esc esc, struct buf *out)
+    enum tmpl_esc esc, struct buf *out, enum tmpl_fail *why)
 {
-	return tmpl_render(t, ctx, esc, partial, NULL, out);
+	return tmpl_render_why(t, ctx, esc, partial, NULL, out, why);
 }
 
 /*
@@ -306,6 +316,8 @@ tmplset_layout(const char *name, json_object *ctx, enum tmpl_esc esc,
     struct reply *rp)
 {
 	struct buf	 b;
+	enum tmpl_fail	 why;
+	char		 say[128];
 
 	buf_init(&b, LIM_RENDER);
 	if (tmplset_get(name) == NULL) {
@@ -314,10 +326,19 @@ tmplset_layout(const char *name, json_object *ctx, enum tmpl_esc esc,
 		reply_component_error(rp);
 		return NULL;
 	}
-	if (tmplset_render(name, ctx, esc, &b) == -1) {
+	if (tmplset_render_why(name, ctx, esc, &b, &why) == -1) {
+		buf_free(&b);
+		if (why != TMPL_FAIL_SIZE) {
+			/* A layout that loops: the operator's to fix. */
+			log_warnx("template %s: stopped: %s", name,
+			    tmpl_fail_say(why, say, sizeof(say)));
+			reply_fail(rp, CODE_COMMON, "The content cannot be "
+			    "laid out by template %s: %s (the rendering "
+			    "limit)", name, say);
+			return NULL;
+		}
 		log_warnx("template %s: rendering larger than %d bytes", name,
 		    LIM_RENDER);
-		buf_free(&b);
 		reply_fail(rp, CODE_COMMON, "The content, laid out by template "
 		    "%s, is larger than %d bytes (the rendering limit)", name,
 		    LIM_RENDER);

@@ -16,8 +16,10 @@ void		 tmplset_free(void);
 const struct tmpl *tmplset_get(const char *);
 int		 tmplset_render(const char *, json_object *, enum tmpl_esc,
 		    struct buf *);
+int		 tmplset_render_why(const char *, json_object *,
+		    enum tmpl_esc, struct buf *, enum tmpl_fail *);
 int		 tmplset_render_tmpl(const struct tmpl *, json_object *,
-		    enum tmpl_esc, struct buf *);
+		    enum tmpl_esc, struct buf *, enum tmpl_fail *);
 void		 tmplset_watch(const char *);
 int		 tmplset_refresh(void);
 int		 tmplset_touch(const char *);

@@ -54,6 +54,98 @@ blank_from(const char *text, size_t len, size_t off)
 }
 
 /*
+ * What json-c's lenient parser takes that JSON (RFC 8259) does not, at
+ * the first place it occurs in text[0, len): a comment, a comma before
+ * a closing bracket, a quote other than '"', a word other than true,
+ * false and null (Python's False, None, NaN), a raw control character
+ * inside a string.  Other tools, the console's writer among them, would
+ * refuse such a file, so -t refuses it first.  Returns what is wrong
+ * (static text) with *off set, or NULL when the text is strict.
+ */
+static const char *
+lenient_at(const char *text, size_t len, size_t *off)
+{
+	size_t		 i, j, w;
+	unsigned char	 ch;
+
+	for (i = 0; i < len; i++) {
+		ch = (unsigned char)text[i];
+		*off = i;
+		if (ch == '"') {
+			for (i++; i < len && text[i] != '"'; i++) {
+				if ((unsigned char)text[i] < 0x20) {
+					*off = i;
+					return "a control character (a tab or "
+					    "line break) inside a string: "
+					    "write it as \\t or \\n";
+				}
+				if (text[i] == '\\')
+					i++;
+			}
+			continue;
+		}
+		if (ch == '/')
+			return "a comment: JSON has none (use a "
+			    "\"comment\" key where one is allowed)";
+		if (ch == '\'')
+			return "a single quote: JSON strings take \"";
+		if (ch == ',') {
+			j = i + 1 + strspn(text + i + 1, " \t\r\n");
+			if (j < len && (text[j] == '}' || text[j] == ']'))
+				return "a comma before a closing } or ]";
+			continue;
+		}
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')) {
+			for (w = i; w < len && ((text[w] >= 'a' &&
+			    text[w] <= 'z') || (text[w] >= 'A' &&
+			    text[w] <= 'Z')); w++)
+				;
+			if ((w - i == 4 && strncmp(text + i, "true", 4) == 0) ||
+			    (w - i == 5 && strncmp(text + i, "false", 5) ==
+			    0) ||
+			    (w - i == 4 && strncmp(text + i, "null", 4) == 0)) {
+				i = w - 1;
+				continue;
+			}
+			/* An exponent's e sits inside a number. */
+			if (w - i == 1 && (ch == 'e' || ch == 'E') && i > 0 &&
+			    text[i - 1] >= '0' && text[i - 1] <= '9')
+				continue;
+			return "not a JSON word: only true, false and null, "
+			    "in lower case, go unquoted";
+		}
+	}
+	return NULL;
+}
+
+/*
+ * The rest json-c's strict mode knows (a leading zero, a number cut
+ * short, bytes that are not UTF-8), for what lenient_at lets by.
+ */
+static const char *
+strict_at(const char *text, size_t len, size_t *off)
+{
+	json_tokener		*tok;
+	json_object		*doc;
+	enum json_tokener_error	 e;
+
+	tok = json_tokener_new();
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
+	    JSON_TOKENER_VALIDATE_UTF8);
+	doc = json_tokener_parse_ex(tok, text, (int)len);
+	e = json_tokener_get_error(tok);
+	*off = json_tokener_get_parse_end(tok);
+	json_tokener_free(tok);
+	if (doc != NULL) {
+		json_object_put(doc);
+		return NULL;
+	}
+	if (*off > len)
+		*off = len;
+	return json_tokener_error_desc(e);
+}
+
+/*
  * Parses text (len bytes, NUL-terminated) as one JSON object.  Returns
  * it (caller puts), or NULL with the problem in err.
  */
@@ -63,7 +155,8 @@ jsonerr_parse_object(const char *text, size_t len, char *err, size_t errsz)
 	json_tokener		*tok;
 	json_object		*doc;
 	enum json_tokener_error	 e;
-	size_t			 end, line, col;
+	const char		*why;
+	size_t			 end, line, col, off;
 
 	if (len == 0 || blank_from(text, len, 0)) {
 		snprintf(err, errsz, "empty file");
@@ -77,8 +170,21 @@ jsonerr_parse_object(const char *text, size_t len, char *err, size_t errsz)
 	if (end > len)
 		end = len;
 	if (doc == NULL && e == json_tokener_continue) {
+		/*
+		 * An object followed by a comment leaves the tokener
+		 * inside the comment.
+		 */
+		doc = json_tokener_parse(text);
+		if (doc != NULL && json_object_is_type(doc, json_type_object) &&
+		    (why = lenient_at(text, len, &off)) != NULL) {
+			json_object_put(doc);
+			where(text, off, &line, &col);
+			snprintf(err, errsz, "line %zu, column %zu: not "
+			    "strict JSON (%s)", line, col, why);
+			return NULL;
+		}
 		/* A lone number waits for more: whole, it is no object. */
-		if ((doc = json_tokener_parse(text)) != NULL ||
+		if (doc != NULL ||
 		    strncmp(text + strspn(text, " \t\r\n"), "null", 4) == 0) {
 			snprintf(err, errsz, "expected an object, found %s",
 			    type_name(doc));
@@ -109,6 +215,15 @@ jsonerr_parse_object(const char *text, size_t len, char *err, size_t errsz)
 		where(text, end, &line, &col);
 		snprintf(err, errsz, "line %zu, column %zu: text after the "
 		    "end of the object", line, col);
+		json_object_put(doc);
+		return NULL;
+	}
+	if ((why = lenient_at(text, end, &off)) == NULL)
+		why = strict_at(text, end, &off);
+	if (why != NULL) {
+		where(text, off, &line, &col);
+		snprintf(err, errsz, "line %zu, column %zu: not strict JSON "
+		    "(%s)", line, col, why);
 		json_object_put(doc);
 		return NULL;
 	}

@@ -134,6 +134,8 @@ struct rstate {
 	size_t		 indlen;
 	size_t		 indcap;
 	int		 pending;	/* at line start, ind not written */
+	size_t		 work;		/* steps taken, up to LIM_TMPL_WORK */
+	enum tmpl_fail	 fail;		/* why rendering stopped */
 };
 
 static int	render_list(struct rstate *, const struct node *, size_t,
@@ -714,9 +716,12 @@ tmpl_free(struct tmpl *t)
 static int
 put(struct rstate *st, const char *s, size_t n)
 {
-	if (n > LIM_RENDER || st->out->len - st->start > LIM_RENDER - n)
+	if (n > LIM_RENDER || st->out->len - st->start > LIM_RENDER - n ||
+	    buf_add(st->out, s, n) == -1) {
+		st->fail = TMPL_FAIL_SIZE;
 		return -1;
-	return buf_add(st->out, s, n);
+	}
+	return 0;
 }
 
 /* Writes the indentation owed at a line start. */
@@ -1043,6 +1048,16 @@ truthy(json_object *v)
 	}
 }
 
+/* Counts one step of work; 0 once the rendering has had its share. */
+static int
+step(struct rstate *st)
+{
+	if (++st->work <= LIM_TMPL_WORK)
+		return 1;
+	st->fail = TMPL_FAIL_WORK;
+	return 0;
+}
+
 static int
 section(struct rstate *st, const struct node *n, const struct frame *fr)
 {
@@ -1052,11 +1067,18 @@ section(struct rstate *st, const struct node *n, const struct frame *fr)
 
 	if (!truthy(v))
 		return 0;
-	if (++st->depth > LIM_TMPL_DEPTH)
+	if (++st->depth > LIM_TMPL_DEPTH) {
+		st->fail = TMPL_FAIL_DEPTH;
 		return -1;
+	}
 	if (json_object_is_type(v, json_type_array)) {
 		len = json_object_array_length(v);
 		for (i = 0; i < len && rc == 0; i++) {
+			/* An empty body's turns cost too. */
+			if (!step(st)) {
+				rc = -1;
+				break;
+			}
 			st->ctx[st->nctx++] = json_object_array_get_idx(v, i);
 			rc = render_list(st, n->kids, n->nkids, fr);
 			st->nctx--;
@@ -1119,8 +1141,10 @@ expand(struct rstate *st, const struct node *n, const struct frame *fr)
 		t = st->partial(st->arg, json_object_get_string(v));
 	if (t == NULL)
 		return 0;
-	if (++st->depth > LIM_TMPL_DEPTH)
+	if (++st->depth > LIM_TMPL_DEPTH) {
+		st->fail = TMPL_FAIL_DEPTH;
 		return -1;
+	}
 	if (n->mode == IND_NONE && flush(st) == -1)
 		return -1;
 	scope_enter(st, n, saved);
@@ -1151,8 +1175,10 @@ block(struct rstate *st, const struct node *n, const struct frame *fr)
 		}
 	if (arg == NULL)
 		return render_list(st, n->kids, n->nkids, fr);
-	if (++st->depth > LIM_TMPL_DEPTH)
+	if (++st->depth > LIM_TMPL_DEPTH) {
+		st->fail = TMPL_FAIL_DEPTH;
 		return -1;
+	}
 	if (n->mode != IND_LINE && flush(st) == -1)
 		return -1;
 	scope_enter(st, n, saved);
@@ -1172,6 +1198,8 @@ render_list(struct rstate *st, const struct node *kids, size_t nkids,
 
 	for (i = 0; i < nkids; i++) {
 		n = &kids[i];
+		if (!step(st))
+			return -1;
 		switch (n->type) {
 		case N_TEXT:
 			if (put_text(st, n->str, n->len) == -1)
@@ -1218,9 +1246,40 @@ int
 tmpl_render(const struct tmpl *t, json_object *ctx, enum tmpl_esc esc,
     tmpl_partial_fn partial, void *arg, struct buf *out)
 {
+	return tmpl_render_why(t, ctx, esc, partial, arg, out, NULL);
+}
+
+char *
+tmpl_fail_say(enum tmpl_fail f, char *s, size_t sz)
+{
+	switch (f) {
+	case TMPL_FAIL_SIZE:
+		snprintf(s, sz, "larger than %d bytes", LIM_RENDER);
+		break;
+	case TMPL_FAIL_DEPTH:
+		snprintf(s, sz, "sections and partials nested deeper than %d",
+		    LIM_TMPL_DEPTH);
+		break;
+	case TMPL_FAIL_WORK:
+		snprintf(s, sz, "more than %d steps of work (sections nested "
+		    "over long lists)", LIM_TMPL_WORK);
+		break;
+	default:
+		snprintf(s, sz, "failed");
+		break;
+	}
+	return s;
+}
+
+int
+tmpl_render_why(const struct tmpl *t, json_object *ctx, enum tmpl_esc esc,
+    tmpl_partial_fn partial, void *arg, struct buf *out, enum tmpl_fail *why)
+{
 	struct rstate	 st;
 	int		 rc = -1;
 
+	if (why != NULL)
+		*why = TMPL_FAIL_SIZE;
 	if (t == NULL || out == NULL || (unsigned int)esc >= TMPL_ESC__MAX)
 		return -1;
 	memset(&st, 0, sizeof(st));
@@ -1235,6 +1294,8 @@ tmpl_render(const struct tmpl *t, json_object *ctx, enum tmpl_esc esc,
 		goto out;
 	rc = 0;
 out:
+	if (why != NULL)
+		*why = rc == 0 ? TMPL_FAIL_NONE : st.fail;
 	free(st.ind);
 	return rc;
 }

@@ -62,6 +62,18 @@ enum tmpl_esc {
  * U+2029 become one space each, so no value can break a header line.
  */
 
+/* Why a rendering stopped, for the caller's message. */
+enum tmpl_fail {
+	TMPL_FAIL_NONE,
+	/* the output passed LIM_RENDER or the caller's buffer cap */
+	TMPL_FAIL_SIZE,
+	/* sections and partials nested deeper than LIM_TMPL_DEPTH */
+	TMPL_FAIL_DEPTH,
+	/* more than LIM_TMPL_WORK tags and section turns */
+	TMPL_FAIL_WORK,
+	TMPL_FAIL__MAX
+};
+
 struct tmpl;			/* opaque, parsed once */
 
 /*
@@ -80,13 +92,26 @@ struct tmpl	*tmpl_parse(const char *src, size_t len, char *err,
 
 /*
  * Appends the rendering of t against ctx (may be NULL) to out.  Returns
- * 0, or -1 when out passed its cap or sections and partials nested
- * deeper than LIM_TMPL_DEPTH; out then holds a partial rendering that
- * the caller must discard.  partial may be NULL.
+ * 0, or -1 when out passed its cap, sections and partials nested
+ * deeper than LIM_TMPL_DEPTH, or the rendering took more than
+ * LIM_TMPL_WORK steps (every rendering is bounded: a template is
+ * operator input, and a worker must answer); out then holds a partial
+ * rendering that the caller must discard.  partial may be NULL.
  */
 int		 tmpl_render(const struct tmpl *t, json_object *ctx,
 		    enum tmpl_esc esc, tmpl_partial_fn partial, void *arg,
 		    struct buf *out);
+
+/* The same, with why it stopped in *why (may be NULL). */
+int		 tmpl_render_why(const struct tmpl *t, json_object *ctx,
+		    enum tmpl_esc esc, tmpl_partial_fn partial, void *arg,
+		    struct buf *out, enum tmpl_fail *why);
+
+/*
+ * What a failure means, in a person's words, into s (sz bytes): "larger
+ * than 8454144 bytes", "more than 2000000 steps of work ...".  Returns s.
+ */
+char		*tmpl_fail_say(enum tmpl_fail, char *s, size_t sz);
 
 void		 tmpl_free(struct tmpl *t);
 

@@ -562,3 +562,56 @@ jv_text(json_object *o, const char *k, const char *def, int b64)
 	}
 	return xstrdup(s);
 }
+
+/*
+ * Where the userinfo of a URL is: [*start, *at) before the '@' of its
+ * authority.  A URL is "scheme://..." or, when bare is set (a proxy,
+ * which libcurl takes without a scheme), anything.  Returns 1 when s has
+ * userinfo, else 0.
+ */
+static int
+url_userinfo(const char *s, int bare, size_t *start, size_t *at)
+{
+	const char	*p, *end, *a = NULL, *q;
+
+	if ((p = strstr(s, "://")) != NULL && p > s &&
+	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789+.-") == (size_t)(p - s))
+		p += 3;
+	else if (bare)
+		p = s;
+	else
+		return 0;
+	end = p + strcspn(p, "/?#");
+	for (q = p; q < end; q++)
+		if (*q == '@')
+			a = q;
+	if (a == NULL)
+		return 0;
+	*start = (size_t)(p - s);
+	*at = (size_t)(a - s);
+	return 1;
+}
+
+/*
+ * A URL as it may be shown: the password of its userinfo replaced by
+ * "***" (http://user:***@host/), or the whole userinfo when it has no
+ * ':' (a token as user name).  bare: see url_userinfo.  Writes into out
+ * (outsz bytes) and returns 1 when something was masked, 0 when s has
+ * nothing to hide (out is a copy), -1 when out is too small.
+ */
+int
+url_mask(const char *s, int bare, char *out, size_t outsz)
+{
+	const char	*colon;
+	size_t		 start, at, keep;
+
+	if (!url_userinfo(s, bare, &start, &at))
+		return str_copy(out, s, outsz) == -1 ? -1 : 0;
+	colon = memchr(s + start, ':', at - start);
+	keep = colon != NULL ? (size_t)(colon - s) + 1 : start;
+	if (snprintf(out, outsz, "%.*s***%s", (int)keep, s, s + at) >=
+	    (int)outsz)
+		return -1;
+	return 1;
+}

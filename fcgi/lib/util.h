@@ -47,4 +47,5 @@ json_object *jv_parse(const char *, size_t);
 const char *jv_string(json_object *, const char *);
 char	*jv_text(json_object *, const char *, const char *, int);
 void	 b64_encode(const void *, size_t, size_t, char **, size_t *);
+int	 url_mask(const char *, int, char *, size_t);
 #endif /* UTIL_H */

@@ -21,7 +21,7 @@ from e2e_lib import Checker, http  # noqa: E402
 PATH = "/api/c/compapi/v2/cmsi/send_mail/"
 
 
-def signed(method, path, body, secret="demo-secret", **over):
+def signed(method, path, body, secret="demo-secret", alg=hashlib.sha1, **over):
     """The SDK's signature variant (contract 6.2): for POST the app code
     rides in the body, the query holds only timestamp, nonce, signature."""
     q = {"bk_timestamp": str(int(time.time())),
@@ -36,7 +36,7 @@ def signed(method, path, body, secret="demo-secret", **over):
     msg = "%s%s?%s" % (method, path, "&".join(
         "%s=%s" % (k, items[k]) for k in sorted(items)))
     q["bk_signature"] = base64.b64encode(hmac.new(
-        secret.encode(), msg.encode(), hashlib.sha1).digest()).decode()
+        secret.encode(), msg.encode(), alg).digest()).decode()
     return path + "?" + urllib.parse.urlencode(q)
 
 
@@ -121,6 +121,46 @@ def main():
              doc.get("message"), "Signature [bk_signature] does not cover the "
              "request header X-Bkapi-Authorization, please send credentials "
              "in the signed parameters")
+        # Issue 32 row 18: the 2025 SDK signs the same string with
+        # HMAC-SHA256; both are taken, under the same replay rules.
+        st, doc = http(g, "POST", signed("POST", PATH, body, alg=hashlib.sha256), body)
+        c.eq("row 18: HMAC-SHA256 signature POST accepted", doc.get("result"), True)
+        st, doc = http(g, "GET", signed("GET", PATH, b"", alg=hashlib.sha256,
+                                        receiver="a@x.org", title="t", content="c"))
+        c.eq("row 18: HMAC-SHA256 signature GET accepted", doc.get("result"), True)
+        st, doc = http(g, "POST", signed("POST", PATH, body, secret="nope",
+                                         alg=hashlib.sha256), body)
+        c.eq("row 18: HMAC-SHA256 with the wrong secret refused", doc.get("message"),
+             "Signature [bk_signature] verification failed, please provide valid "
+             "parameters and signature")
+        st, doc = http(g, "POST", signed("POST", PATH, body, alg=hashlib.sha256), body + b" ")
+        c.eq("row 18: HMAC-SHA256, body changed after signing: refused",
+             doc.get("result"), False)
+        once = signed("POST", PATH, body, alg=hashlib.sha256)
+        st, doc = http(g, "POST", once, body)
+        st, doc = http(g, "POST", once, body)
+        c.eq("row 18: an HMAC-SHA256 signed request is taken once", doc.get("message"),
+             "Parameter bk_nonce is illegal, this signed request was already received")
+        q = urllib.parse.parse_qs(signed("POST", PATH, body).split("?", 1)[1])
+        again = signed("POST", PATH, body, alg=hashlib.sha256,
+                       bk_nonce=q["bk_nonce"][0], bk_timestamp=q["bk_timestamp"][0])
+        st, doc = http(g, "POST", signed("POST", PATH, body, bk_nonce=q["bk_nonce"][0],
+                                         bk_timestamp=q["bk_timestamp"][0]), body)
+        st, doc = http(g, "POST", again, body)
+        c.eq("row 18: a nonce spent with SHA-1 cannot be spent again with SHA-256",
+             doc.get("message"),
+             "Parameter bk_nonce is illegal, this signed request was already received")
+        st, doc = http(g, "POST", signed("POST", PATH, body, bk_timestamp=str(
+            int(time.time()) - 302), alg=hashlib.sha256), body)
+        c.eq("row 18: HMAC-SHA256 with an expired timestamp refused", doc.get("message"),
+             "Parameter bk_timestamp is illegal, because it has expired")
+        # The 2025 SDK's own request names no app: as against ESB, the
+        # caller is told the app code is missing.
+        sdk_body = json.dumps(dict(mail, bk_username="admin")).encode()
+        st, doc = http(g, "POST", signed("POST", PATH, sdk_body, alg=hashlib.sha256),
+                       sdk_body)
+        c.eq("row 18: an SHA-256 signed request naming no app: told so",
+             doc.get("message"), "APP Code [bk_app_code] cannot be empty")
         rdir = os.path.join(g.config["state_dir"], "replay")
         seen = [f for d in os.listdir(rdir) for f in os.listdir(os.path.join(rdir, d))]
         c.ok("nonces are kept under state_dir/replay, named by hash only",

@@ -28,8 +28,12 @@ def base(d, **over):
 
 def run_t(build, d, doc, user=None):
     p = os.path.join(d, "c.json")
-    with open(p, "w") as f:
-        f.write(doc if isinstance(doc, str) else json.dumps(doc))
+    if isinstance(doc, bytes):
+        with open(p, "wb") as f:
+            f.write(doc)
+    else:
+        with open(p, "w") as f:
+            f.write(doc if isinstance(doc, str) else json.dumps(doc))
     os.chmod(p, 0o644)
     argv = [os.path.join(harness.TOP, build, "cmsi.fcgi"), "-t", "-c", p]
     if user:
@@ -57,7 +61,20 @@ def check_t(c, b):
                 ("null", "c.json: expected an object, found null"),
                 ('{\n  "apps": {},\n  "b": x\n}', "c.json: line 3, column 8: not valid JSON"),
                 ('{\n  "apps": {\n', "c.json: line 3, column 1: the file ends inside"),
-                ("{} {}", "c.json: line 1, column 4: text after the end of the object")]:
+                ("{} {}", "c.json: line 1, column 4: text after the end of the object"),
+                # Issue 32 row 16: what only json-c's lenient parser takes.
+                ('{\n  "apps": {},\n}', "c.json: line 2, column 13: not strict JSON (a comma"),
+                ('{"apps": [1, 2, ]}', "c.json: line 1, column 15: not strict JSON (a comma"),
+                ('{"apps": {"a": {"secret": "s", "skip_user_auth": False}}}',
+                 "c.json: line 1, column 50: not strict JSON (not a JSON word"),
+                ('{"apps": None}', "c.json: line 1, column 11: not valid JSON"),
+                ('{"apps": {}, "x": NaN}', "c.json: line 1, column 19: not strict JSON (not a JSON word"),
+                ('{\n  /* apps */ "apps": {}\n}', "c.json: line 2, column 3: not strict JSON (a comment"),
+                ('{"apps": {}} // end', "c.json: line 1, column 14: not strict JSON (a comment"),
+                ("{'apps': {}}", "c.json: line 1, column 2: not strict JSON (a single quote"),
+                ('{"apps": "a\tb"}', "c.json: line 1, column 12: not strict JSON (a control character"),
+                ('{"apps": 01}', "c.json: line 1, column 12: not strict JSON"),
+                (b'{"apps": "\xff"}', "c.json: line 1, column 11: not strict JSON")]:
             rc, out = run_t(b, d, text)
             c.ok("JSON problem said plainly: %r -> %s" % (text, want),
                  rc == 1 and want in out and "(continue)" not in out

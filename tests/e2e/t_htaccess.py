@@ -23,6 +23,27 @@ import harness  # noqa: E402
 from e2e_lib import Checker, cgi, fcgi  # noqa: E402
 
 HTACCESS = os.path.join(harness.TOP, "conf/htaccess")
+SECRET_MARK = "alice-phone-13800000000"
+# What a careless install leaves in the document root (row 6).
+LEFT_BEHIND = [
+    ("users.json", '{"alice": {"phone": "%s"}}' % SECRET_MARK),
+    ("users.json.bak", SECRET_MARK),
+    ("USERS.JSON", SECRET_MARK),
+    ("cmsi.json.1", SECRET_MARK),
+    ("audit.log", SECRET_MARK),
+    ("audit.log.1", SECRET_MARK),
+    ("msgs.jsonl", SECRET_MARK),
+    ("cmsi.json~", SECRET_MARK),
+    (".cmsi.json.swp", SECRET_MARK),
+    ("var/audit.log", SECRET_MARK),
+    ("var/tokens/wecom-ww1-1", SECRET_MARK),
+    ("var/metrics", SECRET_MARK),
+    ("var/console/throttle", SECRET_MARK),
+    ("data/state/outbox/1-mail.eml", SECRET_MARK),
+    ("data/spool/x", SECRET_MARK),
+    ("sub/rate/demo", SECRET_MARK),
+    ("ca-bundle.pem", SECRET_MARK),
+]
 MODS = ["mpm_event", "authz_core", "mime", "rewrite", "fcgid"]
 
 
@@ -77,6 +98,15 @@ def main():
                                          "skip_user_auth": True}},
                        "components": {"send_mail": {"delivery": "outbox"}}}, f)
         os.chmod(os.path.join(docroot, "cmsi.json"), 0o600)
+        # Issue 32 row 6: data files an operator left in the document
+        # root (a relative users.file, a state_dir "var", rotated logs,
+        # editor copies): each must be denied.  A page of the site and
+        # the error document stay served.
+        for rel, text in LEFT_BEHIND + [("index.html", "<p>site</p>")]:
+            p = os.path.join(docroot, rel)
+            os.makedirs(os.path.dirname(p), exist_ok=True)
+            with open(p, "w") as f:
+                f.write(text)
         for root, dirs, files in os.walk(d):
             for n in dirs + files:
                 os.lchown(os.path.join(root, n), uid, gid)
@@ -148,6 +178,19 @@ DocumentRoot "%(doc)s"
         st, ctype, raw = http(port, "/cmsi.json")
         c.ok("the config beside the executable is not served", st == 403 and
              b"demo-secret" not in raw, "%d" % st)
+        for rel, text in LEFT_BEHIND:
+            st, ctype, raw = http(port, "/" + rel)
+            c.ok("row 6: a data file in the document root is denied: /" + rel,
+                 st == 403 and SECRET_MARK.encode() not in raw, "%d %r" % (st, raw[:100]))
+        st, ctype, raw = http(port, "/.htaccess")
+        c.ok("row 6: .htaccess itself is denied", st == 403 and b"Rewrite" not in raw,
+             "%d" % st)
+        st, ctype, raw = http(port, "/index.html")
+        c.ok("row 6: the site's own pages are still served", st == 200 and b"site" in raw,
+             "%d" % st)
+        st, ctype, raw = http(port, "/cmsi-413.json")
+        c.ok("row 6: the error document is still served", st == 200 and
+             b"131072" in raw, "%d %r" % (st, raw[:100]))
         big = json.dumps({"bk_app_code": "demo", "bk_app_secret": "demo-secret",
                           "bk_username": "admin", "receiver": "alice@example.com",
                           "title": "Big", "content": "x" * (128 * 1024)}).encode()

@@ -7,6 +7,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import harness  # noqa: E402
@@ -29,6 +31,54 @@ def newest(g):
 
 def post(g, comp, **kw):
     return http(g, "POST", API + comp + "/", json.dumps(dict(CR, **kw)).encode())[1]
+
+
+def timed_post(g, comp, **kw):
+    """post(), with the seconds it took; a timeout is an answer of its own."""
+    t0 = time.time()
+    try:
+        d = post(g, comp, **kw)
+    except OSError as e:
+        d = {"timeout": str(e)}
+    return d, time.time() - t0
+
+
+def work_limit(c, build, tdir):
+    """Issue 32 row 3: a saved named template with {{#links}} six deep,
+    sent with 40 links by an API caller, would visit 40^6 sections and
+    spin its worker for an hour.  It answers at once, naming the limit,
+    and sends beside it are not held up."""
+    bomb = os.path.join(tdir, "bomb")
+    shutil.copytree(os.path.join(harness.TOP, "templates"), bomb)
+    with open(os.path.join(bomb, "messages/alert/content.mustache"), "w") as f:
+        f.write("Links:" + "{{#links}}" * 6 + "{{/links}}" * 6 + "\n")
+    links = ["https://e.x/%d" % i for i in range(40)]
+    with harness.Gateway(build, {"templates_dir": bomb}) as g:
+        d, secs = timed_post(g, "send_mail", receiver="a@x.org", template="alert",
+                             context={"service": "db", "links": links})
+        c.ok("row 3: a layout that would loop answers in under 5 s (%.2f s)" % secs,
+             secs < 5 and d.get("result") is False, repr(d)[:300])
+        c.ok("row 3: ... naming the rendering limit",
+             "steps of work" in d.get("message", ""), repr(d)[:300])
+        with ThreadPoolExecutor(max_workers=8) as ex:
+            bad = [ex.submit(timed_post, g, "send_mail", receiver="a@x.org",
+                             template="alert", context={"links": links})
+                   for _ in range(4)]
+            good = [ex.submit(timed_post, g, "send_sms", receiver="13800000000",
+                              content="hi %d" % i) for i in range(20)]
+            bad = [f.result() for f in bad]
+            good = [f.result() for f in good]
+        slow = max(t for _, t in good)
+        c.ok("row 3: 20 sends beside 4 looping ones all answer, the slowest in %.2f s"
+             % slow, all(d.get("result") is True for d, _ in good) and slow < 5,
+             repr([d for d, _ in good if d.get("result") is not True])[:300])
+        c.ok("row 3: the looping ones each refused", all(
+            "steps of work" in d.get("message", "") for d, _ in bad), repr(bad)[:300])
+        d, secs = timed_post(g, "send_mail", receiver="a@x.org", template="alert",
+                             context={"service": "db", "links": links[:2]})
+        c.ok("row 3: the same layout over 2 links is sent (64 turns)",
+             d.get("result") is True, repr(d)[:300])
+    c.logs(g)
 
 
 def main():
@@ -107,6 +157,8 @@ def main():
             c.ok("a context value cannot break the subject header",
                  d.get("result") is True and "\r\nBcc: evil" not in newest(g))
         c.logs(g)
+
+        work_limit(c, build, tdir)
 
         with open(os.path.join(mine, "sms/text.mustache"), "w") as f:
             f.write("{{#content}}never closed\n")

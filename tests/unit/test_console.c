@@ -280,8 +280,30 @@ test_redact(void **state)
 	assert_null(strstr(s, "s2"));
 	assert_null(strstr(s, "s3"));
 	assert_null(strstr(s, "\"password_hash\": \"h\""));
-	assert_non_null(strstr(s, "\"env\": \"K\""));
 	assert_non_null(strstr(s, "\"smtp_host\": \"h\""));
+	json_object_put(d);
+	/*
+	 * Issue 32 row 5: a secret of any JSON type, and a URL's password
+	 * under any key (a proxy also without a scheme).
+	 */
+	d = json_tokener_parse("{\"upstream\": {\"proxy\": "
+	    "\"http://pu:pp1@127.0.0.1:3128\"}, \"b\": {\"proxy\": "
+	    "\"pu:pp2@proxy:3128\"}, \"components\": {\"send_sms\": "
+	    "{\"dest_url\": \"https://u:pp3@h.example.com/x?a=b@c\", "
+	    "\"qcloud_app_key\": 12345678, \"qcloud_secret_key\": "
+	    "{\"env\": \"KEYVAR\"}, \"wx_token\": [\"t1\"], "
+	    "\"mail_sender\": \"ops@example.com\"}}}");
+	cform_redact(d, "");
+	s = json_object_to_json_string(d);
+	assert_null(strstr(s, "pp1"));
+	assert_null(strstr(s, "pp2"));
+	assert_null(strstr(s, "pp3"));
+	assert_null(strstr(s, "12345678"));
+	assert_null(strstr(s, "KEYVAR"));
+	assert_null(strstr(s, "t1"));
+	assert_non_null(strstr(s, "http:\\/\\/pu:***@127.0.0.1:3128"));
+	assert_non_null(strstr(s, "pu:***@proxy:3128"));
+	assert_non_null(strstr(s, "ops@example.com"));
 	json_object_put(d);
 }
 

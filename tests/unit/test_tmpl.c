@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <json-c/json.h>
@@ -389,6 +390,94 @@ test_parse_errors(void **state)
 	assert_string_equal(small, "");
 }
 
+/*
+ * Issue 32 row 3: {{#a}} six deep over a 40-item list would visit 4
+ * billion sections with no output to meet the size cap.  The work
+ * limit stops it quickly and says so; a fair rendering (1000 rows of
+ * 20 tags) is not touched, and the next rendering starts afresh.
+ */
+static void
+test_work_cap(void **state)
+{
+	struct tmpl	*t, *fair;
+	json_object	*ctx, *a, *row;
+	struct buf	 out;
+	enum tmpl_fail	 why = TMPL_FAIL_NONE;
+	const char	*bomb = "{{#a}}{{#a}}{{#a}}{{#a}}{{#a}}{{#a}}"
+	    "{{/a}}{{/a}}{{/a}}{{/a}}{{/a}}{{/a}}";
+	char		 src[512], say[128];
+	struct timespec	 t0, t1;
+	double		 secs;
+	int		 i;
+
+	(void)state;
+	ctx = json_object_new_object();
+	a = json_object_new_array();
+	for (i = 0; i < 40; i++)
+		json_object_array_add(a, json_object_new_int(i));
+	json_object_object_add(ctx, "a", a);
+	assert_non_null(t = tmpl_parse(bomb, strlen(bomb), NULL, 0));
+	buf_init(&out, LIM_RENDER);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(tmpl_render_why(t, ctx, TMPL_ESC_HTML, NULL, NULL,
+	    &out, &why), -1);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	assert_int_equal(why, TMPL_FAIL_WORK);
+	assert_true(secs < 2.0);
+	assert_non_null(strstr(tmpl_fail_say(why, say, sizeof(say)),
+	    "steps of work"));
+	buf_free(&out);
+	tmpl_free(t);
+
+	/* 1000 rows of 20 tags each: well inside. */
+	a = json_object_new_array();
+	for (i = 0; i < 1000; i++) {
+		row = json_object_new_object();
+		json_object_object_add(row, "x", json_object_new_int(i));
+		json_object_array_add(a, row);
+	}
+	json_object_object_add(ctx, "rows", a);
+	snprintf(src, sizeof(src), "{{#rows}}%s{{/rows}}",
+	    "{{x}}{{x}}{{x}}{{x}}{{x}}{{x}}{{x}}{{x}}{{x}}{{x}}"
+	    "{{x}}{{x}}{{x}}{{x}}{{x}}{{x}}{{x}}{{x}}{{x}}{{x}}");
+	assert_non_null(fair = tmpl_parse(src, strlen(src), NULL, 0));
+	buf_init(&out, LIM_RENDER);
+	assert_int_equal(tmpl_render_why(fair, ctx, TMPL_ESC_HTML, NULL, NULL,
+	    &out, &why), 0);
+	assert_int_equal(why, TMPL_FAIL_NONE);
+	buf_free(&out);
+	buf_init(&out, LIM_RENDER);
+	assert_int_equal(tmpl_render(fair, ctx, TMPL_ESC_HTML, NULL, NULL,
+	    &out), 0);
+	buf_free(&out);
+	tmpl_free(fair);
+	json_object_put(ctx);
+}
+
+/* A partial that calls itself twice: doubling with no output. */
+static void
+test_work_cap_partials(void **state)
+{
+	struct tmpl		*t;
+	struct one_partial	 p;
+	struct buf		 out;
+	enum tmpl_fail		 why;
+	const char		*src = "{{>me}}{{>me}}";
+
+	(void)state;
+	assert_non_null(t = tmpl_parse(src, strlen(src), NULL, 0));
+	p.name = "me";
+	p.t = t;
+	buf_init(&out, LIM_RENDER);
+	assert_int_equal(tmpl_render_why(t, NULL, TMPL_ESC_HTML, get_partial,
+	    &p, &out, &why), -1);
+	assert_true(why == TMPL_FAIL_WORK || why == TMPL_FAIL_DEPTH);
+	buf_free(&out);
+	tmpl_free(t);
+}
+
 int
 main(void)
 {
@@ -401,6 +490,8 @@ main(void)
 		cmocka_unit_test(test_partials),
 		cmocka_unit_test(test_output_cap),
 		cmocka_unit_test(test_nesting_cap),
+		cmocka_unit_test(test_work_cap),
+		cmocka_unit_test(test_work_cap_partials),
 		cmocka_unit_test(test_parse_errors),
 	};
 

@@ -132,6 +132,33 @@ test_b64_lengths(void **state)
 	}
 }
 
+/* Issue 32 row 5: a URL's password masked for showing. */
+static void
+test_url_mask(void **state)
+{
+	char	 m[128];
+
+	(void)state;
+	assert_int_equal(url_mask("http://user:pass@host:3128/x", 0, m,
+	    sizeof(m)), 1);
+	assert_string_equal(m, "http://user:***@host:3128/x");
+	assert_int_equal(url_mask("https://tok@h.example.com/", 0, m,
+	    sizeof(m)), 1);
+	assert_string_equal(m, "https://***@h.example.com/");
+	/* An '@' past the authority is no userinfo. */
+	assert_int_equal(url_mask("https://h.example.com/a?b=c@d", 0, m,
+	    sizeof(m)), 0);
+	assert_string_equal(m, "https://h.example.com/a?b=c@d");
+	/* Without a scheme only where a proxy is meant. */
+	assert_int_equal(url_mask("ops@example.com", 0, m, sizeof(m)), 0);
+	assert_int_equal(url_mask("u:p@proxy:3128", 1, m, sizeof(m)), 1);
+	assert_string_equal(m, "u:***@proxy:3128");
+	assert_int_equal(url_mask("socks5h://u:p:q@proxy", 0, m, sizeof(m)),
+	    1);
+	assert_string_equal(m, "socks5h://u:***@proxy");
+	assert_int_equal(url_mask("http://u:p@h", 0, m, 8), -1);
+}
+
 static void
 test_signature(void **state)
 {
@@ -144,6 +171,22 @@ test_signature(void **state)
 	    "bk_timestamp=1700000000&data={\"a\": 1}", sig, sizeof(sig)), 0);
 	assert_string_equal(sig, "zenjVWX0a+TI1L1dDQKYgN2wPHI=");
 	assert_int_equal(auth_signature("k", "m", sig, 8), -1);
+	/*
+	 * Issue 32 row 18: the 2025 SDK's HMAC-SHA256 over the same
+	 * string; known answers from Python's hmac/hashlib.sha256/base64.
+	 */
+	assert_int_equal(auth_signature256("demo-secret",
+	    "POST/api/c/compapi/cmsi/send_mail/?bk_app_code=demo&bk_nonce=5&"
+	    "bk_timestamp=1700000000&data={\"a\": 1}", sig, sizeof(sig)), 0);
+	assert_string_equal(sig,
+	    "oNc7/wIqlN7PHWCZ8JKwM5C5gKqTiIXi7T6f3nZQdQM=");
+	assert_int_equal(auth_signature256("\xe5\xaf\x86\xe9\x92\xa5-2025",
+	    "GET/api/c/compapi/v2/cmsi/get_msg_type/?bk_app_code=demo&"
+	    "bk_nonce=2147483647&bk_timestamp=1735689600&bk_username=admin",
+	    sig, sizeof(sig)), 0);
+	assert_string_equal(sig,
+	    "xHFFPABBkQk0C1/ixO6vyBmIm419RcH8vS0oKDQUFkw=");
+	assert_int_equal(auth_signature256("k", "m", sig, 44), -1);
 }
 
 int
@@ -156,6 +199,7 @@ main(void)
 		cmocka_unit_test(test_b64),
 		cmocka_unit_test(test_b64_lengths),
 		cmocka_unit_test(test_signature),
+		cmocka_unit_test(test_url_mask),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
