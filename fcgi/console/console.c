@@ -103,6 +103,8 @@ headers(struct console_rq *rq, int status, const char *ctype)
 	    "Cache-Control: no-store\r\n", status, ctype);
 	if (rq->cookie[0] != '\0')
 		FCGX_FPrintF(out, "Set-Cookie: %s\r\n", rq->cookie);
+	if (rq->langcookie[0] != '\0')
+		FCGX_FPrintF(out, "Set-Cookie: %s\r\n", rq->langcookie);
 }
 
 /* A short plain-text answer (refusals). */
@@ -144,10 +146,41 @@ console_param(struct console_rq *rq, const char *key)
 	return "";
 }
 
+/*
+ * This page's address in the other language: its query as it came,
+ * without a lang= of its own, and lang=to.  The page and query are the
+ * request's own (ours, under the prefix); the template escapes them.
+ */
+static json_object *
+lang_link(struct console_rq *rq, const char *to)
+{
+	struct buf	 b;
+	const char	*q = rq->r->query, *end;
+	json_object	*v;
+	size_t		 n;
+
+	buf_init(&b, LIM_URL);
+	(void)buf_printf(&b, "%s%s?", rq->prefix, rq->page);
+	while (*q != '\0') {
+		end = strchr(q, '&');
+		n = end != NULL ? (size_t)(end - q) : strlen(q);
+		if (n > 0 && strncmp(q, "lang=", 5) != 0)
+			(void)buf_printf(&b, "%.*s&", (int)n, q);
+		q += n + (end != NULL);
+	}
+	(void)buf_printf(&b, "lang=%s", to);
+	v = json_object_new_string(b.ptr != NULL ? b.ptr : "?");
+	buf_free(&b);
+	return v;
+}
+
 json_object *
 console_ctx(struct console_rq *rq)
 {
 	json_object	*ctx = json_object_new_object();
+
+	json_object_object_add(ctx, "lang_other", lang_link(rq, rq->zh ?
+	    "en" : "zh"));
 
 	json_object_object_add(ctx, "prefix",
 	    json_object_new_string(rq->prefix));
@@ -232,6 +265,30 @@ strings(const struct conf *c, int zh)
 	return v != NULL ? v : json_object_new_object();
 }
 
+/*
+ * Whether a row answers the filter q: every word of it, in any case,
+ * is in the system's name (CMSI: BlueKing's documented step filters
+ * "send_mail under the system CMSI"), the tenant or the component.
+ */
+static int
+list_match(const char *q, const char *tenant, const char *name)
+{
+	char	 word[65];
+	size_t	 n;
+
+	for (;;) {
+		q += strspn(q, " \t");
+		if ((n = strcspn(q, " \t")) == 0)
+			return 1;
+		snprintf(word, sizeof(word), "%.*s", (int)n, q);
+		if (strcasestr("CMSI", word) == NULL &&
+		    strcasestr(tenant, word) == NULL &&
+		    strcasestr(name, word) == NULL)
+			return 0;
+		q += n;
+	}
+}
+
 /* One row of Component Management. */
 static void
 list_row(json_object *rows, const char *tenant, const char *name,
@@ -240,8 +297,7 @@ list_row(json_object *rows, const char *tenant, const char *name,
 	json_object	*row;
 	char		 deliv[300];
 
-	if (*q != '\0' && strstr(name, q) == NULL &&
-	    strstr(tenant, q) == NULL)
+	if (!list_match(q, tenant, name))
 		return;
 	row = json_object_new_object();
 	json_object_object_add(row, "tenant", json_object_new_string(tenant));
@@ -317,6 +373,34 @@ page_components(struct console_rq *rq)
 }
 
 /*
+ * The page's language: the switch on the page (?lang=zh|en, kept in
+ * BlueKing's own cookie blueking_language, so a choice made in either
+ * holds in both), else the cookie, else the headers (cform_lang).
+ * Returns 1 for Chinese.
+ */
+static int
+pick_lang(struct console_rq *rq)
+{
+	json_object	*v;
+	const char	*s;
+	char		 lang[16];
+
+	if (json_object_object_get_ex(rq->query, "lang", &v) &&
+	    ((s = json_object_get_string(v)), strcmp(s, "zh") == 0 ||
+	    strcmp(s, "en") == 0)) {
+		snprintf(rq->langcookie, sizeof(rq->langcookie),
+		    "blueking_language=%s; Path=/; Max-Age=31536000; "
+		    "SameSite=Lax", *s == 'z' ? "zh-cn" : "en");
+		return *s == 'z';
+	}
+	if (cauth_cookie(req_env(rq->r, "HTTP_COOKIE"), "blueking_language",
+	    lang, sizeof(lang)) == 0 && lang[0] != '\0')
+		return strncasecmp(lang, "zh", 2) == 0;
+	return cform_lang(req_env(rq->r, "HTTP_BLUEKING_LANGUAGE"),
+	    req_env(rq->r, "HTTP_ACCEPT_LANGUAGE"));
+}
+
+/*
  * Serves one console request.  The front line: a body over LIM_FORM,
  * a method other than GET/POST, a POST whose Origin is another site,
  * and a page other than sign-in without a session are refused before
@@ -339,10 +423,9 @@ console_serve(const struct conf *c, FCGX_Request *fr, struct req *r)
 	rq.secure = (s != NULL && str_eqi(s, "on")) ||
 	    ((s = req_env(r, "HTTP_X_FORWARDED_PROTO")) != NULL &&
 	    str_eqi(s, "https"));
-	rq.zh = cform_lang(req_env(r, "HTTP_BLUEKING_LANGUAGE"),
-	    req_env(r, "HTTP_ACCEPT_LANGUAGE"));
-	rq.t = strings(c, rq.zh);
 	rq.query = req_parse_query(r->query, strlen(r->query));
+	rq.zh = pick_lang(&rq);
+	rq.t = strings(c, rq.zh);
 	post = strcmp(r->method, "POST") == 0;
 	if (!post && strcmp(r->method, "GET") != 0 &&
 	    strcmp(r->method, "HEAD") != 0) {

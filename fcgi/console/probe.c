@@ -72,6 +72,8 @@ static const struct {
 } hints[] = {
 	{ "code=1306203",			"hint_cert" },
 	{ "certificate",			"hint_cert" },
+	{ "Requested SSL level failed",		"hint_starttls" },
+	{ "STARTTLS",				"hint_starttls" },
 	{ "SSL connect error",			"hint_ssl_port" },
 	{ "wrong version number",		"hint_ssl_port" },
 	{ "unexpected TLS packet",		"hint_ssl_port" },
@@ -263,6 +265,23 @@ hint_list(struct console_rq *rq, const char *text)
 	return a;
 }
 
+/* Whether the hints of a and of b are the same ones. */
+static int
+same_hints(const char *a, const char *b)
+{
+	const char	*ka[COPS_HINTS], *kb[COPS_HINTS];
+	size_t		 na, nb, i;
+
+	na = cops_hints(a, ka, COPS_HINTS);
+	nb = cops_hints(b, kb, COPS_HINTS);
+	if (na != nb)
+		return 0;
+	for (i = 0; i < na; i++)
+		if (strcmp(ka[i], kb[i]) != 0)
+			return 0;
+	return 1;
+}
+
 /*
  * The per-recipient rows: data's successed and failed (send_mail,
  * SMS, WeCom), else one row for the recipient with the whole outcome.
@@ -293,8 +312,14 @@ result_rows(struct console_rq *rq, const struct reply *rp, const char *rcpt,
 			snprintf(hay, sizeof(hay), "%s %s",
 			    json_object_to_json_string_ext(e,
 			    JSON_C_TO_STRING_PLAIN), all);
-			json_object_object_add(row, "hints", i == 1 ?
-			    hint_list(rq, hay) : json_object_new_array());
+			/*
+			 * A row names its own hints only when they differ
+			 * from the page's list below (one failed recipient
+			 * among several); else the list says it once.
+			 */
+			json_object_object_add(row, "hints", i == 1 &&
+			    !same_hints(hay, all) ? hint_list(rq, hay) :
+			    json_object_new_array());
 			json_object_array_add(rows, row);
 		}
 	}
@@ -305,8 +330,8 @@ result_rows(struct console_rq *rq, const struct reply *rp, const char *rcpt,
 	add_str(row, "words", rp->message != NULL ? rp->message : "");
 	json_object_object_add(row, "ok", json_object_new_boolean(
 	    rp->result));
-	json_object_object_add(row, "hints", !rp->result ?
-	    hint_list(rq, all) : json_object_new_array());
+	/* The page's list says the hints of the whole outcome. */
+	json_object_object_add(row, "hints", json_object_new_array());
 	json_object_array_add(rows, row);
 	return rows;
 }
@@ -325,7 +350,7 @@ test_run(struct console_rq *rq, const struct cops_kind *k,
 	struct ident		 id;
 	struct ctx		 cx;
 	struct timespec		 t0, t1;
-	json_object		*raw, *params = NULL, *res, *hl;
+	json_object		*raw, *params = NULL, *res, *hl, *sec;
 	char			*all = NULL;
 	const char		*data, *first[1];
 	size_t			 n;
@@ -358,6 +383,14 @@ test_run(struct console_rq *rq, const struct cops_kind *k,
 	snprintf(all, n, "code=%ld %s %s", rp.code, rp.message != NULL ?
 	    rp.message : "", data);
 	res = json_object_new_object();
+	/*
+	 * Delivery "outbox" writes the message under state_dir and sends
+	 * nothing: "Delivered" would mislead the operator.
+	 */
+	sec = conf_comp(tc, k->name);
+	json_object_object_add(res, "outbox", json_object_new_boolean(
+	    rp.result && strcmp(conf_str(sec, "delivery"), "outbox") == 0));
+	add_str(res, "outbox_dir", tc->state_dir);
 	json_object_object_add(res, "ok", json_object_new_boolean(rp.result));
 	json_object_object_add(res, "code", json_object_new_int64(rp.code));
 	add_str(res, "message", rp.message != NULL ? rp.message : "");
@@ -419,6 +452,15 @@ cops_test(struct console_rq *rq)
 	json_object_object_add(ctx, "testable", json_object_new_boolean(
 	    k != NULL));
 	add_str(ctx, "rcpt", rcpt);
+	/* Voice calls a number: the field asks for one. */
+	if (k != NULL && k->phone) {
+		add_str(ctx, "rcpt_label", console_str(rq, "test_rcpt_phone"));
+		add_str(ctx, "rcpt_hint", console_str(rq,
+		    "test_rcpt_phone_hint"));
+	} else {
+		add_str(ctx, "rcpt_label", console_str(rq, "test_rcpt"));
+		add_str(ctx, "rcpt_hint", console_str(rq, "test_rcpt_hint"));
+	}
 	add_str(ctx, "text", *text != '\0' || rq->form != NULL ? text :
 	    console_str(rq, "test_text_default"));
 	if (rq->form != NULL && k != NULL) {
