@@ -707,8 +707,9 @@ static json_object *
 hist_row(const char *dir, const char *name, json_object *newer)
 {
 	json_object	*e, *meta, *old, *keys;
-	char		 label[32], where[LIM_NAME * 2 + 2];
+	char		 label[32], where[LIM_NAME * 2 + 2], list[LIM_PATH] = "";
 	const char	*t, *c;
+	size_t		 i;
 
 	e = json_object_new_object();
 	json_object_object_add(e, "v", json_object_new_string(name));
@@ -730,10 +731,14 @@ hist_row(const char *dir, const char *name, json_object *newer)
 		json_object_object_add(e, "what", json_object_new_string(
 		    where));
 		keys = jv_get(meta, "keys");
-		if (json_object_is_type(keys, json_type_array))
-			json_object_object_add(e, "keys", json_object_new_string(
-			    json_object_to_json_string_ext(keys,
-			    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_SPACED)));
+		for (i = 0; json_object_is_type(keys, json_type_array) &&
+		    i < json_object_array_length(keys); i++)
+			snprintf(list + strlen(list), sizeof(list) -
+			    strlen(list), "%s%s", i > 0 ? ", " : "",
+			    jv_str(json_object_array_get_idx(keys, i)));
+		if (list[0] != '\0')
+			json_object_object_add(e, "keys",
+			    json_object_new_string(list));
 		json_object_put(meta);
 	}
 	if ((old = hist_doc(dir, name, HIST_EXT)) != NULL && newer != NULL)
@@ -798,8 +803,10 @@ csave_history(struct console_rq *rq)
 			json_object_put(newer);
 			newer = NULL;
 		}
-		free(names[i]);
 	}
+	/* Only now: a row reads the name before it. */
+	for (i = 0; i < n; i++)
+		free(names[i]);
 	free(names);
 	json_object_object_add(ctx, "versions", list);
 	json_object_object_add(ctx, "kept", json_object_new_int64((int64_t)n));
