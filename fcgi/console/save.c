@@ -44,6 +44,7 @@
 #define HIST_CAP	2000	/* ...up to this many... */
 #define HIST_BYTES	(256LL * 1024 * 1024) /* ...taking at most this */
 #define HIST_SCAN	8192	/* names read from the directory at most */
+#define CFORM_PATH_MAX	256	/* a diff line's path (form.c's cap) */
 
 /*
  * Reads the config file whole (at most LIM_CONF) and its SHA-256 as
@@ -656,6 +657,11 @@ show:
 		json_object_object_add(ctx, "has_theirs",
 		    json_object_new_boolean(json_object_array_length(theirs) >
 		    0));
+		for (k = 0; k < json_object_array_length(theirs); k++)
+			if (json_object_get_boolean(jv_get(
+			    json_object_array_get_idx(theirs, k), "mine")))
+				json_object_object_add(ctx, "conflict",
+				    json_object_new_boolean(1));
 		json_object_object_add(ctx, "theirs", json_object_get(theirs));
 	}
 	json_object_object_add(ctx, "outbox_warn", json_object_new_boolean(
@@ -707,8 +713,11 @@ static json_object *
 hist_row(const char *dir, const char *name, json_object *newer)
 {
 	json_object	*e, *meta, *old, *keys;
-	char		 label[32], where[LIM_NAME * 2 + 2], list[LIM_PATH] = "";
-	const char	*t, *c;
+	json_object	*diff, *d;
+	char		 label[32], where[LIM_NAME * 2 + 2] = "";
+	char		 list[LIM_PATH] = "", pre[LIM_NAME * 3 + 32] = "";
+	char		 key[CFORM_PATH_MAX];
+	const char	*t = "", *c = "", *p;
 	size_t		 i;
 
 	e = json_object_new_object();
@@ -741,9 +750,26 @@ hist_row(const char *dir, const char *name, json_object *newer)
 			    json_object_new_string(list));
 		json_object_put(meta);
 	}
-	if ((old = hist_doc(dir, name, HIST_EXT)) != NULL && newer != NULL)
-		json_object_object_add(e, "diff", cform_diff(old, newer,
-		    HIST_DIFF));
+	if ((old = hist_doc(dir, name, HIST_EXT)) != NULL && newer != NULL) {
+		diff = cform_diff(old, newer, HIST_DIFF);
+		/* The component's column names it: its keys stand alone. */
+		if (*where != '\0' && strncmp(where, "rollback ", 9) != 0)
+			snprintf(pre, sizeof(pre), "%s%s%scomponents.%s.",
+			    *t != '\0' ? "tenants." : "", t, *t != '\0' ? "." :
+			    "", c);
+		for (i = 0; pre[0] != '\0' && i < json_object_array_length(diff);
+		    i++) {
+			d = json_object_array_get_idx(diff, i);
+			p = jv_str(jv_get(d, "path"));
+			if (strncmp(p, pre, strlen(pre)) == 0 &&
+			    p[strlen(pre)] != '\0') {
+				snprintf(key, sizeof(key), "%s", p + strlen(pre));
+				json_object_object_add(d, "path",
+				    json_object_new_string(key));
+			}
+		}
+		json_object_object_add(e, "diff", diff);
+	}
 	json_object_put(old);
 	return e;
 }
