@@ -393,7 +393,9 @@ def main():
                  scroll[3] <= scroll[4], scroll)
             for page, name in (("edit?c=send_weixin&tenant=", "edit"),
                                ("test?c=send_mail&tenant=", "test"),
-                               ("messages", "messages"), ("history", "history")):
+                               ("messages", "messages"), ("history", "history"),
+                               ("home", "home"), ("tokens", "tokens"),
+                               ("templates", "templates")):
                 for lang in ("zh", "en"):
                     d.get(base + page + ("&" if "?" in page else "?") + "lang=" + lang)
                     narrow = d.execute_script(
