@@ -145,6 +145,11 @@ cform_fields(json_object *doc, json_object *sec, json_object *form,
 		    "description"));
 		add_str(f, "group", ann(p, "x-group"));
 		json_object_object_add(f, kind, json_object_new_boolean(1));
+		/* Marked: what cform_require asks for when sending upstream. */
+		if (json_object_object_get_ex(p, "x-required", &v) &&
+		    json_object_get_boolean(v))
+			json_object_object_add(f, "required",
+			    json_object_new_boolean(1));
 		if (form != NULL && json_object_object_get_ex(form, key, &v))
 			cur = json_object_get_string(v);
 		else if (form != NULL)

@@ -247,6 +247,33 @@ who_of(json_object *e)
 	return "";
 }
 
+/*
+ * An API message in the page's language: strings.json "upstream" maps
+ * the start of the contract's English wording; the English follows in
+ * brackets, since it is what logs and BlueKing's documents say.  Into
+ * out; the message as it is when nothing matches.
+ */
+static const char *
+tr_message(struct console_rq *rq, const char *msg, char *out, size_t outsz)
+{
+	json_object	*m;
+	size_t		 n;
+
+	if (rq->t == NULL || (m = jv_get(rq->t, "upstream")) == NULL ||
+	    !json_object_is_type(m, json_type_object))
+		return msg;
+	json_object_object_foreach(m, en, v) {
+		n = strlen(en);
+		if (strncmp(msg, en, n) != 0 || !json_object_is_type(v,
+		    json_type_string))
+			continue;
+		snprintf(out, outsz, "%s%s（%s）", json_object_get_string(v),
+		    msg + n, msg);
+		return out;
+	}
+	return msg;
+}
+
 /* The hints of text as {"text": ...} objects for the template. */
 static json_object *
 hint_list(struct console_rq *rq, const char *text)
@@ -327,7 +354,8 @@ result_rows(struct console_rq *rq, const struct reply *rp, const char *rcpt,
 		return rows;
 	row = json_object_new_object();
 	add_str(row, "who", rcpt);
-	add_str(row, "words", rp->message != NULL ? rp->message : "");
+	add_str(row, "words", rp->message != NULL ? tr_message(rq,
+	    rp->message, words, sizeof(words)) : "");
 	json_object_object_add(row, "ok", json_object_new_boolean(
 	    rp->result));
 	/* The page's list says the hints of the whole outcome. */
@@ -353,6 +381,7 @@ test_run(struct console_rq *rq, const struct cops_kind *k,
 	json_object		*raw, *params = NULL, *res, *hl, *sec;
 	char			*all = NULL;
 	const char		*data, *first[1];
+	char			 msg[LIM_MESSAGE * 2];
 	size_t			 n;
 	long			 ms;
 
@@ -393,7 +422,8 @@ test_run(struct console_rq *rq, const struct cops_kind *k,
 	add_str(res, "outbox_dir", tc->state_dir);
 	json_object_object_add(res, "ok", json_object_new_boolean(rp.result));
 	json_object_object_add(res, "code", json_object_new_int64(rp.code));
-	add_str(res, "message", rp.message != NULL ? rp.message : "");
+	add_str(res, "message", rp.message != NULL ? tr_message(rq,
+	    rp.message, msg, sizeof(msg)) : "");
 	json_object_object_add(res, "ms", json_object_new_int64(ms));
 	add_str(res, "request_id", rq->r->id);
 	json_object_object_add(res, "rows", result_rows(rq, &rp, rcpt, all));

@@ -403,7 +403,7 @@ tr(struct console_rq *rq, const char *msg)
 	return msg;
 }
 
-/* The check's problem lines, each "where: what", with what in the page's language. */
+/* The check's lines, "where: what", with what in the page's language. */
 static void
 tr_lines(struct console_rq *rq, const char *in, char *out, size_t outsz)
 {
@@ -757,13 +757,14 @@ hist_row(const char *dir, const char *name, json_object *newer)
 			snprintf(pre, sizeof(pre), "%s%s%scomponents.%s.",
 			    *t != '\0' ? "tenants." : "", t, *t != '\0' ? "." :
 			    "", c);
-		for (i = 0; pre[0] != '\0' && i < json_object_array_length(diff);
-		    i++) {
+		for (i = 0; pre[0] != '\0' &&
+		    i < json_object_array_length(diff); i++) {
 			d = json_object_array_get_idx(diff, i);
 			p = jv_str(jv_get(d, "path"));
 			if (strncmp(p, pre, strlen(pre)) == 0 &&
 			    p[strlen(pre)] != '\0') {
-				snprintf(key, sizeof(key), "%s", p + strlen(pre));
+				snprintf(key, sizeof(key), "%s",
+				    p + strlen(pre));
 				json_object_object_add(d, "path",
 				    json_object_new_string(key));
 			}
@@ -784,7 +785,8 @@ void
 csave_history(struct console_rq *rq)
 {
 	json_object	*ctx, *list, *doc, *newer = NULL;
-	char		**names, dir[LIM_PATH], path[LIM_PATH], *text, ver[65];
+	char		**names, *text, ver[65];
+	char		 dir[LIM_PATH], path[LIM_PATH];
 	char		 link[48];
 	const char	*v = console_param(rq, "v");
 	size_t		 i, n, len;

@@ -222,6 +222,10 @@ def main():
             with open(g.conf, "rb") as fh:
                 before = fh.read()
             d.get(base + "edit?c=send_mail&tenant=")
+            marked = [e.get_attribute("for") for e in d.find_elements(
+                "css selector", "label") if e.find_elements("css selector", "abbr.req")]
+            c.eq("row 11: the required fields are marked", marked,
+                 ["f-smtp_host", "f-smtp_port"])
             d.find_element("name", "smtp_host").clear()
             d.find_element("name", "smtp_port").clear()
             submit(d, d.find_element("id", "save"))
@@ -338,7 +342,6 @@ def main():
             why = [td.text for td in d.find_elements("css selector", "#messages td.why")]
             c.ok("row 15: Recent messages has a reason column with the failure's reason",
                  "Reason" in heads and any(w for w in why), (heads, why[:3]))
-            post_edit(g, cookie, "send_mail", {"smtp_usetls": None})
 
             # -- row 14: Chinese, through the page's own switch.
             d.get(base + "edit?c=send_mail&tenant=")
@@ -362,6 +365,16 @@ def main():
                  d.find_element("id", "error-smtp_host").text.startswith("必填"),
                  d.page_source[-700:])
             shot(d, "edit-errors-zh")
+            d.get(base + "test?c=send_mail&tenant=")
+            d.find_element("id", "rcpt").send_keys("ops@example.com")
+            submit(d, d.find_element("id", "send"))
+            out = d.find_element("id", "outcome").text
+            hints = [li.text for li in d.find_elements("css selector", "#hints li")]
+            c.ok("row 14: the upstream's message and the hint in Chinese",
+                 "邮件发送失败" in out and "未送达" in out and
+                 any("不支持 STARTTLS" in h for h in hints), (out, hints))
+            shot(d, "test-starttls-zh")
+            post_edit(g, cookie, "send_mail", {"smtp_usetls": None})
             d.get(base + "components")
             c.ok("row 14: the choice holds on the next page",
                  "组件管理" in d.page_source and

@@ -425,7 +425,8 @@ test_one_wecom(void **state)
 static void
 test_merge(void **state)
 {
-	json_object	*doc = schema("send_mail"), *base, *cur, *form, *th, *m;
+	json_object	*doc = schema("send_mail"), *base, *cur, *form, *th;
+	json_object	*m;
 
 	(void)state;
 	base = json_tokener_parse("{\"enabled\": \"on\", \"smtp_host\": \"a\","
@@ -475,8 +476,8 @@ test_diff(void **state)
 	assert_null(strstr(s, "other"));
 	assert_non_null(strstr(s, "{\"path\":\"components.send_mail.smtp_pwd\","
 	    "\"was\":\"******\",\"now\":\"****** (changed)\"}"));
-	assert_non_null(strstr(s, "{\"path\":\"components.send_mail.smtp_port\","
-	    "\"was\":\"25\",\"now\":\"465\"}"));
+	assert_non_null(strstr(s, "{\"path\":"
+	    "\"components.send_mail.smtp_port\",\"was\":\"25\",\"now\":\"465\"}"));
 	assert_non_null(strstr(s, "\"path\":\"components.send_mail.smtp_user\","
 	    "\"was\":\"(none)\",\"now\":\"me\""));
 	assert_non_null(strstr(s, "http://******@proxy:3128"));
