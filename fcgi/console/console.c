@@ -385,12 +385,13 @@ pick_lang(struct console_rq *rq)
 	const char	*s;
 	char		 lang[16];
 
-	if (json_object_object_get_ex(rq->query, "lang", &v) &&
-	    ((s = json_object_get_string(v)), strcmp(s, "zh") == 0 ||
-	    strcmp(s, "en") == 0)) {
+	s = json_object_object_get_ex(rq->query, "lang", &v) ?
+	    json_object_get_string(v) : "";
+	if (strcmp(s, "zh") == 0 || strcmp(s, "en") == 0) {
 		snprintf(rq->langcookie, sizeof(rq->langcookie),
 		    "blueking_language=%s; Path=/; Max-Age=31536000; "
-		    "SameSite=Lax", *s == 'z' ? "zh-cn" : "en");
+		    "SameSite=Lax%s", *s == 'z' ? "zh-cn" : "en",
+		    rq->secure ? "; Secure" : "");
 		return *s == 'z';
 	}
 	if (cauth_cookie(req_env(rq->r, "HTTP_COOKIE"), "blueking_language",

@@ -23,7 +23,7 @@ struct console_rq {
 	char		 sid[65];	/* session id from the cookie */
 	char		 csrf[65];	/* the session's CSRF token */
 	char		 cookie[320];	/* a Set-Cookie to send, "" if none */
-	char		 langcookie[80]; /* the language switch's, or "" */
+	char		 langcookie[96]; /* the language switch's, or "" */
 	int		 secure;	/* the request came over HTTPS */
 	int		 zh;		/* Simplified Chinese */
 };
