@@ -748,7 +748,6 @@ hist_row(const char *dir, const char *name, json_object *newer)
 		if (list[0] != '\0')
 			json_object_object_add(e, "keys",
 			    json_object_new_string(list));
-		json_object_put(meta);
 	}
 	if ((old = hist_doc(dir, name, HIST_EXT)) != NULL && newer != NULL) {
 		diff = cform_diff(old, newer, HIST_DIFF);
@@ -772,6 +771,8 @@ hist_row(const char *dir, const char *name, json_object *newer)
 		json_object_object_add(e, "diff", diff);
 	}
 	json_object_put(old);
+	/* Last: t and c are its strings. */
+	json_object_put(meta);
 	return e;
 }
 
