@@ -333,9 +333,10 @@ def main():
                 c.ok("row 13: History names who changed which component",
                      "admin" in text and "bob" in text and "send_mail" in text and
                      "send_weixin" in text, text[:600])
-                c.ok("row 13: and shows the diff",
+                c.ok("row 13: and shows the diff, keys named within their component",
                      "smtp_user" in text and "alice" in text and
-                     "bob@example.com" in text, text[:800])
+                     "bob@example.com" in text and
+                     "components.send_mail.smtp_user" not in text, text[:800])
                 c.ok("row 13: a changed secret shows masked, never its value",
                      "wx_qy_corpsecret" in text and "******" in text and
                      all(s not in d.page_source for s in SECRETS), text[:800])
@@ -362,6 +363,22 @@ def main():
                 ms = (time.monotonic() - t0) * 1000
                 older = re.search(r'id="older" href="([^"]+)"', page)
                 c.ok("row 13: History pages through them", st == 200 and older, st)
+                # The cap: 2000 versions, older than yesterday, then a save.
+                for i in range(2100):
+                    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(
+                        time.time() - 2 * 86400 - i * 500))
+                    shutil.copy(g.conf, os.path.join(hdir, "%s-%09d.json" % (stamp, i)))
+                st, body = post_edit(g, cookie, "send_mail",
+                                     {"mail_sender": "capped@example.com"})
+                t0 = time.monotonic()
+                st2, hd, page2 = raw(g, "GET", "/console/history", cookie=cookie)
+                ms_cap = (time.monotonic() - t0) * 1000
+                left = [k for k in os.listdir(hdir) if k.endswith(".json")]
+                c.ok("row 13: at most 2000 versions are kept, yesterday's among them "
+                     "(%d left)" % len(left),
+                     st == 303 and len(left) == 2000 and yname in left, (st, len(left)))
+                print("measure: History's first page over 2000 versions in %.1f ms"
+                      % ms_cap)
                 print("measure: 45 console saves took %.0f ms (%.1f ms each); "
                       "History's first page over %d versions in %.1f ms" % (
                           busy * 1000, busy * 1000 / 45, len([k for k in kept if k.endswith(".json")]), ms))
