@@ -265,30 +265,6 @@ strings(const struct conf *c, int zh)
 	return v != NULL ? v : json_object_new_object();
 }
 
-/*
- * Whether a row answers the filter q: every word of it, in any case,
- * is in the system's name (CMSI: BlueKing's documented step filters
- * "send_mail under the system CMSI"), the tenant or the component.
- */
-static int
-list_match(const char *q, const char *tenant, const char *name)
-{
-	char	 word[65];
-	size_t	 n;
-
-	for (;;) {
-		q += strspn(q, " \t");
-		if ((n = strcspn(q, " \t")) == 0)
-			return 1;
-		snprintf(word, sizeof(word), "%.*s", (int)n, q);
-		if (strcasestr("CMSI", word) == NULL &&
-		    strcasestr(tenant, word) == NULL &&
-		    strcasestr(name, word) == NULL)
-			return 0;
-		q += n;
-	}
-}
-
 /* One row of Component Management. */
 static void
 list_row(json_object *rows, const char *tenant, const char *name,
@@ -297,7 +273,7 @@ list_row(json_object *rows, const char *tenant, const char *name,
 	json_object	*row;
 	char		 deliv[300];
 
-	if (!list_match(q, tenant, name))
+	if (!cform_match(q, tenant, name))
 		return;
 	row = json_object_new_object();
 	json_object_object_add(row, "tenant", json_object_new_string(tenant));

@@ -65,6 +65,7 @@ const char	*cform_delivery(const char *, json_object *, char *, size_t);
 int		 cform_lang(const char *, const char *);
 void		 cform_redact(json_object *, const char *);
 int		 cform_trim(json_object *, json_object *, json_object *);
+int		 cform_match(const char *, const char *, const char *);
 int		 cform_require(json_object *, json_object *, json_object *,
 		    const char *);
 int		 cform_outbox_filled(json_object *, json_object *);

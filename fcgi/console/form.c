@@ -406,6 +406,31 @@ cform_redact(json_object *v, const char *key)
 	(void)key;
 }
 
+/*
+ * Whether a row answers the filter q: every word of it, in any case,
+ * is in the system's name (CMSI: BlueKing's documented step filters
+ * "send_mail under the system CMSI"), the tenant or the component.
+ * Pure.
+ */
+int
+cform_match(const char *q, const char *tenant, const char *name)
+{
+	char	 word[65];
+	size_t	 n;
+
+	for (;;) {
+		q += strspn(q, " \t");
+		if ((n = strcspn(q, " \t")) == 0)
+			return 1;
+		snprintf(word, sizeof(word), "%.*s", (int)n, q);
+		if (strcasestr("CMSI", word) == NULL &&
+		    strcasestr(tenant, word) == NULL &&
+		    strcasestr(name, word) == NULL)
+			return 0;
+		q += n;
+	}
+}
+
 /* Whether c is white space a paste brings along. */
 static int
 blank(char c)

@@ -311,6 +311,20 @@ test_tmpl_names(void **state)
 		assert_false(ctmpl_name_ok(bad[i]));
 }
 
+/* Issue 32 row 8: BlueKing's step filters by the system's name, CMSI. */
+static void
+test_match(void **state)
+{
+	(void)state;
+	assert_true(cform_match("", "", "send_mail"));
+	assert_true(cform_match("CMSI", "", "send_mail"));
+	assert_true(cform_match("cmsi", "tenant-a", "send_sms"));
+	assert_true(cform_match(" CMSI  send_mail ", "", "send_mail"));
+	assert_true(cform_match("Tenant-A MAIL", "tenant-a", "send_mail"));
+	assert_false(cform_match("CMSI send_mail", "", "send_sms"));
+	assert_false(cform_match("tenant-b", "tenant-a", "send_mail"));
+}
+
 /* Issue 32 row 12: white space around ids and secrets is trimmed, named. */
 static void
 test_trim(void **state)
@@ -502,6 +516,7 @@ main(void)
 		cmocka_unit_test(test_cookie_lang),
 		cmocka_unit_test(test_redact),
 		cmocka_unit_test(test_tmpl_names),
+		cmocka_unit_test(test_match),
 		cmocka_unit_test(test_trim),
 		cmocka_unit_test(test_require),
 		cmocka_unit_test(test_one_wecom),
