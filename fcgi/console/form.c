@@ -555,8 +555,9 @@ cform_outbox_filled(json_object *doc, json_object *sec)
 }
 
 /*
- * What the form showed of section sec, key by key, secrets left out:
- * a checkbox as "on" or "", anything else as its text.  The Edit page
+ * What the form showed of section sec, key by key: a checkbox as "on"
+ * or "", a secret as its state ("set", "from file X"), anything else
+ * as its text.  The Edit page
  * carries it (hidden "base"), so a save made from an old page knows
  * what its operator changed and what someone else did.  Caller puts.
  */
@@ -565,6 +566,7 @@ cform_base(json_object *doc, json_object *sec)
 {
 	json_object	*props, *out, *v;
 	const char	*kind;
+	char		 state[300];
 	int		 b;
 
 	out = json_object_new_object();
@@ -572,10 +574,13 @@ cform_base(json_object *doc, json_object *sec)
 		return out;
 	json_object_object_foreach(props, key, p) {
 		kind = ann(p, "x-input");
-		if (*kind == '\0' || strcmp(kind, "hidden") == 0 ||
-		    strcmp(kind, "secret") == 0)
+		if (*kind == '\0' || strcmp(kind, "hidden") == 0)
 			continue;
-		if (strcmp(kind, "checkbox") == 0) {
+		/* A secret by what the page says of it, never its bytes. */
+		if (strcmp(kind, "secret") == 0)
+			add_str(out, key, cform_secret_state(jv_get(sec, key),
+			    state, sizeof(state), 0));
+		else if (strcmp(kind, "checkbox") == 0) {
 			v = jv_get(sec, key);
 			if (v == NULL && strcmp(key, "enabled") == 0)
 				b = 1;
@@ -606,8 +611,10 @@ form_value(json_object *form, const char *key, const char *kind)
  * file's values now (cur, from cform_base), except for the keys the
  * operator changed from the page's base, which keep what was typed.
  * The keys someone else changed since (cur differs from base) go to
- * theirs as {key, was, now, mine}.  Secrets are never echoed: a typed
- * one must be typed again.  Returns the new form (caller puts).
+ * theirs as {key, was, now, mine[, yours]}; a secret by its state, so
+ * only a change of state shows (set, removed, another file).  Secrets
+ * are never echoed: a typed one must be typed again.  Returns the new
+ * form (caller puts).
  */
 json_object *
 cform_merge(json_object *doc, json_object *base, json_object *cur,
@@ -615,32 +622,42 @@ cform_merge(json_object *doc, json_object *base, json_object *cur,
 {
 	json_object	*props, *out, *e;
 	const char	*kind, *was, *now, *typed;
-	int		 mine;
+	char		 clear[LIM_NAME + 8];
+	int		 mine, secret;
 
 	out = json_object_new_object();
 	if (!json_object_object_get_ex(doc, "properties", &props))
 		return out;
 	json_object_object_foreach(props, key, p) {
 		kind = ann(p, "x-input");
-		if (*kind == '\0' || strcmp(kind, "hidden") == 0 ||
-		    strcmp(kind, "secret") == 0)
+		if (*kind == '\0' || strcmp(kind, "hidden") == 0)
 			continue;
+		secret = strcmp(kind, "secret") == 0;
 		now = jv_str(jv_get(cur, key));
-		/* No base (a page from before this rule): nothing is theirs. */
-		was = base != NULL ? jv_str(jv_get(base, key)) : now;
+		/* Not in the base (a page from before it): nothing is theirs. */
+		was = jv_get(base, key) != NULL ? jv_str(jv_get(base, key)) :
+		    now;
 		typed = form_value(form, key, kind);
-		mine = typed != NULL && strcmp(typed, was) != 0;
+		snprintf(clear, sizeof(clear), "%s__clear", key);
+		if (secret)
+			mine = (typed != NULL && *typed != '\0') ||
+			    json_object_object_get_ex(form, clear, NULL);
+		else
+			mine = typed != NULL && strcmp(typed, was) != 0;
 		if (strcmp(was, now) != 0) {
 			e = json_object_new_object();
 			add_str(e, "key", key);
 			add_str(e, "was", was);
 			add_str(e, "now", now);
+			/* A typed secret is never shown, nor kept. */
 			if (mine)
-				add_str(e, "yours", typed);
+				add_str(e, "yours", secret ? "******" : typed);
 			json_object_object_add(e, "mine",
 			    json_object_new_boolean(mine));
 			json_object_array_add(theirs, e);
 		}
+		if (secret)
+			continue;
 		if (mine)
 			now = typed;
 		if (strcmp(kind, "checkbox") == 0) {
