@@ -86,8 +86,7 @@ list_row(json_object *rows, const char *tenant, const char *name,
 	json_object	*row;
 	char		 deliv[300];
 
-	if (*q != '\0' && strstr(name, q) == NULL &&
-	    strstr(tenant, q) == NULL)
+	if (!cform_match(q, tenant, name))
 		return;
 	row = json_object_new_object();
 	json_object_object_add(row, "tenant", json_object_new_string(tenant));
@@ -163,6 +162,35 @@ components_page(struct console_rq *rq)
 }
 
 /*
+ * The page's language: the switch on the page (?lang=zh|en, kept in
+ * BlueKing's own cookie blueking_language, so a choice made in either
+ * holds in both), else the cookie, else the headers (cform_lang).
+ * Returns 1 for Chinese.
+ */
+static int
+pick_lang(struct console_rq *rq)
+{
+	json_object	*v;
+	const char	*s;
+	char		 lang[16];
+
+	s = json_object_object_get_ex(rq->query, "lang", &v) ?
+	    json_object_get_string(v) : "";
+	if (strcmp(s, "zh") == 0 || strcmp(s, "en") == 0) {
+		snprintf(rq->langcookie, sizeof(rq->langcookie),
+		    "blueking_language=%s; Path=/; Max-Age=31536000; "
+		    "SameSite=Lax%s", *s == 'z' ? "zh-cn" : "en",
+		    rq->secure ? "; Secure" : "");
+		return *s == 'z';
+	}
+	if (cauth_cookie(req_env(rq->r, "HTTP_COOKIE"), "blueking_language",
+	    lang, sizeof(lang)) == 0 && lang[0] != '\0')
+		return strncasecmp(lang, "zh", 2) == 0;
+	return cform_lang(req_env(rq->r, "HTTP_BLUEKING_LANGUAGE"),
+	    req_env(rq->r, "HTTP_ACCEPT_LANGUAGE"));
+}
+
+/*
  * Serves one console request.  The front line: a body over LIM_FORM,
  * a method other than GET/POST, a POST whose Origin is another site,
  * and a page other than sign-in without a session are refused before
@@ -185,10 +213,9 @@ console_serve(const struct conf *c, FCGX_Request *fr, struct req *r)
 	rq.secure = (s != NULL && str_eqi(s, "on")) ||
 	    ((s = req_env(r, "HTTP_X_FORWARDED_PROTO")) != NULL &&
 	    str_eqi(s, "https"));
-	rq.zh = cform_lang(req_env(r, "HTTP_BLUEKING_LANGUAGE"),
-	    req_env(r, "HTTP_ACCEPT_LANGUAGE"));
-	rq.t = strings(c, rq.zh);
 	rq.query = req_parse_query(r->query, strlen(r->query));
+	rq.zh = pick_lang(&rq);
+	rq.t = strings(c, rq.zh);
 	post = strcmp(r->method, "POST") == 0;
 	if (!post && strcmp(r->method, "GET") != 0 &&
 	    strcmp(r->method, "HEAD") != 0) {

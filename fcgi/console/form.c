@@ -12,6 +12,9 @@
 #include "lib/util.h"
 #include "page.h"
 
+#define CFORM_DIFF_VAL	256	/* one value as History shows it */
+#define CFORM_DIFF_PATH	256	/* "components.send_mail.smtp_port" */
+
 /* A property's string annotation, "" when absent. */
 static const char *
 ann(json_object *p, const char *key)
@@ -67,9 +70,9 @@ add_str(json_object *o, const char *k, const char *v)
 static json_object *
 options(json_object *p, const char *cur, int zh)
 {
-	json_object	*e, *opts, *o, *v, *labels = NULL, *l;
-	const char	*s;
-	size_t		 i;
+	json_object	*e, *opts, *o = NULL, *v, *labels = NULL, *l;
+	const char	*s, *lab;
+	size_t		 i, j;
 
 	opts = json_object_new_array();
 	json_object_object_get_ex(p, zh ? "x-labels-zh" : "x-labels", &labels);
@@ -80,13 +83,31 @@ options(json_object *p, const char *cur, int zh)
 		if (!json_object_is_type(v, json_type_string))
 			continue;
 		s = json_object_get_string(v);
+		if (labels != NULL && json_object_object_get_ex(labels, s, &l))
+			lab = json_object_get_string(l);
+		else
+			lab = *s != '\0' ? s : (zh ? "（默认）" : "(default)");
+		/*
+		 * Spellings of one choice (wx_type "", qy and qywx are all
+		 * WeCom) share a label and show once: as the file's spelling
+		 * when it is one of them, so saving changes nothing.
+		 */
+		for (j = 0; j < json_object_array_length(opts); j++) {
+			o = json_object_array_get_idx(opts, j);
+			if (strcmp(jv_str(jv_get(o, "label")), lab) == 0)
+				break;
+		}
+		if (j < json_object_array_length(opts)) {
+			if (strcmp(s, cur) == 0) {
+				add_str(o, "value", s);
+				json_object_object_add(o, "selected",
+				    json_object_new_boolean(1));
+			}
+			continue;
+		}
 		o = json_object_new_object();
 		add_str(o, "value", s);
-		if (labels != NULL && json_object_object_get_ex(labels, s, &l))
-			add_str(o, "label", json_object_get_string(l));
-		else
-			add_str(o, "label", *s != '\0' ? s : (zh ? "（默认）" :
-			    "(default)"));
+		add_str(o, "label", lab);
 		json_object_object_add(o, "selected",
 		    json_object_new_boolean(strcmp(s, cur) == 0));
 		json_object_array_add(opts, o);
@@ -124,6 +145,11 @@ cform_fields(json_object *doc, json_object *sec, json_object *form,
 		    "description"));
 		add_str(f, "group", ann(p, "x-group"));
 		json_object_object_add(f, kind, json_object_new_boolean(1));
+		/* Marked: what cform_require asks for when sending upstream. */
+		if (json_object_object_get_ex(p, "x-required", &v) &&
+		    json_object_get_boolean(v))
+			json_object_object_add(f, "required",
+			    json_object_new_boolean(1));
 		if (form != NULL && json_object_object_get_ex(form, key, &v))
 			cur = json_object_get_string(v);
 		else if (form != NULL)
@@ -394,4 +420,373 @@ cform_redact(json_object *v, const char *key)
 			cform_redact(sub, k);
 	}
 	(void)key;
+}
+
+/*
+ * Whether a row answers the filter q: every word of it, in any case,
+ * is in the system's name (CMSI: BlueKing's documented step filters
+ * "send_mail under the system CMSI"), the tenant or the component.
+ * Pure.
+ */
+int
+cform_match(const char *q, const char *tenant, const char *name)
+{
+	char	 word[65];
+	size_t	 n;
+
+	for (;;) {
+		q += strspn(q, " \t");
+		if ((n = strcspn(q, " \t")) == 0)
+			return 1;
+		snprintf(word, sizeof(word), "%.*s", (int)n, q);
+		if (strcasestr("CMSI", word) == NULL &&
+		    strcasestr(tenant, word) == NULL &&
+		    strcasestr(name, word) == NULL)
+			return 0;
+		q += n;
+	}
+}
+
+/* Whether c is white space a paste brings along. */
+static int
+blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' ||
+	    c == '\v' || c == '\f';
+}
+
+/*
+ * Trims white space off both ends of every text and secret field the
+ * form carries (a pasted secret brings a newline, a copied corp id a
+ * space; the upstream then refuses with no hint), in place.  The keys
+ * trimmed go to trimmed, so the page can say so.  Returns how many.
+ */
+int
+cform_trim(json_object *doc, json_object *form, json_object *trimmed)
+{
+	json_object	*props, *v;
+	const char	*kind, *s;
+	size_t		 a, z;
+	int		 n = 0;
+	char		*t;
+
+	if (form == NULL ||
+	    !json_object_object_get_ex(doc, "properties", &props))
+		return 0;
+	json_object_object_foreach(props, key, p) {
+		kind = ann(p, "x-input");
+		if (strcmp(kind, "text") != 0 && strcmp(kind, "secret") != 0 &&
+		    strcmp(kind, "number") != 0)
+			continue;
+		if (!json_object_object_get_ex(form, key, &v))
+			continue;
+		s = json_object_get_string(v);
+		z = strlen(s);
+		for (a = 0; a < z && blank(s[a]); a++)
+			;
+		while (z > a && blank(s[z - 1]))
+			z--;
+		if (a == 0 && z == strlen(s))
+			continue;
+		t = xstrndup(s + a, z - a);
+		json_object_object_add(form, key, json_object_new_string(t));
+		free(t);
+		json_object_array_add(trimmed, json_object_new_string(key));
+		n++;
+	}
+	return n;
+}
+
+/* Whether section sec holds a value for key (a secret's reference too). */
+static int
+present(json_object *sec, const char *key)
+{
+	json_object	*v;
+
+	if (sec == NULL || !json_object_object_get_ex(sec, key, &v) ||
+	    v == NULL)
+		return 0;
+	if (json_object_is_type(v, json_type_object))
+		return json_object_object_length(v) > 0;
+	return *conf_str(sec, key) != '\0';
+}
+
+/*
+ * The settings a section cannot send without: the properties marked
+ * "x-required" (in their wx_type group, when they have one), checked
+ * only when the section would deliver upstream (enabled, no outbox, no
+ * dest_url).  Each missing key gets msg in errs unless it already has
+ * an error.  Returns how many were missing.
+ */
+int
+cform_require(json_object *doc, json_object *sec, json_object *errs,
+    const char *msg)
+{
+	json_object	*props, *v;
+	const char	*group;
+	int		 n = 0;
+
+	if (!json_object_object_get_ex(doc, "properties", &props) ||
+	    !conf_enabled(sec) ||
+	    strcmp(conf_str(sec, "delivery"), "outbox") == 0 ||
+	    *conf_str(sec, "dest_url") != '\0')
+		return 0;
+	group = strcmp(conf_str(sec, "wx_type"), "mp") == 0 ? "mp" : "qy";
+	json_object_object_foreach(props, key, p) {
+		if (!json_object_object_get_ex(p, "x-required", &v) ||
+		    !json_object_get_boolean(v))
+			continue;
+		if (*ann(p, "x-group") != '\0' &&
+		    strcmp(ann(p, "x-group"), group) != 0)
+			continue;
+		if (present(sec, key) ||
+		    json_object_object_get_ex(errs, key, NULL))
+			continue;
+		json_object_object_add(errs, key, json_object_new_string(msg));
+		n++;
+	}
+	return n;
+}
+
+/*
+ * Whether a section that writes to the outbox also has upstream
+ * settings filled in: the operator may believe it sends.
+ */
+int
+cform_outbox_filled(json_object *doc, json_object *sec)
+{
+	json_object	*props;
+	const char	*kind;
+
+	if (strcmp(conf_str(sec, "delivery"), "outbox") != 0 ||
+	    !json_object_object_get_ex(doc, "properties", &props))
+		return 0;
+	json_object_object_foreach(props, key, p) {
+		kind = ann(p, "x-input");
+		if ((strcmp(kind, "text") == 0 || strcmp(kind, "secret") == 0 ||
+		    strcmp(kind, "number") == 0) && present(sec, key))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * What the form showed of section sec, key by key: a checkbox as "on"
+ * or "", a secret as its state ("set", "from file X"), anything else
+ * as its text.  The Edit page
+ * carries it (hidden "base"), so a save made from an old page knows
+ * what its operator changed and what someone else did.  Caller puts.
+ */
+json_object *
+cform_base(json_object *doc, json_object *sec)
+{
+	json_object	*props, *out, *v;
+	const char	*kind;
+	char		 state[300];
+	int		 b;
+
+	out = json_object_new_object();
+	if (!json_object_object_get_ex(doc, "properties", &props))
+		return out;
+	json_object_object_foreach(props, key, p) {
+		kind = ann(p, "x-input");
+		if (*kind == '\0' || strcmp(kind, "hidden") == 0)
+			continue;
+		/* A secret by what the page says of it, never its bytes. */
+		if (strcmp(kind, "secret") == 0)
+			add_str(out, key, cform_secret_state(jv_get(sec, key),
+			    state, sizeof(state), 0));
+		else if (strcmp(kind, "checkbox") == 0) {
+			v = jv_get(sec, key);
+			if (v == NULL && strcmp(key, "enabled") == 0)
+				b = 1;
+			else if (conf_parse_bool(v, &b) == -1)
+				b = 0;
+			add_str(out, key, b ? "on" : "");
+		} else
+			add_str(out, key, sec != NULL ? shown(sec, key) : "");
+	}
+	return out;
+}
+
+/* A form's value of key as cform_base words it. */
+static const char *
+form_value(json_object *form, const char *key, const char *kind)
+{
+	json_object	*v;
+
+	if (strcmp(kind, "checkbox") == 0)
+		return json_object_object_get_ex(form, key, NULL) ? "on" : "";
+	if (!json_object_object_get_ex(form, key, &v))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+/*
+ * After a stale-page refusal: the form to show again.  It holds the
+ * file's values now (cur, from cform_base), except for the keys the
+ * operator changed from the page's base, which keep what was typed.
+ * The keys someone else changed since (cur differs from base) go to
+ * theirs as {key, was, now, mine[, yours]}; a secret by its state, so
+ * only a change of state shows (set, removed, another file).  Secrets
+ * are never echoed: a typed one must be typed again.  Returns the new
+ * form (caller puts).
+ */
+json_object *
+cform_merge(json_object *doc, json_object *base, json_object *cur,
+    json_object *form, json_object *theirs)
+{
+	json_object	*props, *out, *e;
+	const char	*kind, *was, *now, *typed;
+	char		 clear[LIM_NAME + 8];
+	int		 mine, secret;
+
+	out = json_object_new_object();
+	if (!json_object_object_get_ex(doc, "properties", &props))
+		return out;
+	json_object_object_foreach(props, key, p) {
+		kind = ann(p, "x-input");
+		if (*kind == '\0' || strcmp(kind, "hidden") == 0)
+			continue;
+		secret = strcmp(kind, "secret") == 0;
+		now = jv_str(jv_get(cur, key));
+		/* Not in the base (a page from before it): nothing is theirs. */
+		was = jv_get(base, key) != NULL ? jv_str(jv_get(base, key)) :
+		    now;
+		typed = form_value(form, key, kind);
+		snprintf(clear, sizeof(clear), "%s__clear", key);
+		if (secret)
+			mine = (typed != NULL && *typed != '\0') ||
+			    json_object_object_get_ex(form, clear, NULL);
+		else
+			mine = typed != NULL && strcmp(typed, was) != 0;
+		if (strcmp(was, now) != 0) {
+			e = json_object_new_object();
+			add_str(e, "key", key);
+			add_str(e, "was", was);
+			add_str(e, "now", now);
+			/* A typed secret is never shown, nor kept. */
+			if (mine)
+				add_str(e, "yours", secret ? "******" : typed);
+			json_object_object_add(e, "mine",
+			    json_object_new_boolean(mine));
+			json_object_array_add(theirs, e);
+		}
+		if (secret)
+			continue;
+		if (mine)
+			now = typed;
+		if (strcmp(kind, "checkbox") == 0) {
+			if (*now != '\0')
+				add_str(out, key, "on");
+		} else
+			add_str(out, key, now);
+	}
+	return out;
+}
+
+/*
+ * A value as History shows it: "******" for any value of a key that
+ * names a secret (a {"file"} or {"env"} reference is shown: it holds
+ * no secret), a URL's user:password as "******", else its JSON text
+ * (a string unquoted).  Into out.
+ */
+static void
+masked(const char *key, json_object *v, char *out, size_t outsz)
+{
+	const char	*s, *at, *sch, *slash;
+
+	if (v == NULL) {
+		snprintf(out, outsz, "(none)");
+		return;
+	}
+	if (secret_name(key) && !(json_object_is_type(v, json_type_object) &&
+	    (json_object_object_get_ex(v, "file", NULL) ||
+	    json_object_object_get_ex(v, "env", NULL)))) {
+		snprintf(out, outsz, "******");
+		return;
+	}
+	if (!json_object_is_type(v, json_type_string)) {
+		snprintf(out, outsz, "%s", json_object_to_json_string_ext(v,
+		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		/* An object or array may hold a URL with a password. */
+		if (strstr(out, "://") != NULL && strchr(out, '@') != NULL)
+			snprintf(out, outsz, "******");
+		return;
+	}
+	s = json_object_get_string(v);
+	if ((sch = strstr(s, "://")) != NULL && (at = strchr(sch, '@')) !=
+	    NULL && ((slash = strchr(sch + 3, '/')) == NULL || at < slash)) {
+		snprintf(out, outsz, "%.*s://******%s", (int)(sch - s), s, at);
+		return;
+	}
+	snprintf(out, outsz, "%s", s);
+}
+
+static void
+diff_add(json_object *lines, const char *path, const char *key,
+    json_object *a, json_object *b)
+{
+	json_object	*e;
+	char		 was[CFORM_DIFF_VAL], now[CFORM_DIFF_VAL];
+
+	masked(key, a, was, sizeof(was));
+	masked(key, b, now, sizeof(now));
+	/* Two different secrets both show as "******": say it changed. */
+	if (strcmp(was, now) == 0 && a != NULL && b != NULL)
+		snprintf(now, sizeof(now), "%s", "****** (changed)");
+	e = json_object_new_object();
+	add_str(e, "path", path);
+	add_str(e, "was", was);
+	add_str(e, "now", now);
+	json_object_array_add(lines, e);
+}
+
+static void
+diff_walk(json_object *a, json_object *b, const char *path, const char *key,
+    json_object *lines, size_t max)
+{
+	char		 sub[CFORM_DIFF_PATH];
+	const char	*ta, *tb;
+
+	if (json_object_array_length(lines) >= max)
+		return;
+	if (json_object_is_type(a, json_type_object) &&
+	    json_object_is_type(b, json_type_object)) {
+		json_object_object_foreach(a, k, va) {
+			snprintf(sub, sizeof(sub), "%s%s%s", path,
+			    *path != '\0' ? "." : "", k);
+			diff_walk(va, jv_get(b, k), sub, k, lines, max);
+		}
+		json_object_object_foreach(b, k2, vb) {
+			if (json_object_object_get_ex(a, k2, NULL))
+				continue;
+			snprintf(sub, sizeof(sub), "%s%s%s", path,
+			    *path != '\0' ? "." : "", k2);
+			diff_walk(NULL, vb, sub, k2, lines, max);
+		}
+		return;
+	}
+	ta = a != NULL ? json_object_to_json_string_ext(a,
+	    JSON_C_TO_STRING_PLAIN) : "";
+	if (a != NULL && b != NULL) {
+		tb = json_object_to_json_string_ext(b, JSON_C_TO_STRING_PLAIN);
+		if (strcmp(ta, tb) == 0)
+			return;
+	}
+	diff_add(lines, path, key, a, b);
+}
+
+/*
+ * What changed from config document a to b, leaf by leaf, at most max
+ * lines of {path, was, now}, secrets and URL passwords masked.  Pure.
+ * Caller puts.
+ */
+json_object *
+cform_diff(json_object *a, json_object *b, size_t max)
+{
+	json_object	*lines = json_object_new_array();
+
+	diff_walk(a, b, "", "", lines, max);
+	return lines;
 }

@@ -70,6 +70,8 @@ headers(struct console_rq *rq, int status, const char *ctype)
 	    "Cache-Control: no-store\r\n", status, ctype);
 	if (rq->cookie[0] != '\0')
 		FCGX_FPrintF(out, "Set-Cookie: %s\r\n", rq->cookie);
+	if (rq->langcookie[0] != '\0')
+		FCGX_FPrintF(out, "Set-Cookie: %s\r\n", rq->langcookie);
 }
 
 /* A short plain-text answer (refusals). */
@@ -110,12 +112,42 @@ page_param(struct console_rq *rq, const char *key)
 	return "";
 }
 
+/*
+ * This page's address in the other language: its query as it came,
+ * without a lang= of its own, and lang=to.  The page and query are the
+ * request's own (ours, under the prefix); the template escapes them.
+ */
+static json_object *
+lang_link(struct console_rq *rq, const char *to)
+{
+	struct buf	 b;
+	const char	*q = rq->r->query, *end;
+	json_object	*v;
+	size_t		 n;
+
+	buf_init(&b, LIM_URL);
+	(void)buf_printf(&b, "%s%s?", rq->prefix, rq->page);
+	while (*q != '\0') {
+		end = strchr(q, '&');
+		n = end != NULL ? (size_t)(end - q) : strlen(q);
+		if (n > 0 && strncmp(q, "lang=", 5) != 0)
+			(void)buf_printf(&b, "%.*s&", (int)n, q);
+		q += n + (end != NULL);
+	}
+	(void)buf_printf(&b, "lang=%s", to);
+	v = json_object_new_string(b.ptr != NULL ? b.ptr : "?");
+	buf_free(&b);
+	return v;
+}
+
 /* The context every page shares; caller adds its own and renders. */
 json_object *
 page_ctx(struct console_rq *rq)
 {
 	json_object	*ctx = json_object_new_object();
 
+	json_object_object_add(ctx, "lang_other", lang_link(rq, rq->zh ?
+	    "en" : "zh"));
 	json_object_object_add(ctx, "prefix",
 	    json_object_new_string(rq->prefix));
 	json_object_object_add(ctx, "lang",

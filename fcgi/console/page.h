@@ -23,6 +23,7 @@ struct console_rq {
 	char		 sid[65];	/* session id from the cookie */
 	char		 csrf[65];	/* the session's CSRF token */
 	char		 cookie[320];	/* a Set-Cookie to send, "" if none */
+	char		 langcookie[96]; /* the language switch's, or "" */
 	int		 secure;	/* the request came over HTTPS */
 	int		 zh;		/* Simplified Chinese */
 };
@@ -61,6 +62,15 @@ int		 cform_apply(json_object *, json_object *, json_object *,
 const char	*cform_delivery(const char *, json_object *, char *, size_t);
 int		 cform_lang(const char *, const char *);
 void		 cform_redact(json_object *, const char *);
+int		 cform_trim(json_object *, json_object *, json_object *);
+int		 cform_match(const char *, const char *, const char *);
+int		 cform_require(json_object *, json_object *, json_object *,
+		    const char *);
+int		 cform_outbox_filled(json_object *, json_object *);
+json_object	*cform_base(json_object *, json_object *);
+json_object	*cform_merge(json_object *, json_object *, json_object *,
+		    json_object *, json_object *);
+json_object	*cform_diff(json_object *, json_object *, size_t);
 
 /* save.c */
 void		 csave_edit(struct console_rq *);

@@ -72,6 +72,8 @@ static const struct {
 } hints[] = {
 	{ "code=1306203",			"hint_cert" },
 	{ "certificate",			"hint_cert" },
+	{ "Requested SSL level failed",		"hint_starttls" },
+	{ "STARTTLS",				"hint_starttls" },
 	{ "SSL connect error",			"hint_ssl_port" },
 	{ "wrong version number",		"hint_ssl_port" },
 	{ "unexpected TLS packet",		"hint_ssl_port" },
@@ -245,6 +247,33 @@ who_of(json_object *e)
 	return "";
 }
 
+/*
+ * An API message in the page's language: strings.json "upstream" maps
+ * the start of the contract's English wording; the English follows in
+ * brackets, since it is what logs and BlueKing's documents say.  Into
+ * out; the message as it is when nothing matches.
+ */
+static const char *
+tr_message(struct console_rq *rq, const char *msg, char *out, size_t outsz)
+{
+	json_object	*m;
+	size_t		 n;
+
+	if (rq->t == NULL || (m = jv_get(rq->t, "upstream")) == NULL ||
+	    !json_object_is_type(m, json_type_object))
+		return msg;
+	json_object_object_foreach(m, en, v) {
+		n = strlen(en);
+		if (strncmp(msg, en, n) != 0 || !json_object_is_type(v,
+		    json_type_string))
+			continue;
+		snprintf(out, outsz, "%s%s（%s）", json_object_get_string(v),
+		    msg + n, msg);
+		return out;
+	}
+	return msg;
+}
+
 /* The hints of text as {"text": ...} objects for the template. */
 static json_object *
 hint_list(struct console_rq *rq, const char *text)
@@ -261,6 +290,23 @@ hint_list(struct console_rq *rq, const char *text)
 		json_object_array_add(a, h);
 	}
 	return a;
+}
+
+/* Whether the hints of a and of b are the same ones. */
+static int
+same_hints(const char *a, const char *b)
+{
+	const char	*ka[COPS_HINTS], *kb[COPS_HINTS];
+	size_t		 na, nb, i;
+
+	na = cops_hints(a, ka, COPS_HINTS);
+	nb = cops_hints(b, kb, COPS_HINTS);
+	if (na != nb)
+		return 0;
+	for (i = 0; i < na; i++)
+		if (strcmp(ka[i], kb[i]) != 0)
+			return 0;
+	return 1;
 }
 
 /*
@@ -293,8 +339,14 @@ result_rows(struct console_rq *rq, const struct reply *rp, const char *rcpt,
 			snprintf(hay, sizeof(hay), "%s %s",
 			    json_object_to_json_string_ext(e,
 			    JSON_C_TO_STRING_PLAIN), all);
-			json_object_object_add(row, "hints", i == 1 ?
-			    hint_list(rq, hay) : json_object_new_array());
+			/*
+			 * A row names its own hints only when they differ
+			 * from the page's list below (one failed recipient
+			 * among several); else the list says it once.
+			 */
+			json_object_object_add(row, "hints", i == 1 &&
+			    !same_hints(hay, all) ? hint_list(rq, hay) :
+			    json_object_new_array());
 			json_object_array_add(rows, row);
 		}
 	}
@@ -302,11 +354,12 @@ result_rows(struct console_rq *rq, const struct reply *rp, const char *rcpt,
 		return rows;
 	row = json_object_new_object();
 	add_str(row, "who", rcpt);
-	add_str(row, "words", rp->message != NULL ? rp->message : "");
+	add_str(row, "words", rp->message != NULL ? tr_message(rq,
+	    rp->message, words, sizeof(words)) : "");
 	json_object_object_add(row, "ok", json_object_new_boolean(
 	    rp->result));
-	json_object_object_add(row, "hints", !rp->result ?
-	    hint_list(rq, all) : json_object_new_array());
+	/* The page's list says the hints of the whole outcome. */
+	json_object_object_add(row, "hints", json_object_new_array());
 	json_object_array_add(rows, row);
 	return rows;
 }
@@ -325,9 +378,10 @@ test_run(struct console_rq *rq, const struct cops_kind *k,
 	struct ident		 id;
 	struct ctx		 cx;
 	struct timespec		 t0, t1;
-	json_object		*raw, *params = NULL, *res, *hl;
+	json_object		*raw, *params = NULL, *res, *hl, *sec;
 	char			*all = NULL;
 	const char		*data, *first[1];
+	char			 msg[LIM_MESSAGE * 2];
 	size_t			 n;
 	long			 ms;
 
@@ -358,9 +412,18 @@ test_run(struct console_rq *rq, const struct cops_kind *k,
 	snprintf(all, n, "code=%ld %s %s", rp.code, rp.message != NULL ?
 	    rp.message : "", data);
 	res = json_object_new_object();
+	/*
+	 * Delivery "outbox" writes the message under state_dir and sends
+	 * nothing: "Delivered" would mislead the operator.
+	 */
+	sec = conf_comp(tc, k->name);
+	json_object_object_add(res, "outbox", json_object_new_boolean(
+	    rp.result && strcmp(conf_str(sec, "delivery"), "outbox") == 0));
+	add_str(res, "outbox_dir", tc->state_dir);
 	json_object_object_add(res, "ok", json_object_new_boolean(rp.result));
 	json_object_object_add(res, "code", json_object_new_int64(rp.code));
-	add_str(res, "message", rp.message != NULL ? rp.message : "");
+	add_str(res, "message", rp.message != NULL ? tr_message(rq,
+	    rp.message, msg, sizeof(msg)) : "");
 	json_object_object_add(res, "ms", json_object_new_int64(ms));
 	add_str(res, "request_id", rq->r->id);
 	json_object_object_add(res, "rows", result_rows(rq, &rp, rcpt, all));
@@ -419,6 +482,15 @@ cops_test(struct console_rq *rq)
 	json_object_object_add(ctx, "testable", json_object_new_boolean(
 	    k != NULL));
 	add_str(ctx, "rcpt", rcpt);
+	/* Voice calls a number: the field asks for one. */
+	if (k != NULL && k->phone) {
+		add_str(ctx, "rcpt_label", page_str(rq, "test_rcpt_phone"));
+		add_str(ctx, "rcpt_hint", page_str(rq,
+		    "test_rcpt_phone_hint"));
+	} else {
+		add_str(ctx, "rcpt_label", page_str(rq, "test_rcpt"));
+		add_str(ctx, "rcpt_hint", page_str(rq, "test_rcpt_hint"));
+	}
 	add_str(ctx, "text", *text != '\0' || rq->form != NULL ? text :
 	    page_str(rq, "test_text_default"));
 	if (rq->form != NULL && k != NULL) {

@@ -37,6 +37,14 @@
 
 #define HIST_STAMP_LEN	25	/* "20260101T000000-123456789" */
 #define HIST_EXT	".json"	/* the config's versions */
+#define HIST_META	".meta"	/* who replaced a version, and what */
+#define HIST_PAGE	20	/* versions a History page shows */
+#define HIST_DIFF	40	/* lines of one version's diff */
+#define HIST_DAYS	14	/* versions younger than this are kept... */
+#define HIST_CAP	2000	/* ...up to this many... */
+#define HIST_BYTES	(256LL * 1024 * 1024) /* ...taking at most this */
+#define HIST_SCAN	8192	/* names read from the directory at most */
+#define CFORM_PATH_MAX	256	/* a diff line's path (form.c's cap) */
 
 /*
  * Reads the config file whole (at most LIM_CONF) and its SHA-256 as
@@ -137,39 +145,80 @@ name_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)b, *(char *const *)a);
 }
 
+/* When a history name was written: its stamp as UTC, or 0. */
+static time_t
+hist_time(const char *name)
+{
+	struct tm	 tm;
+
+	memset(&tm, 0, sizeof(tm));
+	if (strptime(name, "%Y%m%dT%H%M%S", &tm) == NULL)
+		return 0;
+	return timegm(&tm);
+}
+
 /*
  * The file names of the history in <state_dir>/console/sub, newest
- * first, at most max (the rest are removed when prune is set).
- * Returns the count; names are owned by the caller (free each).
+ * first, at most max.  With prune set the rest are removed, but only
+ * what is old: the newest LIM_HISTORY always stay, and so does every
+ * version younger than HIST_DAYS while there are fewer than HIST_CAP
+ * of them and they take less than HIST_BYTES.  A busy afternoon of
+ * saves then cannot push yesterday's version out (the count alone
+ * did, at 20).  Each version's note (.meta) goes with it.  Returns
+ * the count; names are owned by the caller (free each).
  */
 size_t
 csave_hist_list(const struct console_rq *rq, const char *sub,
     const char *ext, char **names, size_t max, int prune)
 {
 	char		 dir[LIM_PATH], path[LIM_PATH];
-	char		*all[256];
+	char		**all = NULL;
 	DIR		*d;
 	struct dirent	*de;
-	size_t		 n = 0, i, kept = 0;
+	struct stat	 st;
+	size_t		 n = 0, cap = 0, i, kept = 0;
+	long long	 bytes = 0;
+	time_t		 now = time(NULL);
+	int		 keep;
 
 	if (csave_dir(rq, sub, dir, sizeof(dir)) == -1 ||
 	    (d = opendir(dir)) == NULL)
 		return 0;
-	while ((de = readdir(d)) != NULL && n < 256)
-		if (csave_hist_ok(de->d_name, ext))
-			all[n++] = xstrdup(de->d_name);
+	while ((de = readdir(d)) != NULL && n < HIST_SCAN) {
+		if (!csave_hist_ok(de->d_name, ext))
+			continue;
+		if (n == cap) {
+			cap = cap == 0 ? 64 : cap * 2;
+			all = xrealloc(all, cap * sizeof(*all));
+		}
+		all[n++] = xstrdup(de->d_name);
+	}
 	closedir(d);
-	qsort(all, n, sizeof(all[0]), name_cmp);
+	if (n > 0)
+		qsort(all, n, sizeof(all[0]), name_cmp);
 	for (i = 0; i < n; i++) {
-		if (i < max) {
+		if (snprintf(path, sizeof(path), "%s/%s", dir, all[i]) >=
+		    (int)sizeof(path))
+			path[0] = '\0';
+		if (prune && path[0] != '\0' && stat(path, &st) == 0)
+			bytes += st.st_size;
+		keep = i < LIM_HISTORY || (i < HIST_CAP &&
+		    bytes <= HIST_BYTES && now - hist_time(all[i]) <
+		    HIST_DAYS * 86400);
+		if (i < max && (keep || !prune)) {
 			names[kept++] = all[i];
 			continue;
 		}
-		if (prune && snprintf(path, sizeof(path), "%s/%s", dir,
-		    all[i]) < (int)sizeof(path))
+		if (prune && !keep && path[0] != '\0') {
 			unlink(path);
+			if (snprintf(path, sizeof(path), "%s/%.*s%s", dir,
+			    HIST_STAMP_LEN, all[i], HIST_META) <
+			    (int)sizeof(path))
+				unlink(path);
+		}
 		free(all[i]);
 	}
+	free(all);
 	return kept;
 }
 
@@ -218,7 +267,7 @@ csave_hist_keep(const struct console_rq *rq, const char *sub,
  */
 static int
 replace_conf(const struct console_rq *rq, const char *old, size_t oldlen,
-    const char *text, char *why, size_t whysz)
+    const char *text, char *why, size_t whysz, char *hname, size_t hnamesz)
 {
 	struct conf	*c;
 	struct stat	 st;
@@ -251,8 +300,8 @@ replace_conf(const struct console_rq *rq, const char *old, size_t oldlen,
 		goto out;
 	}
 	conf_free(c);
-	if (csave_hist_keep(rq, "history", HIST_EXT, old, oldlen, NULL, 0) ==
-	    -1) {
+	if (csave_hist_keep(rq, "history", HIST_EXT, old, oldlen, hname,
+	    hnamesz) == -1) {
 		snprintf(why, whysz, "cannot keep the previous version under "
 		    "%s", rq->conf->state_dir);
 		goto out;
@@ -291,6 +340,82 @@ audit(const struct console_rq *rq, const char *event, const char *tenant,
 		    json_object_new_string(extra));
 	(void)log_audit(rq->conf->state_dir, rec);
 	json_object_put(rec);
+}
+
+/*
+ * Writes beside history version hname (the one just replaced) who
+ * replaced it and how: <stamp>.meta, {"user", "event", "tenant",
+ * "component", "keys", "to"}.  History shows it; no value is in it.
+ */
+static void
+hist_note(const struct console_rq *rq, const char *hname, const char *event,
+    const char *tenant, const char *comp, json_object *keys, const char *to)
+{
+	json_object	*m;
+	char		 dir[LIM_PATH], path[LIM_PATH], tmp[LIM_PATH];
+	const char	*s;
+
+	if (!csave_hist_ok(hname, HIST_EXT) ||
+	    csave_dir(rq, "history", dir, sizeof(dir)) == -1 ||
+	    snprintf(path, sizeof(path), "%s/%.*s%s", dir, HIST_STAMP_LEN,
+	    hname, HIST_META) >= (int)sizeof(path) ||
+	    snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return;
+	m = json_object_new_object();
+	json_object_object_add(m, "user", json_object_new_string(rq->user));
+	json_object_object_add(m, "event", json_object_new_string(event));
+	json_object_object_add(m, "tenant", json_object_new_string(tenant));
+	json_object_object_add(m, "component", json_object_new_string(comp));
+	if (keys != NULL)
+		json_object_object_add(m, "keys", json_object_get(keys));
+	if (to != NULL)
+		json_object_object_add(m, "to", json_object_new_string(to));
+	s = json_object_to_json_string_ext(m, JSON_C_TO_STRING_PLAIN);
+	if (file_replace(tmp, path, s, strlen(s), 0600, 1) == -1)
+		log_warnx("console: cannot note who changed %s", hname);
+	json_object_put(m);
+}
+
+/*
+ * A message of the config check in the page's language: strings.json
+ * "errors" maps the English wording; what it lacks stays English.
+ */
+static const char *
+tr(struct console_rq *rq, const char *msg)
+{
+	json_object	*m;
+
+	if (rq->t != NULL && (m = jv_get(rq->t, "errors")) != NULL &&
+	    json_object_is_type(jv_get(m, msg), json_type_string))
+		return json_object_get_string(jv_get(m, msg));
+	return msg;
+}
+
+/* The check's lines, "where: what", with what in the page's language. */
+static void
+tr_lines(struct console_rq *rq, const char *in, char *out, size_t outsz)
+{
+	const char	*nl, *sep;
+	char		 line[512];
+	size_t		 len = 0, n;
+	int		 w;
+
+	out[0] = '\0';
+	while (*in != '\0' && len + 1 < outsz) {
+		nl = strchr(in, '\n');
+		n = nl != NULL ? (size_t)(nl - in) : strlen(in);
+		snprintf(line, sizeof(line), "%.*s", (int)n, in);
+		sep = strstr(line, ": ");
+		if (sep != NULL)
+			w = snprintf(out + len, outsz - len, "%.*s: %s\n",
+			    (int)(sep - line), line, tr(rq, sep + 2));
+		else
+			w = snprintf(out + len, outsz - len, "%s\n", line);
+		if (w < 0 || (size_t)w >= outsz - len)
+			break;
+		len += (size_t)w;
+		in += n + (nl != NULL);
+	}
 }
 
 /*
@@ -439,6 +564,38 @@ mask_fields(json_object *fields)
 }
 
 /*
+ * Says which fields lost white space on the way in: the keys of this
+ * save (a form refused again), or of the one just saved (trimmed= in
+ * the query, checked to be key names).
+ */
+static void
+trimmed_note(struct console_rq *rq, json_object *ctx, json_object *keys)
+{
+	char		 list[LIM_PATH];
+	const char	*q = page_param(rq, "trimmed");
+	size_t		 i;
+
+	list[0] = '\0';
+	if (keys != NULL && json_object_array_length(keys) > 0) {
+		for (i = 0; i < json_object_array_length(keys); i++)
+			snprintf(list + strlen(list), sizeof(list) -
+			    strlen(list), "%s%s", i > 0 ? ", " : "",
+			    json_object_get_string(json_object_array_get_idx(
+			    keys, i)));
+	} else if (*q != '\0' && strlen(q) < sizeof(list) &&
+	    strspn(q, "abcdefghijklmnopqrstuvwxyz0123456789_,") == strlen(q)) {
+		for (i = 0; q[i] != '\0' && strlen(list) + 3 < sizeof(list);
+		    i++)
+			snprintf(list + strlen(list), sizeof(list) -
+			    strlen(list), "%s%c", q[i] == ',' ? "," : "",
+			    q[i] == ',' ? ' ' : q[i]);
+	}
+	if (list[0] != '\0')
+		json_object_object_add(ctx, "trimmed",
+		    json_object_new_string(list));
+}
+
+/*
  * GET edit?c=NAME[&tenant=ID]: the Component Configuration tab.  POST
  * edit: the save.  On a problem the form comes back with what the
  * operator typed (never a secret) and the message beside the field.
@@ -448,13 +605,14 @@ csave_edit(struct console_rq *rq)
 {
 	json_object	*doc = NULL, *schema = NULL, *comps, *sec = NULL,
 			*nsec = NULL, *ctx, *errs = NULL, *changed = NULL,
-			*fields;
+			*trimmed = NULL, *shown = NULL, *theirs = NULL,
+			*base = NULL, *cur = NULL, *fields;
 	struct confschema_err	 ce[32];
 	struct buf	 b;
 	const char	*name, *tenant, *out, *notice = NULL;
 	char		*text = NULL, version[65], why[LIM_PROBLEMS];
-	char		 page[LIM_PATH];
-	size_t		 len;
+	char		 page[LIM_PATH], hname[64] = "", note[LIM_PROBLEMS];
+	size_t		 len, k;
 	int		 post = rq->form != NULL, lockfd = -1, i, n, status = 200;
 
 	buf_init(&b, LIM_CONF);
@@ -498,7 +656,26 @@ csave_edit(struct console_rq *rq)
 	if (!post)
 		goto show;
 
+	trimmed = json_object_new_array();
+	cform_trim(schema, rq->form, trimmed);
 	if (!secret_eq(page_param(rq, "version"), version)) {
+		/*
+		 * Someone saved since this page was drawn.  Saving it
+		 * again as it stands would undo their change: show the file
+		 * as it is now with only this operator's own changes on
+		 * top, and what the other save changed.  The next Save
+		 * starts from the current version, so it writes only
+		 * those.
+		 */
+		base = json_tokener_parse(page_param(rq, "base"));
+		if (base != NULL && !json_object_is_type(base,
+		    json_type_object)) {
+			json_object_put(base);
+			base = NULL;
+		}
+		cur = cform_base(schema, sec);
+		theirs = json_object_new_array();
+		shown = cform_merge(schema, base, cur, rq->form, theirs);
 		notice = page_str(rq, "stale");
 		status = 409;
 		goto show;
@@ -522,7 +699,9 @@ csave_edit(struct console_rq *rq)
 	    sizeof(ce) / sizeof(ce[0]));
 	for (i = 0; i < n || (n == -1 && i == 0); i++)
 		json_object_object_add(errs, ce[i].key[0] != '\0' ?
-		    ce[i].key : "", json_object_new_string(ce[i].msg));
+		    ce[i].key : "", json_object_new_string(tr(rq, ce[i].msg)));
+	/* What cannot send even though each value is well formed. */
+	cform_require(schema, nsec, errs, tr(rq, "required"));
 	if (json_object_object_length(errs) > 0) {
 		notice = page_str(rq, "invalid");
 		status = 422;
@@ -537,17 +716,28 @@ csave_edit(struct console_rq *rq)
 		status = 422;
 		goto show;
 	}
-	if (replace_conf(rq, text, len, b.ptr, why, sizeof(why)) == -1) {
+	if (replace_conf(rq, text, len, b.ptr, why, sizeof(why), hname,
+	    sizeof(hname)) == -1) {
+		tr_lines(rq, why, note, sizeof(note));
+		(void)str_copy(why, note, sizeof(why));
 		notice = page_str(rq, "check_failed");
 		status = 422;
 		goto show;
 	}
 	audit(rq, "console.save", tenant, name, changed, NULL);
+	hist_note(rq, hname, "save", tenant, name, changed, NULL);
 	log_info("console: %s saved %s%s%s (%zu keys)", rq->user,
 	    *tenant != '\0' ? tenant : "", *tenant != '\0' ? "/" : "", name,
 	    json_object_array_length(changed));
 	snprintf(page, sizeof(page), "edit?c=%s&tenant=%s&saved=1", name,
 	    tenant);
+	/* Keys are schema property names: safe in a URL as they are. */
+	for (k = 0; k < json_object_array_length(trimmed); k++)
+		if (strlen(page) + LIM_NAME + 10 < sizeof(page))
+			snprintf(page + strlen(page), sizeof(page) -
+			    strlen(page), "%s%s", k == 0 ? "&trimmed=" : ",",
+			    json_object_get_string(json_object_array_get_idx(
+			    trimmed, k)));
 	page_redirect(rq, page);
 	goto out;
 show:
@@ -556,8 +746,13 @@ show:
 	json_object_object_add(ctx, "tenant", json_object_new_string(tenant));
 	json_object_object_add(ctx, "version", json_object_new_string(
 	    version));
-	fields = cform_fields(schema, sec, post ? rq->form : NULL, errs,
-	    rq->zh);
+	/* What this page shows of the file, for a stale save's merge. */
+	if (cur == NULL)
+		cur = cform_base(schema, sec);
+	json_object_object_add(ctx, "base", json_object_new_string(
+	    json_object_to_json_string_ext(cur, JSON_C_TO_STRING_PLAIN)));
+	fields = cform_fields(schema, sec, shown != NULL ? shown :
+	    (post ? rq->form : NULL), errs, rq->zh);
 	mask_fields(fields);
 	json_object_object_add(ctx, "fields", fields);
 	json_object_object_add(ctx, "inherited", json_object_new_boolean(
@@ -569,6 +764,20 @@ show:
 	if (notice != NULL)
 		json_object_object_add(ctx, "notice",
 		    json_object_new_string(notice));
+	trimmed_note(rq, ctx, trimmed);
+	if (theirs != NULL) {
+		json_object_object_add(ctx, "has_theirs",
+		    json_object_new_boolean(json_object_array_length(theirs) >
+		    0));
+		for (k = 0; k < json_object_array_length(theirs); k++)
+			if (json_object_get_boolean(jv_get(
+			    json_object_array_get_idx(theirs, k), "mine")))
+				json_object_object_add(ctx, "conflict",
+				    json_object_new_boolean(1));
+		json_object_object_add(ctx, "theirs", json_object_get(theirs));
+	}
+	json_object_object_add(ctx, "outbox_warn", json_object_new_boolean(
+	    cform_outbox_filled(schema, sec)));
 	json_object_object_add(ctx, "failed", json_object_new_boolean(
 	    status != 200));
 	if (errs != NULL && json_object_object_get_ex(errs, "", NULL))
@@ -584,24 +793,117 @@ out:
 	buf_free(&b);
 	json_object_put(changed);
 	json_object_put(errs);
+	json_object_put(trimmed);
+	json_object_put(shown);
+	json_object_put(theirs);
+	json_object_put(base);
+	json_object_put(cur);
 	json_object_put(nsec);
 	json_object_put(doc);
 	json_object_put(schema);
 	free(text);
 }
 
+/* A kept version's document, or NULL. */
+static json_object *
+hist_doc(const char *dir, const char *name, const char *ext)
+{
+	char	 path[LIM_PATH];
+
+	if (snprintf(path, sizeof(path), "%s/%.*s%s", dir, HIST_STAMP_LEN,
+	    name, ext) >= (int)sizeof(path))
+		return NULL;
+	return json_object_from_file(path);
+}
+
 /*
- * GET history: the kept versions, newest first; history?v=NAME shows
- * one with every literal secret replaced by "******".
+ * One row of History: when the version was replaced, by whom, which
+ * keys of which component (its .meta), and the diff from it to what
+ * replaced it (newer, the next version kept or the file itself).
+ */
+static json_object *
+hist_row(const char *dir, const char *name, json_object *newer)
+{
+	json_object	*e, *meta, *old, *keys;
+	json_object	*diff, *d;
+	char		 label[32], where[LIM_NAME * 2 + 2] = "";
+	char		 list[LIM_PATH] = "", pre[LIM_NAME * 3 + 32] = "";
+	char		 key[CFORM_PATH_MAX];
+	const char	*t = "", *c = "", *p;
+	size_t		 i;
+
+	e = json_object_new_object();
+	json_object_object_add(e, "v", json_object_new_string(name));
+	/* 20260101T000000 -> 2026-01-01 00:00:00 UTC */
+	snprintf(label, sizeof(label), "%.4s-%.2s-%.2s %.2s:%.2s:%.2s",
+	    name, name + 4, name + 6, name + 9, name + 11, name + 13);
+	json_object_object_add(e, "when", json_object_new_string(label));
+	if ((meta = hist_doc(dir, name, HIST_META)) != NULL) {
+		json_object_object_add(e, "who", json_object_new_string(
+		    jv_str(jv_get(meta, "user"))));
+		t = jv_str(jv_get(meta, "tenant"));
+		c = jv_str(jv_get(meta, "component"));
+		if (strcmp(jv_str(jv_get(meta, "event")), "rollback") == 0)
+			snprintf(where, sizeof(where), "rollback %s",
+			    jv_str(jv_get(meta, "to")));
+		else
+			snprintf(where, sizeof(where), "%s%s%s", t, *t != '\0' ?
+			    "/" : "", c);
+		json_object_object_add(e, "what", json_object_new_string(
+		    where));
+		keys = jv_get(meta, "keys");
+		for (i = 0; json_object_is_type(keys, json_type_array) &&
+		    i < json_object_array_length(keys); i++)
+			snprintf(list + strlen(list), sizeof(list) -
+			    strlen(list), "%s%s", i > 0 ? ", " : "",
+			    jv_str(json_object_array_get_idx(keys, i)));
+		if (list[0] != '\0')
+			json_object_object_add(e, "keys",
+			    json_object_new_string(list));
+	}
+	if ((old = hist_doc(dir, name, HIST_EXT)) != NULL && newer != NULL) {
+		diff = cform_diff(old, newer, HIST_DIFF);
+		/* The component's column names it: its keys stand alone. */
+		if (*where != '\0' && strncmp(where, "rollback ", 9) != 0)
+			snprintf(pre, sizeof(pre), "%s%s%scomponents.%s.",
+			    *t != '\0' ? "tenants." : "", t, *t != '\0' ? "." :
+			    "", c);
+		for (i = 0; pre[0] != '\0' &&
+		    i < json_object_array_length(diff); i++) {
+			d = json_object_array_get_idx(diff, i);
+			p = jv_str(jv_get(d, "path"));
+			if (strncmp(p, pre, strlen(pre)) == 0 &&
+			    p[strlen(pre)] != '\0') {
+				snprintf(key, sizeof(key), "%s",
+				    p + strlen(pre));
+				json_object_object_add(d, "path",
+				    json_object_new_string(key));
+			}
+		}
+		json_object_object_add(e, "diff", diff);
+	}
+	json_object_put(old);
+	/* Last: t and c are its strings. */
+	json_object_put(meta);
+	return e;
+}
+
+/*
+ * GET history[?page=N]: the kept versions, newest first, HIST_PAGE a
+ * page, each with who replaced it, which keys, and the diff (secrets
+ * and URL passwords masked); history?v=NAME shows one version whole
+ * with every literal secret replaced by "******".
  */
 void
 csave_history(struct console_rq *rq)
 {
-	json_object	*ctx, *list, *e, *doc;
-	char		*names[LIM_HISTORY], dir[LIM_PATH], path[LIM_PATH];
-	char		 label[32];
+	json_object	*ctx, *list, *doc, *newer = NULL;
+	char		**names, *text, ver[65];
+	char		 dir[LIM_PATH], path[LIM_PATH];
+	char		 link[48];
 	const char	*v = page_param(rq, "v");
-	size_t		 i, n;
+	size_t		 i, n, len;
+	long long	 pg = 0;
 
 	ctx = page_ctx(rq);
 	if (*v != '\0') {
@@ -620,22 +922,45 @@ csave_history(struct console_rq *rq)
 		    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE)));
 		json_object_put(doc);
 	}
+	if (num_parse(page_param(rq, "page"), 0, HIST_CAP, &pg) == -1)
+		pg = 0;
 	list = json_object_new_array();
-	n = csave_hist_list(rq, "history", HIST_EXT, names, LIM_HISTORY, 0);
+	names = xcalloc(HIST_CAP, sizeof(*names));
+	n = csave_hist_list(rq, "history", HIST_EXT, names, HIST_CAP, 0);
+	if (csave_dir(rq, "history", dir, sizeof(dir)) == -1)
+		dir[0] = '\0';
 	for (i = 0; i < n; i++) {
-		e = json_object_new_object();
-		json_object_object_add(e, "v", json_object_new_string(
-		    names[i]));
-		/* 20260101T000000 -> 2026-01-01 00:00:00 UTC */
-		snprintf(label, sizeof(label), "%.4s-%.2s-%.2s %.2s:%.2s:%.2s",
-		    names[i], names[i] + 4, names[i] + 6, names[i] + 9,
-		    names[i] + 11, names[i] + 13);
-		json_object_object_add(e, "when", json_object_new_string(
-		    label));
-		json_object_array_add(list, e);
-		free(names[i]);
+		if (i >= (size_t)pg * HIST_PAGE &&
+		    i < (size_t)(pg + 1) * HIST_PAGE) {
+			/* What replaced the newest is the file itself. */
+			if (i == 0 && (text = csave_read(rq->conf->path, &len,
+			    ver)) != NULL) {
+				newer = json_tokener_parse(text);
+				free(text);
+			} else if (i > 0)
+				newer = hist_doc(dir, names[i - 1], HIST_EXT);
+			json_object_array_add(list, hist_row(dir, names[i],
+			    newer));
+			json_object_put(newer);
+			newer = NULL;
+		}
 	}
+	/* Only now: a row reads the name before it. */
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
 	json_object_object_add(ctx, "versions", list);
+	json_object_object_add(ctx, "kept", json_object_new_int64((int64_t)n));
+	if (pg > 0) {
+		snprintf(link, sizeof(link), "history?page=%lld", pg - 1);
+		json_object_object_add(ctx, "newer", json_object_new_string(
+		    link));
+	}
+	if ((size_t)(pg + 1) * HIST_PAGE < n) {
+		snprintf(link, sizeof(link), "history?page=%lld", pg + 1);
+		json_object_object_add(ctx, "older", json_object_new_string(
+		    link));
+	}
 	if (strcmp(page_param(rq, "rolled"), "1") == 0)
 		json_object_object_add(ctx, "notice", json_object_new_string(
 		    page_str(rq, "rolled_back")));
@@ -648,7 +973,7 @@ csave_rollback(struct console_rq *rq)
 {
 	const char	*v = page_param(rq, "v");
 	char		 dir[LIM_PATH], path[LIM_PATH], version[65];
-	char		 hv[65], why[LIM_PROBLEMS];
+	char		 hv[65], why[LIM_PROBLEMS], hname[64] = "";
 	char		*old = NULL, *cur = NULL;
 	size_t		 oldlen, curlen;
 	int		 lockfd = -1;
@@ -669,13 +994,15 @@ csave_rollback(struct console_rq *rq)
 		page_text(rq, 500, "The config file cannot be read.");
 		goto out;
 	}
-	if (replace_conf(rq, cur, curlen, old, why, sizeof(why)) == -1) {
+	if (replace_conf(rq, cur, curlen, old, why, sizeof(why), hname,
+	    sizeof(hname)) == -1) {
 		log_warnx("console: rollback to %s refused: %s", v, why);
 		page_text(rq, 422, "That version does not pass the check "
 		    "any more; see the log.");
 		goto out;
 	}
 	audit(rq, "console.rollback", "", "-", NULL, v);
+	hist_note(rq, hname, "rollback", "", "", NULL, v);
 	log_info("console: %s rolled the config back to %s", rq->user, v);
 	page_redirect(rq, "history?rolled=1");
 out:

@@ -10,12 +10,16 @@
 	var table = document.getElementById("components");
 	if (q && table) {
 		var apply = function () {
-			var s = q.value.trim().toLowerCase();
+			/* Every word in the system (CMSI), tenant or name. */
+			var words = q.value.trim().toLowerCase().split(/\s+/);
 			table.querySelectorAll("tbody tr").forEach(function (tr) {
-				var hay = (tr.dataset.name + " " +
+				var hay = (tr.dataset.system + " " +
+				    tr.dataset.name + " " +
 				    tr.dataset.tenant).toLowerCase();
-				tr.classList.toggle("hidden",
-				    s !== "" && hay.indexOf(s) === -1);
+				tr.classList.toggle("hidden", !words.every(
+				    function (w) {
+					return hay.indexOf(w) !== -1;
+				}));
 			});
 		};
 		q.addEventListener("input", apply);

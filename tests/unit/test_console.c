@@ -333,6 +333,223 @@ test_tmpl_names(void **state)
 		assert_false(ctmpl_name_ok(bad[i]));
 }
 
+/* Issue 32 row 8: BlueKing's step filters by the system's name, CMSI. */
+static void
+test_match(void **state)
+{
+	(void)state;
+	assert_true(cform_match("", "", "send_mail"));
+	assert_true(cform_match("CMSI", "", "send_mail"));
+	assert_true(cform_match("cmsi", "tenant-a", "send_sms"));
+	assert_true(cform_match(" CMSI  send_mail ", "", "send_mail"));
+	assert_true(cform_match("Tenant-A MAIL", "tenant-a", "send_mail"));
+	assert_false(cform_match("CMSI send_mail", "", "send_sms"));
+	assert_false(cform_match("tenant-b", "tenant-a", "send_mail"));
+}
+
+/* Issue 32 row 12: white space around ids and secrets is trimmed, named. */
+static void
+test_trim(void **state)
+{
+	json_object	*doc = schema("send_weixin"), *form, *t;
+
+	(void)state;
+	form = json_tokener_parse("{\"wx_qy_corpid\": \" ww0001 \", "
+	    "\"wx_qy_corpsecret\": \"s3cret\\r\\n\", \"wx_qy_agentid\": "
+	    "\"1000002\", \"wx_type\": \" qy\"}");
+	t = json_object_new_array();
+	assert_int_equal(cform_trim(doc, form, t), 2);
+	assert_string_equal(json_object_get_string(json_object_object_get(
+	    form, "wx_qy_corpid")), "ww0001");
+	assert_string_equal(json_object_get_string(json_object_object_get(
+	    form, "wx_qy_corpsecret")), "s3cret");
+	/* A select is not typed by hand: left for the schema to refuse. */
+	assert_string_equal(json_object_get_string(json_object_object_get(
+	    form, "wx_type")), " qy");
+	assert_string_equal(json_object_to_json_string_ext(t,
+	    JSON_C_TO_STRING_PLAIN), "[\"wx_qy_corpid\",\"wx_qy_corpsecret\"]");
+	json_object_put(t);
+	json_object_put(form);
+	json_object_put(doc);
+}
+
+/* Issue 32 row 11: what cannot send, per delivery and wx_type. */
+static void
+test_require(void **state)
+{
+	json_object	*doc = schema("send_weixin"), *sec, *errs;
+	struct confschema_err	 e[8];
+
+	(void)state;
+	sec = json_tokener_parse("{\"wx_type\": \"qywx\", \"wx_qy_agentid\": "
+	    "\"1\", \"wx_app_id\": \"\"}");
+	errs = json_object_new_object();
+	assert_int_equal(cform_require(doc, sec, errs, "required"), 2);
+	assert_true(json_object_object_get_ex(errs, "wx_qy_corpid", NULL));
+	assert_true(json_object_object_get_ex(errs, "wx_qy_corpsecret", NULL));
+	/* The Official Account's keys are not WeCom's business. */
+	assert_false(json_object_object_get_ex(errs, "wx_app_id", NULL));
+	json_object_put(errs);
+	/* A secret given as a reference is there. */
+	json_object_object_add(sec, "wx_qy_corpid", json_object_new_string(
+	    "ww1"));
+	json_object_object_add(sec, "wx_qy_corpsecret", json_tokener_parse(
+	    "{\"env\": \"X\"}"));
+	errs = json_object_new_object();
+	assert_int_equal(cform_require(doc, sec, errs, "required"), 0);
+	json_object_put(errs);
+	/* The outbox, or switched off: nothing is required. */
+	json_object_object_del(sec, "wx_qy_corpid");
+	json_object_object_add(sec, "delivery", json_object_new_string(
+	    "outbox"));
+	errs = json_object_new_object();
+	assert_int_equal(cform_require(doc, sec, errs, "required"), 0);
+	assert_int_equal(cform_outbox_filled(doc, sec), 1);
+	json_object_object_add(sec, "delivery", json_object_new_string(""));
+	json_object_object_add(sec, "enabled", json_object_new_boolean(0));
+	assert_int_equal(cform_require(doc, sec, errs, "required"), 0);
+	assert_int_equal(cform_outbox_filled(doc, sec), 0);
+	json_object_put(errs);
+	json_object_put(sec);
+	/* The formats: an agent id is a number, an app id digits. */
+	sec = json_tokener_parse("{\"wx_qy_agentid\": \"abc\", "
+	    "\"wx_qy_corpid\": \"ww 1\"}");
+	assert_int_equal(confschema_check(SCHEMAS, "send_weixin", sec, e, 8),
+	    2);
+	assert_string_equal(e[0].msg, "letters, digits, _ and - only");
+	assert_string_equal(e[1].msg, "digits only");
+	json_object_put(sec);
+	sec = json_tokener_parse("{\"qcloud_app_id\": \"14OO000001\"}");
+	assert_int_equal(confschema_check(SCHEMAS, "send_sms", sec, e, 8), 1);
+	json_object_put(sec);
+	/* A number is digits too. */
+	sec = json_tokener_parse("{\"qcloud_app_id\": 1400000001}");
+	assert_int_equal(confschema_check(SCHEMAS, "send_sms", sec, e, 8), 0);
+	json_object_put(sec);
+	json_object_put(doc);
+}
+
+/* Issue 32 row 15: one WeCom entry, spelled as the file spells it. */
+static void
+test_one_wecom(void **state)
+{
+	json_object	*doc = schema("send_weixin"), *sec, *f, *e;
+	const char	*opts = NULL;
+	size_t		 i;
+
+	(void)state;
+	sec = json_tokener_parse("{\"wx_type\": \"qywx\"}");
+	f = cform_fields(doc, sec, NULL, NULL, 0);
+	for (i = 0; i < json_object_array_length(f); i++) {
+		e = json_object_array_get_idx(f, i);
+		if (strcmp(json_object_get_string(json_object_object_get(e,
+		    "key")), "wx_type") == 0)
+			opts = json_object_to_json_string_ext(
+			    json_object_object_get(e, "options"),
+			    JSON_C_TO_STRING_PLAIN);
+	}
+	assert_non_null(opts);
+	assert_string_equal(opts, "[{\"value\":\"qywx\",\"label\":\"WeCom\","
+	    "\"selected\":true},{\"value\":\"mp\",\"label\":"
+	    "\"Official Account\",\"selected\":false}]");
+	json_object_put(f);
+	json_object_put(sec);
+	json_object_put(doc);
+}
+
+/* Issue 32 row 9: after a stale page, theirs stay and mine go on top. */
+static void
+test_merge(void **state)
+{
+	json_object	*doc = schema("send_mail"), *base, *cur, *form, *th;
+	json_object	*m, *sec;
+
+	(void)state;
+	base = json_tokener_parse("{\"enabled\": \"on\", \"smtp_host\": \"a\","
+	    " \"smtp_user\": \"\", \"mail_sender\": \"x@e\"}");
+	cur = json_tokener_parse("{\"enabled\": \"on\", \"smtp_host\": \"a\","
+	    " \"smtp_user\": \"\", \"mail_sender\": \"bob@e\"}");
+	form = json_tokener_parse("{\"enabled\": \"on\", \"smtp_host\": \"a\","
+	    " \"smtp_user\": \"alice\", \"mail_sender\": \"x@e\"}");
+	th = json_object_new_array();
+	m = cform_merge(doc, base, cur, form, th);
+	assert_string_equal(json_object_get_string(json_object_object_get(m,
+	    "mail_sender")), "bob@e");
+	assert_string_equal(json_object_get_string(json_object_object_get(m,
+	    "smtp_user")), "alice");
+	assert_true(json_object_object_get_ex(m, "enabled", NULL));
+	assert_string_equal(json_object_to_json_string_ext(th,
+	    JSON_C_TO_STRING_PLAIN), "[{\"key\":\"mail_sender\",\"was\":"
+	    "\"x@e\",\"now\":\"bob@e\",\"mine\":false}]");
+	json_object_put(th);
+	json_object_put(m);
+	json_object_put(form);
+	json_object_put(cur);
+	json_object_put(base);
+	/*
+	 * A secret by its state: removed meanwhile is listed; one typed
+	 * now is the operator's, shown as stars and not carried over.
+	 */
+	sec = json_tokener_parse("{\"smtp_pwd\": \"old\"}");
+	base = cform_base(doc, sec);
+	assert_string_equal(json_object_get_string(json_object_object_get(
+	    base, "smtp_pwd")), "set");
+	json_object_put(sec);
+	sec = json_tokener_parse("{\"smtp_pwd\": {\"file\": \"/run/pw\"}}");
+	cur = cform_base(doc, sec);
+	form = json_tokener_parse("{\"smtp_pwd\": \"typed-now\"}");
+	th = json_object_new_array();
+	m = cform_merge(doc, base, cur, form, th);
+	assert_false(json_object_object_get_ex(m, "smtp_pwd", NULL));
+	assert_string_equal(json_object_to_json_string_ext(th,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+	    "[{\"key\":\"smtp_pwd\",\"was\":\"set\",\"now\":"
+	    "\"from file /run/pw\",\"yours\":\"******\",\"mine\":true}]");
+	json_object_put(th);
+	json_object_put(m);
+	json_object_put(form);
+	json_object_put(cur);
+	json_object_put(base);
+	json_object_put(sec);
+	json_object_put(doc);
+}
+
+/* Issue 32 row 13: History's diff masks secrets and URL passwords. */
+static void
+test_diff(void **state)
+{
+	json_object	*a, *b, *d;
+	const char	*s;
+
+	(void)state;
+	a = json_tokener_parse("{\"components\": {\"send_mail\": {\"smtp_pwd\":"
+	    " \"old-pw\", \"smtp_port\": 25}}, \"upstream\": {\"proxy\": "
+	    "\"http://u:p4ss@proxy:3128\"}}");
+	b = json_tokener_parse("{\"components\": {\"send_mail\": {\"smtp_pwd\":"
+	    " \"new-pw\", \"smtp_port\": 465, \"smtp_user\": \"me\"}}, "
+	    "\"upstream\": {\"proxy\": \"http://u:other@proxy:3128\"}}");
+	d = cform_diff(a, b, 40);
+	s = json_object_to_json_string_ext(d, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE);
+	assert_null(strstr(s, "old-pw"));
+	assert_null(strstr(s, "new-pw"));
+	assert_null(strstr(s, "p4ss"));
+	assert_null(strstr(s, "other"));
+	assert_non_null(strstr(s, "{\"path\":\"components.send_mail.smtp_pwd\","
+	    "\"was\":\"******\",\"now\":\"****** (changed)\"}"));
+	assert_non_null(strstr(s, "{\"path\":"
+	    "\"components.send_mail.smtp_port\",\"was\":\"25\",\"now\":\"465\"}"));
+	assert_non_null(strstr(s, "\"path\":\"components.send_mail.smtp_user\","
+	    "\"was\":\"(none)\",\"now\":\"me\""));
+	assert_non_null(strstr(s, "http://******@proxy:3128"));
+	json_object_put(d);
+	d = cform_diff(a, a, 40);
+	assert_int_equal(json_object_array_length(d), 0);
+	json_object_put(d);
+	json_object_put(b);
+	json_object_put(a);
+}
+
 int
 main(void)
 {
@@ -346,6 +563,12 @@ main(void)
 		cmocka_unit_test(test_cookie_lang),
 		cmocka_unit_test(test_redact),
 		cmocka_unit_test(test_tmpl_names),
+		cmocka_unit_test(test_match),
+		cmocka_unit_test(test_trim),
+		cmocka_unit_test(test_require),
+		cmocka_unit_test(test_one_wecom),
+		cmocka_unit_test(test_merge),
+		cmocka_unit_test(test_diff),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
