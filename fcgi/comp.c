@@ -15,6 +15,7 @@
 #include "core/envelope.h"
 #include "core/ctx.h"
 #include "core/log.h"
+#include "custom.h"
 #include "up/qcloud.h"
 #include "tmplset.h"
 #include "users.h"
@@ -283,6 +284,8 @@ comp_upstream(const char *name, json_object *sec)
 {
 	const char	*t;
 
+	if (custom_is(sec))
+		return custom_ready(sec);
 	if (strcmp(name, "send_mail") == 0)
 		return *conf_str(sec, "smtp_host") != '\0';
 	if (strcmp(name, "send_sms") == 0 ||

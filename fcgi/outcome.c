@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/http.h"
+#include "custom.h"
 #include "outcome.h"
 #include "up/wx.h"
 
@@ -259,6 +260,38 @@ outcome_qcloud(json_object *result, const char *errmsg)
 		return OC_OK;
 	for (i = 0; tc3_transient[i] != NULL; i++)
 		if (strcmp(c, tc3_transient[i]) == 0)
+			return OC_TRANSIENT;
+	return OC_PERMANENT;
+}
+
+/*
+ * The group robots' answers a later try can pass (robots.md): DingTalk
+ * 130101 "send too fast" and 90030 over the webhook's limit, WeCom
+ * 45009 and 45033 frequency, Feishu 11232 frequency, and -1 busy on
+ * DingTalk and WeCom.  What else they refuse (a bad sign, no keyword,
+ * a removed robot, a malformed body) no later try can pass.  kind is a
+ * custom.h custom_kind.
+ */
+static const struct {
+	int	 kind;
+	long	 code;
+} robot_transient[] = {
+	{ CK_DINGTALK, 130101 }, { CK_DINGTALK, 90030 }, { CK_DINGTALK, -1 },
+	{ CK_WECOM, 45009 }, { CK_WECOM, 45033 }, { CK_WECOM, -1 },
+	{ CK_FEISHU, 11232 },
+};
+
+enum outcome_cls
+outcome_robot(int kind, long code)
+{
+	size_t	 i;
+
+	if (code == 0)
+		return OC_OK;
+	for (i = 0; i < sizeof(robot_transient) / sizeof(robot_transient[0]);
+	    i++)
+		if (robot_transient[i].kind == kind &&
+		    robot_transient[i].code == code)
 			return OC_TRANSIENT;
 	return OC_PERMANENT;
 }

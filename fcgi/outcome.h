@@ -42,5 +42,6 @@ enum outcome_cls outcome_http(CURLcode, long);
 enum outcome_cls outcome_smtp(CURLcode, long);
 enum outcome_cls outcome_wx(const struct wx_err *);
 enum outcome_cls outcome_qcloud(json_object *, const char *);
+enum outcome_cls outcome_robot(int, long);
 
 #endif /* OUTCOME_H */

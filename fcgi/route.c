@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/request.h"
+#include "custom.h"
 #include "state/rate.h"
 #include "route.h"
 #include "state/spool.h"
@@ -93,7 +94,8 @@ route_by_name(const char *name)
 	for (rt = routes; rt->name != NULL; rt++)
 		if (strcmp(rt->name, name) == 0)
 			return rt;
-	return NULL;
+	/* Then the operator's own components (custom.c). */
+	return custom_route(name);
 }
 
 /* Strips prefix p from *s; returns 1 if it was there. */

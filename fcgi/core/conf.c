@@ -17,6 +17,7 @@
 #include "lib/buf.h"
 #include "conf.h"
 #include "confschema.h"
+#include "custom.h"
 #include "lib/jsonerr.h"
 #include "lib/jwt.h"
 #include "lib/pwhash.h"
@@ -392,6 +393,11 @@ load_comp(struct conf *c, const char *name, json_object *sec)
 	char			*s;
 	int			 i, n;
 
+	/* The operator's own channel: its module checks it. */
+	if (custom_is(sec)) {
+		custom_check(c, name, sec);
+		return;
+	}
 	if (!in_list(comp_names, name)) {
 		problem(c, "components.%s: unknown component", name);
 		return;
@@ -1231,4 +1237,26 @@ const char *
 conf_problems(void)
 {
 	return conf_said.ptr != NULL ? conf_said.ptr : "";
+}
+
+/*
+ * For the modules that check their own sections (custom.c): a problem
+ * line, and a secret read as every secret of the file is.
+ */
+void
+conf_problem(const struct conf *c, const char *fmt, ...)
+{
+	char	 msg[512];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	problem(c, "%s", msg);
+}
+
+char *
+conf_secret(const struct conf *c, const char *what, json_object *v)
+{
+	return secret_get(c, what, v);
 }

@@ -72,5 +72,8 @@ int		 conf_parse_bool(json_object *, int *);
 char		*conf_resolve(const struct conf *, const char *);
 const char	*conf_default(const char *, char *, size_t);
 const char	*conf_problems(void);
+void		 conf_problem(const struct conf *, const char *, ...)
+		    __attribute__((__format__(__printf__, 2, 3)));
+char		*conf_secret(const struct conf *, const char *, json_object *);
 
 #endif /* CONF_H */

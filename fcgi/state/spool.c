@@ -48,6 +48,7 @@
 #include "idem.h"
 #include "lib/limits.h"
 #include "core/log.h"
+#include "custom.h"
 #include "outcome.h"
 #include "rate.h"
 #include "redis.h"
@@ -165,7 +166,8 @@ spool_success(const char *component)
 	if (strcmp(component, "send_mail") == 0)
 		return "Succeeded to send mail";
 	if (strcmp(component, "send_sms") == 0 ||
-	    strcmp(component, "send_voice_msg") == 0)
+	    strcmp(component, "send_voice_msg") == 0 ||
+	    custom_route(component) != NULL)
 		return "OK";
 	return "WeChat message sending succeeded";
 }
