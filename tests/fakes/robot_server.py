@@ -109,8 +109,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, fmt, *args):
-        # The query carries tokens and signatures: the route only.
-        sys.stdout.write("%s %s\n" % (self.command, self.path.split("?")[0]))
+        # The query carries tokens and signatures, Feishu's path its hook
+        # id: the route only.
+        route = self.path.split("?")[0]
+        if route.startswith("/open-apis/bot/v2/hook/"):
+            route = "/open-apis/bot/v2/hook/..."
+        sys.stdout.write("%s %s\n" % (self.command, route))
         sys.stdout.flush()
 
     def reply(self, doc, status=200):
