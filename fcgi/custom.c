@@ -178,6 +178,25 @@ custom_by_type(const struct conf *c, const char *type)
 	return NULL;
 }
 
+/*
+ * The layout a robot renders its text with, templates/robot/<robot>_
+ * <format>.mustache, for format or (NULL) the section's.  Returns 0,
+ * or -1 for a kind that has none (a webhook's body is its layout).
+ */
+int
+custom_layout(json_object *sec, const char *format, char *out, size_t n)
+{
+	static const char *const robot[] = { "dingtalk", "feishu", "wecom" };
+	enum custom_kind	 k = custom_kind_of(sec);
+
+	if (k >= CK_WEBHOOK)
+		return -1;
+	if (format == NULL && *(format = conf_str(sec, "format")) == '\0')
+		format = "text";
+	return snprintf(out, n, "robot/%s_%s", robot[k], format) >= (int)n ?
+	    -1 : 0;
+}
+
 /* The label of a custom component, English or Chinese, else its type. */
 const char *
 custom_label(json_object *sec, const char *type, int en)

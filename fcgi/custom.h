@@ -1,6 +1,8 @@
 #ifndef CUSTOM_H
 #define CUSTOM_H
 
+#include <stddef.h>
+
 #include <json-c/json.h>
 
 struct conf;
@@ -43,5 +45,6 @@ const char	*custom_kind_schema(enum custom_kind);
 const char	*custom_by_type(const struct conf *, const char *);
 int		 custom_ready(json_object *);
 const char	*custom_label(json_object *, const char *, int);
+int		 custom_layout(json_object *, const char *, char *, size_t);
 
 #endif /* CUSTOM_H */

@@ -15,6 +15,7 @@
 
 #include "check.h"
 #include "core/conf.h"
+#include "custom.h"
 #include "lib/limits.h"
 #include "preflight.h"
 #include "state/redis.h"
@@ -33,6 +34,8 @@ static const char *const needed_tmpl[] = {
 };
 
 static int	npre;		/* problems preflight_test found */
+
+static void	robot_layouts(const struct conf *);
 
 static void __attribute__((__format__(__printf__, 2, 3)))
 problem(const struct conf *c, const char *fmt, ...)
@@ -53,6 +56,22 @@ callbacks(const struct conf *c)
 	return route_callback(conf_str(conf_comp(c, "send_mp_weixin"),
 	    "wx_callback_path")) == -1 || route_callback(conf_str(conf_comp(c,
 	    "send_weixin"), "wx_callback_path")) == -1 ? -1 : 0;
+}
+
+/* The layout of each robot the file declares (custom.c). */
+static void
+robot_layouts(const struct conf *c)
+{
+	char	 name[64];
+
+	if (c->components == NULL)
+		return;
+	json_object_object_foreach(c->components, comp, sec) {
+		if (custom_layout(sec, NULL, name, sizeof(name)) == 0 &&
+		    tmplset_get(name) == NULL)
+			problem(c, "components.%s: its layout %s/%s.mustache "
+			    "is missing", comp, c->templates_dir, name);
+	}
 }
 
 /*
@@ -183,6 +202,7 @@ preflight_test(const struct conf *c)
 				problem(c, "templates_dir: %s/%s.mustache is "
 				    "missing", c->templates_dir,
 				    needed_tmpl[i]);
+	robot_layouts(c);
 	if (callbacks(c) == -1)
 		problem(c, "wx_callback_path must be a path of its own, e.g. "
 		    "/api/c/compapi/cmsi/wechat/callback/");

@@ -45,7 +45,7 @@
 #define WECOM_TEXT_MAX		2048	/* bytes of a text message */
 #define WECOM_MARKDOWN_MAX	4096	/* of a markdown one */
 
-/* What each robot is called in messages, and its layouts' folder. */
+/* What each robot is called in messages and in log lines. */
 static const char *const label[] = { "DingTalk robot", "Feishu bot",
     "WeCom robot" };
 static const char *const short_name[] = { "dingtalk", "feishu", "wecom" };
@@ -130,7 +130,8 @@ ids(json_object *a)
 
 	for (i = 0; a != NULL && i < json_object_array_length(a); i++) {
 		v = json_object_array_get_idx(a, i);
-		if (strcmp(json_object_get_string(v), "@all") != 0 &&
+		if (json_object_is_type(v, json_type_string) &&
+		    strcmp(json_object_get_string(v), "@all") != 0 &&
 		    strcmp(json_object_get_string(v), "all") != 0)
 			json_object_array_add(out, json_object_get(v));
 	}
@@ -315,14 +316,17 @@ answer(enum custom_kind k, json_object *doc, long *code, char *msg, size_t n)
 	return 0;
 }
 
-/* The text of the message, laid out by the kind's template. */
+/* The text of the message, laid out by the robot's template. */
 static char *
-layout(enum custom_kind k, const char *format, json_object *tctx,
+layout(json_object *sec, const char *format, json_object *tctx,
     struct reply *rp)
 {
 	char	 name[64];
 
-	snprintf(name, sizeof(name), "robot/%s_%s", short_name[k], format);
+	if (custom_layout(sec, format, name, sizeof(name)) == -1) {
+		comp_component_error(rp);
+		return NULL;
+	}
 	return comp_render(name, tctx, TMPL_ESC_NONE, rp);
 }
 
@@ -363,7 +367,7 @@ robot_send(struct ctx *cx, enum custom_kind k, json_object *sec,
 		native_text = json_object_get_string(d);
 	}
 	if (native_text == NULL &&
-	    (text = layout(k, format, tctx, rp)) == NULL)
+	    (text = layout(sec, format, tctx, rp)) == NULL)
 		return OC_PERMANENT;
 	body = robot_body(k, format, m, native_text != NULL ? native_text :
 	    text, m->title);

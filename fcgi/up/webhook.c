@@ -138,7 +138,7 @@ body_walk(json_object *v, char *path, size_t plen, int depth, char *msg,
 		}
 		tmpl_free(t);
 		return 0;
-	case json_type_object:
+	case json_type_object: {
 		json_object_object_foreach(v, k, val) {
 			snprintf(path + l, plen - l, "/%s", k);
 			if (body_walk(val, path, plen, depth + 1, msg, n) == -1)
@@ -146,6 +146,7 @@ body_walk(json_object *v, char *path, size_t plen, int depth, char *msg,
 			path[l] = '\0';
 		}
 		return 0;
+	}
 	case json_type_array:
 		for (i = 0; i < json_object_array_length(v); i++) {
 			snprintf(path + l, plen - l, "/%zu", i);
@@ -293,7 +294,7 @@ body_render(json_object *v, json_object *ctx, int depth, char *err, size_t n)
 	switch (json_object_get_type(v)) {
 	case json_type_string:
 		return render_string(v, ctx, err, n);
-	case json_type_object:
+	case json_type_object: {
 		out = json_object_new_object();
 		json_object_object_foreach(v, k, val) {
 			if ((r = body_render(val, ctx, depth + 1, err, n)) ==
@@ -304,6 +305,7 @@ body_render(json_object *v, json_object *ctx, int depth, char *err, size_t n)
 			json_object_object_add(out, k, r);
 		}
 		return out;
+	}
 	case json_type_array:
 		out = json_object_new_array();
 		for (i = 0; i < json_object_array_length(v); i++) {
