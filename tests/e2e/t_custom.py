@@ -283,7 +283,11 @@ def check_failures(c, g):
                                 "clock"),
             ("send_dt_keyword", "keyword not in the message"),
             ("send_wc_rotated", "[93000] invalid webhook url"),
-            ("send_bad_hook", "HTTP 401: bad credentials")):
+            ("send_bad_hook", "Webhook send_bad_hook failed: HTTP 401: bad "
+                              "credentials (check the credentials in the "
+                              "webhook's headers)"),
+            ("send_dt_badsign", "DingTalk robot send_dt_badsign failed: "
+                                "[310000] sign not match")):
         doc = esb(g, comp, {"title": "t", "content": "plain text"})
         c.ok("%s fails naming the cause" % comp, doc.get("result") is False
              and want in (doc.get("message") or ""), json.dumps(doc)[:400])
@@ -297,8 +301,9 @@ def check_failures(c, g):
     doc = esb(g, "send_alert_hook", {"title": "t", "content": "x"})
     fake_call(g, "/_fake/mode?m=ok", "POST")
     c.ok("a webhook's 200 that is not its success fails with its words",
-         doc.get("result") is False and "/code is 7, not 0: quota exceeded"
-         in (doc.get("message") or ""), json.dumps(doc)[:300])
+         doc.get("result") is False and doc.get("message") ==
+         "Webhook send_alert_hook failed: the answer's /code is 7, not 0: "
+         "quota exceeded", json.dumps(doc)[:300])
 
 
 def check_rate(c, g):
