@@ -299,7 +299,13 @@ def check_failures(c, g):
          doc.get("result"), True)
     fake_call(g, "/_fake/mode?m=refuse", "POST")
     doc = esb(g, "send_alert_hook", {"title": "t", "content": "x"})
+    fake_call(g, "/_fake/mode?m=garbage", "POST")
+    page = esb(g, "send_feishu", {"title": "t", "content": "x"})
     fake_call(g, "/_fake/mode?m=ok", "POST")
+    c.eq("a robot's 200 that is not its answer is a failure",
+         (page.get("result"), page.get("code"), page.get("message")),
+         (False, 1306201, "Feishu bot send_feishu failed: HTTP 200 without "
+          "the robot's answer (code)"))
     c.ok("a webhook's 200 that is not its success fails with its words",
          doc.get("result") is False and doc.get("message") ==
          "Webhook send_alert_hook failed: the answer's /code is 7, not 0: "

@@ -31,7 +31,9 @@ query names, the body as parsed, the verdict).  Control, same port:
   GET  /_fake/messages         every request so far
   POST /_fake/reset            forget them and the rate counters
   POST /_fake/revoke?token=T   a robot token/key/hook id stops working
-  POST /_fake/mode?m=M         the webhook's mode: ok, refuse
+  POST /_fake/mode?m=M         ok; refuse (the webhook answers code 7);
+                               garbage (every host answers HTTP 200 with
+                               an HTML page)
 
 usage: robot_server.py --port P --pki DIR [--lifetime 600] [--per-minute 20]
        [--dingtalk TOKEN[:SECRET[:KEYWORD]]]... [--feishu ID[:SECRET[:KEYWORD]]]...
@@ -146,6 +148,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             body = json.loads(raw.decode("utf-8")) if raw else None
         except (ValueError, UnicodeDecodeError):
             body = None
+        if STATE["mode"] == "garbage":
+            # A proxy's page where the robot's answer should be.
+            page = b"<html>502 upstream proxy error</html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+            return
         if host == "oapi.dingtalk.com":
             doc = self.dingtalk(a, url.path, q, body)
         elif host == "open.feishu.cn":
