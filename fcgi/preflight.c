@@ -58,11 +58,16 @@ callbacks(const struct conf *c)
 	    "send_weixin"), "wx_callback_path")) == -1 ? -1 : 0;
 }
 
-/* The layout of each robot the file declares (custom.c). */
+/*
+ * What the custom components (custom.c) need beyond their sections:
+ * each robot's layout, and a msg_type of its own (send_msg would only
+ * ever reach the first).
+ */
 static void
 robot_layouts(const struct conf *c)
 {
-	char	 name[64];
+	const char	*first;
+	char		 name[64];
 
 	if (c->components == NULL)
 		return;
@@ -71,6 +76,13 @@ robot_layouts(const struct conf *c)
 		    tmplset_get(name) == NULL)
 			problem(c, "components.%s: its layout %s/%s.mustache "
 			    "is missing", comp, c->templates_dir, name);
+		if (custom_kind_of(sec) == CK__MAX)
+			continue;
+		first = custom_by_type(c, conf_str(sec, "msg_type"));
+		if (first != NULL && strcmp(first, comp) != 0)
+			problem(c, "components.%s.msg_type: \"%s\" is already "
+			    "components.%s's", comp, conf_str(sec, "msg_type"),
+			    first);
 	}
 }
 

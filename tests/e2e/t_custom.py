@@ -364,18 +364,12 @@ def check_configtest(c, d):
                               "send?key=abc"},
                "send_sms": {"kind": "webhook", "url": {"env": "X"}},
                "send_odd": {"kind": "slack"},
+
                "send_rule": {"kind": "webhook", "url": {"env": "HOOK_URL"},
                              "success": {"status": [200], "json":
                                          {"code": 0}}}}}
     os.makedirs(doc["state_dir"], exist_ok=True)
-    path = os.path.join(d, "t.json")
-    with open(path, "w") as f:
-        json.dump(doc, f)
-    p = subprocess.run([os.path.join(TOP, BUILDDIR, "cmsi.fcgi"), "-t", "-c",
-                        path], capture_output=True, text=True,
-                       env=dict(os.environ, HOOK_URL="https://h.example/x",
-                                ASAN_OPTIONS="detect_leaks=1"))
-    out = p.stdout + p.stderr
+    out, rc = configtest(d, doc)
     for want in ('components.send_ding: a dingtalk_robot needs "webhook"',
                  "components.send_clear.webhook: the URL holds a credential "
                  "(key) in clear",
@@ -383,7 +377,27 @@ def check_configtest(c, d):
                  'components.send_odd.kind: unknown kind "slack"',
                  'components.send_rule.success: json: "code" is no JSON '
                  'Pointer'):
-        c.ok("-t: %s" % want, p.returncode != 0 and want in out, out)
+        c.ok("-t: %s" % want, rc != 0 and want in out, out)
+    # A file that loads: what only the whole file tells.
+    doc["components"] = {
+        "send_a": {"kind": "webhook", "url": {"env": "HOOK_URL"},
+                   "msg_type": "same"},
+        "send_b": {"kind": "webhook", "url": {"env": "HOOK_URL"},
+                   "msg_type": "same"}}
+    out, rc = configtest(d, doc)
+    want = 'components.send_b.msg_type: "same" is already components.send_a\'s'
+    c.ok("-t: %s" % want, rc != 0 and want in out, out)
+
+
+def configtest(d, doc):
+    path = os.path.join(d, "t.json")
+    with open(path, "w") as f:
+        json.dump(doc, f)
+    p = subprocess.run([os.path.join(TOP, BUILDDIR, "cmsi.fcgi"), "-t", "-c",
+                        path], capture_output=True, text=True,
+                       env=dict(os.environ, HOOK_URL="https://h.example/x",
+                                ASAN_OPTIONS="detect_leaks=1"))
+    return p.stdout + p.stderr, p.returncode
 
 
 def main():
