@@ -346,6 +346,25 @@ def check_rate(c, g):
          ["spooled 0", "spooled 1", "spooled 2"])
 
 
+def check_idempotent(c, g):
+    """The same Idempotency-Key twice: one message in the group, the
+    same answer twice."""
+    before = len(fake_call(g, "/_fake/messages"))
+    p = {"bk_app_code": "demo", "bk_app_secret": "demo-secret",
+         "bk_username": "admin", "title": "once", "content": "only once"}
+    h = {"Content-Type": "application/json",
+         "Idempotency-Key": "custom-idem-0001"}
+    docs = [http(g, "POST", "/api/c/compapi/cmsi/send_dingtalk/",
+                 json.dumps(p).encode(), h)[1] for _ in range(2)]
+    sent = fake_call(g, "/_fake/messages")[before:]
+    same = [{k: d.get(k) for k in ("result", "code", "message", "data")}
+            for d in docs]
+    c.ok("an Idempotency-Key repeated sends once and answers the same",
+         len(sent) == 1 and docs[0].get("result") is True and
+         same[0] == same[1],
+         "%d sent, %s" % (len(sent), [json.dumps(d)[:160] for d in docs]))
+
+
 def check_audit(c, g):
     recs = [r for r in g.audit() if r.get("component") == "send_dingtalk"]
     c.ok("audit records name the custom component and its result",
@@ -410,6 +429,7 @@ def main():
         check_listed(c, g)
         check_failures(c, g)
         check_rate(c, g)
+        check_idempotent(c, g)
         check_audit(c, g)
         c.logs(g, SECRETS)
     return c.done()
