@@ -78,6 +78,15 @@ size_t		 csave_hist_list(const struct console_rq *, const char *,
 		    const char *, char **, size_t, int);
 int		 csave_hist_keep(const struct console_rq *, const char *,
 		    const char *, const char *, size_t, char *, size_t);
+int		 csave_replace(const struct console_rq *, const char *, size_t,
+		    const char *, char *, size_t);
+void		 csave_audit(const struct console_rq *, const char *,
+		    const char *, json_object *);
+
+/* custom.c: the custom components (fcgi/custom.c) */
+void		 ccustom_list(struct console_rq *);
+void		 ccustom_edit(struct console_rq *);
+void		 ccustom_remove(struct console_rq *);
 
 /* console_tmpl.c */
 void		 ctmpl_list(struct console_rq *);

@@ -571,3 +571,18 @@ out:
 	free(old);
 	free(cur);
 }
+
+/* For the custom components' page (custom.c): a save and its record. */
+int
+csave_replace(const struct console_rq *rq, const char *old, size_t oldlen,
+    const char *text, char *why, size_t whysz)
+{
+	return replace_conf(rq, old, oldlen, text, why, whysz);
+}
+
+void
+csave_audit(const struct console_rq *rq, const char *event,
+    const char *comp, json_object *keys)
+{
+	audit(rq, event, "", comp, keys, NULL);
+}
