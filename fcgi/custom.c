@@ -8,6 +8,7 @@
  * handlers/custom.c.
  */
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,9 @@ static struct {
 	char		 name[LIM_NAME];
 	struct route	 rt;		/* rt.name points into name */
 	enum custom_kind kind;		/* as the last load said */
+	uint64_t	 refhash;	/* its URL read from a secret
+					   reference at the top level, hashed;
+					   0 if it was given in clear */
 } slots[CUSTOM_MAX];
 static size_t		 nslots;
 static pthread_mutex_t	 slots_mx = PTHREAD_MUTEX_INITIALIZER;
@@ -108,9 +112,45 @@ custom_ready(json_object *sec)
 	    "https://", 8) == 0;
 }
 
-/* Remembers name as a custom route of kind k.  Returns 0 or -1 (full). */
+/* FNV-1a: tells a tenant's inherited URL from one it gives in clear. */
+static uint64_t
+hash(const char *s)
+{
+	uint64_t	 h = 0xcbf29ce484222325ULL;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+	return h;
+}
+
+/*
+ * Whether the URL of a tenant's section name is the top level's, read
+ * from a reference there: a tenant's view holds the top level's
+ * sections with their secrets read, which are no secret in clear.
+ */
 static int
-slot_set(const char *name, enum custom_kind k)
+inherited(const char *name, json_object *v)
+{
+	size_t	 i;
+	int	 yes = 0;
+
+	if (!json_object_is_type(v, json_type_string))
+		return 0;
+	pthread_mutex_lock(&slots_mx);
+	for (i = 0; i < nslots; i++)
+		if (strcmp(slots[i].name, name) == 0 && slots[i].refhash != 0 &&
+		    slots[i].refhash == hash(json_object_get_string(v)))
+			yes = 1;
+	pthread_mutex_unlock(&slots_mx);
+	return yes;
+}
+
+/*
+ * Remembers name as a custom route of kind k, and at the top level
+ * (top set) how its URL was given.  Returns 0 or -1 (full).
+ */
+static int
+slot_set(const char *name, enum custom_kind k, int top, uint64_t refhash)
 {
 	size_t	 i;
 	int	 rc = -1;
@@ -128,6 +168,8 @@ slot_set(const char *name, enum custom_kind k)
 	}
 	if (i < nslots) {
 		slots[i].kind = k;
+		if (top)
+			slots[i].refhash = refhash;
 		rc = 0;
 	}
 	pthread_mutex_unlock(&slots_mx);
@@ -353,7 +395,7 @@ custom_check(const struct conf *c, const char *name, json_object *sec)
 	json_object		*doc, *v, *rl;
 	const char		*type;
 	char			 what[128];
-	int			 i, n;
+	int			 i, n, ref;
 
 	if (route_by_name(name) != NULL && custom_route(name) == NULL) {
 		conf_problem(c, "components.%s: a built-in component's name; "
@@ -388,7 +430,11 @@ custom_check(const struct conf *c, const char *name, json_object *sec)
 	}
 	if (n != 0)
 		return;
-	check_url(c, name, k, sec);
+	v = NULL;
+	json_object_object_get_ex(sec, kinds[k].url_key, &v);
+	if (c->tenant == NULL || !inherited(name, v))
+		check_url(c, name, k, sec);
+	ref = v != NULL && !json_object_is_type(v, json_type_string);
 	doc = confschema_doc(c->schemas_dir, kinds[k].schema);
 	resolve(c, name, sec, doc);
 	json_object_put(doc);
@@ -425,7 +471,8 @@ custom_check(const struct conf *c, const char *name, json_object *sec)
 	if (json_object_object_get_ex(sec, "dedup_window_s", &v) &&
 	    idem_check(v, what, sizeof(what)) == -1)
 		conf_problem(c, "components.%s.dedup_window_s: %s", name, what);
-	if (slot_set(name, k) == -1)
+	if (slot_set(name, k, c->tenant == NULL, ref ?
+	    hash(conf_str(sec, kinds[k].url_key)) : 0) == -1)
 		conf_problem(c, "components.%s: more than %d custom component "
 		    "names in one process; restart it", name, CUSTOM_MAX);
 }

@@ -406,6 +406,24 @@ def check_configtest(c, d):
     out, rc = configtest(d, doc)
     want = 'components.send_b.msg_type: "same" is already components.send_a\'s'
     c.ok("-t: %s" % want, rc != 0 and want in out, out)
+    # Tenants: the top level's robot, read from a file, is no secret in
+    # clear in a tenant's view; a tenant's own robot in clear is.
+    doc["components"] = {"send_ding": {
+        "kind": "dingtalk_robot", "webhook": secret_file(
+            d, "t.url", "https://oapi.dingtalk.com/robot/send?"
+            "access_token=abc")}}
+    doc["tenants"] = {"t1": {"components": {"send_t1bot": {
+        "kind": "wecom_robot", "webhook": "https://qyapi.weixin.qq.com/"
+        "cgi-bin/webhook/send?key=abc"}}}}
+    out, rc = configtest(d, doc)
+    want = "tenants.t1: components.send_t1bot.webhook: the URL holds a " \
+        "credential (key) in clear"
+    c.ok("-t: %s, and nothing of the inherited robot" % want,
+         rc != 0 and want in out and "send_ding" not in out, out)
+    del doc["tenants"]["t1"]["components"]
+    out, rc = configtest(d, doc)
+    c.ok("-t: a tenant inheriting a robot read from a file is OK", rc == 0,
+         out)
 
 
 def configtest(d, doc):
