@@ -95,9 +95,14 @@ hnd_custom(struct ctx *cx, struct reply *rp)
 	m.receivers = rcpt;
 	m.mobiles = mob;
 	m.user_ids = uid;
+	/*
+	 * bk-monitor's own robot message: a wecom_robot object in send_msg,
+	 * or its send_wecom_robot's "type" with {"<type>": {"content"}}.
+	 */
 	if (!json_object_object_get_ex(cx->params, "wecom_robot", &m.native) ||
 	    !json_object_is_type(m.native, json_type_object))
-		m.native = NULL;
+		m.native = json_object_object_get_ex(cx->params, "type", NULL) ?
+		    cx->params : NULL;
 
 	/* What the layouts and a webhook's body are rendered with. */
 	tctx = json_object_new_object();

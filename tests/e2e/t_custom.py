@@ -247,6 +247,20 @@ def check_served(c, g):
          (True, "markdown", "**告警**"))
 
 
+def check_send_wecom_robot(c, g):
+    """bk-monitor's send_wecom_robot (bk-cmsi-v1 2.7) on a wecom_robot
+    component of that name: "type" and {"<type>": {"content"}}."""
+    doc = esb(g, "send_wecom_robot", {
+        "receiver": ["zhangsan"], "group_receiver": ["chat-1"],
+        "sender": "robot-a", "type": "markdown", "content": "**disk**",
+        "markdown": {"content": "**disk** 95%"}})
+    body = last(g, "qyapi.weixin.qq.com").get("body") or {}
+    c.eq("bk-monitor's send_wecom_robot: its type and content as sent",
+         (doc.get("result"), body.get("msgtype"),
+          body.get("markdown", {}).get("content")),
+         (True, "markdown", "**disk** 95%"))
+
+
 def check_listed(c, g):
     doc = esb(g, "get_msg_type", None)
     items = {i["type"]: i for i in doc.get("data", [])}
@@ -444,6 +458,7 @@ def main():
     check_configtest(c, d)
     with harness.Gateway(BUILDDIR, config(d), fakes=[fake()]) as g:
         check_served(c, g)
+        check_send_wecom_robot(c, g)
         check_listed(c, g)
         check_failures(c, g)
         check_rate(c, g)
