@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "core/request.h"
 #include "lib/limits.h"
+#include "custom.h"
 #include "lib/schema.h"
 #include "lib/util.h"
 #include "named.h"
@@ -40,17 +41,19 @@ check_init(const struct conf *c)
 	const struct route	*rt;
 	char			 path[LIM_PATH], err[256];
 	size_t			 n = 0;
-	int			 bad = 0;
+	int			 bad = 0, k = 0;
 
 	for (rt = route_table(); rt->name != NULL; rt++)
 		n++;
-	checks = xcalloc(n, sizeof(*checks));
-	for (rt = route_table(); rt->name != NULL; rt++) {
+	checks = xcalloc(n + CK__MAX, sizeof(*checks));
+	for (rt = route_table(); rt->name != NULL || k < CK__MAX; ) {
 		struct check_entry	*e = &checks[nchecks++];
 
-		e->name = rt->name;
+		/* The routes, then one schema per custom kind. */
+		e->name = rt->name != NULL ? rt++->name :
+		    custom_kind_schema(k++);
 		snprintf(path, sizeof(path), "%s/%s.json", c->schemas_dir,
-		    rt->name);
+		    e->name);
 		e->doc = json_object_from_file(path);
 		if (e->doc == NULL) {
 			fprintf(stderr, "%s: cannot read or parse\n", path);
@@ -88,6 +91,11 @@ check_find(const char *name)
 	for (i = 0; i < nchecks; i++)
 		if (strcmp(checks[i].name, name) == 0)
 			return &checks[i];
+	/* A custom component: the schema of its kind. */
+	if ((name = custom_schema(name)) != NULL)
+		for (i = 0; i < nchecks; i++)
+			if (strcmp(checks[i].name, name) == 0)
+				return &checks[i];
 	return NULL;
 }
 

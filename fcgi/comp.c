@@ -18,6 +18,7 @@
 #include "core/ctx.h"
 #include "core/envelope.h"
 #include "core/log.h"
+#include "custom.h"
 #include "lib/util.h"
 #include "up/qcloud.h"
 #include "users.h"
@@ -245,6 +246,8 @@ comp_upstream(const char *name, json_object *sec)
 {
 	const char	*t;
 
+	if (custom_is(sec))
+		return custom_ready(sec);
 	if (strcmp(name, "send_mail") == 0)
 		return *conf_str(sec, "smtp_host") != '\0';
 	if (strcmp(name, "send_sms") == 0 ||

@@ -17,6 +17,7 @@
 #include "core/conf.h"
 #include "core/tmplset.h"
 #include "lib/jwt.h"
+#include "custom.h"
 #include "lib/limits.h"
 #include "lib/pwhash.h"
 #include "ops.h"
@@ -47,6 +48,7 @@ void
 preflight_register(void)
 {
 	conf_checks(sections, sizeof(sections) / sizeof(sections[0]));
+	conf_custom(custom_check);
 }
 
 /* What the state directory holds; "" is itself (audit.log, metrics). */
@@ -61,6 +63,8 @@ static const char *const needed_tmpl[] = {
 };
 
 static int	npre;		/* problems preflight_test found */
+
+static void	robot_layouts(const struct conf *);
 
 static void __attribute__((__format__(__printf__, 2, 3)))
 problem(const struct conf *c, const char *fmt, ...)
@@ -81,6 +85,35 @@ callbacks(const struct conf *c)
 	return route_callback(conf_str(conf_comp(c, "send_mp_weixin"),
 	    "wx_callback_path")) == -1 || route_callback(conf_str(conf_comp(c,
 	    "send_weixin"), "wx_callback_path")) == -1 ? -1 : 0;
+}
+
+/*
+ * What the custom components (custom.c) need beyond their sections:
+ * each robot's layout, and a msg_type of its own (send_msg would only
+ * ever reach the first).
+ */
+static void
+robot_layouts(const struct conf *c)
+{
+	const char	*first;
+	char		 name[64];
+
+	if (c->components == NULL)
+		return;
+	json_object_object_foreach(c->components, comp, sec) {
+		if (robot_layout(custom_kind_of(sec), sec, NULL, name,
+		    sizeof(name)) == 0 &&
+		    tmplset_get(name) == NULL)
+			problem(c, "components.%s: its layout %s/%s.mustache "
+			    "is missing", comp, c->templates_dir, name);
+		if (custom_kind_of(sec) == CK__MAX)
+			continue;
+		first = custom_by_type(c, conf_str(sec, "msg_type"));
+		if (first != NULL && strcmp(first, comp) != 0)
+			problem(c, "components.%s.msg_type: \"%s\" is already "
+			    "components.%s's", comp, conf_str(sec, "msg_type"),
+			    first);
+	}
 }
 
 /*
@@ -211,6 +244,7 @@ preflight_test(const struct conf *c)
 				problem(c, "templates_dir: %s/%s.mustache is "
 				    "missing", c->templates_dir,
 				    needed_tmpl[i]);
+	robot_layouts(c);
 	if (callbacks(c) == -1)
 		problem(c, "wx_callback_path must be a path of its own, e.g. "
 		    "/api/c/compapi/cmsi/wechat/callback/");

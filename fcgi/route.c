@@ -13,6 +13,7 @@
 #include "core/envelope.h"
 #include "core/request.h"
 #include "lib/limits.h"
+#include "custom.h"
 #include "lib/util.h"
 #include "route.h"
 #include "state/idem.h"
@@ -94,7 +95,8 @@ route_by_name(const char *name)
 	for (rt = routes; rt->name != NULL; rt++)
 		if (strcmp(rt->name, name) == 0)
 			return rt;
-	return NULL;
+	/* Then the operator's own components (custom.c). */
+	return custom_route(name);
 }
 
 /*

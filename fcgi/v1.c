@@ -118,6 +118,17 @@ static const struct v1_field rtx_f[] = {
 	{ NULL, NULL, F_COPY }
 };
 
+/* MON's send_msg (bk-cmsi-v1 2.7): any channel by msg_type, robots too. */
+static const struct v1_field msg_f[] = {
+	{ "msg_type",		"msg_type",		F_COPY },
+	{ "title",		"title",		F_COPY },
+	{ "content",		"content",		F_COPY },
+	{ "sender",		"sender",		F_COPY },
+	{ "is_content_base64",	"is_content_base64",	F_COPY },
+	{ "wecom_robot",	"wecom_robot",		F_COPY },
+	{ NULL, NULL, F_COPY }
+};
+
 static const struct v1_op ops[] = {
 	{ "channels", "v1/channels", "get_msg_type", V1_CHANNELS,
 	    { NULL } },
@@ -135,6 +146,8 @@ static const struct v1_op ops[] = {
 	    { users_f, voice_f, named_f } },
 	{ "send_rtx", "v1/send_rtx", "send_weixin", V1_RTX,
 	    { users_f, rtx_f, named_f } },
+	{ "send_msg", "v1/send_msg", "send_msg", V1_SEND,
+	    { users_f, msg_f, named_f } },
 	{ NULL, NULL, NULL, V1_SEND, { NULL } }
 };
 

@@ -5,6 +5,8 @@
 #include "core/conf.h"
 #include "core/envelope.h"
 #include "handlers.h"
+#include "custom.h"
+#include "icon_custom.h"
 #include "icons.h"
 #include "lib/util.h"
 
@@ -48,8 +50,42 @@ icon_json(size_t i)
 }
 
 /*
- * get_msg_type: the four types in ESB's order, English labels when
- * Blueking-Language is absent or exactly "en".  is_active tells the
+ * After the four, the custom components (custom.c) in the file's
+ * order: their msg_type, label and icon, on when get_msg_type does not
+ * switch their type off and they can deliver.
+ */
+static void
+custom_items(struct ctx *cx, json_object *list, int en)
+{
+	json_object	*it, *v;
+	const char	*type;
+	int		 on;
+
+	if (cx->conf->components == NULL)
+		return;
+	json_object_object_foreach(cx->conf->components, name, sec) {
+		if (custom_kind_of(sec) == CK__MAX)
+			continue;
+		type = conf_str(sec, "msg_type");
+		on = (!json_object_object_get_ex(cx->section, type, &v) ||
+		    conf_bool(cx->section, type)) && conf_enabled(sec) &&
+		    comp_mode(sec, comp_upstream(name, sec)) != MODE_NONE;
+		it = json_object_new_object();
+		json_object_object_add(it, "type", json_object_new_string(type));
+		json_object_object_add(it, "label", json_object_new_string(
+		    custom_label(sec, type, en)));
+		json_object_object_add(it, "is_active",
+		    json_object_new_boolean(on));
+		json_object_object_add(it, "icon", json_object_new_string(
+		    *conf_str(sec, "icon") != '\0' ? conf_str(sec, "icon") :
+		    icon_custom));
+		json_object_array_add(list, it);
+	}
+}
+
+/*
+ * get_msg_type: the four types in ESB's order, then the custom ones;
+ * English labels when Blueking-Language is absent or exactly "en".  is_active tells the
  * truth: the type is switched on here and its component can deliver.
  */
 void
@@ -77,6 +113,7 @@ hnd_get_msg_type(struct ctx *cx, struct reply *rp)
 		json_object_object_add(it, "icon", icon_json(i));
 		json_object_array_add(list, it);
 	}
+	custom_items(cx, list, en);
 	reply_ok(rp, "%s", "");
 	reply_data(rp, list);
 }

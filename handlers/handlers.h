@@ -16,5 +16,6 @@ void	hnd_get_msg_type(struct ctx *, struct reply *);
 void	hnd_send_qy_weixin(struct ctx *, struct reply *);
 void	hnd_send_mp_weixin(struct ctx *, struct reply *);
 void	hnd_wechat_callback(struct ctx *, struct reply *);
+void	hnd_custom(struct ctx *, struct reply *);
 
 #endif /* HANDLERS_H */

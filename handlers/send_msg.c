@@ -4,6 +4,7 @@
 #include "comp.h"
 #include "core/conf.h"
 #include "core/envelope.h"
+#include "custom.h"
 #include "handlers.h"
 #include "lib/util.h"
 #include "route.h"
@@ -77,6 +78,15 @@ hnd_send_msg(struct ctx *cx, struct reply *rp)
 
 	p = json_object_new_object();
 	target = map(cx->params, p);
+	if (target == NULL && (target = custom_by_type(cx->conf,
+	    jv_string(cx->params, "msg_type"))) != NULL) {
+		/* A custom component: the message, and bk-monitor's robot. */
+		copy(p, "title", cx->params, "title");
+		copy(p, "content", cx->params, "content");
+		copy(p, "sender", cx->params, "sender");
+		copy(p, "is_content_base64", cx->params, "is_content_base64");
+		copy(p, "wecom_robot", cx->params, "wecom_robot");
+	}
 	if (target == NULL) {
 		reply_fail(rp, CODE_COMMON, "Unsupported type of msg type");
 		goto out;

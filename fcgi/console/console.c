@@ -301,6 +301,12 @@ console_serve(const struct conf *c, FCGX_Request *fr, struct req *r)
 		csave_history(&rq);
 	else if (strcmp(rq.page, "rollback") == 0 && post)
 		csave_rollback(&rq);
+	else if (strcmp(rq.page, "custom") == 0 && !post)
+		ccustom_list(&rq);
+	else if (strcmp(rq.page, "custom_edit") == 0)
+		ccustom_edit(&rq);
+	else if (strcmp(rq.page, "custom_remove") == 0 && post)
+		ccustom_remove(&rq);
 	else
 		page_text(&rq, 404, "Not found.");
 out:

@@ -85,6 +85,14 @@ size_t		 csave_hist_list(const struct console_rq *, const char *,
 		    const char *, char **, size_t, int);
 int		 csave_hist_keep(const struct console_rq *, const char *,
 		    const char *, const char *, size_t, char *, size_t);
+int		 csave_replace(const struct console_rq *, const char *, size_t,
+		    const char *, const char *, const char *, json_object *,
+		    char *, size_t);
+
+/* custom.c: the custom components (fcgi/custom.c) */
+void		 ccustom_list(struct console_rq *);
+void		 ccustom_edit(struct console_rq *);
+void		 ccustom_remove(struct console_rq *);
 
 /* templates.c */
 void		 ctmpl_list(struct console_rq *);

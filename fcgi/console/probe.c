@@ -21,6 +21,7 @@
 #include "auth.h"
 #include "check.h"
 #include "core/conf.h"
+#include "custom.h"
 #include "core/ctx.h"
 #include "core/envelope.h"
 #include "core/log.h"
@@ -121,6 +122,14 @@ static const struct {
 	{ "not found in",			"hint_user" },
 	{ "no such user",			"hint_user" },
 	{ "Too many requests",			"hint_rate" },
+	{ "Rate limit exceeded",		"hint_rate" },
+	{ "rate-limiting",			"hint_rate" },
+	{ "sign not match",			"hint_robot_sign" },
+	{ "sign match fail",			"hint_robot_sign" },
+	{ "keyword not in the message",		"hint_robot_keyword" },
+	{ "access_token is not valid",		"hint_robot_token" },
+	{ "webhook key is not valid",		"hint_robot_token" },
+	{ "hook is not valid",			"hint_robot_token" },
 	{ NULL,					NULL }
 };
 
@@ -145,15 +154,26 @@ cops_hints(const char *text, const char **keys, size_t max)
 	return n;
 }
 
+/*
+ * The test kind of component name; a custom component (custom.c) takes
+ * a title and content, its receiver the one it mentions, in *own.
+ */
 static const struct cops_kind *
-kind_of(const char *name)
+kind_of(const char *name, struct cops_kind *own)
 {
 	const struct cops_kind	*k;
 
 	for (k = kinds; k->name != NULL; k++)
 		if (strcmp(k->name, name) == 0)
 			return k;
-	return NULL;
+	if (custom_route(name) == NULL)
+		return NULL;
+	own->name = custom_route(name)->name;
+	own->text = "content";
+	own->title = 1;
+	own->addr = 0;
+	own->phone = 0;
+	return own;
 }
 
 static void
@@ -461,6 +481,7 @@ cops_test(struct console_rq *rq)
 	const struct conf	*tc;
 	const char		*name = page_param(rq, "c"), *tenant;
 	const char		*rcpt = page_param(rq, "rcpt"), *text;
+	struct cops_kind	 own;
 	json_object		*ctx;
 	int			 status = 200;
 
@@ -475,9 +496,11 @@ cops_test(struct console_rq *rq)
 		page_text(rq, 404, "No such tenant.");
 		return;
 	}
-	k = kind_of(name);
+	k = kind_of(name, &own);
 	ctx = page_ctx(rq);
 	add_str(ctx, "name", name);
+	json_object_object_add(ctx, "custom", json_object_new_boolean(
+	    custom_route(name) != NULL));
 	add_str(ctx, "tenant", tenant);
 	json_object_object_add(ctx, "testable", json_object_new_boolean(
 	    k != NULL));

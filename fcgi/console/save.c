@@ -1011,3 +1011,24 @@ out:
 	free(old);
 	free(cur);
 }
+
+/*
+ * For the custom components' page (custom.c): a save of the whole
+ * file, and on success its audit record (event, comp, keys) and the
+ * history's note of who made it.  Returns 0, or -1 with why.
+ */
+int
+csave_replace(const struct console_rq *rq, const char *old, size_t oldlen,
+    const char *text, const char *event, const char *comp, json_object *keys,
+    char *why, size_t whysz)
+{
+	char	 hname[64] = "";
+
+	if (replace_conf(rq, old, oldlen, text, why, whysz, hname,
+	    sizeof(hname)) == -1)
+		return -1;
+	audit(rq, event, "", comp, keys, NULL);
+	hist_note(rq, hname, event + sizeof("console.") - 1, "", comp, keys,
+	    NULL);
+	return 0;
+}

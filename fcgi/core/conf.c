@@ -239,11 +239,23 @@ conf_parse_bool(json_object *v, int *out)
 static const struct conf_check *checks;
 static size_t nchecks;
 
+/*
+ * The loader of the operator's own components (a section with a
+ * "kind"), registered by conf_custom; NULL until then.
+ */
+static void (*custom_load)(const struct conf *, const char *, json_object *);
+
 void
 conf_checks(const struct conf_check *t, size_t n)
 {
 	checks = t;
 	nchecks = n;
+}
+
+void
+conf_custom(void (*fn)(const struct conf *, const char *, json_object *))
+{
+	custom_load = fn;
 }
 
 /*
@@ -417,6 +429,16 @@ load_comp(struct conf *c, const char *name, json_object *sec)
 	char			*s;
 	int			 i, n;
 
+	/* The operator's own channel: its module checks it. */
+	if (json_object_is_type(sec, json_type_object) &&
+	    json_object_object_get_ex(sec, "kind", NULL)) {
+		if (custom_load != NULL)
+			custom_load(c, name, sec);
+		else
+			problem(c, "components.%s: a custom component, "
+			    "which this program does not load", name);
+		return;
+	}
 	if (!in_list(comp_names, name)) {
 		problem(c, "components.%s: unknown component", name);
 		return;
@@ -1261,4 +1283,26 @@ const char *
 conf_problems(void)
 {
 	return conf_said.ptr != NULL ? conf_said.ptr : "";
+}
+
+/*
+ * For the modules that check their own sections (custom.c): a problem
+ * line, and a secret read as every secret of the file is.
+ */
+void
+conf_problem(const struct conf *c, const char *fmt, ...)
+{
+	char	 msg[512];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	problem(c, "%s", msg);
+}
+
+char *
+conf_secret(const struct conf *c, const char *what, json_object *v)
+{
+	return secret_get(c, what, v);
 }

@@ -81,6 +81,8 @@ struct conf_check {
 };
 
 void		 conf_checks(const struct conf_check *, size_t);
+void		 conf_custom(void (*)(const struct conf *, const char *,
+		    json_object *));
 struct conf	*conf_load(const char *, int *);
 void		 conf_free(struct conf *);
 const struct conf_app *conf_app(const struct conf *, const char *);
@@ -96,5 +98,8 @@ int		 conf_parse_bool(json_object *, int *);
 char		*conf_resolve(const struct conf *, const char *);
 const char	*conf_default(const char *, char *, size_t);
 const char	*conf_problems(void);
+void		 conf_problem(const struct conf *, const char *, ...)
+		    __attribute__((__format__(__printf__, 2, 3)));
+char		*conf_secret(const struct conf *, const char *, json_object *);
 
 #endif /* CONF_H */

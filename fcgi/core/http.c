@@ -210,13 +210,18 @@ http_setup(CURL *h, const struct conf *c, struct http_call *hc)
 		    (curl_off_t)hc->bodylen);
 	} else
 		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+	/* A webhook's PUT or PATCH; the shared handle forgets it after. */
+	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, hc->method != NULL &&
+	    strcmp(hc->method, "GET") != 0 && strcmp(hc->method, "POST") != 0 ?
+	    hc->method : NULL);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, hc->timeout_ms > 0 ?
+	    hc->timeout_ms : c->timeout_ms);
 	/* libcurl would add "Expect: 100-continue" to large bodies. */
 	hc->hdrs = curl_slist_append(NULL, "Expect:");
 	for (i = 0; i < sizeof(hc->headers) / sizeof(hc->headers[0]) &&
 	    hc->headers[i] != NULL; i++)
 		hc->hdrs = curl_slist_append(hc->hdrs, hc->headers[i]);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hc->hdrs);
-	(void)c;
 }
 
 /*

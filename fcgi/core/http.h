@@ -14,6 +14,7 @@ struct http_call {
 	const char	*body;		/* borrowed: POST body, or NULL */
 	size_t		 bodylen;
 	const char	*headers[8];	/* borrowed: "Name: value", NULL-ended */
+	long		 timeout_ms;	/* 0: the config's upstream.timeout_ms */
 	long		 status;	/* out: HTTP status, 0 if none */
 	struct buf	 reply;		/* out: body, capped at LIM_UP_REPLY */
 	CURLcode	 cc;		/* out: libcurl's verdict */

@@ -170,10 +170,12 @@ spool_success(const char *component)
 {
 	if (strcmp(component, "send_mail") == 0)
 		return "Succeeded to send mail";
-	if (strcmp(component, "send_sms") == 0 ||
-	    strcmp(component, "send_voice_msg") == 0)
-		return "OK";
-	return "WeChat message sending succeeded";
+	if (strcmp(component, "send_weixin") == 0 ||
+	    strcmp(component, "send_qy_weixin") == 0 ||
+	    strcmp(component, "send_mp_weixin") == 0)
+		return "WeChat message sending succeeded";
+	/* SMS, voice and the operator's own components. */
+	return "OK";
 }
 
 static int

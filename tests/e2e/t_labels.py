@@ -49,7 +49,22 @@ BASE = {
     "send_msg": {"msg_type": "mail", "receiver__username": "admin",
                  "title": "t", "content": "c", "attachments": [ATT]},
     "get_msg_type": {},
+    "custom_dingtalk_robot": {"title": "t", "content": "c"},
+    "custom_feishu_robot": {"title": "t", "content": "c"},
+    "custom_wecom_robot": {"title": "t", "content": "c"},
+    "custom_webhook": {"title": "t", "content": "c"},
 }
+
+# Custom components named as their kind's request schema, in the outbox.
+CUSTOM = {"components": {
+    "custom_dingtalk_robot": {"kind": "dingtalk_robot", "delivery": "outbox",
+                              "webhook": "https://oapi.dingtalk.com/robot/send"},
+    "custom_feishu_robot": {"kind": "feishu_robot", "delivery": "outbox",
+                            "webhook": "https://open.feishu.cn/"},
+    "custom_wecom_robot": {"kind": "wecom_robot", "delivery": "outbox",
+                           "webhook": "https://qyapi.weixin.qq.com/"},
+    "custom_webhook": {"kind": "webhook", "delivery": "outbox",
+                       "url": "https://hooks.example.com/notify"}}}
 
 # Configs beyond harness.DEFAULT_CONFIG (outbox everywhere).
 CONFIGS = {
@@ -214,7 +229,7 @@ def main():
     golden = {} if record else json.load(open(GOLDEN))
     got = {"schemas": [], "requests": []}
     rows = schema_rows()
-    with harness.Gateway(build) as g:
+    with harness.Gateway(build, CUSTOM) as g:
         for r in rows:
             base = BASE[r["component"]]
             params = put(base, r["path"], r["value"])
