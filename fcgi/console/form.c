@@ -581,9 +581,9 @@ json_object *
 cform_base(json_object *doc, json_object *sec)
 {
 	json_object	*props, *out, *v;
-	const char	*kind;
-	char		 state[300];
-	int		 b;
+	const char	*kind, *s;
+	char		 state[300], m[LIM_URL];
+	int		 b, r;
 
 	out = json_object_new_object();
 	if (!json_object_object_get_ex(doc, "properties", &props))
@@ -603,8 +603,12 @@ cform_base(json_object *doc, json_object *sec)
 			else if (conf_parse_bool(v, &b) == -1)
 				b = 0;
 			add_str(out, key, b ? "on" : "");
-		} else
-			add_str(out, key, sec != NULL ? shown(sec, key) : "");
+		} else {
+			/* A URL's password never reaches the page, hidden or not. */
+			s = sec != NULL ? shown(sec, key) : "";
+			r = url_mask(s, 0, m, sizeof(m));
+			add_str(out, key, r == 0 ? s : r == 1 ? m : "");
+		}
 	}
 	return out;
 }

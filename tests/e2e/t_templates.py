@@ -79,6 +79,28 @@ def work_limit(c, build, tdir):
         c.ok("row 3: the same layout over 2 links is sent (64 turns)",
              d.get("result") is True, repr(d)[:300])
     c.logs(g)
+    # A channel layout (sms/text) whose partials each call the next twice,
+    # 23 deep: 2^23 partial calls and no output, so only the work limit
+    # stops it; the SMS is refused naming the layout, the worker lives.
+    chain = os.path.join(tdir, "chain")
+    shutil.copytree(os.path.join(harness.TOP, "templates"), chain)
+    depth = 23
+    for i in range(depth):
+        with open(os.path.join(chain, "sms/p%d.mustache" % i), "w") as f:
+            f.write("" if i == depth - 1 else "{{>sms/p%d}}{{>sms/p%d}}" % (i + 1, i + 1))
+    with open(os.path.join(chain, "sms/text.mustache"), "w") as f:
+        f.write("{{>sms/p0}}{{>sms/p0}}{{content}}")
+    with harness.Gateway(build, {"templates_dir": chain}) as g:
+        d, secs = timed_post(g, "send_sms", receiver="13800000000", content="hi")
+        c.ok("row 3: a channel layout whose partials double 23 deep is refused "
+             "in %.2f s" % secs, secs < 5 and d.get("message") ==
+             "The content cannot be laid out by template sms/text: more than "
+             "2000000 steps of work (sections nested over long lists) "
+             "(the rendering limit)", repr(d)[:300])
+        d = post(g, "send_mail", receiver="a@x.org", title="t", content="still here")
+        c.ok("row 3: ... and the worker answers the next request",
+             d.get("result") is True, repr(d)[:300])
+    c.logs(g)
 
 
 def main():
