@@ -55,6 +55,8 @@ struct conf {
 	char		*redis_password; /* owned, wiped: AUTH, or NULL */
 	char		*redis_prefix;	/* owned: of every key, or NULL */
 	long		 redis_claim_s;	/* a dead drainer's retries taken after */
+	long		 threads;	/* workers.threads: requests at once */
+	long		 queue;		/* workers.queue, -1: as many as threads */
 };
 
 struct conf	*conf_load(const char *, int *);
@@ -72,5 +74,6 @@ int		 conf_parse_bool(json_object *, int *);
 char		*conf_resolve(const struct conf *, const char *);
 const char	*conf_default(const char *, char *, size_t);
 const char	*conf_problems(void);
+void		 conf_thread_end(void);
 
 #endif /* CONF_H */

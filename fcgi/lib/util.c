@@ -375,10 +375,10 @@ fail:
 void
 utc_fmt(time_t t, enum utc_form form, char *out, size_t outsz)
 {
-	static struct {
+	static __thread struct {
 		time_t	 t;
 		char	 s[32];
-	}		 memo[UTC_NFORMS];	/* process scope */
+	}		 memo[UTC_NFORMS];	/* thread scope */
 	struct tm	 tm;
 	size_t		 n = 0;
 
