@@ -82,9 +82,9 @@ struct slot {
 struct pool {
 	pthread_mutex_t	 mu;
 	pthread_cond_t	 work;		/* the queue has a request, or closing */
-	struct slot	*slots;		/* owned: nslots */
+	struct slot	*slots;		/* owned: nslots + 1 (the acceptor's) */
 	size_t		 nslots;	/* threads + queue */
-	struct slot	 spare;		/* the acceptor's, for the busy answer */
+	size_t		 inuse;		/* slots serving or queued */
 	struct slot	*free;		/* borrowed: unused slots */
 	struct slot	*head, *tail;	/* borrowed: accepted, not yet served */
 	pthread_t	*tids;		/* owned: nthreads started */
@@ -572,6 +572,7 @@ worker(void *arg)
 		pthread_mutex_lock(&pool.mu);
 		sl->next = pool.free;
 		pool.free = sl;
+		pool.inuse--;
 		pthread_mutex_unlock(&pool.mu);
 		after_request();
 	}
@@ -587,8 +588,17 @@ worker(void *arg)
 static void
 busy(FCGX_Request *fr)
 {
-	char	 id[33];
+	char	 id[33], sink[8192];
+	size_t	 got;
+	int	 n;
 
+	/*
+	 * The body read to its end (and dropped), so the connection
+	 * closes at once instead of libfcgi's wait for the server.
+	 */
+	for (got = 0; got < LIM_BODY; got += (size_t)n)
+		if ((n = FCGX_GetStr(sink, sizeof(sink), fr->in)) <= 0)
+			break;
 	req_new_id(id);
 	(void)env_status(fr->out, 503, "The gateway is busy: every worker "
 	    "of this process is serving, please try again later");
@@ -601,47 +611,43 @@ busy(FCGX_Request *fr)
 /*
  * The acceptor: libfcgi's accept (the connection and its parameters)
  * into a free slot, handed to a worker, a worker started when none is
- * idle.  SIGUSR2 reaches it only while it waits in accept().
+ * idle; when threads + queue slots are in use, answered busy instead.
+ * SIGUSR2 reaches it only while it waits in accept().
  */
 static void *
 acceptor(void *arg)
 {
-	struct slot	*sl;
+	struct slot	*sl, *next;
 	pthread_t	 t;
 	int		 rc;
 
 	(void)arg;
+	/* There is always one more slot than may be in use: this one. */
+	pthread_mutex_lock(&pool.mu);
+	sl = pool.free;
+	pool.free = sl->next;
+	pthread_mutex_unlock(&pool.mu);
 	while (!__atomic_load_n(&stopping, __ATOMIC_RELAXED)) {
-		pthread_mutex_lock(&pool.mu);
-		sl = pool.free;
-		if (sl != NULL)
-			pool.free = sl->next;
-		pthread_mutex_unlock(&pool.mu);
-		if (sl == NULL)
-			sl = &pool.spare;
 		pthread_sigmask(SIG_UNBLOCK, &wakesig, NULL);
 		rc = FCGX_Accept_r(&sl->fr);
 		pthread_sigmask(SIG_BLOCK, &wakesig, NULL);
-		if (rc < 0) {
-			if (sl != &pool.spare) {
-				pthread_mutex_lock(&pool.mu);
-				sl->next = pool.free;
-				pool.free = sl;
-				pthread_mutex_unlock(&pool.mu);
-			}
+		if (rc < 0)
 			break;
-		}
-		if (sl == &pool.spare) {
+		pthread_mutex_lock(&pool.mu);
+		if (pool.inuse == pool.nslots) {
+			pthread_mutex_unlock(&pool.mu);
 			busy(&sl->fr);
 			continue;
 		}
+		pool.inuse++;
 		sl->next = NULL;
-		pthread_mutex_lock(&pool.mu);
 		if (pool.tail != NULL)
 			pool.tail->next = sl;
 		else
 			pool.head = sl;
 		pool.tail = sl;
+		next = pool.free;
+		pool.free = next->next;
 		if (pool.idle == 0 && pool.nthreads < pool.maxthreads) {
 			if ((rc = pthread_create(&t, NULL, worker, NULL)) == 0)
 				pool.tids[pool.nthreads++] = t;
@@ -651,7 +657,12 @@ acceptor(void *arg)
 		} else
 			pthread_cond_signal(&pool.work);
 		pthread_mutex_unlock(&pool.mu);
+		sl = next;
 	}
+	pthread_mutex_lock(&pool.mu);
+	sl->next = pool.free;
+	pool.free = sl;
+	pthread_mutex_unlock(&pool.mu);
 	__atomic_store_n(&pool.accepting, 0, __ATOMIC_RELEASE);
 	return NULL;
 }
@@ -672,16 +683,14 @@ pool_run(int fd, long threads, long queue)
 
 	pool.maxthreads = threads;
 	pool.nslots = (size_t)(threads + queue);
-	pool.slots = xcalloc(pool.nslots, sizeof(*pool.slots));
+	pool.slots = xcalloc(pool.nslots + 1, sizeof(*pool.slots));
 	pool.tids = xcalloc((size_t)threads, sizeof(*pool.tids));
-	for (i = 0; i < pool.nslots; i++) {
+	for (i = 0; i < pool.nslots + 1; i++) {
 		if (FCGX_InitRequest(&pool.slots[i].fr, fd, 0) != 0)
 			fatalx("FCGX_InitRequest failed");
 		pool.slots[i].next = pool.free;
 		pool.free = &pool.slots[i];
 	}
-	if (FCGX_InitRequest(&pool.spare.fr, fd, 0) != 0)
-		fatalx("FCGX_InitRequest failed");
 	pool.accepting = 1;
 	if (pthread_create(&pool.acceptor, NULL, acceptor, NULL) != 0)
 		fatalx("cannot start the acceptor");
@@ -710,9 +719,8 @@ pool_run(int fd, long threads, long queue)
 	pthread_mutex_unlock(&pool.mu);
 	while (k-- > 0)
 		pthread_join(pool.tids[k], NULL);
-	for (i = 0; i < pool.nslots; i++)
+	for (i = 0; i < pool.nslots + 1; i++)
 		FCGX_Free(&pool.slots[i].fr, 1);
-	FCGX_Free(&pool.spare.fr, 1);
 	free(pool.slots);
 	free(pool.tids);
 	return 0;
