@@ -4,7 +4,8 @@ connections that follow a config change (issue 32, row 7), through
 lighttpd against the fakes, each slow on purpose:
 
   concurrency  32 first send_weixin at once into one process (threads
-               32) while the WeCom fake answers each call after 300 ms:
+               32; 16 in a sanitizer build) while the WeCom fake answers
+               each call after 500 ms:
                all succeed, each with its own message and request_id,
                in far less time than one after another, and exactly one
                gettoken; then 32 across 2 processes of 16 threads:
@@ -14,7 +15,7 @@ lighttpd against the fakes, each slow on purpose:
                the 3 that fit succeed, the others get HTTP 503 with the
                envelope's "busy" message at once (before the upstream
                could have answered one), never a wait in a line.
-  reload       the config file rewritten 5 times while 48 sends are in
+  reload       the config file rewritten 5 times while 32 sends are in
                flight: every send succeeds, the process reloads.
   starttls     issue 32 row 7: mail sent over a kept clear connection,
                then smtp_usetls ticked in the file: the next mails go
@@ -38,6 +39,9 @@ from e2e_lib import Checker, http  # noqa: E402
 
 CREDS = {"bk_app_code": "demo", "bk_app_secret": "demo-secret",
          "bk_username": "admin"}
+# A sanitizer build is several times slower, and each thread's first
+# call opens its own TLS connection: fewer callers at once there.
+N = 32
 BUSY = ("The gateway is busy: every worker of this process is serving, "
         "please try again later")
 
@@ -102,33 +106,33 @@ def rewrite(g, change):
 
 
 def concurrency(c, b):
-    with harness.Gateway(b, wecom_config(32), procs=1,
-                         fakes=[wecom_fake(300)]) as g:
+    with harness.Gateway(b, wecom_config(N), procs=1,
+                         fakes=[wecom_fake(500)]) as g:
         t0 = time.time()
-        res = many(lambda i: weixin(g, i), 32)
+        res = many(lambda i: weixin(g, i), N)
         took = time.time() - t0
         bad = [r for r in res if r[0] != 200 or r[1].get("result") is not True]
-        c.ok("32 concurrent first send_weixin into 1 process all succeed",
+        c.ok("%d concurrent first send_weixin into 1 process all succeed" % N,
              not bad, bad[:2])
-        # One after another: 32 x 300 ms plus the token's 300 ms.
-        c.ok("... at once, not one after another (%.1f s, serial >= 9.9 s)"
-             % took, took < 8, took)
+        # One after another: N x 500 ms plus the token's 500 ms.
+        c.ok("... at once, not one after another (%.1f s, serial >= %.1f s)"
+             % (took, N * 0.5), took < N * 0.5 * 0.75, took)
         ids = {r[1].get("request_id") for r in res}
-        c.eq("... each with its own request_id", len(ids), 32)
+        c.eq("... each with its own request_id", len(ids), N)
         msgs = sent_messages(g)
         c.ok("... and each its own message at the fake (%d)" % len(msgs),
-             len(msgs) == 32 and all(sum("m%d\\n" % i in m or
+             len(msgs) == N and all(sum("m%d\\n" % i in m or
                                          "m%d\"" % i in m for m in msgs) == 1
-                                     for i in range(32)), msgs[:1])
-        c.eq("32 concurrent first sends in 1 process: one gettoken",
+                                     for i in range(N)), msgs[:1])
+        c.eq("%d concurrent first sends in 1 process: one gettoken" % N,
              counts(g)["gettoken"], 1)
         c.logs(g, ["corp-secret-1-SECRET"])
-    with harness.Gateway(b, wecom_config(16), procs=2,
-                         fakes=[wecom_fake(300)]) as g:
-        res = many(lambda i: weixin(g, i), 32)
+    with harness.Gateway(b, wecom_config(N // 2), procs=2,
+                         fakes=[wecom_fake(500)]) as g:
+        res = many(lambda i: weixin(g, i), N)
         bad = [r for r in res if r[0] != 200 or r[1].get("result") is not True]
-        c.ok("32 concurrent first sends into 2 processes x 16 threads all "
-             "succeed", not bad, bad[:2])
+        c.ok("%d concurrent first sends into 2 processes x %d threads all "
+             "succeed" % (N, N // 2), not bad, bad[:2])
         c.eq("... with one gettoken between threads and processes",
              counts(g)["gettoken"], 1)
         pids = {line.split("[")[1].split("]")[0] for line in
@@ -149,8 +153,10 @@ def busy(c, b):
              all(r[1].get("result") is False and r[1].get("message") == BUSY
                  for r in refused), refused[:1])
         slow = max([r[2] for r in refused] or [0])
-        c.ok("... at once (slowest busy answer %.2f s, the upstream takes "
-             "4 s)" % slow, refused and slow < 3, slow)
+        fast = min([r[2] for r in ok] or [0])
+        c.ok("... at once: the slowest busy answer (%.2f s) came before the "
+             "first served one (%.2f s)" % (slow, fast),
+             refused and ok and slow < fast, (slow, fast))
         st, d, _ = weixin(g, 99)
         c.ok("afterwards the process serves again", st == 200 and
              d.get("result") is True, d)
@@ -160,18 +166,18 @@ def busy(c, b):
 
 
 def reload(c, b):
-    with harness.Gateway(b, wecom_config(24, queue=24), procs=1,
+    with harness.Gateway(b, wecom_config(N), procs=1,
                          fakes=[wecom_fake(200)]) as g:
         weixin(g, 0)
-        with concurrent.futures.ThreadPoolExecutor(48) as ex:
-            futs = [ex.submit(weixin, g, i) for i in range(48)]
+        with concurrent.futures.ThreadPoolExecutor(N) as ex:
+            futs = [ex.submit(weixin, g, i) for i in range(N)]
             for k in range(5):
                 time.sleep(0.15)
                 rewrite(g, lambda cf: cf.update(comment="reload %d" % k))
             res = [f.result() for f in futs]
         bad = [r for r in res if r[0] != 200 or r[1].get("result") is not True]
-        c.ok("48 sends in flight while the config is rewritten 5 times: "
-             "all succeed", not bad, bad[:2])
+        c.ok("%d sends in flight while the config is rewritten 5 times: "
+             "all succeed" % N, not bad, bad[:2])
         n = g.app_log().count(": reloaded")
         c.ok("... and the process reloaded (%d times)" % n, n >= 1)
         c.logs(g, ["corp-secret-1-SECRET"])
@@ -241,7 +247,10 @@ def starttls(c, b):
 
 
 def main():
+    global N
     b = sys.argv[1]
+    if "san" in os.path.basename(os.path.abspath(b)):
+        N = 16
     c = Checker()
     for part in (concurrency, busy, reload, starttls):
         try:
