@@ -3,15 +3,17 @@
  * verified (ca_file only adds trust), timeouts, CONNECT_TO for tests and
  * split-horizon setups, an optional proxy, replies read under a cap.
  *
- * Threads: each worker thread has its own handles (one for single
- * calls, a multi handle and its pool for fan-outs, one for SMTP), so
- * no handle is ever used by two threads and a thread's kept
- * connections are its own.  The handles are made for one set of
- * upstream settings (a fingerprint of ca_file, proxy, timeout and
- * connect_to, and for SMTP of the component's server and login): when
- * a reload changes them, the thread drops its handles and with them
- * every connection opened under the old settings.  The CA bundle file
- * is the process's, written under http_mu.
+ * Threads: single calls take a handle (and its kept connection) from
+ * the process's idle stack and put it back after the call, so the
+ * process keeps as many connections as it had calls at once, whichever
+ * threads made them; a handle is only ever used by one thread at a
+ * time.  A fan-out's multi handle and the SMTP handle are each
+ * thread's own.  Every handle is made for one set of upstream settings
+ * (a fingerprint of ca_file, proxy, timeout and connect_to, and for
+ * SMTP of the component's server and login): a handle whose settings
+ * a reload changed is dropped, and with it every connection opened
+ * under the old settings.  The CA bundle file is the process's,
+ * written under http_mu.
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -34,7 +36,6 @@
 struct http_tls {
 	uint64_t		 fp;		/* upstream settings, 0: none yet */
 	struct curl_slist	*connect_to;	/* owned: the handles point here */
-	CURL			*h;		/* owned: http_run's */
 	CURLM			*m;		/* owned: http_run_all's */
 	CURL			*pool[LIM_UP_PARALLEL]; /* owned: m's */
 	CURL			*smtp;		/* owned: smtp.c's */
@@ -42,6 +43,17 @@ struct http_tls {
 };
 
 static __thread struct http_tls	 tls;		/* this thread's */
+
+/* An idle handle of http_run's, with its kept connection. */
+struct http_conn {
+	CURL			*h;		/* owned */
+	uint64_t		 fp;		/* the settings it was made for */
+	struct curl_slist	*ct;		/* owned: h's CONNECT_TO list */
+};
+
+static pthread_mutex_t		 conn_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct http_conn		 conn_idle[LIM_THREADS]; /* under conn_mu */
+static size_t			 conn_nidle;	/* under conn_mu */
 
 /* The CA bundle: one file per process, rebuilt when ca_file changes. */
 static pthread_mutex_t		 http_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -123,8 +135,6 @@ tls_drop(void)
 {
 	size_t	 i;
 
-	curl_easy_cleanup(tls.h);
-	tls.h = NULL;
 	for (i = 0; i < LIM_UP_PARALLEL; i++) {
 		curl_easy_cleanup(tls.pool[i]);
 		tls.pool[i] = NULL;
@@ -171,10 +181,22 @@ http_thread_end(void)
 	tls_drop();
 }
 
+static void
+conn_free(struct http_conn *cn)
+{
+	curl_easy_cleanup(cn->h);
+	curl_slist_free_all(cn->ct);
+	memset(cn, 0, sizeof(*cn));
+}
+
 void
 http_global_free(void)
 {
 	tls_drop();
+	pthread_mutex_lock(&conn_mu);
+	while (conn_nidle > 0)
+		conn_free(&conn_idle[--conn_nidle]);
+	pthread_mutex_unlock(&conn_mu);
 	pthread_mutex_lock(&http_mu);
 	free(http_bundle);
 	http_bundle = NULL;
@@ -305,7 +327,8 @@ ca_bundle_locked(const struct conf *c, CURL *h, uint64_t fp)
  * allowlist, e.g. "https" or "smtp,smtps".  Caller cleans it up.
  */
 static CURL *
-http_easy(const struct conf *c, const char *protos)
+http_easy(const struct conf *c, const char *protos, struct curl_slist *ct,
+    uint64_t fp)
 {
 	CURL	*h;
 	char	 bundle[LIM_PATH];
@@ -319,7 +342,7 @@ http_easy(const struct conf *c, const char *protos)
 	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, protos);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (ca_bundle(c, h, tls.fp, bundle, sizeof(bundle)) == 0) {
+	if (ca_bundle(c, h, fp, bundle, sizeof(bundle)) == 0) {
 		curl_easy_setopt(h, CURLOPT_CAINFO, bundle);
 		curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
 	} else if (c->ca_file != NULL)
@@ -329,8 +352,58 @@ http_easy(const struct conf *c, const char *protos)
 	    c->timeout_ms < 5000 ? c->timeout_ms : 5000L);
 	if (c->proxy != NULL)
 		curl_easy_setopt(h, CURLOPT_PROXY, c->proxy);
-	curl_easy_setopt(h, CURLOPT_CONNECT_TO, tls.connect_to);
+	curl_easy_setopt(h, CURLOPT_CONNECT_TO, ct);
 	return h;
+}
+
+/*
+ * A handle for one call under c's settings: the most recently idle
+ * one (its connection the likeliest still open), else a new one.
+ * Idle handles of other settings met on the way are dropped.
+ */
+static int
+conn_get(const struct conf *c, struct http_conn *cn)
+{
+	struct http_conn	 old;
+	uint64_t		 fp = http_fingerprint(c);
+	size_t			 i;
+
+	pthread_mutex_lock(&conn_mu);
+	while (conn_nidle > 0) {
+		old = conn_idle[--conn_nidle];
+		if (old.fp == fp) {
+			pthread_mutex_unlock(&conn_mu);
+			*cn = old;
+			return 0;
+		}
+		conn_free(&old);
+	}
+	pthread_mutex_unlock(&conn_mu);
+	memset(cn, 0, sizeof(*cn));
+	cn->fp = fp;
+	for (i = 0; c->connect_to != NULL &&
+	    i < json_object_array_length(c->connect_to); i++)
+		cn->ct = curl_slist_append(cn->ct, json_object_get_string(
+		    json_object_array_get_idx(c->connect_to, i)));
+	if ((cn->h = http_easy(c, "http,https", cn->ct, fp)) == NULL) {
+		conn_free(cn);
+		return -1;
+	}
+	return 0;
+}
+
+/* Back to the idle stack after a call. */
+static void
+conn_put(struct http_conn *cn)
+{
+	pthread_mutex_lock(&conn_mu);
+	if (conn_nidle < sizeof(conn_idle) / sizeof(conn_idle[0])) {
+		conn_idle[conn_nidle++] = *cn;
+		cn = NULL;
+	}
+	pthread_mutex_unlock(&conn_mu);
+	if (cn != NULL)
+		conn_free(cn);
 }
 
 /*
@@ -350,7 +423,7 @@ http_smtp_handle(const struct conf *c, uint64_t fp, int *fresh)
 		log_debug("smtp settings changed: the kept connection is "
 		    "closed");
 	curl_easy_cleanup(tls.smtp);
-	tls.smtp = http_easy(c, "smtp,smtps");
+	tls.smtp = http_easy(c, "smtp,smtps", tls.connect_to, tls.fp);
 	tls.smtp_fp = tls.smtp != NULL ? fp : 0;
 	*fresh = tls.smtp != NULL;
 	return tls.smtp;
@@ -389,22 +462,21 @@ http_setup(CURL *h, const struct conf *c, struct http_call *hc)
 }
 
 /*
- * Runs one call on this thread's HTTPS handle.  Returns 0 when an HTTP
- * answer came back (any status), -1 on transport failure.
+ * Runs one call on an idle handle of the process (its connection kept
+ * for the next call of any thread).  Returns 0 when an HTTP answer came
+ * back (any status), -1 on transport failure.
  */
 int
 http_run(const struct conf *c, struct http_call *hc)
 {
-	CURL		*h;
+	struct http_conn	 cn;
+	CURL			*h;
 
-	tls_for(c);
-	if (tls.h == NULL)
-		tls.h = http_easy(c, "http,https");
-	h = tls.h;
-	if (h == NULL) {
+	if (conn_get(c, &cn) == -1) {
 		hc->cc = CURLE_FAILED_INIT;
 		return -1;
 	}
+	h = cn.h;
 	http_setup(h, c, hc);
 	hc->cc = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &hc->status);
@@ -414,6 +486,10 @@ http_run(const struct conf *c, struct http_call *hc)
 	/* The list dies with the call; the handle must not keep it. */
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+	curl_easy_setopt(h, CURLOPT_PRIVATE, NULL);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, NULL);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, NULL);
+	conn_put(&cn);
 	return hc->cc == CURLE_OK ? 0 : -1;
 }
 
@@ -454,7 +530,8 @@ http_run_all(const struct conf *c, struct http_call **hc, size_t n)
 			if (busy[i] != NULL)
 				continue;
 			if (pool[i] == NULL &&
-			    (pool[i] = http_easy(c, "http,https")) == NULL)
+			    (pool[i] = http_easy(c, "http,https",
+			    tls.connect_to, tls.fp)) == NULL)
 				break;
 			http_setup(pool[i], c, hc[next]);
 			if (curl_multi_add_handle(m, pool[i]) != CURLM_OK) {

@@ -255,6 +255,9 @@ def main():
                         wrk(url, 2, 8, script)
                         out = {}
                         for c in CALLERS:
+                            # Then C callers for a while: each thread's
+                            # first call opens its TLS connection.
+                            wrk(url, 3, c, script)
                             r = wrk(url, secs, c, script)
                             pids = g.app_processes()
                             r["mem_kb"] = private_kb(pids)
