@@ -106,11 +106,13 @@ $(BUILDDIR)/tests/%: tests/bench/%.c $(BUILDDIR)/libcmsi.a
 tests-build: all $(UNIT_BINS) $(CONF_BINS) $(BENCH_BINS)
 
 # The README's test command: the plain build, then the same suites under
-# ASan+UBSan, one tally at the end.
+# ASan+UBSan, then the concurrency suite under ThreadSanitizer, one tally
+# at the end.
 check: deps
 	@$(MAKE) --no-print-directory tests-build
 	@$(MAKE) --no-print-directory BUILDDIR=build-asan SANITIZE=1 tests-build
-	@sh tests/check.sh $(BUILDDIR) build-asan
+	@$(MAKE) --no-print-directory BUILDDIR=build-tsan TSAN=1 all
+	@sh tests/check.sh --tsan build-tsan $(BUILDDIR) build-asan
 
 check-unit check-e2e check-conformance: tests-build
 	@sh tests/check.sh --only $(@:check-%=%) $(BUILDDIR)

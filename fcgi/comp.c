@@ -58,7 +58,19 @@ comp_str(json_object *o, const char *k)
 
 	if (o == NULL || !json_object_object_get_ex(o, k, &v) || v == NULL)
 		return "";
-	return json_object_get_string(v);
+	/*
+	 * json-c prints a whole number or a boolean into the object
+	 * itself: o may be a config section every thread reads, so not
+	 * here (a fraction keeps json-c's own spelling of it).
+	 */
+	switch (json_object_get_type(v)) {
+	case json_type_int:
+		return conf_str(o, k);
+	case json_type_boolean:
+		return json_object_get_boolean(v) ? "true" : "false";
+	default:
+		return json_object_get_string(v);
+	}
 }
 
 /*
