@@ -4,7 +4,7 @@ connections that follow a config change (issue 32, row 7), through
 lighttpd against the fakes, each slow on purpose:
 
   concurrency  32 first send_weixin at once into one process (threads
-               32; 16 in a sanitizer build) while the WeCom fake answers
+               32; 8 in a sanitizer build) while the WeCom fake answers
                each call after 500 ms:
                all succeed, each with its own message and request_id,
                in far less time than one after another, and exactly one
@@ -250,7 +250,7 @@ def main():
     global N
     b = sys.argv[1]
     if "san" in os.path.basename(os.path.abspath(b)):
-        N = 16
+        N = 8
     c = Checker()
     for part in (concurrency, busy, reload, starttls):
         try:
