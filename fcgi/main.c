@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -486,17 +487,13 @@ listener(const char *sock, int pooled)
  * for a turn of the web server's event loop on every request.  Once the
  * request's input has been read to its end record nothing more can
  * arrive, and the worker closes at once; otherwise (a body refused
- * unread, a broken stream) libfcgi drains and waits as before.
+ * unread, a broken stream) libfcgi drains and waits as before.  A kept
+ * connection (FCGI_KEEP_CONN) is not closed here (see keep_next).
  */
 static void
 finish(FCGX_Request *fr)
 {
-	/*
-	 * A kept connection would tie its slot to one web server
-	 * connection: closed instead, the server opens another.
-	 */
-	fr->keepConnection = 0;
-	if (FCGX_GetChar(fr->in) == EOF &&
+	if (!fr->keepConnection && FCGX_GetChar(fr->in) == EOF &&
 	    FCGX_HasSeenEOF(fr->in) == EOF && FCGX_GetError(fr->in) == 0)
 		FCGX_Detach(fr);
 	FCGX_Finish_r(fr);
@@ -546,6 +543,48 @@ thread_end(void)
 	conf_thread_end();
 }
 
+/*
+ * After a request on a kept connection (nginx fastcgi_keep_conn,
+ * Apache enablereuse): the next request on it, read by this worker,
+ * if one comes within KEEP_IDLE_MS; else the connection is closed and
+ * the web server opens another.  Never accept(): with no listening
+ * socket in the request, libfcgi cannot fall back to one when the
+ * connection ends.  Returns 1 with the next request read, else 0 with
+ * the slot's connection closed.
+ */
+#define KEEP_IDLE_MS	2000
+static int
+keep_next(FCGX_Request *fr)
+{
+	struct pollfd	 pfd;
+	int		 waited, ls, rc;
+
+	if (fr->ipcFd < 0)
+		return 0;
+	pfd.fd = fr->ipcFd;
+	pfd.events = POLLIN;
+	for (waited = 0; waited < KEEP_IDLE_MS; waited += 100) {
+		if (__atomic_load_n(&stopping, __ATOMIC_RELAXED))
+			break;
+		if ((rc = poll(&pfd, 1, 100)) != 0)
+			break;
+	}
+	if (waited >= KEEP_IDLE_MS ||
+	    __atomic_load_n(&stopping, __ATOMIC_RELAXED)) {
+		FCGX_Free(fr, 1);
+		return 0;
+	}
+	ls = fr->listen_sock;
+	fr->listen_sock = -1;
+	rc = FCGX_Accept_r(fr);
+	fr->listen_sock = ls;
+	if (rc < 0) {
+		FCGX_Free(fr, 1);
+		return 0;
+	}
+	return 1;
+}
+
 /* A worker: takes accepted requests until the pool closes and drains. */
 static void *
 worker(void *arg)
@@ -567,8 +606,10 @@ worker(void *arg)
 		if ((pool.head = sl->next) == NULL)
 			pool.tail = NULL;
 		pthread_mutex_unlock(&pool.mu);
-		serve(&sl->fr);
-		finish(&sl->fr);
+		do {
+			serve(&sl->fr);
+			finish(&sl->fr);
+		} while (keep_next(&sl->fr));
 		pthread_mutex_lock(&pool.mu);
 		sl->next = pool.free;
 		pool.free = sl;
@@ -605,6 +646,8 @@ busy(FCGX_Request *fr)
 	log_warnx("%s %s status=503 busy: %ld serving, the queue is full", id,
 	    FCGX_GetParam("REQUEST_URI", fr->envp) != NULL ?
 	    FCGX_GetParam("REQUEST_URI", fr->envp) : "-", pool.maxthreads);
+	/* Closed even if kept: the acceptor must not wait on it. */
+	fr->keepConnection = 0;
 	finish(fr);
 }
 
