@@ -4,7 +4,7 @@ connections that follow a config change (issue 32, row 7), through
 lighttpd against the fakes, each slow on purpose:
 
   concurrency  32 first send_weixin at once into one process (threads
-               32; 8 in a sanitizer build) while the WeCom fake answers
+               32; 4 in a sanitizer build, untimed) while the WeCom fake answers
                each call after 500 ms:
                all succeed, each with its own message and request_id,
                in far less time than one after another, and exactly one
@@ -39,9 +39,10 @@ from e2e_lib import Checker, http  # noqa: E402
 
 CREDS = {"bk_app_code": "demo", "bk_app_secret": "demo-secret",
          "bk_username": "admin"}
-# A sanitizer build is several times slower, and each thread's first
-# call opens its own TLS connection: fewer callers at once there.
+# A sanitizer build is many times slower, and each new upstream
+# connection parses the whole trust store: fewer callers at once there.
 N = 32
+SAN = False
 BUSY = ("The gateway is busy: every worker of this process is serving, "
         "please try again later")
 
@@ -114,9 +115,11 @@ def concurrency(c, b):
         bad = [r for r in res if r[0] != 200 or r[1].get("result") is not True]
         c.ok("%d concurrent first send_weixin into 1 process all succeed" % N,
              not bad, bad[:2])
-        # One after another: N x 500 ms plus the token's 500 ms.
-        c.ok("... at once, not one after another (%.1f s, serial >= %.1f s)"
-             % (took, N * 0.5), took < N * 0.5 * 0.75, took)
+        # One after another: N x 500 ms plus the token's 500 ms.  Not
+        # timed under a sanitizer, whose TLS handshakes take seconds.
+        if not SAN:
+            c.ok("... at once, not one after another (%.1f s, serial >= "
+                 "%.1f s)" % (took, N * 0.5), took < N * 0.5 * 0.75, took)
         ids = {r[1].get("request_id") for r in res}
         c.eq("... each with its own request_id", len(ids), N)
         msgs = sent_messages(g)
@@ -247,10 +250,10 @@ def starttls(c, b):
 
 
 def main():
-    global N
+    global N, SAN
     b = sys.argv[1]
     if "san" in os.path.basename(os.path.abspath(b)):
-        N = 8
+        N, SAN = 4, True
     c = Checker()
     for part in (concurrency, busy, reload, starttls):
         try:
