@@ -181,6 +181,10 @@ def reload(c, b):
         bad = [r for r in res if r[0] != 200 or r[1].get("result") is not True]
         c.ok("%d sends in flight while the config is rewritten 5 times: "
              "all succeed" % N, not bad, bad[:2])
+        # A process looks at the file when a request starts.
+        st, d, _ = weixin(g, 99)
+        c.ok("the next send succeeds", st == 200 and d.get("result") is True,
+             d)
         n = g.app_log().count(": reloaded")
         c.ok("... and the process reloaded (%d times)" % n, n >= 1)
         c.logs(g, ["corp-secret-1-SECRET"])
