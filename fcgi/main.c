@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <fcgiapp.h>
+#include <libxml/parser.h>
 
 #include "auth.h"
 #include "check.h"
@@ -844,7 +845,13 @@ main(int argc, char *argv[])
 		return unconf_serve(listener(sock, 0), why, path, argv);
 	}
 	redis_setup(conf);
+	/*
+	 * The libraries' one-time setup, before any thread: libcurl's
+	 * global init is not thread-safe, and libxml2 sets itself up on
+	 * first use unless told first (GnuTLS does so as it loads).
+	 */
 	http_global_init();
+	xmlInitParser();
 	/* Shared counters; off (and /healthz says so) if they cannot be. */
 	(void)metrics_open(conf->state_dir);
 	if (drain)
