@@ -27,7 +27,7 @@ CMSI_CONF	?= conf/cmsi.json
 DEBS = build-essential pkg-config libfcgi-dev libcurl4-gnutls-dev \
 	libjson-c-dev libxml2-dev libgnutls28-dev libpcre2-dev libcmocka-dev \
 	libhiredis-dev redis-server \
-	clang libclang-rt-14-dev \
+	clang libclang-rt-14-dev libtsan2 wrk libnginx-mod-http-echo \
 	lighttpd curl python3 python3-aiosmtpd openssl ca-certificates \
 	apache2 libapache2-mod-fcgid nginx spawn-fcgi multiwatch prometheus \
 	chromium chromium-driver python3-selenium
@@ -43,15 +43,23 @@ CFLAGS		 = -O1 -g -fno-omit-frame-pointer
 HARDEN		 = -fsanitize=address,undefined -fno-sanitize-recover=all
 LDHARDEN	 = -fsanitize=address,undefined
 endif
+# ThreadSanitizer (gcc's needs libtsan2): make BUILDDIR=build-tsan TSAN=1;
+# make check runs the concurrency tests on it (tests/tsan.supp).
+ifeq ($(TSAN),1)
+CFLAGS		 = -O1 -g -fno-omit-frame-pointer
+HARDEN		 = -fsanitize=thread
+LDHARDEN	 = -fsanitize=thread
+endif
 ifeq ($(WERROR),1)
 WARNFLAGS	+= -Werror
 endif
 
 DEP_CFLAGS	:= $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-DEP_LIBS	:= $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lm
+# libfcgi's .pc lacks -pthread; the worker pool needs it.
+DEP_LIBS	:= $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lm -pthread
 CMOCKA_LIBS	:= $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
-ALL_CFLAGS	 = -std=gnu11 -D_GNU_SOURCE $(CFLAGS) $(WARNFLAGS) $(HARDEN) $(DEP_CFLAGS) \
-		   -Ifcgi -Ihandlers -MMD -MP
+ALL_CFLAGS	 = -std=gnu11 -D_GNU_SOURCE -pthread $(CFLAGS) $(WARNFLAGS) \
+		   $(HARDEN) $(DEP_CFLAGS) -Ifcgi -Ihandlers -MMD -MP
 
 LIB_SRCS	 = $(filter-out fcgi/main.c $(EXCLUDE),$(wildcard fcgi/*.c fcgi/*/*.c)) \
 		   $(wildcard handlers/*.c) $(EXTRA)
@@ -98,12 +106,14 @@ $(BUILDDIR)/tests/%: tests/bench/%.c $(BUILDDIR)/libcmsi.a
 tests-build: all $(UNIT_BINS) $(CONF_BINS) $(BENCH_BINS)
 
 # The README's test command: the plain build, then the same suites under
-# ASan+UBSan, one tally at the end.
+# ASan+UBSan, then the concurrency suite under ThreadSanitizer, one tally
+# at the end.
 check: deps
 	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory tests-build
 	@$(MAKE) --no-print-directory BUILDDIR=build-asan SANITIZE=1 tests-build
-	@sh tests/check.sh $(BUILDDIR) build-asan
+	@$(MAKE) --no-print-directory BUILDDIR=build-tsan TSAN=1 all
+	@sh tests/check.sh --tsan build-tsan $(BUILDDIR) build-asan
 
 check-unit check-e2e check-conformance: tests-build
 	@sh tests/check.sh --only $(@:check-%=%) $(BUILDDIR)
@@ -218,7 +228,7 @@ uninstall:
 .PHONY: uninstall
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-tsan
 
 .PHONY: all check check-unit check-e2e check-conformance tests-build bench mutate \
 	valgrind run configtest deps lint install clean

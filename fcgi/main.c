@@ -10,7 +10,9 @@
  * and a request can never end the process.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +22,7 @@
 #include <unistd.h>
 
 #include <fcgiapp.h>
+#include <libxml/parser.h>
 
 #include "auth.h"
 #include "check.h"
@@ -45,68 +48,147 @@
 #include "users.h"
 #include "v1.h"
 
-static volatile sig_atomic_t	 stopping;
-static struct conf		*conf;		/* owned: process scope */
-static const char		*conf_path;	/* borrowed: argv or env */
-static struct stat		 conf_st;	/* the file as last read */
+/*
+ * One loaded configuration.  A request takes the live one when it
+ * starts and keeps it to its end, so a reload never changes the
+ * settings under a request in flight; the last request to let go of
+ * a replaced one frees it.
+ */
+struct snap {
+	struct conf	*conf;		/* owned */
+	int		 refs;		/* under snap_mu */
+};
+
+static pthread_mutex_t	 snap_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct snap	*snap_cur;	/* owned, under snap_mu: the live one */
+/* One reload at a time; conf_st is its. */
+static pthread_mutex_t	 reload_mu = PTHREAD_MUTEX_INITIALIZER;
+static const char	*conf_path;	/* borrowed: argv or env */
+static struct stat	 conf_st;	/* under reload_mu: the file last read */
+static volatile sig_atomic_t stopping;
+static pthread_mutex_t	 rspool_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /*
- * A stop signal that lands between the loop's test and accept() finds
- * accept() not yet waiting: it would wait for one more connection.  So
- * once stopping, SIGALRM comes every second and interrupts accept()
- * until libfcgi sees the shutdown.  SIGALRM is held with the others
- * during a request, so it never cuts one short.
+ * The worker pool.  One thread accepts (libfcgi's accept also reads
+ * the request's parameters) and hands each request to a worker; the
+ * workers are started as requests need them, up to workers.threads,
+ * so a process that never sees two requests at once (mod_fcgid) runs
+ * one.  Beyond threads, queue requests wait; one more than that is
+ * answered busy at once, so no caller waits in an unbounded line.
  */
-static void
-on_stop(int sig)
+struct slot {
+	FCGX_Request	 fr;
+	struct slot	*next;		/* borrowed: in the free list or queue */
+};
+
+struct pool {
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 work;		/* the queue has a request, or closing */
+	struct slot	*slots;		/* owned: nslots + 1 (the acceptor's) */
+	size_t		 nslots;	/* threads + queue */
+	size_t		 inuse;		/* slots serving or queued */
+	struct slot	*free;		/* borrowed: unused slots */
+	struct slot	*head, *tail;	/* borrowed: accepted, not yet served */
+	pthread_t	*tids;		/* owned: nthreads started */
+	long		 nthreads;	/* started */
+	long		 maxthreads;	/* workers.threads */
+	long		 idle;		/* waiting for work */
+	int		 closing;	/* no more requests: drain and end */
+	pthread_t	 acceptor;
+	int		 accepting;	/* the acceptor has not ended yet */
+};
+
+static struct pool	 pool = {
+	.mu = PTHREAD_MUTEX_INITIALIZER,
+	.work = PTHREAD_COND_INITIALIZER,
+};
+
+/* The live configuration, held until snap_put. */
+static struct snap *
+snap_get(void)
 {
-	if (sig != SIGALRM)
-		stopping = 1;
-	if (stopping) {
-		FCGX_ShutdownPending();
-		alarm(1);
+	struct snap	*s;
+
+	pthread_mutex_lock(&snap_mu);
+	s = snap_cur;
+	s->refs++;
+	pthread_mutex_unlock(&snap_mu);
+	return s;
+}
+
+static void
+snap_put(struct snap *s)
+{
+	int	 last;
+
+	pthread_mutex_lock(&snap_mu);
+	last = --s->refs == 0;
+	pthread_mutex_unlock(&snap_mu);
+	if (last) {
+		conf_free(s->conf);
+		free(s);
 	}
 }
 
-static sigset_t	 stopsigs;	/* SIGTERM, SIGINT, SIGUSR1, SIGALRM */
+/* Makes c the live configuration; the old one goes with its last user. */
+static void
+snap_set(struct conf *c)
+{
+	struct snap	*s = xcalloc(1, sizeof(*s)), *old;
+
+	s->conf = c;
+	s->refs = 1;
+	pthread_mutex_lock(&snap_mu);
+	old = snap_cur;
+	snap_cur = s;
+	pthread_mutex_unlock(&snap_mu);
+	if (old != NULL)
+		snap_put(old);
+}
 
 /*
- * No SA_RESTART: a stop signal must interrupt accept() so the loop ends
- * after the request in flight, as libfcgi's own accept loop expects.
- * SIGUSR1 is what multiwatch and mod_fcgid's graceful paths send.
+ * The stop signals (and SIGUSR2, which wakes the acceptor) are blocked
+ * in every thread: the main thread takes the stop signals with
+ * sigwait, and the workers are never interrupted in the middle of a
+ * request (libfcgi does not retry a read or write cut by a signal).
+ * Only the acceptor lets SIGUSR2 in, while it waits in accept().
+ */
+static sigset_t	 stopsigs;	/* SIGTERM, SIGINT, SIGUSR1 */
+static sigset_t	 wakesig;	/* SIGUSR2 */
+
+static void
+on_wake(int sig)
+{
+	(void)sig;
+}
+
+/*
+ * No SA_RESTART on SIGUSR2: it must interrupt accept() so the loop
+ * ends, as libfcgi's accept loop expects once FCGX_ShutdownPending
+ * was called.  SIGUSR1 is what multiwatch and mod_fcgid's graceful
+ * paths send.
  */
 static void
 signals_init(void)
 {
 	struct sigaction	 sa;
+	sigset_t		 all;
 
 	sigemptyset(&stopsigs);
 	sigaddset(&stopsigs, SIGTERM);
 	sigaddset(&stopsigs, SIGINT);
 	sigaddset(&stopsigs, SIGUSR1);
-	sigaddset(&stopsigs, SIGALRM);
+	sigemptyset(&wakesig);
+	sigaddset(&wakesig, SIGUSR2);
+	all = stopsigs;
+	sigaddset(&all, SIGUSR2);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_mask = stopsigs;
-	sa.sa_handler = on_stop;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGUSR1, &sa, NULL);
-	sigaction(SIGALRM, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
 	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_wake;
+	sigaction(SIGUSR2, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
-}
-
-/*
- * libfcgi does not retry a read or write cut by a signal, so a stop
- * signal landing while a body is read or an answer written would lose
- * the request.  Stop signals are held from accept to finish and
- * delivered on release, where they end the loop.
- */
-static void
-signals_hold(int hold)
-{
-	sigprocmask(hold ? SIG_BLOCK : SIG_UNBLOCK, &stopsigs, NULL);
 }
 
 /*
@@ -169,12 +251,14 @@ ms_since(const struct timespec *t0)
 /*
  * Live configuration: before each request, one stat of the file; when
  * it changed (the console renames a new file in; an editor writes it),
- * it is loaded and checked as at startup and replaces the running one
- * between requests, so no request sees half of each.  A file that does
- * not pass keeps the last good configuration running, with its
- * problems in the log and on the console; it is not read again until
- * it changes again.  Schemas and wx_callback_path are read at startup
- * only; templates reload when the console saves one (tmplset_refresh).
+ * it is loaded and checked as at startup and becomes the live snapshot
+ * for the requests that start after it; a request in flight keeps the
+ * one it started with.  One thread reloads at a time (the others carry
+ * on with the live one meanwhile).  A file that does not pass keeps
+ * the last good configuration running, with its problems in the log
+ * and on the console; it is not read again until it changes again.
+ * Schemas, wx_callback_path and workers are read at startup only;
+ * templates reload when the console saves one (tmplset_refresh).
  */
 static void
 conf_refresh(void)
@@ -183,20 +267,23 @@ conf_refresh(void)
 	struct conf	*c;
 	int		 nbad;
 
-	if (stat(conf_path, &st) == -1 || !file_changed(&st, &conf_st))
+	if (pthread_mutex_trylock(&reload_mu) != 0)
 		return;
+	if (stat(conf_path, &st) == -1 || !file_changed(&st, &conf_st))
+		goto out;
 	conf_st = st;
 	c = conf_load(conf_path, &nbad);
 	if (c == NULL) {
 		log_warnx("%s: %d problem%s, the last good configuration "
 		    "stays", conf_path, nbad, nbad == 1 ? "" : "s");
 		page_broken(conf_problems());
-		return;
+		goto out;
 	}
-	conf_free(conf);
-	conf = c;
+	snap_set(c);
 	page_broken(NULL);
 	log_info("%s: reloaded", conf_path);
+out:
+	pthread_mutex_unlock(&reload_mu);
 }
 
 /*
@@ -207,6 +294,8 @@ conf_refresh(void)
 static void
 serve(FCGX_Request *fr)
 {
+	struct snap		*sn;
+	const struct conf	*conf;
 	struct req		 r;
 	struct reply		 rp;
 	struct ident		 id;
@@ -219,6 +308,8 @@ serve(FCGX_Request *fr)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	conf_refresh();
 	(void)tmplset_refresh();
+	sn = snap_get();
+	conf = sn->conf;
 	reply_init(&rp);
 	memset(&id, 0, sizeof(id));
 	st = req_read(&r, fr, conf->max_body);
@@ -266,6 +357,7 @@ out:
 	json_object_put(creds);
 	reply_free(&rp);
 	req_free(&r);
+	snap_put(sn);
 }
 
 /*
@@ -273,7 +365,7 @@ out:
  * hours without requests; prints what expired and what it did.
  */
 static int
-drain_now(const char *path)
+drain_now(const char *path, struct conf *conf)
 {
 	int	 n, k;
 
@@ -295,13 +387,55 @@ drain_now(const char *path)
 }
 
 /*
+ * An unconfigured process (unconf.c) serves one request at a time in
+ * libfcgi's own loop: there a stop signal only has to end accept().
+ * A stop that lands between the loop's test and accept() would wait
+ * for one more connection, so SIGALRM comes every second once stopping.
+ */
+static void
+on_stop(int sig)
+{
+	if (sig != SIGALRM)
+		stopping = 1;
+	if (stopping) {
+		FCGX_ShutdownPending();
+		alarm(1);
+	}
+}
+
+static void
+signals_plain(void)
+{
+	struct sigaction	 sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_stop;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGALRM, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	/* A process started again by unconf.c inherits a blocked mask. */
+	sigaddset(&sa.sa_mask, SIGTERM);
+	sigaddset(&sa.sa_mask, SIGINT);
+	sigaddset(&sa.sa_mask, SIGUSR1);
+	sigaddset(&sa.sa_mask, SIGALRM);
+	pthread_sigmask(SIG_UNBLOCK, &sa.sa_mask, NULL);
+}
+
+/*
  * The FastCGI socket: -s, systemd's, or the one the server spawned us
- * on (fd 0).
+ * on (fd 0).  pooled: the worker pool's signals, else the plain loop's.
  */
 static int
-listener(const char *sock)
+listener(const char *sock, int pooled)
 {
-	signals_init();
+	if (pooled)
+		signals_init();
+	else
+		signals_plain();
 	if (FCGX_Init() != 0)
 		fatalx("FCGX_Init failed");
 	if (listen_fds())
@@ -323,8 +457,7 @@ listener(const char *sock)
  * request's input has been read to its end record nothing more can
  * arrive, and the worker closes at once; otherwise (a body refused
  * unread, a broken stream) libfcgi drains and waits as before.  A kept
- * connection (FCGI_KEEP_CONN) is not closed here at all, and libfcgi
- * would carry the mark over to a later request on it: none there.
+ * connection (FCGI_KEEP_CONN) is not closed here (see keep_next).
  */
 static void
 finish(FCGX_Request *fr)
@@ -333,6 +466,276 @@ finish(FCGX_Request *fr)
 	    FCGX_HasSeenEOF(fr->in) == EOF && FCGX_GetError(fr->in) == 0)
 		FCGX_Detach(fr);
 	FCGX_Finish_r(fr);
+}
+
+/*
+ * After a request: the spool's turn, if due.  Both files hold whole
+ * seconds and a retry waits at least one, so one thread of the process
+ * looks at them once a second, not every request.
+ */
+static void
+after_request(void)
+{
+	static time_t	 swept;	/* atomic: the second of the last look */
+	struct snap	*sn;
+	time_t		 now = time(NULL);
+
+	if (__atomic_exchange_n(&swept, now, __ATOMIC_RELAXED) != now) {
+		sn = snap_get();
+		if (spool_due(sn->conf))
+			spool_drain(sn->conf, LIM_SPOOL_BATCH, LIM_SPOOL_MS,
+			    NULL);
+		if (retain_due(sn->conf))
+			retain_run(sn->conf, 0);
+		snap_put(sn);
+	}
+	/*
+	 * The stream knows this process as one consumer (host:pid): two
+	 * of its threads draining at once would each take the other's
+	 * entries as their own, so one at a time.
+	 */
+	if (rspool_due() && pthread_mutex_trylock(&rspool_mu) == 0) {
+		sn = snap_get();
+		rspool_drain(sn->conf, LIM_SPOOL_BATCH, NULL);
+		snap_put(sn);
+		pthread_mutex_unlock(&rspool_mu);
+	}
+}
+
+/* What a thread leaves behind: its connections and its caches. */
+static void
+thread_end(void)
+{
+	http_thread_end();
+	redis_thread_end();
+	tmplset_thread_end();
+	conf_thread_end();
+}
+
+/*
+ * After a request on a kept connection (nginx fastcgi_keep_conn,
+ * Apache enablereuse): the next request on it, read by this worker,
+ * if one comes within KEEP_IDLE_MS; else the connection is closed and
+ * the web server opens another.  Never accept(): with no listening
+ * socket in the request, libfcgi cannot fall back to one when the
+ * connection ends.  Returns 1 with the next request read, else 0 with
+ * the slot's connection closed.
+ */
+#define KEEP_IDLE_MS	2000
+static int
+keep_next(FCGX_Request *fr)
+{
+	struct pollfd	 pfd;
+	int		 waited, ls, rc;
+
+	if (fr->ipcFd < 0)
+		return 0;
+	pfd.fd = fr->ipcFd;
+	pfd.events = POLLIN;
+	for (waited = 0; waited < KEEP_IDLE_MS; waited += 100) {
+		if (__atomic_load_n(&stopping, __ATOMIC_RELAXED))
+			break;
+		if ((rc = poll(&pfd, 1, 100)) != 0)
+			break;
+	}
+	if (waited >= KEEP_IDLE_MS ||
+	    __atomic_load_n(&stopping, __ATOMIC_RELAXED)) {
+		FCGX_Free(fr, 1);
+		return 0;
+	}
+	ls = fr->listen_sock;
+	fr->listen_sock = -1;
+	rc = FCGX_Accept_r(fr);
+	fr->listen_sock = ls;
+	if (rc < 0) {
+		FCGX_Free(fr, 1);
+		return 0;
+	}
+	return 1;
+}
+
+/* A worker: takes accepted requests until the pool closes and drains. */
+static void *
+worker(void *arg)
+{
+	struct slot	*sl;
+
+	(void)arg;
+	for (;;) {
+		pthread_mutex_lock(&pool.mu);
+		pool.idle++;
+		while (pool.head == NULL && !pool.closing)
+			pthread_cond_wait(&pool.work, &pool.mu);
+		pool.idle--;
+		sl = pool.head;
+		if (sl == NULL) {
+			pthread_mutex_unlock(&pool.mu);
+			break;
+		}
+		if ((pool.head = sl->next) == NULL)
+			pool.tail = NULL;
+		pthread_mutex_unlock(&pool.mu);
+		do {
+			serve(&sl->fr);
+			finish(&sl->fr);
+		} while (keep_next(&sl->fr));
+		pthread_mutex_lock(&pool.mu);
+		sl->next = pool.free;
+		pool.free = sl;
+		pool.inuse--;
+		pthread_mutex_unlock(&pool.mu);
+		after_request();
+	}
+	thread_end();
+	return NULL;
+}
+
+/*
+ * Every slot is taken: threads serving, queue waiting.  The caller is
+ * told at once, in the envelope of the contract's protocol errors and
+ * with HTTP 503, which load balancers and SDKs read as "try again".
+ */
+static void
+busy(FCGX_Request *fr)
+{
+	char	 id[33], sink[8192];
+	size_t	 got;
+	int	 n;
+
+	/*
+	 * The body read to its end (and dropped), so the connection
+	 * closes at once instead of libfcgi's wait for the server.
+	 */
+	for (got = 0; got < LIM_BODY; got += (size_t)n)
+		if ((n = FCGX_GetStr(sink, sizeof(sink), fr->in)) <= 0)
+			break;
+	req_new_id(id);
+	(void)env_status(fr->out, 503, "The gateway is busy: every worker "
+	    "of this process is serving, please try again later");
+	log_warnx("%s %s status=503 busy: %ld serving, the queue is full", id,
+	    FCGX_GetParam("REQUEST_URI", fr->envp) != NULL ?
+	    FCGX_GetParam("REQUEST_URI", fr->envp) : "-", pool.maxthreads);
+	/* Closed even if kept: the acceptor must not wait on it. */
+	fr->keepConnection = 0;
+	finish(fr);
+}
+
+/*
+ * The acceptor: libfcgi's accept (the connection and its parameters)
+ * into a free slot, handed to a worker, a worker started when none is
+ * idle; when threads + queue slots are in use, answered busy instead.
+ * SIGUSR2 reaches it only while it waits in accept().
+ */
+static void *
+acceptor(void *arg)
+{
+	struct slot	*sl, *next;
+	pthread_t	 t;
+	int		 rc;
+
+	(void)arg;
+	/* There is always one more slot than may be in use: this one. */
+	pthread_mutex_lock(&pool.mu);
+	sl = pool.free;
+	pool.free = sl->next;
+	pthread_mutex_unlock(&pool.mu);
+	while (!__atomic_load_n(&stopping, __ATOMIC_RELAXED)) {
+		pthread_sigmask(SIG_UNBLOCK, &wakesig, NULL);
+		rc = FCGX_Accept_r(&sl->fr);
+		pthread_sigmask(SIG_BLOCK, &wakesig, NULL);
+		if (rc < 0)
+			break;
+		pthread_mutex_lock(&pool.mu);
+		if (pool.inuse == pool.nslots) {
+			pthread_mutex_unlock(&pool.mu);
+			busy(&sl->fr);
+			continue;
+		}
+		pool.inuse++;
+		sl->next = NULL;
+		if (pool.tail != NULL)
+			pool.tail->next = sl;
+		else
+			pool.head = sl;
+		pool.tail = sl;
+		next = pool.free;
+		pool.free = next->next;
+		if (pool.idle == 0 && pool.nthreads < pool.maxthreads) {
+			if ((rc = pthread_create(&t, NULL, worker, NULL)) == 0)
+				pool.tids[pool.nthreads++] = t;
+			else if (pool.nthreads == 0)
+				fatalx("cannot start a worker: %s",
+				    strerror(rc));
+		} else
+			pthread_cond_signal(&pool.work);
+		pthread_mutex_unlock(&pool.mu);
+		sl = next;
+	}
+	pthread_mutex_lock(&pool.mu);
+	sl->next = pool.free;
+	pool.free = sl;
+	pthread_mutex_unlock(&pool.mu);
+	__atomic_store_n(&pool.accepting, 0, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/*
+ * Serves on fd until a stop signal: threads requests at once, queue
+ * more waiting.  The main thread only waits for the signal; then the
+ * acceptor is woken until it ends, and the workers finish what was
+ * accepted.  Returns the exit status.
+ */
+static int
+pool_run(int fd, long threads, long queue)
+{
+	struct timespec	 tick = { 0, 100 * 1000000L };
+	size_t		 i;
+	long		 k;
+	int		 sig;
+
+	pool.maxthreads = threads;
+	pool.nslots = (size_t)(threads + queue);
+	pool.slots = xcalloc(pool.nslots + 1, sizeof(*pool.slots));
+	pool.tids = xcalloc((size_t)threads, sizeof(*pool.tids));
+	for (i = 0; i < pool.nslots + 1; i++) {
+		if (FCGX_InitRequest(&pool.slots[i].fr, fd, 0) != 0)
+			fatalx("FCGX_InitRequest failed");
+		pool.slots[i].next = pool.free;
+		pool.free = &pool.slots[i];
+	}
+	pool.accepting = 1;
+	if (pthread_create(&pool.acceptor, NULL, acceptor, NULL) != 0)
+		fatalx("cannot start the acceptor");
+	for (;;) {
+		sig = sigtimedwait(&stopsigs, NULL, &tick);
+		if (sig > 0)
+			break;
+		if (!__atomic_load_n(&pool.accepting, __ATOMIC_ACQUIRE))
+			break;
+	}
+	__atomic_store_n(&stopping, 1, __ATOMIC_RELAXED);
+	FCGX_ShutdownPending();
+	/*
+	 * A wake that lands before the acceptor is back in accept() is
+	 * lost, so it comes again every 100 ms until the acceptor ends.
+	 */
+	while (__atomic_load_n(&pool.accepting, __ATOMIC_ACQUIRE)) {
+		pthread_kill(pool.acceptor, SIGUSR2);
+		nanosleep(&tick, NULL);
+	}
+	pthread_join(pool.acceptor, NULL);
+	pthread_mutex_lock(&pool.mu);
+	pool.closing = 1;
+	pthread_cond_broadcast(&pool.work);
+	k = pool.nthreads;
+	pthread_mutex_unlock(&pool.mu);
+	while (k-- > 0)
+		pthread_join(pool.tids[k], NULL);
+	for (i = 0; i < pool.nslots + 1; i++)
+		FCGX_Free(&pool.slots[i].fr, 1);
+	free(pool.slots);
+	free(pool.tids);
+	return 0;
 }
 
 static void __attribute__((__noreturn__))
@@ -348,11 +751,11 @@ usage(void)
 int
 main(int argc, char *argv[])
 {
-	FCGX_Request	 fr;
+	struct conf	*conf;
 	const char	*path, *sock = NULL;
 	char		 why[LIM_MESSAGE / 2], beside[LIM_PATH];
-	int		 ch, test = 0, fd, nbad, drain = 0;
-	time_t		 now, swept = 0; /* the second of the last spool look */
+	long		 threads, queue;
+	int		 ch, test = 0, fd, nbad, drain = 0, rc;
 	static const struct option longopts[] = {
 		{ "drain",	no_argument,	NULL,	'D' },
 		{ NULL,		0,		NULL,	0 }
@@ -399,7 +802,7 @@ main(int argc, char *argv[])
 			return 1;
 		snprintf(why, sizeof(why), "%s: %.*s", path,
 		    (int)strcspn(conf_problems(), "\n"), conf_problems());
-		return unconf_serve(listener(sock), why, path, argv);
+		return unconf_serve(listener(sock, 0), why, path, argv);
 	}
 	log_init("cmsi", conf->verbose);
 	if (test) {
@@ -411,50 +814,39 @@ main(int argc, char *argv[])
 		fprintf(stderr, "%s: %s, not started\n", path, why);
 		if (drain)
 			return 1;
-		return unconf_serve(listener(sock), why, path, argv);
+		return unconf_serve(listener(sock, 0), why, path, argv);
 	}
 	redis_setup(conf);
+	/*
+	 * The libraries' one-time setup, before any thread: libcurl's
+	 * global init is not thread-safe, and libxml2 sets itself up on
+	 * first use unless told first (GnuTLS does so as it loads).
+	 */
 	http_global_init();
+	xmlInitParser();
 	/* Shared counters; off (and /healthz says so) if they cannot be. */
 	if (metrics_open(conf->state_dir, why, sizeof(why)) == -1 &&
 	    why[0] != '\0')
 		log_warn("%s", why);
 	if (drain)
-		return drain_now(path);
+		return drain_now(path, conf);
 
-	fd = listener(sock);
-	if (FCGX_InitRequest(&fr, fd, 0) != 0)
-		fatalx("FCGX_InitRequest failed");
-	log_info("ready (pid %ld, config %s)", (long)getpid(), path);
-	while (!stopping && FCGX_Accept_r(&fr) >= 0) {
-		signals_hold(1);
-		serve(&fr);
-		finish(&fr);
-		/*
-		 * The caller has its answer: now the spool's turn, if due.
-		 * Both files hold whole seconds and a retry waits at least
-		 * one, so they are looked at once a second, not per request.
-		 */
-		if ((now = time(NULL)) != swept) {
-			swept = now;
-			if (spool_due(conf))
-				spool_drain(conf, LIM_SPOOL_BATCH,
-				    LIM_SPOOL_MS, NULL);
-			if (retain_due(conf))
-				retain_run(conf, 0);
-		}
-		if (rspool_due())
-			rspool_drain(conf, LIM_SPOOL_BATCH, NULL);
-		signals_hold(0);
-	}
-	FCGX_Free(&fr, 1);
+	threads = conf->threads;
+	queue = conf->queue >= 0 ? conf->queue : conf->threads;
+	snap_set(conf);
+	fd = listener(sock, 1);
+	log_info("ready (pid %ld, config %s, %ld threads, queue %ld)",
+	    (long)getpid(), path, threads, queue);
+	rc = pool_run(fd, threads, queue);
 	log_info("clean exit");
+	thread_end();
 	redis_free();
 	users_free();
 	tmplset_free();
 	check_free();
 	http_global_free();
-	conf_free(conf);
+	snap_put(snap_cur);
+	snap_cur = NULL;
 	page_broken(NULL);
-	return 0;
+	return rc;
 }

@@ -5,6 +5,7 @@
  * multi-tenant bk-user's contact profiles (bkuser.c).
  */
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,13 @@
  * Per directory, as each tenant may have its own (and know a user of
  * the same name as another tenant does).
  */
+/*
+ * The caches are the process's, under users_mu; what a request gets
+ * out of them is its own copy (json-c's reference counts are not
+ * atomic, so no object is shared between threads).  A directory call
+ * is made outside the lock.
+ */
+static pthread_mutex_t	 users_mu = PTHREAD_MUTEX_INITIALIZER;
 static json_object	*file_docs;	/* owned: path -> [sec, nsec, doc] */
 /* owned: "url app tenant" -> name -> [time, entry] */
 static json_object	*http_cache;
@@ -53,7 +61,7 @@ users_valid(const char *kind, const char *v)
 }
 
 static json_object *
-file_load(const struct conf *c, char *err, size_t errsz)
+file_load_locked(const struct conf *c, char *err, size_t errsz)
 {
 	struct stat	 st;
 	json_object	*slot, *doc;
@@ -93,6 +101,22 @@ file_load(const struct conf *c, char *err, size_t errsz)
 	json_object_array_add(slot, doc);
 	json_object_object_add(file_docs, c->users_file, slot);
 	return doc;
+}
+
+/* The directory file's document, the caller's own copy (caller puts). */
+static json_object *
+file_load(const struct conf *c, char *err, size_t errsz)
+{
+	json_object	*doc, *out = NULL;
+
+	pthread_mutex_lock(&users_mu);
+	doc = file_load_locked(c, err, errsz);
+	if (doc != NULL && json_object_deep_copy(doc, &out, NULL) != 0)
+		out = NULL;
+	pthread_mutex_unlock(&users_mu);
+	if (doc != NULL && out == NULL)
+		snprintf(err, errsz, "the user directory cannot be read");
+	return out;
 }
 
 /* One directory's lookup: name -> entry for names, or NULL with err. */
@@ -174,7 +198,7 @@ static json_object *
 http_cached(const struct conf *c, json_object *names, lookup_fn lookup,
     const char *url, const char *app, char *err, size_t errsz)
 {
-	json_object	*missing, *got, *out, *slot, *e, *cache;
+	json_object	*missing, *got, *out, *slot, *e, *cache, *copy;
 	const char	*name;
 	char		 key[LIM_URL + LIM_NAME * 2 + 8];
 	time_t		 now = time(NULL);
@@ -191,6 +215,7 @@ http_cached(const struct conf *c, json_object *names, lookup_fn lookup,
 		snprintf(err, errsz, "the directory URL is too long");
 		return NULL;
 	}
+	pthread_mutex_lock(&users_mu);
 	if (http_cache == NULL)
 		http_cache = json_object_new_object();
 	if (!json_object_object_get_ex(http_cache, key, &cache)) {
@@ -208,10 +233,17 @@ http_cached(const struct conf *c, json_object *names, lookup_fn lookup,
 			    json_object_new_string(name));
 	}
 	if (json_object_array_length(missing) > 0) {
+		pthread_mutex_unlock(&users_mu);
 		got = lookup(c, missing, err, errsz);
 		if (got == NULL) {
 			json_object_put(missing);
 			return NULL;
+		}
+		pthread_mutex_lock(&users_mu);
+		/* Another thread may have replaced it meanwhile. */
+		if (!json_object_object_get_ex(http_cache, key, &cache)) {
+			cache = json_object_new_object();
+			json_object_object_add(http_cache, key, cache);
 		}
 		/* Bounded: a cache past LIM_LIST names starts over. */
 		if (json_object_object_length(cache) > LIM_LIST) {
@@ -236,9 +268,11 @@ http_cached(const struct conf *c, json_object *names, lookup_fn lookup,
 		name = json_object_get_string(json_object_array_get_idx(names,
 		    i));
 		if (json_object_object_get_ex(cache, name, &slot) &&
-		    (e = json_object_array_get_idx(slot, 1)) != NULL)
-			json_object_object_add(out, name, json_object_get(e));
+		    (e = json_object_array_get_idx(slot, 1)) != NULL &&
+		    json_object_deep_copy(e, &copy, NULL) == 0)
+			json_object_object_add(out, name, copy);
 	}
+	pthread_mutex_unlock(&users_mu);
 	return out;
 }
 
@@ -312,10 +346,9 @@ users_resolve(const struct conf *c, json_object *names, const char *kind,
 	else if (c->users_url != NULL && *c->users_url != '\0')
 		dir = http_cached(c, names, http_lookup, c->users_url,
 		    c->users_app_code, err, sizeof(err));
-	else if (c->users_file != NULL) {
+	else if (c->users_file != NULL)
 		dir = file_load(c, err, sizeof(err));
-		json_object_get(dir);
-	} else
+	else
 		snprintf(err, sizeof(err), "no user directory is configured");
 	if (dir == NULL) {
 		snprintf(res->error, sizeof(res->error), "Failed to get users "
@@ -378,6 +411,7 @@ users_res_free(struct users_res *res)
 void
 users_free(void)
 {
+	/* At exit, after every other thread: no lock. */
 	json_object_put(http_cache);
 	json_object_put(file_docs);
 	http_cache = file_docs = NULL;

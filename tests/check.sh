@@ -3,17 +3,22 @@
 # tally line, "N passed, N failed, N skipped", after naming every skip and
 # why.  Non-zero exit on any failure.
 #
-#	check.sh [--only unit|conformance|e2e|fuzz] [--valgrind] BUILDDIR...
+#	check.sh [--only unit|conformance|e2e|fuzz] [--valgrind]
+#	    [--tsan TSANDIR] BUILDDIR...
+#
+# --tsan: the concurrency suite (tests/e2e/t_threads.py) once more
+# against a ThreadSanitizer build; any TSan report fails it.
 #
 # A suite's skips are its lines "skip NAME: WHY" (e2e, t_*.py), cmocka's
 # "[  SKIPPED ] NAME" and the conformance runners' "  skip: ..." lines.
 # A cmocka program counts every test it announced ("Running N test(s)")
 # that neither passed nor was skipped as failed: a failing group or test
 # setup makes its tests vanish from cmocka's own tally.
-only= vg=
+only= vg= tsan=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--only) only=$2; shift 2 ;;
+	--tsan) tsan=$2; shift 2 ;;
 	--valgrind) vg="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect"; shift ;;
 	*) break ;;
 	esac
@@ -96,6 +101,16 @@ for b in "$@"; do
 		[ $rc -eq 0 ] || bad=1
 	fi
 done
+if [ -n "$tsan" ] && { [ -z "$only" ] || [ "$only" = e2e ]; }; then
+	echo "== $tsan (ThreadSanitizer: the concurrency suite)"
+	$PY tests/e2e/t_threads.py "$tsan" > "$out" 2>&1
+	rc=$?
+	p=$(grep -c '^ok' "$out") f=$(grep -c '^FAIL' "$out")
+	grep -v '^ok' "$out"
+	if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+	pass=$((pass + p)); fail=$((fail + f))
+	[ $rc -eq 0 ] || bad=1
+fi
 # The libFuzzer targets, briefly (make fuzz runs them as long as asked):
 # each run that ends without a crash or sanitizer report passes.
 if [ -z "$only" ] || [ "$only" = fuzz ]; then

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +33,8 @@
 			"frame-ancestors 'none'; " \
 			"base-uri 'none'"
 
-static char	*broken;	/* owned: problems of the failed reload */
+static pthread_mutex_t	 broken_mu = PTHREAD_MUTEX_INITIALIZER;
+static char	*broken;	/* owned, under broken_mu: the failed reload's */
 
 /*
  * Records the problems of a reload that failed (the last good config
@@ -41,8 +43,13 @@ static char	*broken;	/* owned: problems of the failed reload */
 void
 page_broken(const char *text)
 {
-	free(broken);
+	char	*old;
+
+	pthread_mutex_lock(&broken_mu);
+	old = broken;
 	broken = text != NULL ? xstrdup(text) : NULL;
+	pthread_mutex_unlock(&broken_mu);
+	free(old);
 }
 
 /* A string of the page's language, the key itself when missing. */
@@ -155,9 +162,11 @@ page_ctx(struct console_rq *rq)
 	json_object_object_add(ctx, "t", json_object_get(rq->t));
 	json_object_object_add(ctx, "user", json_object_new_string(rq->user));
 	json_object_object_add(ctx, "csrf", json_object_new_string(rq->csrf));
+	pthread_mutex_lock(&broken_mu);
 	if (broken != NULL)
 		json_object_object_add(ctx, "broken",
 		    json_object_new_string(broken));
+	pthread_mutex_unlock(&broken_mu);
 	if (!page_writable(rq->conf->path))
 		json_object_object_add(ctx, "readonly",
 		    json_object_new_boolean(1));

@@ -559,7 +559,7 @@ cauth_signin_page(struct console_rq *rq, const char *error)
 void
 cauth_signin(struct console_rq *rq)
 {
-	static char	 dummy[LIM_PWHASH];
+	static __thread char dummy[LIM_PWHASH];	/* made once per thread */
 	json_object	*u = NULL, *v;
 	const char	*name = "", *pw = "", *hash = NULL, *addr;
 	char		 pre[80], path[LIM_PATH], ukey[LIM_NAME + 4];

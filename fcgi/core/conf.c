@@ -36,7 +36,7 @@ static const char *const top_keys[] = {
 	"state_dir", "schemas_dir", "templates_dir", "apps", "login",
 	"users", "upstream", "components", "max_body", "verbose",
 	"tenants", "gateway", "console", "comment", "outbox_keep", "metrics",
-	"redis", NULL
+	"redis", "workers", NULL
 };
 
 static const char *const tenant_keys[] = {
@@ -56,8 +56,12 @@ static const char *const login_keys[] = {
 	"is_login_url", "comment", NULL
 };
 
-static int	conf_bad;	/* problems found by the current load */
-static struct buf conf_said;	/* the last load's problem lines */
+/*
+ * Per thread: a reload and a console save may load at once, and each
+ * reads its own problems back with conf_problems.
+ */
+static __thread int	conf_bad;	/* problems found by the current load */
+static __thread struct buf conf_said;	/* this thread's last load's lines */
 
 /* A tenant's problems name it: "tenants.<id>: ...". */
 static void __attribute__((__format__(__printf__, 2, 3)))
@@ -278,7 +282,11 @@ conf_check(enum conf_key key, json_object *v, char *why, size_t n)
 	return 0;
 }
 
-/* A string setting; "" when absent, null or not scalar. */
+/*
+ * A string setting; "" when absent, null or not scalar.  A number is
+ * written out by jv_num_text, not by json-c into the object itself,
+ * which every thread shares.
+ */
 const char *
 conf_str(json_object *sec, const char *key)
 {
@@ -289,9 +297,10 @@ conf_str(json_object *sec, const char *key)
 		return "";
 	switch (json_object_get_type(v)) {
 	case json_type_string:
+		return json_object_get_string(v);
 	case json_type_int:
 	case json_type_double:
-		return json_object_get_string(v);
+		return jv_num_text(v);
 	default:
 		return "";
 	}
@@ -827,6 +836,53 @@ load_redis(struct conf *c, json_object *r)
 		    LIM_REDIS_PREFIX);
 }
 
+static const char *const workers_keys[] = {
+	"threads", "queue", "comment", NULL
+};
+
+/*
+ * "workers": {"threads", "queue"}: how many requests one process
+ * serves at once, and how many more it holds before it answers busy.
+ * Read when the process starts; a reload keeps its pool.
+ */
+static void
+load_workers(struct conf *c, json_object *w)
+{
+	json_object	*v;
+	long long	 n;
+
+	c->threads = LIM_THREADS_DEFAULT;
+	c->queue = -1;
+	if (w == NULL)
+		return;
+	if (!json_object_is_type(w, json_type_object)) {
+		problem(c, "workers: must be an object: {\"threads\": N, "
+		    "\"queue\": N}");
+		return;
+	}
+	json_object_object_foreach(w, key, val) {
+		(void)val;
+		if (!in_list(workers_keys, key))
+			problem(c, "workers.%s: unknown key", key);
+	}
+	if (json_object_object_get_ex(w, "threads", &v)) {
+		if (num_parse(json_object_get_string(v), 1, LIM_THREADS,
+		    &n) == -1)
+			problem(c, "workers.threads: 1 to %d requests at once "
+			    "per process", LIM_THREADS);
+		else
+			c->threads = (long)n;
+	}
+	if (json_object_object_get_ex(w, "queue", &v)) {
+		if (num_parse(json_object_get_string(v), 0, LIM_QUEUE,
+		    &n) == -1)
+			problem(c, "workers.queue: 0 to %d requests waiting "
+			    "per process", LIM_QUEUE);
+		else
+			c->queue = (long)n;
+	}
+}
+
 /* An empty configuration for the file at path. */
 static struct conf *
 conf_new(const char *path, const char *tenant)
@@ -921,6 +977,9 @@ conf_fill(struct conf *c, json_object *doc)
 	v = NULL;
 	json_object_object_get_ex(doc, "redis", &v);
 	load_redis(c, v);
+	v = NULL;
+	json_object_object_get_ex(doc, "workers", &v);
+	load_workers(c, v);
 	if (json_object_object_get_ex(doc, "components", &v) && v != NULL) {
 		if (!json_object_is_type(v, json_type_object))
 			problem(c, "components: must be an object");
@@ -1276,6 +1335,13 @@ conf_default(const char *argv0, char *buf, size_t bufsz)
 	    access(buf, F_OK) == 0)
 		return buf;
 	return "conf/cmsi.json";
+}
+
+/* A worker thread's end: its problem lines go with it. */
+void
+conf_thread_end(void)
+{
+	buf_free(&conf_said);
 }
 
 /* The problem lines of the last conf_load, "" when it had none. */

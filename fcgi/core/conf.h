@@ -55,6 +55,8 @@ struct conf {
 	char		*redis_password; /* owned, wiped: AUTH, or NULL */
 	char		*redis_prefix;	/* owned: of every key, or NULL */
 	long		 redis_claim_s;	/* a dead drainer's retries taken after */
+	long		 threads;	/* workers.threads: requests at once */
+	long		 queue;		/* workers.queue, -1: as many as threads */
 };
 
 /*
@@ -101,5 +103,6 @@ const char	*conf_problems(void);
 void		 conf_problem(const struct conf *, const char *, ...)
 		    __attribute__((__format__(__printf__, 2, 3)));
 char		*conf_secret(const struct conf *, const char *, json_object *);
+void		 conf_thread_end(void);
 
 #endif /* CONF_H */

@@ -2,14 +2,27 @@
  * Shared libcurl setup for every HTTPS upstream: certificates always
  * verified (ca_file only adds trust), timeouts, CONNECT_TO for tests and
  * split-horizon setups, an optional proxy, replies read under a cap.
- * One easy handle per purpose and process keeps connections alive.
+ *
+ * Threads: single calls take a handle (and its kept connection) from
+ * the process's idle stack and put it back after the call, so the
+ * process keeps as many connections as it had calls at once, whichever
+ * threads made them; a handle is only ever used by one thread at a
+ * time.  A fan-out's multi handle and the SMTP handle are each
+ * thread's own.  Every handle is made for one set of upstream settings
+ * (a fingerprint of ca_file, proxy, timeout and connect_to, and for
+ * SMTP of the component's server and login): a handle whose settings
+ * a reload changed is dropped, and with it every connection opened
+ * under the old settings.  The CA bundle file is the process's,
+ * written under http_mu.
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <strings.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -19,29 +32,177 @@
 #include "log.h"
 #include "metrics.h"
 
-static struct curl_slist	*http_connect_to;	/* owned */
-static int			 http_inited;
-static char			*http_bundle;	/* owned: CA bundle path */
+/* One thread's handles, all made under the settings fp names. */
+struct http_tls {
+	uint64_t		 fp;		/* upstream settings, 0: none yet */
+	struct curl_slist	*connect_to;	/* owned: the handles point here */
+	CURLM			*m;		/* owned: http_run_all's */
+	CURL			*pool[LIM_UP_PARALLEL]; /* owned: m's */
+	CURL			*smtp;		/* owned: smtp.c's */
+	uint64_t		 smtp_fp;	/* its server and login */
+};
 
+static __thread struct http_tls	 tls;		/* this thread's */
+
+/* An idle handle of http_run's, with its kept connection. */
+struct http_conn {
+	CURL			*h;		/* owned */
+	uint64_t		 fp;		/* the settings it was made for */
+	struct curl_slist	*ct;		/* owned: h's CONNECT_TO list */
+};
+
+static pthread_mutex_t		 conn_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct http_conn		 conn_idle[LIM_THREADS]; /* under conn_mu */
+static size_t			 conn_nidle;	/* under conn_mu */
+
+/* The CA bundle: one file per process, rebuilt when ca_file changes. */
+static pthread_mutex_t		 http_mu = PTHREAD_MUTEX_INITIALIZER;
+static char			*http_bundle;	/* owned, under http_mu */
+static uint64_t			 http_bundle_fp; /* under http_mu */
+static pthread_once_t		 http_once = PTHREAD_ONCE_INIT;
+
+static void
+http_init_once(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/*
+ * libcurl's global init is not thread-safe: main calls this before
+ * any thread starts; later calls only find it done.
+ */
 void
 http_global_init(void)
 {
-	if (http_inited)
+	pthread_once(&http_once, http_init_once);
+}
+
+/* FNV-1a over s and a separator, onto h. */
+static uint64_t
+fnv(uint64_t h, const char *s)
+{
+	if (s != NULL)
+		for (; *s != '\0'; s++) {
+			h ^= (unsigned char)*s;
+			h *= 1099511628211ULL;
+		}
+	h ^= 0xff;
+	h *= 1099511628211ULL;
+	return h;
+}
+
+/*
+ * The fingerprint of what every upstream connection depends on: the
+ * trust store (ca_file's path, size and time), the proxy, the timeout,
+ * connect_to.  Never 0.
+ */
+uint64_t
+http_fingerprint(const struct conf *c)
+{
+	struct stat	 st;
+	uint64_t	 h = 14695981039346656037ULL;
+	char		 n[64];
+	size_t		 i;
+
+	h = fnv(h, c->ca_file);
+	if (c->ca_file != NULL && stat(c->ca_file, &st) == 0) {
+		snprintf(n, sizeof(n), "%lld.%lld.%ld", (long long)st.st_size,
+		    (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+		h = fnv(h, n);
+	}
+	h = fnv(h, c->proxy);
+	snprintf(n, sizeof(n), "%ld", c->timeout_ms);
+	h = fnv(h, n);
+	h = fnv(h, c->state_dir);
+	for (i = 0; c->connect_to != NULL &&
+	    i < json_object_array_length(c->connect_to); i++)
+		h = fnv(h, json_object_get_string(json_object_array_get_idx(
+		    c->connect_to, i)));
+	return h != 0 ? h : 1;
+}
+
+/* More of a fingerprint: s onto h. */
+uint64_t
+http_fingerprint_add(uint64_t h, const char *s)
+{
+	h = fnv(h, s);
+	return h != 0 ? h : 1;
+}
+
+/* Drops every handle of this thread, and their connections. */
+static void
+tls_drop(void)
+{
+	size_t	 i;
+
+	for (i = 0; i < LIM_UP_PARALLEL; i++) {
+		curl_easy_cleanup(tls.pool[i]);
+		tls.pool[i] = NULL;
+	}
+	curl_multi_cleanup(tls.m);
+	tls.m = NULL;
+	curl_easy_cleanup(tls.smtp);
+	tls.smtp = NULL;
+	tls.smtp_fp = 0;
+	curl_slist_free_all(tls.connect_to);
+	tls.connect_to = NULL;
+	tls.fp = 0;
+}
+
+/*
+ * This thread's handles for c: when c's upstream settings are not the
+ * ones they were made for, they are dropped (with their connections)
+ * and made again on use.
+ */
+static void
+tls_for(const struct conf *c)
+{
+	uint64_t	 fp = http_fingerprint(c);
+	size_t		 i;
+
+	if (tls.fp == fp)
 		return;
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	http_inited = 1;
+	if (tls.fp != 0)
+		log_debug("upstream settings changed: this thread's "
+		    "connections are closed");
+	tls_drop();
+	tls.fp = fp;
+	for (i = 0; c->connect_to != NULL &&
+	    i < json_object_array_length(c->connect_to); i++)
+		tls.connect_to = curl_slist_append(tls.connect_to,
+		    json_object_get_string(json_object_array_get_idx(
+		    c->connect_to, i)));
+}
+
+/* A thread's end: its handles and connections. */
+void
+http_thread_end(void)
+{
+	tls_drop();
+}
+
+static void
+conn_free(struct http_conn *cn)
+{
+	curl_easy_cleanup(cn->h);
+	curl_slist_free_all(cn->ct);
+	memset(cn, 0, sizeof(*cn));
 }
 
 void
 http_global_free(void)
 {
-	curl_slist_free_all(http_connect_to);
-	http_connect_to = NULL;
+	tls_drop();
+	pthread_mutex_lock(&conn_mu);
+	while (conn_nidle > 0)
+		conn_free(&conn_idle[--conn_nidle]);
+	pthread_mutex_unlock(&conn_mu);
+	pthread_mutex_lock(&http_mu);
 	free(http_bundle);
 	http_bundle = NULL;
-	if (http_inited)
-		curl_global_cleanup();
-	http_inited = 0;
+	http_bundle_fp = 0;
+	pthread_mutex_unlock(&http_mu);
+	curl_global_cleanup();
 }
 
 static size_t
@@ -79,20 +240,6 @@ http_header(char *p, size_t sz, size_t n, void *arg)
 	return len;
 }
 
-static struct curl_slist *
-connect_to_list(const struct conf *c)
-{
-	size_t	 i;
-
-	if (http_connect_to != NULL || c->connect_to == NULL)
-		return http_connect_to;
-	for (i = 0; i < json_object_array_length(c->connect_to); i++)
-		http_connect_to = curl_slist_append(http_connect_to,
-		    json_object_get_string(json_object_array_get_idx(
-		    c->connect_to, i)));
-	return http_connect_to;
-}
-
 /* Appends the file at path to fd.  Returns 0 or -1. */
 static int
 append_file(int fd, const char *path)
@@ -120,18 +267,35 @@ append_file(int fd, const char *path)
  * once per process under the state directory.  libcurl-gnutls would
  * otherwise read every file of /etc/ssl/certs for each new connection
  * (tens of milliseconds of CPU each), and CAINFO=ca_file alone would
- * replace the system store instead of adding to it.  Returns the path,
- * or NULL to leave libcurl's defaults.
+ * replace the system store instead of adding to it.  Built again when
+ * ca_file changes (its fingerprint in fp).  Returns 0 with the path in
+ * out, or -1 to leave libcurl's defaults.
  */
-static const char *
-ca_bundle(const struct conf *c, CURL *h)
+static int	ca_bundle_locked(const struct conf *, CURL *, uint64_t);
+
+static int
+ca_bundle(const struct conf *c, CURL *h, uint64_t fp, char *out,
+    size_t outsz)
+{
+	int	 rc;
+
+	pthread_mutex_lock(&http_mu);
+	rc = ca_bundle_locked(c, h, fp);
+	if (rc == 0)
+		str_copy(out, http_bundle, outsz);
+	pthread_mutex_unlock(&http_mu);
+	return rc;
+}
+
+static int
+ca_bundle_locked(const struct conf *c, CURL *h, uint64_t fp)
 {
 	char		 tmp[LIM_PATH], path[LIM_PATH];
 	char		*sys = NULL;
 	int		 fd;
 
-	if (http_bundle != NULL)
-		return http_bundle;
+	if (http_bundle != NULL && http_bundle_fp == fp)
+		return 0;
 	if (curl_easy_getinfo(h, CURLINFO_CAINFO, &sys) != CURLE_OK ||
 	    sys == NULL)
 		sys = (char *)(uintptr_t)"/etc/ssl/certs/ca-certificates.crt";
@@ -139,30 +303,35 @@ ca_bundle(const struct conf *c, CURL *h)
 	    (int)sizeof(path) || snprintf(tmp, sizeof(tmp),
 	    "%s/.ca-bundle.%ld", c->state_dir, (long)getpid()) >=
 	    (int)sizeof(tmp))
-		return NULL;
+		return -1;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd == -1)
-		return NULL;
+		return -1;
 	if ((append_file(fd, sys) == -1 && c->ca_file == NULL) ||
 	    (c->ca_file != NULL && append_file(fd, c->ca_file) == -1) ||
 	    close(fd) == -1 || rename(tmp, path) == -1) {
 		log_warnx("%s: cannot build %s, using libcurl's CA store",
 		    __func__, path);
 		unlink(tmp);
-		return NULL;
+		return -1;
 	}
+	free(http_bundle);
 	http_bundle = xstrdup(path);
-	return http_bundle;
+	http_bundle_fp = fp;
+	return 0;
 }
 
 /*
- * A new easy handle with the settings every upstream shares.  protos is
- * the allowlist, e.g. "https" or "smtp,smtps".  Caller cleans it up.
+ * A new easy handle with the settings every upstream shares, as this
+ * thread's handles were made for them (tls_for).  protos is the
+ * allowlist, e.g. "https" or "smtp,smtps".  Caller cleans it up.
  */
-CURL *
-http_easy(const struct conf *c, const char *protos)
+static CURL *
+http_easy(const struct conf *c, const char *protos, struct curl_slist *ct,
+    uint64_t fp)
 {
 	CURL	*h;
+	char	 bundle[LIM_PATH];
 
 	http_global_init();
 	h = curl_easy_init();
@@ -173,8 +342,8 @@ http_easy(const struct conf *c, const char *protos)
 	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, protos);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (ca_bundle(c, h) != NULL) {
-		curl_easy_setopt(h, CURLOPT_CAINFO, http_bundle);
+	if (ca_bundle(c, h, fp, bundle, sizeof(bundle)) == 0) {
+		curl_easy_setopt(h, CURLOPT_CAINFO, bundle);
 		curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
 	} else if (c->ca_file != NULL)
 		curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
@@ -183,8 +352,81 @@ http_easy(const struct conf *c, const char *protos)
 	    c->timeout_ms < 5000 ? c->timeout_ms : 5000L);
 	if (c->proxy != NULL)
 		curl_easy_setopt(h, CURLOPT_PROXY, c->proxy);
-	curl_easy_setopt(h, CURLOPT_CONNECT_TO, connect_to_list(c));
+	curl_easy_setopt(h, CURLOPT_CONNECT_TO, ct);
 	return h;
+}
+
+/*
+ * A handle for one call under c's settings: the most recently idle
+ * one (its connection the likeliest still open), else a new one.
+ * Idle handles of other settings met on the way are dropped.
+ */
+static int
+conn_get(const struct conf *c, struct http_conn *cn)
+{
+	struct http_conn	 old;
+	uint64_t		 fp = http_fingerprint(c);
+	size_t			 i;
+
+	pthread_mutex_lock(&conn_mu);
+	while (conn_nidle > 0) {
+		old = conn_idle[--conn_nidle];
+		if (old.fp == fp) {
+			pthread_mutex_unlock(&conn_mu);
+			*cn = old;
+			return 0;
+		}
+		conn_free(&old);
+	}
+	pthread_mutex_unlock(&conn_mu);
+	memset(cn, 0, sizeof(*cn));
+	cn->fp = fp;
+	for (i = 0; c->connect_to != NULL &&
+	    i < json_object_array_length(c->connect_to); i++)
+		cn->ct = curl_slist_append(cn->ct, json_object_get_string(
+		    json_object_array_get_idx(c->connect_to, i)));
+	if ((cn->h = http_easy(c, "http,https", cn->ct, fp)) == NULL) {
+		conn_free(cn);
+		return -1;
+	}
+	return 0;
+}
+
+/* Back to the idle stack after a call. */
+static void
+conn_put(struct http_conn *cn)
+{
+	pthread_mutex_lock(&conn_mu);
+	if (conn_nidle < sizeof(conn_idle) / sizeof(conn_idle[0])) {
+		conn_idle[conn_nidle++] = *cn;
+		cn = NULL;
+	}
+	pthread_mutex_unlock(&conn_mu);
+	if (cn != NULL)
+		conn_free(cn);
+}
+
+/*
+ * This thread's SMTP handle for c and the server settings fp (the
+ * caller's fingerprint of host, port, TLS and login): made again, and
+ * the kept connection closed, when either changed.  *fresh says it is
+ * new and needs the caller's own options.  NULL on failure.
+ */
+CURL *
+http_smtp_handle(const struct conf *c, uint64_t fp, int *fresh)
+{
+	tls_for(c);
+	*fresh = 0;
+	if (tls.smtp != NULL && tls.smtp_fp == fp)
+		return tls.smtp;
+	if (tls.smtp != NULL)
+		log_debug("smtp settings changed: the kept connection is "
+		    "closed");
+	curl_easy_cleanup(tls.smtp);
+	tls.smtp = http_easy(c, "smtp,smtps", tls.connect_to, tls.fp);
+	tls.smtp_fp = tls.smtp != NULL ? fp : 0;
+	*fresh = tls.smtp != NULL;
+	return tls.smtp;
 }
 
 /* Points h at one call.  Headers are kept in the call until freed. */
@@ -225,20 +467,21 @@ http_setup(CURL *h, const struct conf *c, struct http_call *hc)
 }
 
 /*
- * Runs one call on this process's shared HTTPS handle.  Returns 0 when
- * an HTTP answer came back (any status), -1 on transport failure.
+ * Runs one call on an idle handle of the process (its connection kept
+ * for the next call of any thread).  Returns 0 when an HTTP answer came
+ * back (any status), -1 on transport failure.
  */
 int
 http_run(const struct conf *c, struct http_call *hc)
 {
-	static CURL		*h;	/* process scope: keeps connections */
+	struct http_conn	 cn;
+	CURL			*h;
 
-	if (h == NULL)
-		h = http_easy(c, "http,https");
-	if (h == NULL) {
+	if (conn_get(c, &cn) == -1) {
 		hc->cc = CURLE_FAILED_INIT;
 		return -1;
 	}
+	h = cn.h;
 	http_setup(h, c, hc);
 	hc->cc = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &hc->status);
@@ -248,23 +491,27 @@ http_run(const struct conf *c, struct http_call *hc)
 	/* The list dies with the call; the handle must not keep it. */
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+	curl_easy_setopt(h, CURLOPT_PRIVATE, NULL);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, NULL);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, NULL);
+	conn_put(&cn);
 	return hc->cc == CURLE_OK ? 0 : -1;
 }
 
 /*
- * Runs the n calls hc points to at once on this process's multi
- * handle, at most LIM_UP_PARALLEL in flight: a fan-out (one voice call
- * per person, one SMS call per 200 numbers) then takes about as long
- * as its slowest call.  The multi handle and its easy handles live for
- * the process so connections are reused across requests.  Each call's
+ * Runs the n calls hc points to at once on this thread's multi handle,
+ * at most LIM_UP_PARALLEL in flight: a fan-out (one voice call per
+ * person, one SMS call per 200 numbers) then takes about as long as its
+ * slowest call.  The multi handle and its easy handles live for the
+ * thread so connections are reused across requests.  Each call's
  * cc, status and secs are set as http_run sets them.  Returns how many
  * failed in transport.
  */
 size_t
 http_run_all(const struct conf *c, struct http_call **hc, size_t n)
 {
-	static CURLM		*m;		/* process scope */
-	static CURL		*pool[LIM_UP_PARALLEL]; /* process scope */
+	CURLM			*m;
+	CURL			**pool = tls.pool;
 	struct http_call	*busy[LIM_UP_PARALLEL];
 	struct http_call	*done;
 	CURLMsg			*msg;
@@ -276,9 +523,11 @@ http_run_all(const struct conf *c, struct http_call **hc, size_t n)
 	 * The cache would shrink to 4 per handle still added as a fan-out
 	 * drains, closing connections the next request wants.
 	 */
-	if (m == NULL && (m = curl_multi_init()) != NULL)
-		curl_multi_setopt(m, CURLMOPT_MAXCONNECTS,
+	tls_for(c);
+	if (tls.m == NULL && (tls.m = curl_multi_init()) != NULL)
+		curl_multi_setopt(tls.m, CURLMOPT_MAXCONNECTS,
 		    (long)LIM_UP_PARALLEL);
+	m = tls.m;
 	for (i = 0; i < n; i++)
 		hc[i]->cc = CURLE_FAILED_INIT;
 	while (m != NULL && (next < n || inflight > 0)) {
@@ -286,7 +535,8 @@ http_run_all(const struct conf *c, struct http_call **hc, size_t n)
 			if (busy[i] != NULL)
 				continue;
 			if (pool[i] == NULL &&
-			    (pool[i] = http_easy(c, "http,https")) == NULL)
+			    (pool[i] = http_easy(c, "http,https",
+			    tls.connect_to, tls.fp)) == NULL)
 				break;
 			http_setup(pool[i], c, hc[next]);
 			if (curl_multi_add_handle(m, pool[i]) != CURLM_OK) {

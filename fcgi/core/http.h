@@ -1,6 +1,8 @@
 #ifndef HTTP_H
 #define HTTP_H
 
+#include <stdint.h>
+
 #include <curl/curl.h>
 
 #include "lib/buf.h"
@@ -26,7 +28,10 @@ struct http_call {
 
 void	 http_global_init(void);
 void	 http_global_free(void);
-CURL	*http_easy(const struct conf *, const char *);
+void	 http_thread_end(void);
+uint64_t http_fingerprint(const struct conf *);
+uint64_t http_fingerprint_add(uint64_t, const char *);
+CURL	*http_smtp_handle(const struct conf *, uint64_t, int *);
 void	 http_setup(CURL *, const struct conf *, struct http_call *);
 int	 http_run(const struct conf *, struct http_call *);
 size_t	 http_run_all(const struct conf *, struct http_call **, size_t);

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <time.h>
@@ -32,7 +33,8 @@ static void
 log_emit(const char *level, const char *fmt, va_list ap, const char *err)
 {
 	char		 raw[LIM_LOG_LINE], line[LIM_LOG_LINE * 2];
-	static pid_t	 pid;
+	static pid_t	 pid;	/* atomic */
+	pid_t		 me;
 	char		 when[32];
 	struct timespec	 ts;
 	size_t		 i, n;
@@ -46,10 +48,12 @@ log_emit(const char *level, const char *fmt, va_list ap, const char *err)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	utc_fmt(ts.tv_sec, UTC_LOG, when, sizeof(when));
 	/* The process never forks, so its pid is asked for once. */
-	if (pid == 0)
-		pid = getpid();
+	if ((me = __atomic_load_n(&pid, __ATOMIC_RELAXED)) == 0) {
+		me = getpid();
+		__atomic_store_n(&pid, me, __ATOMIC_RELAXED);
+	}
 	len = snprintf(line, sizeof(line), "%s.%03ldZ %s[%ld] %s ", when,
-	    ts.tv_nsec / 1000000, log_ident, (long)pid, level);
+	    ts.tv_nsec / 1000000, log_ident, (long)me, level);
 	if (len < 0)
 		return;
 	n = (size_t)len;
@@ -131,8 +135,11 @@ fatalx(const char *fmt, ...)
 	exit(1);
 }
 
+/* The audit log's descriptor and its writes: one thread at a time. */
+static pthread_mutex_t	 audit_mu = PTHREAD_MUTEX_INITIALIZER;
+
 /*
- * The audit log's descriptor, kept between requests while the path
+ * The audit log's descriptor (under audit_mu), kept between requests while the path
  * still names the file it was opened on (one stat instead of an open
  * and a close): a log rotated, removed or replaced is opened again at
  * once, so no record goes to a file nobody will read.  Returns the
@@ -188,11 +195,19 @@ log_audit(const char *dir, json_object *rec)
 	line = xmalloc(n + 1);
 	memcpy(line, s, n);
 	line[n++] = '\n';
+	/*
+	 * The lock keeps another thread from reopening (closing) the
+	 * descriptor under this write; the write itself is whole anyway.
+	 */
+	pthread_mutex_lock(&audit_mu);
 	if ((fd = audit_fd(path)) == -1) {
+		pthread_mutex_unlock(&audit_mu);
 		log_warn("%s: open %s", __func__, path);
 		goto out;
 	}
-	if ((w = write(fd, line, n)) != (ssize_t)n) {
+	w = write(fd, line, n);
+	pthread_mutex_unlock(&audit_mu);
+	if (w != (ssize_t)n) {
 		log_warn("%s: write %s", __func__, path);
 		goto out;
 	}

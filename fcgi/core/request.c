@@ -29,7 +29,7 @@ void
 req_new_id(char id[33])
 {
 	static const char	 hex[] = "0123456789abcdef";
-	static uint32_t		 n;
+	static uint32_t		 n;	/* atomic */
 	unsigned char		 b[16];
 	struct timespec		 ts;
 	uint64_t		 t;
@@ -45,7 +45,7 @@ req_new_id(char id[33])
 	    getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
 		clock_gettime(CLOCK_REALTIME, &ts);
 		t = (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
-		k[0] = ++n;
+		k[0] = __atomic_add_fetch(&n, 1, __ATOMIC_RELAXED);
 		k[1] = (uint32_t)getpid();
 		memcpy(b, &t, sizeof(t));
 		memcpy(b + 8, k, sizeof(k));

@@ -14,6 +14,7 @@
  * does not load keeps the last good one running.
  */
 #include <dirent.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,16 +35,25 @@ struct tmplset_entry {
 	struct tmpl	*tmpl;		/* owned */
 };
 
-/* One loaded set; the live one is replaced whole, never edited. */
+/*
+ * One loaded set; the live one is replaced whole, never edited.  Each
+ * thread takes the live set at the start of a request (tmplset_refresh)
+ * and renders from it to the end, so a reload never frees a template
+ * under a rendering; the last holder of a replaced set frees it.
+ */
 struct tmplset {
 	struct tmplset_entry	 e[LIM_TEMPLATES];
 	size_t			 n;
+	int			 refs;		/* under set_mu */
 };
 
-static struct tmplset	*cur;			/* owned: the live set */
-static char		*cur_dir;		/* owned: where it came from */
+static pthread_mutex_t	 set_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct tmplset	*cur;			/* owned, under set_mu: live */
+static char		*cur_dir;		/* owned: set before threads */
 static char		 stamp[LIM_PATH];	/* the stamp's path, or "" */
-static struct stat	 stamp_st;		/* the stamp as last seen */
+static pthread_mutex_t	 stamp_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct stat	 stamp_st;		/* under stamp_mu: last seen */
+static __thread struct tmplset *mine;		/* this thread's hold */
 
 static void
 set_free(struct tmplset *s)
@@ -51,6 +61,11 @@ set_free(struct tmplset *s)
 	size_t	 i;
 
 	if (s == NULL)
+		return;
+	pthread_mutex_lock(&set_mu);
+	i = --s->refs;
+	pthread_mutex_unlock(&set_mu);
+	if (i > 0)
 		return;
 	for (i = 0; i < s->n; i++) {
 		free(s->e[i].name);
@@ -152,14 +167,18 @@ load_dir(struct tmplset *set, const char *dir, const char *prefix,
 int
 tmplset_load(const char *dir)
 {
-	struct tmplset	*s = xcalloc(1, sizeof(*s));
+	struct tmplset	*s = xcalloc(1, sizeof(*s)), *old;
 
+	s->refs = 1;
 	if (load_dir(s, dir, "", 0) == -1) {
 		set_free(s);
 		return -1;
 	}
-	set_free(cur);
+	pthread_mutex_lock(&set_mu);
+	old = cur;
 	cur = s;
+	pthread_mutex_unlock(&set_mu);
+	set_free(old);
 	if (cur_dir != dir) {
 		free(cur_dir);
 		cur_dir = xstrdup(dir);
@@ -167,9 +186,33 @@ tmplset_load(const char *dir)
 	return 0;
 }
 
+/* Lets go of this thread's set. */
+void
+tmplset_thread_end(void)
+{
+	set_free(mine);
+	mine = NULL;
+}
+
+/* This thread takes the live set for its next request. */
+static void
+hold_live(void)
+{
+	struct tmplset	*s;
+
+	pthread_mutex_lock(&set_mu);
+	s = cur;
+	if (s != NULL)
+		s->refs++;
+	pthread_mutex_unlock(&set_mu);
+	set_free(mine);
+	mine = s;
+}
+
 void
 tmplset_free(void)
 {
+	tmplset_thread_end();
 	set_free(cur);
 	cur = NULL;
 	free(cur_dir);
@@ -177,14 +220,19 @@ tmplset_free(void)
 	stamp[0] = '\0';
 }
 
+/*
+ * A template of this thread's set (of the live one outside requests:
+ * at startup and in -t, before any other thread).
+ */
 const struct tmpl *
 tmplset_get(const char *name)
 {
-	size_t	 i;
+	const struct tmplset	*s = mine != NULL ? mine : cur;
+	size_t			 i;
 
-	for (i = 0; cur != NULL && i < cur->n; i++)
-		if (strcmp(cur->e[i].name, name) == 0)
-			return cur->e[i].tmpl;
+	for (i = 0; s != NULL && i < s->n; i++)
+		if (strcmp(s->e[i].name, name) == 0)
+			return s->e[i].tmpl;
 	return NULL;
 }
 
@@ -220,21 +268,30 @@ int
 tmplset_refresh(void)
 {
 	struct stat	 st;
+	int		 rc = 0;
 
 	if (stamp[0] == '\0' || cur_dir == NULL)
-		return 0;
+		goto out;
+	/* One thread reloads; the others keep the live set meanwhile. */
+	if (pthread_mutex_trylock(&stamp_mu) != 0)
+		goto out;
 	if (stat(stamp, &st) == -1)
 		memset(&st, 0, sizeof(st));
-	if (!file_changed(&st, &stamp_st))
-		return 0;
-	stamp_st = st;
-	if (tmplset_load(cur_dir) == -1) {
-		log_warnx("templates: %s does not load, the last good set "
-		    "stays", cur_dir);
-		return -1;
+	if (file_changed(&st, &stamp_st)) {
+		stamp_st = st;
+		if (tmplset_load(cur_dir) == -1) {
+			log_warnx("templates: %s does not load, the last good "
+			    "set stays", cur_dir);
+			rc = -1;
+		} else {
+			log_info("templates: %s reloaded", cur_dir);
+			rc = 1;
+		}
 	}
-	log_info("templates: %s reloaded", cur_dir);
-	return 1;
+	pthread_mutex_unlock(&stamp_mu);
+out:
+	hold_live();
+	return rc;
 }
 
 /*

@@ -13,6 +13,7 @@ struct reply;
 
 int		 tmplset_load(const char *);
 void		 tmplset_free(void);
+void		 tmplset_thread_end(void);
 const struct tmpl *tmplset_get(const char *);
 int		 tmplset_render(const char *, json_object *, enum tmpl_esc,
 		    struct buf *);

@@ -101,6 +101,14 @@
 #define LIM_TOKEN		512
 /* upstream calls in flight: an MP fan-out of 100 is one round */
 #define LIM_UP_PARALLEL		100
+/*
+ * Requests one process serves at once (workers.threads) and holds
+ * waiting beyond them (workers.queue).  The default keeps a 200 ms
+ * upstream from being the limit at 256 callers with 2 processes.
+ */
+#define LIM_THREADS		1024
+#define LIM_THREADS_DEFAULT	128
+#define LIM_QUEUE		4096
 /* names in one bk-user call: its documented cap */
 #define LIM_BKUSER_BATCH	100
 /*

@@ -376,10 +376,10 @@ fail:
 void
 utc_fmt(time_t t, enum utc_form form, char *out, size_t outsz)
 {
-	static struct {
+	static __thread struct {
 		time_t	 t;
 		char	 s[32];
-	}		 memo[UTC_NFORMS];	/* process scope */
+	}		 memo[UTC_NFORMS];	/* thread scope */
 	struct tm	 tm;
 	size_t		 n = 0;
 
@@ -538,7 +538,41 @@ jv_string(json_object *o, const char *k)
 
 	if (o == NULL || !json_object_object_get_ex(o, k, &v) || v == NULL)
 		return "";
-	return json_object_get_string(v);
+	/*
+	 * json-c prints a whole number or a boolean into the object
+	 * itself: o may be a config section every thread reads, so not
+	 * here (a fraction keeps json-c's own spelling of it).
+	 */
+	switch (json_object_get_type(v)) {
+	case json_type_int:
+		return jv_num_text(v);
+	case json_type_boolean:
+		return json_object_get_boolean(v) ? "true" : "false";
+	default:
+		return json_object_get_string(v);
+	}
+}
+
+/*
+ * A number as text, written into one of a few buffers of the calling
+ * thread (valid until its JV_NUMS-th next number): json-c would print
+ * it into the object itself, which threads may share (the config).
+ */
+#define JV_NUMS	8
+const char *
+jv_num_text(json_object *v)
+{
+	static __thread char	 nums[JV_NUMS][40];
+	static __thread unsigned next;
+	char			*out = nums[next++ % JV_NUMS];
+
+	if (json_object_is_type(v, json_type_double))
+		snprintf(out, sizeof(nums[0]), "%.17g",
+		    json_object_get_double(v));
+	else
+		snprintf(out, sizeof(nums[0]), "%lld",
+		    (long long)json_object_get_int64(v));
+	return out;
 }
 
 /*

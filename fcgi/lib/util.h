@@ -45,6 +45,7 @@ const char *jv_str(json_object *);
 json_object *jv_get(json_object *, const char *);
 json_object *jv_parse(const char *, size_t);
 const char *jv_string(json_object *, const char *);
+const char *jv_num_text(json_object *);
 char	*jv_text(json_object *, const char *, const char *, int);
 void	 b64_encode(const void *, size_t, size_t, char **, size_t *);
 int	 url_mask(const char *, int, char *, size_t);

@@ -257,7 +257,7 @@ int
 rate_take(const struct conf *c, const char *scope, const char *name,
     json_object *spec, long *wait_ms)
 {
-	static time_t	 said;
+	static time_t	 said;	/* atomic: when the log last said it */
 	struct rate_spec s;
 	char		 id[LIM_NAME * 3 + 16];
 	long long	 w = -1;
@@ -268,8 +268,9 @@ rate_take(const struct conf *c, const char *scope, const char *name,
 	snprintf(id, sizeof(id), "%s:%s", scope, name);
 	if (redis_on()) {
 		w = take_redis(id, &s);
-		if (w < 0 && time(NULL) - said >= 60) {
-			said = time(NULL);
+		if (w < 0 && time(NULL) - __atomic_load_n(&said,
+		    __ATOMIC_RELAXED) >= 60) {
+			__atomic_store_n(&said, time(NULL), __ATOMIC_RELAXED);
 			log_warnx("rate: redis down, limit %s kept on this "
 			    "host only", id);
 		}

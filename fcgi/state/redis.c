@@ -1,9 +1,10 @@
 /*
  * The connection to Redis, when the config has "redis": the store that
  * several hosts share (tokens, idempotency records, rate limits, the
- * retry stream).  Each worker process keeps one connection, opened on
- * first use (so no connection crosses a fork) and opened again when it
- * drops.  While Redis does not answer, callers get NULL at once for a
+ * retry stream).  Each worker thread keeps one connection, opened on
+ * first use (so no connection crosses a fork or a thread) and opened
+ * again when it drops; the settings are the process's, set before any
+ * thread starts and only read after.  While Redis does not answer, callers get NULL at once for a
  * second before the next try, so a dead Redis costs each request one
  * short timeout at most, and every caller has its own fallback (see
  * README, "More than one host").
@@ -32,14 +33,14 @@
 #define REDIS_IO_MS		2000	/* one command's timeout */
 #define REDIS_RETRY_S		1	/* after a failure, no try for this long */
 
-static redisContext	*rc;		/* owned: this process's connection */
+static __thread redisContext *rc;	/* owned: this thread's connection */
 static struct redis_addr addr;		/* where it goes */
 static char		*password;	/* owned, wiped: AUTH, or NULL */
 static char		 prefix[LIM_REDIS_PREFIX + 1]; /* of every key */
 static int		 configured;	/* the config has "redis" */
-static int		 down;		/* the last try failed (logged once) */
-static time_t		 retry_at;	/* no new try before this */
-static char		 consumer[96];	/* host:pid, the stream consumer */
+static __thread int	 down;		/* this thread's last try failed */
+static __thread time_t	 retry_at;	/* no new try before this */
+static __thread char	 consumer[96];	/* host:pid, the stream consumer */
 
 /*
  * Parses "redis://[:password@]host[:port][/db]" or "unix:/path" (with
@@ -166,6 +167,15 @@ redis_consumer(void)
 	host[sizeof(host) - 1] = '\0';
 	snprintf(consumer, sizeof(consumer), "%s:%ld", host, (long)getpid());
 	return consumer;
+}
+
+/* A thread's end: its connection. */
+void
+redis_thread_end(void)
+{
+	if (rc != NULL)
+		redisFree(rc);
+	rc = NULL;
 }
 
 void

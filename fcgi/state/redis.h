@@ -30,5 +30,6 @@ const char *redis_consumer(void);
 int	 redis_lock(const char *, long, long, char *, size_t);
 void	 redis_unlock(const char *, const char *);
 void	 redis_free(void);
+void	 redis_thread_end(void);
 
 #endif /* REDIS_H */

@@ -151,12 +151,12 @@ rspool_find(const char *id)
 int
 rspool_due(void)
 {
-	static time_t	 last;
+	static time_t	 last;	/* atomic: the second of the last look */
 	time_t		 now = time(NULL);
 
-	if (!redis_on() || now == last)
+	if (!redis_on() || __atomic_exchange_n(&last, now, __ATOMIC_RELAXED)
+	    == now)
 		return 0;
-	last = now;
 	return 1;
 }
 

@@ -7,6 +7,7 @@
  * RCPT replies are read from its debug stream to know who was refused.
  */
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,10 +179,28 @@ smtp_addr(const char *s, char *out, size_t outsz)
  * smtp[s]://host:port/<our name for EHLO>.  Returns 0, or -1 when the
  * configured host is not a host name or an address.
  */
+static char		 me[256];	/* this host's name, for EHLO */
+static pthread_once_t	 me_once = PTHREAD_ONCE_INIT;
+
+/* Written once by the first thread that needs it, then only read. */
+static void
+me_init(void)
+{
+	const char	*p;
+
+	if (gethostname(me, sizeof(me)) == -1)
+		me[0] = '\0';
+	me[sizeof(me) - 1] = '\0';
+	for (p = me; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.')
+			break;
+	if (*p != '\0' || me[0] == '\0')
+		str_copy(me, "localhost", sizeof(me));
+}
+
 static int
 smtp_url(json_object *sec, char *url, size_t urlsz)
 {
-	static char	 me[256];	/* this host's name, for EHLO */
 	const char	*host = conf_str(sec, "smtp_host"), *p;
 	long		 port = conf_int(sec, "smtp_port", 25);
 	int		 v6 = strchr(host, ':') != NULL, k;
@@ -192,17 +211,7 @@ smtp_url(json_object *sec, char *url, size_t urlsz)
 		if (!isalnum((unsigned char)*p) && strchr(v6 ? ":." : "-._",
 		    *p) == NULL)
 			return -1;
-	if (me[0] == '\0') {
-		if (gethostname(me, sizeof(me)) == -1)
-			me[0] = '\0';
-		me[sizeof(me) - 1] = '\0';
-		for (p = me; *p != '\0'; p++)
-			if (!isalnum((unsigned char)*p) && *p != '-' &&
-			    *p != '.')
-				break;
-		if (*p != '\0' || me[0] == '\0')
-			str_copy(me, "localhost", sizeof(me));
-	}
+	pthread_once(&me_once, me_init);
 	/* ESB: int(value or 25). */
 	if (port == 0)
 		port = 25;
@@ -212,17 +221,33 @@ smtp_url(json_object *sec, char *url, size_t urlsz)
 	return k > 0 && (size_t)k < urlsz ? 0 : -1;
 }
 
-/* The handle of this process, made once and kept for its connection. */
+/*
+ * This thread's handle, kept for its connection while the server, its
+ * security and the login stay what they were: a saved change (ticking
+ * smtp_usetls, another host or password) closes the kept connection,
+ * so nothing more goes out under the settings it was opened with.
+ */
 static CURL *
-smtp_handle(const struct conf *c)
+smtp_handle(const struct conf *c, json_object *sec)
 {
-	static CURL	*h;	/* process scope: keeps the connection */
+	static const char *const keys[] = {
+		"smtp_host", "smtp_port", "smtp_usessl", "smtp_usetls",
+		"smtp_user", "smtp_pwd", NULL
+	};
+	CURL		*h;
+	uint64_t	 fp = http_fingerprint(c);
+	char		 n[32];
+	size_t		 i;
+	int		 fresh;
 
-	if (h != NULL)
+	for (i = 0; keys[i] != NULL; i++) {
+		fp = http_fingerprint_add(fp, conf_str(sec, keys[i]));
+		snprintf(n, sizeof(n), "%d", conf_bool(sec, keys[i]));
+		fp = http_fingerprint_add(fp, n);
+	}
+	h = http_smtp_handle(c, fp, &fresh);
+	if (h == NULL || !fresh)
 		return h;
-	h = http_easy(c, "smtp,smtps");
-	if (h == NULL)
-		return NULL;
 	curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
 	curl_easy_setopt(h, CURLOPT_READFUNCTION, smtp_read);
 	curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, smtp_debug);
@@ -317,7 +342,7 @@ smtp_send(const struct conf *c, json_object *sec, const struct smtp_msg *m,
 	res->rcpt_code = xcalloc(m->nrcpt > 0 ? m->nrcpt : 1, sizeof(int));
 	res->cc = CURLE_FAILED_INIT;
 	err[0] = '\0';
-	if ((h = smtp_handle(c)) == NULL ||
+	if ((h = smtp_handle(c, sec)) == NULL ||
 	    smtp_setup(h, sec, m, &rcpt) == -1) {
 		str_copy(err, h == NULL ? "no libcurl handle" :
 		    "smtp_host is not a host name", sizeof(err));

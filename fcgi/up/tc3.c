@@ -60,13 +60,13 @@ static int
 tc3_signing_key(const char *secret, const char *date, const char *service,
     unsigned char out[32])
 {
-	static struct {
+	static __thread struct {
 		char		 secret[LIM_SECRET];
 		char		 date[16];
 		char		 service[64];
 		unsigned char	 k[32];
 		int		 set;
-	}		 memo;			/* process scope */
+	}		 memo;			/* thread scope */
 	char		 key[LIM_SECRET + 4];
 	unsigned char	 k1[32], k2[32];
 	int		 n, rc = -1;

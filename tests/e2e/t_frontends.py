@@ -357,8 +357,9 @@ def lighttpd_snippet(c, build):
             ("/usr/local/libexec/cmsi/cmsi.fcgi", binp),
             ("/run/lighttpd/cmsi.sock", d + "/snip.sock"),
             ("/etc/cmsi/cmsi.json", conf),
-            ('"max-procs"            => 4', '"max-procs" => 2'),
-            ('( "PATH" )', '( "PATH", "ASAN_OPTIONS", "UBSAN_OPTIONS" )'),
+            (re.compile(r'"max-procs" +=> \d+'), '"max-procs" => 2'),
+            ('( "PATH" )', '( "PATH", "ASAN_OPTIONS", "UBSAN_OPTIONS", '
+             '"TSAN_OPTIONS" )'),
         ])
         open(d + "/snip.conf", "w").write(snip)
         open(d + "/snip-main.conf", "w").write(

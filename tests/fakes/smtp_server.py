@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """A submission server for the tests (aiosmtpd, loopback only).
 
-    smtp_server.py --port N --dir SPOOL [--tls none|starttls|implicit]
+    smtp_server.py --port N --dir SPOOL [--tls none|starttls|offer|implicit]
         [--host smtp.example.com] [--pki DIR] [--user U --password P]
         [--senders a@x,b@y] [--refuse-prefix refuse] [--drop]
         [--close-after-message]
@@ -10,7 +10,9 @@
 
 Checks what a real submission server checks: STARTTLS before anything
 else when --tls starttls (aiosmtpd's require_starttls), AUTH before MAIL
-when --user is given, the password itself, AUTH only over TLS when
+when --user is given (--tls offer: STARTTLS offered, not required, and
+each message's record says whether its session was encrypted), the
+password itself, AUTH only over TLS when
 --tls implicit (the port is TLS from the first byte), and, as QQ Mail and
 other providers do, a MAIL FROM of the authenticated user among --senders
 only (default blueking@example.com; others get 553).  What it received goes to
@@ -50,7 +52,8 @@ def args_parse():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--dir", required=True)
-    ap.add_argument("--tls", choices=("none", "starttls", "implicit"),
+    ap.add_argument("--tls", choices=("none", "starttls", "offer",
+                                      "implicit"),
                     default="none")
     ap.add_argument("--host", default="smtp.example.com")
     ap.add_argument("--pki")
@@ -209,6 +212,9 @@ def main():
     if A.tls == "starttls":
         kw.update(tls_context=ctx, require_starttls=True,
                   auth_require_tls=True)
+    elif A.tls == "offer":
+        kw.update(tls_context=ctx, require_starttls=False,
+                  auth_require_tls=False)
     else:
         # Implicit TLS: aiosmtpd cannot tell the session is encrypted.
         kw.update(auth_require_tls=False)
