@@ -143,7 +143,7 @@ def functions(text):
             yield i, name
 
 
-def operand_span(m, start, end_op, left):
+def operand_span(m, start, end_op, left, prev=""):
     """The operand of the ||/&& at m[start:end_op]: (begin, end) in the
     masked line, or None when it does not lie whole on this line."""
     n = len(m)
@@ -186,18 +186,23 @@ def operand_span(m, start, end_op, left):
             j += 1
         b = end_op
         e = j
-    while b < e and m[b] == " ":
+    while b < e and m[b] in " \t":
         b += 1
-    while e > b and m[e - 1] == " ":
+    while e > b and m[e - 1] in " \t":
         e -= 1
+    if left and m[:b].strip() == "" and not re.search(
+            r"(\|\||&&|\()\s*$", prev):
+        # The line continues an operand of the line before: it is not
+        # whole here.
+        return None
+    if not left and e >= len(m.rstrip()) and not re.search(r"[;{)]\s*$",
+                                                           m):
+        return None
     seg = m[b:e]
     if not seg or seg.count("(") != seg.count(")"):
         return None
     if re.match(r"^(if|while|return|else)\b", seg):
         return None
-    if b == 0 or m[:b].strip() == "":
-        # a continuation line's first operand: fine, it is whole.
-        pass
     return b, e
 
 
@@ -221,8 +226,8 @@ def call_args(m, open_paren):
     return None
 
 
-def muts_of_line(path, line, lim_only):
-    """(op, col, old, new) for one line."""
+def muts_of_line(path, line, lim_only, prev=""):
+    """(op, col, old, new) for one line (prev: the line before it)."""
     m = mask(line)
     out = []
     lim = "LIM_" in line
@@ -257,7 +262,7 @@ def muts_of_line(path, line, lim_only):
     for x in re.finditer(r"\|\||&&", m):
         ident = "0" if x.group(0) == "||" else "1"
         for left in (True, False):
-            sp = operand_span(m, x.start(), x.end(), left)
+            sp = operand_span(m, x.start(), x.end(), left, mask(prev))
             if sp is None:
                 continue
             b, e = sp
@@ -357,7 +362,8 @@ def generate(top=TOP):
                 continue
             if SKIP_LINES.search(line):
                 continue
-            for op, col, old, new in muts_of_line(path, line, lim_only):
+            for op, col, old, new in muts_of_line(path, line, lim_only,
+                                                  lines[i - 1] if i else ""):
                 h = hashlib.sha1(("%s\0%d\0%d\0%s\0%s" % (
                     line.strip(), occ[key], col - (len(line) -
                                                    len(line.lstrip())),
