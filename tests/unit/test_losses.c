@@ -1,0 +1,352 @@
+/*
+ * What a user would lose (issue 33): fixed inputs and exact answers for
+ * behaviours that planted one-line regressions once went through the
+ * whole suite unnoticed.  The ones that need a real upstream (SMTP
+ * after DATA, retries, expiry, sessions, History) are in
+ * tests/e2e/t_losses.py.
+ *
+ * Checklist (issue 33, part 3), and where each row is tested:
+ *
+ *   cap / key / success                 at, one over / must not collide
+ *   ----------------------------------  -------------------------------
+ *   LIM_IDEM_KEY (255)                  here: t_idem_key_cap
+ *   LIM_JSON_DEPTH (32)                 test_request.c test_json_depth
+ *   LIM_HISTORY, LIM_FORM               t_console.py (history, big form)
+ *   max_body                            t_contract.py (body-cap rows)
+ *   LIM_RETRY_AGE, max_age_s            t_losses.py max_age; test_spool
+ *   idempotency key: app, tenant        here: t_idem_per_app
+ *   dedup key: app, component           here: t_idem_per_app
+ *   rate key: scope, app, tenant, comp  here: t_rate_keys
+ *   token store name: kind, ident       test_store.c
+ *   console session: expiry             t_losses.py sessions
+ *   SMTP success: partial RCPT          t_smtp.py, case 020-smtp-plain
+ *   SMTP success: 554 after DATA        t_losses.py after-DATA
+ *   SMTP success: 550 + 451 with retry  t_losses.py refused+queued
+ *   retry success: no second delivery   t_losses.py retry-once
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <ftw.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <fcgiapp.h>
+
+#include "core/conf.h"
+#include "core/ctx.h"
+#include "core/envelope.h"
+#include "core/request.h"
+#include "console/console.h"
+#include "lib/limits.h"
+#include "state/idem.h"
+#include "state/rate.h"
+
+static char	 dir[64];	/* a fresh state_dir per test */
+
+static int
+setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/cmsi-losses-XXXXXX");
+	return mkdtemp(dir) == NULL ? -1 : 0;
+}
+
+static int
+rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)flag;
+	(void)f;
+	return remove(p);
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	return nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+static json_object *
+doc(const char *s)
+{
+	json_object	*o = json_tokener_parse(s);
+
+	assert_non_null(o);
+	return o;
+}
+
+static void
+assert_json(json_object *o, const char *want)
+{
+	assert_string_equal(json_object_to_json_string_ext(o,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), want);
+}
+
+/*
+ * A JSON list sent as a string is a list even with whitespace before
+ * its bracket (a YAML or shell-made value often starts with a newline).
+ */
+static void
+t_list_leading_space(void **state)
+{
+	json_object	*in, *out;
+
+	(void)state;
+	in = json_object_new_string("\n [\"a@x\", \"b@x\"]");
+	out = req_list(in);
+	assert_json(out, "[\"a@x\",\"b@x\"]");
+	json_object_put(out);
+	json_object_put(in);
+	in = json_object_new_string("\t\r\n[\"a b@x\"]");
+	out = req_list(in);
+	assert_json(out, "[\"a b@x\"]");
+	json_object_put(out);
+	json_object_put(in);
+	/* Not JSON after all: text, split as ever. */
+	in = json_object_new_string(" [a@x, b@x");
+	out = req_list(in);
+	assert_json(out, "[\"[a@x\",\"b@x\"]");
+	json_object_put(out);
+	json_object_put(in);
+}
+
+/*
+ * History shows old configs through cform_redact: the Official
+ * Account's wx_token (the server URL's signing token) is a secret like
+ * any other, at the top and in a tenant, as a string or a number;
+ * wx_token_source is not.
+ */
+static void
+t_redact_wx_token(void **state)
+{
+	json_object	*d;
+
+	(void)state;
+	d = doc("{\"components\": {\"send_mp_weixin\": {\"wx_app_id\": "
+	    "\"wx1\", \"wx_secret\": \"mp-secret-1\", \"wx_token\": "
+	    "\"mp-token-1\", \"wx_token_source\": \"console\", "
+	    "\"wx_template_id\": \"tpl\"}}, \"tenants\": {\"t-a\": "
+	    "{\"components\": {\"send_mp_weixin\": {\"wx_token\": 424242}}}}}");
+	cform_redact(d, "");
+	assert_json(d, "{\"components\":{\"send_mp_weixin\":{\"wx_app_id\":"
+	    "\"wx1\",\"wx_secret\":\"******\",\"wx_token\":\"******\","
+	    "\"wx_token_source\":\"console\",\"wx_template_id\":\"tpl\"}},"
+	    "\"tenants\":{\"t-a\":{\"components\":{\"send_mp_weixin\":"
+	    "{\"wx_token\":\"******\"}}}}}");
+	json_object_put(d);
+}
+
+/*
+ * Rate-limit names: scope, app, tenant and component each their own
+ * bucket.  One request a ~17 minutes, burst 1: the second in a bucket
+ * waits, the first in any other bucket goes.
+ */
+static void
+t_rate_keys(void **state)
+{
+	struct conf	 top, ta, tb;
+	struct ctx	 cx;
+	json_object	*sec, *spec;
+	long		 wait;
+
+	(void)state;
+	memset(&top, 0, sizeof(top));
+	top.state_dir = dir;
+	ta = tb = top;
+	ta.tenant = (char *)(uintptr_t)"t-a";
+	tb.tenant = (char *)(uintptr_t)"t-b";
+	sec = doc("{\"rate_limit\": {\"per_second\": 0.001, \"burst\": 1}}");
+	spec = json_object_object_get(sec, "rate_limit");
+
+	assert_int_equal(rate_take(&top, "app", "app-a", spec, &wait), 1);
+	assert_int_equal(rate_take(&top, "app", "app-a", spec, &wait), 0);
+	assert_true(wait > 0);
+	assert_int_equal(rate_take(&top, "app", "app-b", spec, &wait), 1);
+	assert_int_equal(rate_take(&top, "comp", "app-a", spec, &wait), 1);
+
+	memset(&cx, 0, sizeof(cx));
+	cx.section = sec;
+	cx.component = "send_sms";
+	cx.conf = &ta;
+	assert_int_equal(rate_comp(&cx, &wait), 1);
+	assert_int_equal(rate_comp(&cx, &wait), 0);
+	assert_true(wait > 900000);
+	/* Another tenant, the top, another component: their own. */
+	cx.conf = &tb;
+	assert_int_equal(rate_comp(&cx, &wait), 1);
+	assert_int_equal(wait, 0);
+	cx.conf = &top;
+	assert_int_equal(rate_comp(&cx, &wait), 1);
+	cx.conf = &ta;
+	cx.component = "send_voice_msg";
+	assert_int_equal(rate_comp(&cx, &wait), 1);
+	json_object_put(sec);
+}
+
+/* One request's idempotency step, with the header when key is set. */
+static int
+idem_run(const struct conf *c, const char *app, const char *comp,
+    const char *key, json_object *section, const char *params,
+    struct reply *rp, int answer_ok)
+{
+	FCGX_Request	 fr;
+	struct req	 r;
+	struct ctx	 cx;
+	struct idem	 ik;
+	char		 hdr[300];
+	char		*env[2];
+	json_object	*p;
+	int		 rc;
+
+	memset(&fr, 0, sizeof(fr));
+	memset(&r, 0, sizeof(r));
+	snprintf(hdr, sizeof(hdr), "HTTP_IDEMPOTENCY_KEY=%s",
+	    key != NULL ? key : "");
+	env[0] = hdr;
+	env[1] = NULL;
+	fr.envp = env;
+	r.fr = &fr;
+	p = doc(params);
+	memset(&cx, 0, sizeof(cx));
+	cx.conf = c;
+	cx.component = comp;
+	cx.params = p;
+	cx.section = section;
+	cx.request_id = "0123456789abcdef0123456789abcdef";
+	cx.app_code = app;
+	cx.username = "admin";
+	cx.req = &r;
+	reply_init(rp);
+	rc = idem_begin(&cx, &ik, rp);
+	if (rc == 0) {
+		/* "Sent": the answer a repeat must get again. */
+		if (answer_ok)
+			reply_ok(rp, "sent for %s", app);
+		else
+			reply_fail(rp, 1306000, "refused for %s", app);
+		idem_end(&ik, &cx, rp);
+	}
+	json_object_put(p);
+	return rc;
+}
+
+/*
+ * Idempotency-Keys belong to an app within a tenant: another app (or
+ * tenant) with the same key and body is a request of its own and is
+ * sent; the same app's repeat is answered as then; the same key with
+ * another body is refused.  Duplicate suppression (no key) keys on
+ * app and component too.
+ */
+static void
+t_idem_per_app(void **state)
+{
+	struct conf	 top, ta;
+	struct reply	 rp;
+	json_object	*none, *dedup;
+	const char	*body = "{\"receiver\": \"u1\", \"content\": \"c\"}";
+
+	(void)state;
+	memset(&top, 0, sizeof(top));
+	top.state_dir = dir;
+	ta = top;
+	ta.tenant = (char *)(uintptr_t)"t-a";
+	none = doc("{}");
+	dedup = doc("{\"dedup_window_s\": 600}");
+
+	assert_int_equal(idem_run(&top, "app-a", "send_sms", "k-1", none,
+	    body, &rp, 1), 0);
+	reply_free(&rp);
+	assert_int_equal(idem_run(&top, "app-b", "send_sms", "k-1", none,
+	    body, &rp, 1), 0);
+	assert_string_equal(rp.message, "sent for app-b");
+	reply_free(&rp);
+	assert_int_equal(idem_run(&ta, "app-a", "send_sms", "k-1", none,
+	    body, &rp, 1), 0);
+	reply_free(&rp);
+	/* The same app's repeat: the first answer, nothing sent. */
+	assert_int_equal(idem_run(&top, "app-a", "send_sms", "k-1", none,
+	    body, &rp, 0), 1);
+	assert_int_equal(rp.result, 1);
+	assert_string_equal(rp.message, "sent for app-a");
+	reply_free(&rp);
+	assert_int_equal(idem_run(&top, "app-a", "send_sms", "k-1", none,
+	    "{\"receiver\": \"u2\", \"content\": \"c\"}", &rp, 1), 1);
+	assert_int_equal(rp.result, 0);
+	assert_string_equal(rp.message, "Idempotency-Key k-1 was already "
+	    "used for a different request");
+	reply_free(&rp);
+
+	/* Duplicates without a key: app and component are in the name. */
+	assert_int_equal(idem_run(&top, "app-a", "send_sms", NULL, dedup,
+	    body, &rp, 1), 0);
+	reply_free(&rp);
+	assert_int_equal(idem_run(&top, "app-b", "send_sms", NULL, dedup,
+	    body, &rp, 1), 0);
+	reply_free(&rp);
+	assert_int_equal(idem_run(&top, "app-a", "send_voice_msg", NULL,
+	    dedup, body, &rp, 1), 0);
+	reply_free(&rp);
+	assert_int_equal(idem_run(&ta, "app-a", "send_sms", NULL, dedup,
+	    body, &rp, 1), 0);
+	reply_free(&rp);
+	assert_int_equal(idem_run(&top, "app-a", "send_sms", NULL, dedup,
+	    body, &rp, 0), 1);
+	assert_string_equal(rp.message, "sent for app-a");
+	reply_free(&rp);
+	json_object_put(none);
+	json_object_put(dedup);
+}
+
+/* LIM_IDEM_KEY: a key of exactly the cap is taken, one more refused. */
+static void
+t_idem_key_cap(void **state)
+{
+	struct conf	 top;
+	struct reply	 rp;
+	json_object	*none;
+	char		 key[LIM_IDEM_KEY + 2];
+
+	(void)state;
+	memset(&top, 0, sizeof(top));
+	top.state_dir = dir;
+	none = doc("{}");
+	memset(key, 'k', LIM_IDEM_KEY);
+	key[LIM_IDEM_KEY] = '\0';
+	assert_int_equal(idem_run(&top, "app-a", "send_sms", key, none,
+	    "{}", &rp, 1), 0);
+	reply_free(&rp);
+	key[LIM_IDEM_KEY] = 'k';
+	key[LIM_IDEM_KEY + 1] = '\0';
+	assert_int_equal(idem_run(&top, "app-a", "send_sms", key, none,
+	    "{}", &rp, 1), 1);
+	assert_string_equal(rp.message, "Idempotency-Key must be 1 to 255 "
+	    "printable ASCII characters");
+	reply_free(&rp);
+	/* A space is not printable-and-visible: refused at any length. */
+	assert_int_equal(idem_run(&top, "app-a", "send_sms", "a b", none,
+	    "{}", &rp, 1), 1);
+	reply_free(&rp);
+	json_object_put(none);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(t_list_leading_space),
+		cmocka_unit_test(t_redact_wx_token),
+		cmocka_unit_test_setup_teardown(t_rate_keys, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_idem_per_app, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(t_idem_key_cap, setup,
+		    teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
