@@ -216,8 +216,10 @@ def idempotency(c, g):
          sent(g, "t-idem"), ["idem@example.com", "idem@example.com"])
 
 
-def raw(g, method, path, data=None, cookie=None):
+def raw(g, method, path, data=None, cookie=None, origin=None):
     h = {"Cookie": cookie} if cookie else {}
+    if origin:
+        h["Origin"] = origin
     req = urllib.request.Request("http://127.0.0.1:%d%s" % (g.port, path),
                                  data=data, method=method, headers=h)
 
@@ -279,12 +281,21 @@ def history(c, g, cookie):
          MP_TOKEN not in page, st)
     tok = re.search(r'name="csrf" value="([0-9a-f]{64})"', page).group(1)
     ver = re.search(r'name="version" value="([0-9a-f]{64})"', page).group(1)
-    st, hd, body = raw(g, "POST", "/console/edit", urllib.parse.urlencode(
+    form = urllib.parse.urlencode(
         {"csrf": tok, "version": ver, "c": "send_mp_weixin",
          "enabled": "on", "delivery": "outbox", "wx_app_id": "wx0001",
-         "wx_template_id": "tpl-2"}).encode(), cookie=cookie)
-    c.ok("history: a save", st == 303 and "saved=1" in
-         (hd.get("Location") or ""), (st, body[:200]))
+         "wx_template_id": "tpl-2"}).encode()
+    # The session and the form's token, from another site: refused.
+    for bad in ("http://evil.example", "http://127.0.0.1:%d.evil.example"
+                % g.port, "https://evil.example/127.0.0.1:%d" % g.port):
+        st, hd, body = raw(g, "POST", "/console/edit", form, cookie=cookie,
+                           origin=bad)
+        c.eq("console: a POST from %s is refused" % bad, (st, body.strip()),
+             (403, "Cross-site request refused."))
+    st, hd, body = raw(g, "POST", "/console/edit", form, cookie=cookie,
+                       origin="http://127.0.0.1:%d" % g.port)
+    c.ok("history: a save (from the console's own origin)", st == 303 and
+         "saved=1" in (hd.get("Location") or ""), (st, body[:200]))
     st, hd, page = raw(g, "GET", "/console/history", cookie=cookie)
     vs = sorted(set(re.findall(r'history\?v=([0-9A-Za-z._-]+)', page)))
     c.ok("history: the replaced version is listed", st == 200 and vs,
