@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <ftw.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -335,6 +336,136 @@ t_idem_key_cap(void **state)
 	json_object_put(none);
 }
 
+/* Writes v to the throttle file as it is kept: {"key": [fails, last]}. */
+static void
+throttle_put(const char *path, const char *key, long long fails,
+    long long last)
+{
+	FILE	*f = fopen(path, "w");
+
+	assert_non_null(f);
+	fprintf(f, "{\"%s\": [%lld, %lld]}", key, fails, last);
+	fclose(f);
+}
+
+/*
+ * Console sign-in throttle: THROTTLE_FREE (5) failures are free, the
+ * fifth locks 30 s, each more doubles it up to an hour; a user and an
+ * address are keys of their own (two users, two addresses must not
+ * collide); a good sign-in forgets both.
+ */
+static void
+t_throttle(void **state)
+{
+	char		 path[128];
+	long		 wait;
+	long long	 now;
+	int		 i;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/throttle.json", dir);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(cauth_throttle(path, "u:alice", "a:1.1.1.1",
+		    1, &wait), 0);
+	/* Four failures: one under the cap, still free. */
+	assert_int_equal(cauth_throttle(path, "u:alice", "a:1.1.1.1", 0,
+	    &wait), 0);
+	assert_int_equal(wait, 0);
+	assert_int_equal(cauth_throttle(path, "u:alice", "a:1.1.1.1", 1,
+	    &wait), 0);
+	/* Five: at the cap, locked for 30 s. */
+	assert_int_equal(cauth_throttle(path, "u:alice", "a:1.1.1.1", 0,
+	    &wait), 1);
+	assert_true(wait >= 29 && wait <= 30);
+	assert_int_equal(cauth_throttle(path, "u:bob", "a:2.2.2.2", 0,
+	    &wait), 0);
+	assert_int_equal(cauth_throttle(path, "u:bob", "a:1.1.1.1", 0,
+	    &wait), 1);
+	assert_int_equal(cauth_throttle(path, "u:alice", "a:2.2.2.2", 0,
+	    &wait), 1);
+	assert_int_equal(cauth_throttle(path, "u:alice", NULL, 0, &wait), 1);
+	assert_int_equal(cauth_throttle(path, NULL, "a:2.2.2.2", 0, &wait),
+	    0);
+	/* Six: 60 s. */
+	assert_int_equal(cauth_throttle(path, "u:alice", "a:1.1.1.1", 1,
+	    &wait), 1);
+	assert_int_equal(cauth_throttle(path, "u:alice", NULL, 0, &wait), 1);
+	assert_true(wait >= 59 && wait <= 60);
+	/* A good sign-in forgets the user and the address. */
+	assert_int_equal(cauth_throttle(path, "u:alice", "a:1.1.1.1", 2,
+	    &wait), 0);
+	assert_int_equal(cauth_throttle(path, "u:alice", "a:1.1.1.1", 0,
+	    &wait), 0);
+
+	/* The lock's end, to the second, and its ceiling. */
+	now = (long long)time(NULL);
+	throttle_put(path, "u:carol", 5, now - 31);
+	assert_int_equal(cauth_throttle(path, "u:carol", NULL, 0, &wait), 0);
+	throttle_put(path, "u:carol", 5, now - 30);
+	assert_int_equal(cauth_throttle(path, "u:carol", NULL, 0, &wait), 0);
+	throttle_put(path, "u:carol", 5, now + 5 - 30);
+	assert_int_equal(cauth_throttle(path, "u:carol", NULL, 0, &wait), 1);
+	throttle_put(path, "u:dave", 100, now + 5 - 3600);
+	assert_int_equal(cauth_throttle(path, "u:dave", NULL, 0, &wait), 1);
+	assert_true(wait >= 4 && wait <= 5);
+	throttle_put(path, "u:dave", 100, now - 3601);
+	assert_int_equal(cauth_throttle(path, "u:dave", NULL, 0, &wait), 0);
+	throttle_put(path, "u:dave", 7, now + 5 - 120);
+	assert_int_equal(cauth_throttle(path, "u:dave", NULL, 0, &wait), 1);
+	assert_true(wait >= 4 && wait <= 5);
+	throttle_put(path, "u:dave", 7, now - 121);
+	assert_int_equal(cauth_throttle(path, "u:dave", NULL, 0, &wait), 0);
+}
+
+/* A config file of text in dir; conf_load's answer. */
+static struct conf *
+conf_of(const char *text, int *nproblems)
+{
+	char	 path[128];
+	FILE	*f;
+
+	snprintf(path, sizeof(path), "%s/cmsi.json", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	return conf_load(path, nproblems);
+}
+
+/*
+ * Apps and tenants: an app may name only tenants the config has ("*"
+ * and "default" always); "comment" is a note, not an app, but an app
+ * whose code only starts with it is an app.
+ */
+static void
+t_app_tenants(void **state)
+{
+	struct conf	*c;
+	int		 n = -1;
+
+	(void)state;
+	c = conf_of("{\"apps\": {\"comment\": \"a note\", \"commentary\": "
+	    "{\"secret\": \"s1\"}, \"a\": {\"secret\": \"s2\", "
+	    "\"tenants\": [\"t-a\", \"*\", \"default\"]}}, \"tenants\": "
+	    "{\"t-a\": {}, \"t-b\": {}}}", &n);
+	assert_non_null(c);
+	assert_int_equal(n, 0);
+	assert_non_null(conf_app(c, "commentary"));
+	assert_null(conf_app(c, "comment"));
+	assert_non_null(conf_app(c, "a"));
+	assert_null(conf_app(c, "b"));
+	assert_null(conf_app(c, "commentar"));
+	conf_free(c);
+	n = 0;
+	c = conf_of("{\"apps\": {\"a\": {\"secret\": \"s2\", "
+	    "\"tenants\": [\"t-a\", \"t-c\"]}}, \"tenants\": "
+	    "{\"t-a\": {}, \"t-b\": {}}}", &n);
+	assert_int_equal(n, 1);
+	assert_non_null(strstr(conf_problems(),
+	    "apps.a.tenants: t-c is not in tenants"));
+	conf_free(c);
+}
+
 int
 main(void)
 {
@@ -345,6 +476,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(t_idem_per_app, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(t_idem_key_cap, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(t_throttle, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_app_tenants, setup,
 		    teardown),
 	};
 
