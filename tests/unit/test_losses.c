@@ -32,7 +32,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <dirent.h>
 #include <ftw.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -46,6 +48,8 @@
 #include "lib/limits.h"
 #include "state/idem.h"
 #include "state/rate.h"
+#include "state/spool.h"
+#include "tmplset.h"
 
 static char	 dir[64];	/* a fresh state_dir per test */
 
@@ -466,6 +470,136 @@ t_app_tenants(void **state)
 	conf_free(c);
 }
 
+/*
+ * One spool item of send_mail (outbox delivery) for a@x and b@x, a@x
+ * already delivered, written as spool/<name>; id names its message.
+ */
+static void
+item_put(const char *name, const char *id, long long created, long max_age,
+    long attempts, long max_attempts)
+{
+	char	 path[192];
+	FILE	*f;
+
+	snprintf(path, sizeof(path), "%s/spool", dir);
+	(void)mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/spool/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "{\"v\": 1, \"id\": \"%.32s\", \"component\": "
+	    "\"send_mail\", \"section\": \"send_mail\", \"app\": \"demo\", "
+	    "\"username\": \"admin\", \"params\": {\"receiver\": "
+	    "\"a@x.example,b@x.example\", \"title\": \"t\", \"content\": "
+	    "\"c\"}, \"raw\": {}, \"created\": %lld, \"attempts\": %ld, "
+	    "\"max_attempts\": %ld, \"max_age_s\": %ld, \"backoff_s\": 1, "
+	    "\"next\": 0, \"inflight\": false, \"rcpt\": {\"a@x.example\": "
+	    "\"sent\", \"b@x.example\": \"pending\"}}",
+	    id, created, attempts,
+	    max_attempts, max_age);
+	fclose(f);
+}
+
+/* What spool_item did with it: "expired", "sent" or "kept". */
+static const char *
+item_fate(const struct conf *c, const char *name, char *report,
+    size_t reportsz)
+{
+	char	 sp[128], path[192];
+	FILE	*rf;
+	int	 tried;
+	size_t	 n;
+
+	snprintf(sp, sizeof(sp), "%s/spool", dir);
+	rf = tmpfile();
+	assert_non_null(rf);
+	(void)spool_item(c, sp, name, rf, &tried);
+	rewind(rf);
+	n = fread(report, 1, reportsz - 1, rf);
+	report[n] = '\0';
+	fclose(rf);
+	snprintf(path, sizeof(path), "%s/spool/expired/%s", dir, name);
+	if (access(path, F_OK) == 0)
+		return "expired";
+	snprintf(path, sizeof(path), "%s/spool/%s", dir, name);
+	return access(path, F_OK) == 0 ? "kept" : "sent";
+}
+
+/* How many messages the outbox holds. */
+static size_t
+outbox_count(void)
+{
+	char		 path[192];
+	DIR		*d;
+	struct dirent	*de;
+	size_t		 n = 0;
+
+	snprintf(path, sizeof(path), "%s/outbox", dir);
+	if ((d = opendir(path)) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL)
+		if (strstr(de->d_name, ".eml") != NULL)
+			n++;
+	closedir(d);
+	return n;
+}
+
+/*
+ * A retry at the bounds of retry.max_age_s (seconds from the request)
+ * and attempts: at the age or the count it expires naming who was not
+ * reached; two seconds (or one attempt) inside, it is sent.  (Who a
+ * retry sends to is t_losses.py's retry-once: the outbox keeps no
+ * envelope.)
+ */
+static void
+t_spool_bounds(void **state)
+{
+	struct conf	*c;
+	char		 cwd[512], text[1536], report[1024];
+	long long	 now;
+	int		 n = -1;
+
+	(void)state;
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	snprintf(text, sizeof(text), "{\"state_dir\": \"%s\", "
+	    "\"schemas_dir\": \"%s/conf/schemas\", \"templates_dir\": "
+	    "\"%s/templates\", \"components\": {\"send_mail\": "
+	    "{\"delivery\": \"outbox\", \"mail_sender\": "
+	    "\"blueking@example.com\", \"retry\": {\"attempts\": 5, "
+	    "\"max_age_s\": 60, \"backoff_s\": 1}}}}", dir, cwd, cwd);
+	c = conf_of(text, &n);
+	assert_non_null(c);
+	assert_int_equal(n, 0);
+	assert_int_equal(tmplset_load(c->templates_dir), 0);
+	snprintf(text, sizeof(text), "%s/outbox", dir);
+	assert_int_equal(mkdir(text, 0700), 0);
+	now = (long long)time(NULL);
+
+	item_put("age-at.json", "0123456789abcdef0123456789abcdef",
+	    now - 60, 60, 1, 5);
+	assert_string_equal(item_fate(c, "age-at.json", report,
+	    sizeof(report)), "expired");
+	assert_non_null(strstr(report, "expired 0123456789abcdef0123456789"
+	    "abcdef send_mail app=demo attempts=1 recipients=b@x.example\n"));
+	item_put("age-in.json", "1123456789abcdef0123456789abcdef",
+	    now - 58, 60, 1, 5);
+	assert_string_equal(item_fate(c, "age-in.json", report,
+	    sizeof(report)), "sent");
+	assert_string_equal(report, "");
+	assert_int_equal(outbox_count(), 1);
+
+	item_put("count-at.json", "2123456789abcdef0123456789abcdef",
+	    now, 60, 5, 5);
+	assert_string_equal(item_fate(c, "count-at.json", report,
+	    sizeof(report)), "expired");
+	item_put("count-in.json", "3123456789abcdef0123456789abcdef",
+	    now, 60, 4, 5);
+	assert_string_equal(item_fate(c, "count-in.json", report,
+	    sizeof(report)), "sent");
+	assert_int_equal(outbox_count(), 2);
+	tmplset_free();
+	conf_free(c);
+}
+
 int
 main(void)
 {
@@ -479,6 +613,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(t_throttle, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_app_tenants, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(t_spool_bounds, setup,
 		    teardown),
 	};
 
