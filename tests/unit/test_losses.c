@@ -5,24 +5,50 @@
  * after DATA, retries, expiry, sessions, History) are in
  * tests/e2e/t_losses.py.
  *
- * Checklist (issue 33, part 3), and where each row is tested:
+ * Checklist (issue 33, part 3), and where each row is tested.  Caps:
+ * the value at the cap is taken, one over refused.
  *
- *   cap / key / success                 at, one over / must not collide
- *   ----------------------------------  -------------------------------
- *   LIM_IDEM_KEY (255)                  here: t_idem_key_cap
- *   LIM_JSON_DEPTH (32)                 test_request.c test_json_depth
- *   LIM_HISTORY, LIM_FORM               t_console.py (history, big form)
- *   max_body                            t_contract.py (body-cap rows)
- *   LIM_RETRY_AGE, max_age_s            t_losses.py max_age; test_spool
- *   idempotency key: app, tenant        here: t_idem_per_app
- *   dedup key: app, component           here: t_idem_per_app
- *   rate key: scope, app, tenant, comp  here: t_rate_keys
- *   token store name: kind, ident       test_store.c
- *   console session: expiry             t_losses.py sessions
- *   SMTP success: partial RCPT          t_smtp.py, case 020-smtp-plain
- *   SMTP success: 554 after DATA        t_losses.py after-DATA
- *   SMTP success: 550 + 451 with retry  t_losses.py refused+queued
- *   retry success: no second delivery   t_losses.py retry-once
+ *   cap                         where
+ *   --------------------------  ---------------------------------------
+ *   LIM_IDEM_KEY 255            here: t_idem_key_cap
+ *   LIM_NAME (app code)         here: t_config_caps
+ *   LIM_RETRY_ATTEMPTS, _AGE    here: t_config_caps (and 2, 1 below)
+ *   LIM_RATE_PER_S, _BURST      here: t_config_caps
+ *   dedup_window_s 86400        here: t_config_caps
+ *   retry attempts, max_age_s   here: t_spool_bounds (an item at each)
+ *   THROTTLE_FREE, its locks    here: t_throttle
+ *   LIM_JSON_DEPTH 32           test_request.c test_json_depth
+ *   LIM_JWT                     test_jwt.c
+ *   LIM_ADDR, LIM_MAIL          test_mime.c
+ *   LIM_PHONE                   test_qcloud.c
+ *   LIM_CALLBACK                test_wechat.c
+ *   LIM_TMPL_DEPTH, LIM_RENDER  test_tmpl.c
+ *   LIM_TOKEN, LIM_TOKEN_WHY    test_store.c
+ *   LIM_PWHASH                  test_console.c
+ *   max_body (LIM_BODY)         t_contract.py, t_configcheck.py
+ *   LIM_UP_PARALLEL             t_wechat.py
+ *
+ *   key (must not collide)      where
+ *   --------------------------  ---------------------------------------
+ *   Idempotency-Key: app,       here: t_idem_per_app; t_losses.py
+ *     tenant                      idempotency (two apps, one key)
+ *   dedup: app, tenant, comp    here: t_idem_per_app
+ *   rate: scope, app, tenant,   here: t_rate_keys
+ *     component
+ *   sign-in throttle: user,     here: t_throttle
+ *     address
+ *   token store: kind, ident    test_store.c test_names
+ *   app -> tenants              here: t_app_tenants
+ *
+ *   "success" and what undoes it          where
+ *   ------------------------------------  -----------------------------
+ *   SMTP: some RCPT refused               t_smtp.py, case 020-smtp-plain
+ *   SMTP: 554 after DATA                  t_losses.py after-DATA
+ *   SMTP: 550 + 451 with retry on         t_losses.py refused+queued
+ *   retry: nobody delivered twice         t_losses.py retry-once
+ *   retry: past max_age_s, not sent       t_losses.py max_age
+ *   WeCom/MP/SMS partial and errcode 0    t_wechat.py, t_qcloud.py,
+ *     without a msgid                       t_hostile_upstreams.py
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -600,6 +626,86 @@ t_spool_bounds(void **state)
 	conf_free(c);
 }
 
+/* check(doc) == want; on a refusal, its message is said. */
+static void
+check_one(int (*check)(json_object *, char *, size_t), const char *text,
+    int want, const char *said)
+{
+	json_object	*v = doc(text);
+	char		 msg[256] = "";
+
+	assert_int_equal(check(v, msg, sizeof(msg)), want);
+	if (said != NULL)
+		assert_string_equal(msg, said);
+	json_object_put(v);
+}
+
+/*
+ * The config caps the retry, rate-limit and dedup settings share with
+ * -t and the console: each at its cap is taken, one over refused with
+ * its message.  App codes: LIM_NAME - 1 bytes at most.
+ */
+static void
+t_config_caps(void **state)
+{
+	struct conf	*c;
+	char		 text[512], code[LIM_NAME + 1];
+	int		 n;
+
+	(void)state;
+	check_one(spool_check, "{\"attempts\": 100, \"max_age_s\": 604800}",
+	    0, NULL);
+	check_one(spool_check, "{\"attempts\": 2, \"max_age_s\": 1}", 0,
+	    NULL);
+	check_one(spool_check, "{\"attempts\": 101, \"max_age_s\": 60}", -1,
+	    "attempts: 2 to 100");
+	check_one(spool_check, "{\"attempts\": 1, \"max_age_s\": 60}", -1,
+	    "attempts: 2 to 100");
+	check_one(spool_check, "{\"attempts\": 5, \"max_age_s\": 604801}",
+	    -1, "max_age_s: 1 to 604800");
+	check_one(spool_check, "{\"attempts\": 5, \"max_age_s\": 0}", -1,
+	    "max_age_s: 1 to 604800");
+	check_one(spool_check, "{\"attempts\": 5}", -1,
+	    "needs attempts and max_age_s");
+	check_one(rate_check, "{\"per_second\": 1000000, \"burst\": "
+	    "1000000}", 0, NULL);
+	check_one(rate_check, "{\"per_second\": 0.001, \"burst\": 1}", 0,
+	    NULL);
+	check_one(rate_check, "{\"per_second\": 1000001}", -1,
+	    "per_second: 0.001 to 1000000");
+	check_one(rate_check, "{\"per_second\": 0.0009}", -1,
+	    "per_second: 0.001 to 1000000");
+	check_one(rate_check, "{\"per_second\": 1, \"burst\": 1000001}", -1,
+	    "burst: a whole number, 1 to 1000000");
+	check_one(rate_check, "{\"per_second\": 1, \"burst\": 0}", -1,
+	    "burst: a whole number, 1 to 1000000");
+	check_one(rate_check, "{\"per_second\": 1, \"burst\": 1.5}", -1,
+	    "burst: a whole number, 1 to 1000000");
+	check_one(idem_check, "86400", 0, NULL);
+	check_one(idem_check, "0", 0, NULL);
+	check_one(idem_check, "86401", -1, "0 to 86400 seconds");
+	check_one(idem_check, "-1", -1, "0 to 86400 seconds");
+
+	memset(code, 'a', LIM_NAME - 1);
+	code[LIM_NAME - 1] = '\0';
+	snprintf(text, sizeof(text), "{\"apps\": {\"%s\": {\"secret\": "
+	    "\"s\"}}}", code);
+	n = -1;
+	c = conf_of(text, &n);
+	assert_int_equal(n, 0);
+	assert_non_null(conf_app(c, code));
+	conf_free(c);
+	code[LIM_NAME - 1] = 'a';
+	code[LIM_NAME] = '\0';
+	snprintf(text, sizeof(text), "{\"apps\": {\"%s\": {\"secret\": "
+	    "\"s\"}}}", code);
+	n = 0;
+	c = conf_of(text, &n);
+	assert_int_equal(n, 1);
+	assert_non_null(strstr(conf_problems(), "bad app code"));
+	conf_free(c);
+}
+
 int
 main(void)
 {
@@ -615,6 +721,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(t_app_tenants, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(t_spool_bounds, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(t_config_caps, setup,
 		    teardown),
 	};
 
