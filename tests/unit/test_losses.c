@@ -72,6 +72,7 @@
 #include "core/request.h"
 #include "console/console.h"
 #include "lib/limits.h"
+#include "outcome.h"
 #include "state/idem.h"
 #include "state/rate.h"
 #include "state/spool.h"
@@ -706,6 +707,41 @@ t_config_caps(void **state)
 	conf_free(c);
 }
 
+/*
+ * Outcome classes at their bounds: what is retried (transient), what
+ * is final (permanent), what counts as delivered.
+ */
+static void
+t_outcome_bounds(void **state)
+{
+	(void)state;
+	assert_int_equal(outcome_smtp(CURLE_OK, 199), outcome_smtp(CURLE_OK,
+	    0));
+	assert_int_equal(outcome_smtp(CURLE_OK, 200), OC_OK);
+	assert_int_equal(outcome_smtp(CURLE_OK, 299), OC_OK);
+	assert_int_equal(outcome_smtp(CURLE_SEND_ERROR, 250), outcome_smtp(
+	    CURLE_SEND_ERROR, 0));
+	assert_int_equal(outcome_smtp(CURLE_OK, 399), outcome_smtp(CURLE_OK,
+	    0));
+	assert_int_equal(outcome_smtp(CURLE_OK, 400), OC_TRANSIENT);
+	assert_int_equal(outcome_smtp(CURLE_OK, 499), OC_TRANSIENT);
+	assert_int_equal(outcome_smtp(CURLE_OK, 500), OC_PERMANENT);
+	assert_int_equal(outcome_smtp(CURLE_OK, 554), OC_PERMANENT);
+	assert_int_equal(outcome_http(CURLE_OK, 199), OC_PERMANENT);
+	assert_int_equal(outcome_http(CURLE_OK, 200), OC_OK);
+	assert_int_equal(outcome_http(CURLE_OK, 299), OC_OK);
+	assert_int_equal(outcome_http(CURLE_OK, 300), OC_PERMANENT);
+	assert_int_equal(outcome_http(CURLE_OK, 407), OC_PERMANENT);
+	assert_int_equal(outcome_http(CURLE_OK, 408), OC_TRANSIENT);
+	assert_int_equal(outcome_http(CURLE_OK, 409), OC_PERMANENT);
+	assert_int_equal(outcome_http(CURLE_OK, 428), OC_PERMANENT);
+	assert_int_equal(outcome_http(CURLE_OK, 429), OC_TRANSIENT);
+	assert_int_equal(outcome_http(CURLE_OK, 430), OC_PERMANENT);
+	assert_int_equal(outcome_http(CURLE_OK, 499), OC_PERMANENT);
+	assert_int_equal(outcome_http(CURLE_OK, 500), OC_TRANSIENT);
+	assert_int_equal(outcome_http(CURLE_OK, 0), OC_TRANSIENT);
+}
+
 int
 main(void)
 {
@@ -724,6 +760,7 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(t_config_caps, setup,
 		    teardown),
+		cmocka_unit_test(t_outcome_bounds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
