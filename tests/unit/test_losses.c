@@ -486,6 +486,12 @@ t_app_tenants(void **state)
 	assert_non_null(conf_app(c, "a"));
 	assert_null(conf_app(c, "b"));
 	assert_null(conf_app(c, "commentar"));
+	/* Two tenants, each its own; a longer or shorter id is neither. */
+	assert_string_equal(conf_tenant(c, "t-a")->tenant, "t-a");
+	assert_string_equal(conf_tenant(c, "t-b")->tenant, "t-b");
+	assert_null(conf_tenant(c, "t-ab"));
+	assert_null(conf_tenant(c, "t-"));
+	assert_null(conf_tenant(c, "t-c"));
 	conf_free(c);
 	n = 0;
 	c = conf_of("{\"apps\": {\"a\": {\"secret\": \"s2\", "
@@ -742,6 +748,28 @@ t_outcome_bounds(void **state)
 	assert_int_equal(outcome_http(CURLE_OK, 0), OC_TRANSIENT);
 }
 
+/* What a queued request is answered, by component, exactly. */
+static void
+t_spool_success(void **state)
+{
+	(void)state;
+	assert_string_equal(spool_success("send_mail"),
+	    "Succeeded to send mail");
+	assert_string_equal(spool_success("send_sms"), "OK");
+	assert_string_equal(spool_success("send_voice_msg"), "OK");
+	assert_string_equal(spool_success("send_weixin"),
+	    "WeChat message sending succeeded");
+	/* Custom components are named by the operator. */
+	assert_string_equal(spool_success("send_mailer"),
+	    "WeChat message sending succeeded");
+	assert_string_equal(spool_success("send_sm"),
+	    "WeChat message sending succeeded");
+	assert_string_equal(spool_success("send_smsx"),
+	    "WeChat message sending succeeded");
+	assert_string_equal(spool_success("send_voice"),
+	    "WeChat message sending succeeded");
+}
+
 int
 main(void)
 {
@@ -761,6 +789,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(t_config_caps, setup,
 		    teardown),
 		cmocka_unit_test(t_outcome_bounds),
+		cmocka_unit_test(t_spool_success),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
