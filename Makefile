@@ -113,7 +113,7 @@ check-unit check-e2e check-conformance: tests-build
 # seeded by SEED (default: today's date; printed, so a run repeats).
 # mutate-all runs the whole generated set: unit programs first, then
 # the survivors against their area's e2e scripts (hours on 2 cores).
-MUTATE_SAMPLE	?= 25
+MUTATE_SAMPLE	?= 10
 mutate: deps tests-build
 	@/usr/bin/python3 tests/mutate/run.py --sample $(MUTATE_SAMPLE) \
 	    $(if $(SEED),--seed $(SEED))
