@@ -199,6 +199,20 @@ def run_generated(tree, muts, eq, unit_only, log):
     detail)."""
     links = linked_units(tree, sorted({m["file"] for m in muts}))
     res = []
+    # Every suite these mutations name must pass unchanged first, or a
+    # failure would be counted as a catch.
+    every = sorted({"unit:" + b for m in muts for b in links.get(m["file"],
+                                                                 [])})
+    if not unit_only:
+        every += sorted({"script:" + s for m in muts for s in m["scripts"]
+                         if m["id"] not in eq})
+    for s in every:
+        rc, out = run_suite(tree, s)
+        print("baseline %-34s %s" % (s, "ok" if rc == 0 else "FAIL"),
+              flush=True)
+        if rc != 0:
+            sys.exit("baseline: %s fails without any mutation: %s"
+                     % (s, fails(out)))
     for m in muts:
         t0 = time.time()
         if m["id"] in eq:
