@@ -271,7 +271,19 @@ def sessions(c, g):
     c.eq("sessions: an expired session goes to sign-in",
          (st, hd.get("Location")), (303, "/console/signin"))
     c.ok("sessions: and its file is gone", not os.path.exists(path))
-    return signin(g)
+    # A sign-in sweeps the files of sessions idle past session_minutes,
+    # and only those.
+    old = signin(g)
+    live = signin(g)
+    t = time.time() - 61
+    os.utime(session_path(g, old), (t, t))
+    last = signin(g)
+    c.eq("sessions: a sign-in sweeps the stale, keeps the live",
+         [os.path.exists(session_path(g, k)) for k in (old, live, last)],
+         [False, True, True])
+    st, hd, _ = raw(g, "GET", "/console/components", cookie=live)
+    c.eq("sessions: two sessions at once, each its own", st, 200)
+    return last
 
 
 def history(c, g, cookie):
