@@ -309,6 +309,14 @@ def muts_of_line(path, line, lim_only, prev=""):
     return out
 
 
+def clamp(line, nxt):
+    """Whether line and the next are a clamp, "if (a < b)" then
+    "a = b;": its off-by-one is equivalent (at a == b it sets the value
+    a has), so it is not generated."""
+    m = re.match(r"\s*if \((.+?) [<>]=? (.+)\)$", line)
+    return m is not None and nxt == "%s = %s;" % (m.group(1), m.group(2))
+
+
 def area_of(path):
     for g, fre, scripts in AREAS:
         if fnmatch.fnmatch(os.path.basename(path), g):
@@ -371,8 +379,11 @@ def generate(top=TOP):
                 continue
             if SKIP_LINES.search(line):
                 continue
+            nxt = lines[i + 1].strip() if i + 1 < len(lines) else ""
             for op, col, old, new in muts_of_line(path, line, lim_only,
                                                   lines[i - 1] if i else ""):
+                if op == "off-by-one" and clamp(line, nxt):
+                    continue
                 h = hashlib.sha1(("%s\0%d\0%d\0%s\0%s" % (
                     line.strip(), occ[key], col - (len(line) -
                                                    len(line.lstrip())),
