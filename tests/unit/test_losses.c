@@ -492,6 +492,32 @@ t_app_tenants(void **state)
 	assert_null(conf_tenant(c, "t-ab"));
 	assert_null(conf_tenant(c, "t-"));
 	assert_null(conf_tenant(c, "t-c"));
+	/* Which tenants an app may send for. */
+	assert_int_equal(conf_app_tenant(c, conf_app(c, "a"), "t-a"), 1);
+	assert_int_equal(conf_app_tenant(c, conf_app(c, "a"), "t-b"), 1);
+	assert_int_equal(conf_app_tenant(c, conf_app(c, "a"), NULL), 1);
+	assert_int_equal(conf_app_tenant(c, conf_app(c, "commentary"),
+	    "t-a"), 0);
+	assert_int_equal(conf_app_tenant(c, conf_app(c, "commentary"),
+	    "default"), 1);
+	assert_int_equal(conf_app_tenant(c, conf_app(c, "commentary"), ""),
+	    1);
+	conf_free(c);
+	n = -1;
+	c = conf_of("{\"apps\": {\"a\": {\"secret\": \"s2\", "
+	    "\"tenants\": [\"t-a\"]}, \"b\": {\"secret\": \"s3\", "
+	    "\"tenants\": [\"t-b\", \"default\"]}}, \"tenants\": "
+	    "{\"t-a\": {}, \"t-b\": {}}}", &n);
+	assert_int_equal(n, 0);
+	assert_int_equal(conf_app_tenant(c, conf_app(c, "a"), "t-a"), 1);
+	assert_int_equal(conf_app_tenant(c, conf_app(c, "a"), "t-b"), 0);
+	assert_int_equal(conf_app_tenant(c, conf_app(c, "a"), "t-ab"), 0);
+	assert_int_equal(conf_app_tenant(c, conf_app(c, "a"), "t-"), 0);
+	assert_int_equal(conf_app_tenant(c, conf_app(c, "a"), "*"), 0);
+	assert_int_equal(conf_app_tenant(c, conf_app(c, "a"), NULL), 0);
+	assert_int_equal(conf_app_tenant(c, conf_app(c, "b"), "t-a"), 0);
+	assert_int_equal(conf_app_tenant(c, conf_app(c, "b"), "t-b"), 1);
+	assert_int_equal(conf_app_tenant(c, conf_app(c, "b"), ""), 1);
 	conf_free(c);
 	n = 0;
 	c = conf_of("{\"apps\": {\"a\": {\"secret\": \"s2\", "
