@@ -59,6 +59,7 @@ import time
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PY = "/usr/bin/python3"
 SUITE_TIMEOUT = 1200
+UNIT_TIMEOUT = 120
 DATA = {"json-schema-suite": "tests/conformance/data/json-schema/draft2020-12",
         "mustache-spec": "tests/conformance/data/mustache"}
 
@@ -137,7 +138,9 @@ def run_suite(tree, s):
     kind, _, name = s.partition(":")
     env = dict(os.environ)
     if kind == "unit":
-        return sh(["build/tests/" + name], tree)
+        # A unit program takes a second or two: a mutation that makes
+        # one loop is caught by this timeout, not after 20 minutes.
+        return sh(["build/tests/" + name], tree, timeout=UNIT_TIMEOUT)
     if kind == "conformance":
         return sh(["build/tests/" + name, DATA[name]], tree)
     if kind == "case":
@@ -268,7 +271,7 @@ def run_generated(tree, muts, eq, unit_only, log):
         res.append((verdict, m, detail))
         line = "%-10s %-48s %5.0f s  %s:%d %r -> %r  %s" % (
             verdict, m["id"], time.time() - t0, m["file"], m["lineno"],
-            m["old"], m["new"], detail[:300])
+            m["old"], m["new"], " ".join(detail.split())[:300])
         print(line, flush=True)
         if log is not None:
             log.write("%s\t%s\t%s:%d\t%r -> %r\t%s\n" % (
