@@ -71,6 +71,7 @@
 #include "core/envelope.h"
 #include "core/request.h"
 #include "console/console.h"
+#include "auth.h"
 #include "lib/limits.h"
 #include "outcome.h"
 #include "state/idem.h"
@@ -796,6 +797,100 @@ t_spool_success(void **state)
 	    "WeChat message sending succeeded");
 }
 
+/* auth_check on the ESB parameters given, without a header. */
+static int
+auth_run(const struct conf *c, const char *params, struct ident *id,
+    struct reply *rp)
+{
+	FCGX_Request	 fr;
+	struct req	 r;
+	char		*env[1] = { NULL };
+	json_object	*creds;
+	int		 rc;
+
+	memset(&fr, 0, sizeof(fr));
+	memset(&r, 0, sizeof(r));
+	fr.envp = env;
+	r.fr = &fr;
+	snprintf(r.method, sizeof(r.method), "POST");
+	snprintf(r.path, sizeof(r.path), "/api/c/compapi/cmsi/send_mail/");
+	r.params = doc(params);
+	r.qparams = json_object_new_object();
+	reply_init(rp);
+	creds = auth_creds(&r, rp);
+	assert_non_null(creds);
+	rc = auth_check(c, &r, creds, id, rp);
+	json_object_put(creds);
+	json_object_put(r.params);
+	json_object_put(r.qparams);
+	return rc;
+}
+
+/*
+ * App credentials: the secret whole (not a prefix, not more), of this
+ * app (not another's), the code whole; bk_username only from an app
+ * that may skip user authentication.
+ */
+static void
+t_auth_secret(void **state)
+{
+	struct conf	*c;
+	struct ident	 id;
+	struct reply	 rp;
+	int		 n = -1;
+	static const char *const bad[] = {
+	    "\"demo-secre\"", "\"demo-secretX\"", "\"plain-secret\"",
+	    "\"\"", NULL };
+	char		 p[256];
+	size_t		 i;
+
+	(void)state;
+	c = conf_of("{\"apps\": {\"demo\": {\"secret\": \"demo-secret\", "
+	    "\"skip_user_auth\": true}, \"plain\": {\"secret\": "
+	    "\"plain-secret\"}}}", &n);
+	assert_int_equal(n, 0);
+	assert_int_equal(auth_run(c, "{\"bk_app_code\": \"demo\", "
+	    "\"bk_app_secret\": \"demo-secret\", \"bk_username\": "
+	    "\"admin\"}", &id, &rp), 0);
+	assert_string_equal(id.app_code, "demo");
+	assert_string_equal(id.username, "admin");
+	reply_free(&rp);
+	assert_int_equal(auth_run(c, "{\"app_code\": \"demo\", "
+	    "\"app_secret\": \"demo-secret\", \"username\": \"ops\"}", &id,
+	    &rp), 0);
+	assert_string_equal(id.username, "ops");
+	reply_free(&rp);
+	for (i = 0; bad[i] != NULL; i++) {
+		snprintf(p, sizeof(p), "{\"bk_app_code\": \"demo\", "
+		    "\"bk_app_secret\": %s, \"bk_username\": \"admin\"}",
+		    bad[i]);
+		assert_int_equal(auth_run(c, p, &id, &rp), -1);
+		assert_string_equal(rp.message, i < 3 ? "APP Secret "
+		    "verification failed, pelase confirm if the APP Secret and "
+		    "APP Code [bk_app_code=demo] match" : "Signature "
+		    "[bk_signature] and APP Secret [bk_app_secret] cannot be "
+		    "empty at the same time");
+		reply_free(&rp);
+	}
+	assert_int_equal(auth_run(c, "{\"bk_app_code\": \"dem\", "
+	    "\"bk_app_secret\": \"demo-secret\", \"bk_username\": "
+	    "\"admin\"}", &id, &rp), -1);
+	assert_string_equal(rp.message, "Invalid APP Code [bk_app_code=dem], "
+	    "please confirm if the APP Code has been registered");
+	reply_free(&rp);
+	assert_int_equal(auth_run(c, "{\"bk_app_code\": \"plain\", "
+	    "\"bk_app_secret\": \"plain-secret\", \"bk_username\": "
+	    "\"admin\"}", &id, &rp), -1);
+	assert_string_equal(rp.message, "User authentication failed, please "
+	    "provide a valid user identity, such as bk_token, bk_username");
+	reply_free(&rp);
+	assert_int_equal(auth_run(c, "{\"bk_app_code\": \"demo\", "
+	    "\"bk_app_secret\": \"demo-secret\", \"bk_username\": \"\"}",
+	    &id, &rp), -1);
+	reply_free(&rp);
+	conf_free(c);
+}
+
 int
 main(void)
 {
@@ -816,6 +911,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test(t_outcome_bounds),
 		cmocka_unit_test(t_spool_success),
+		cmocka_unit_test_setup_teardown(t_auth_secret, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
