@@ -126,7 +126,9 @@ mutate-all: deps tests-build
 	    $(BUILDDIR)/mutate-unit.tsv > $(BUILDDIR)/mutate-survivors.txt
 	@/usr/bin/python3 tests/mutate/run.py \
 	    --ids-file $(BUILDDIR)/mutate-survivors.txt \
-	    --out $(BUILDDIR)/mutate-e2e.tsv
+	    --out $(BUILDDIR)/mutate-e2e.tsv || true
+	@/usr/bin/python3 tests/mutate/run.py --summary \
+	    $(BUILDDIR)/mutate-unit.tsv $(BUILDDIR)/mutate-e2e.tsv
 
 bench: deps tests-build
 	@sh tests/bench/run.sh $(BUILDDIR)

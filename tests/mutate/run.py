@@ -222,6 +222,10 @@ def run_generated(tree, muts, eq, unit_only, log):
             res.append(("equivalent", m, eq[m["id"]]))
             print("%-10s %-48s %s" % ("equivalent", m["id"], eq[m["id"]]),
                   flush=True)
+            if log is not None:
+                log.write("equivalent\t%s\t%s:%d\t%r -> %r\t%s\n" % (
+                    m["id"], m["file"], m["lineno"], m["old"], m["new"],
+                    eq[m["id"]]))
             continue
         path = os.path.join(tree, m["file"])
         obj = os.path.join(tree, "build", m["file"][:-2] + ".o")
@@ -314,8 +318,13 @@ def main():
     ap.add_argument("--shuffle", type=int, default=None,
                     help="run the generated set in this seed's order")
     ap.add_argument("--out", help="append generated verdicts here (TSV)")
+    ap.add_argument("--summary", nargs="+", metavar="TSV",
+                    help="totals over --out files, a later file's verdict "
+                    "on an id replacing an earlier one's")
     ap.add_argument("ids", nargs="*")
     a = ap.parse_args()
+    if a.summary:
+        return summary(a.summary)
     if a.all_generated or a.ids_file:
         return main_generated(a)
     muts = parse(a.list)
@@ -433,6 +442,37 @@ def sample_generated(a):
               k, len(pool), len(eq), seed, seed), flush=True)
     res = with_tree(lambda t: run_generated(t, muts, eq, False, None))
     return totals(res, "generated sample")
+
+
+def summary(files):
+    """Totals of a whole run kept in --out files: the unit pass, then
+    the e2e pass over its survivors (its verdict wins)."""
+    final = {}
+    for f in files:
+        for l in open(f, encoding="utf-8"):
+            v = l.rstrip("\n").split("\t")
+            if len(v) >= 4:
+                final[v[1]] = v
+    eq = gen.read_equivalent()
+    for k in final:
+        if k in eq:
+            final[k] = ["equivalent"] + final[k][1:]
+    res = [(v[0], {"id": v[1], "file": v[2].rsplit(":", 1)[0],
+                   "lineno": int(v[2].rsplit(":", 1)[1]),
+                   "old": v[3], "new": ""}, v[4] if len(v) > 4 else "")
+           for v in final.values()]
+    n = {k: sum(1 for r in res if r[0] == k)
+         for k in ("caught", "survived", "equivalent", "invalid")}
+    real = n["caught"] + n["survived"]
+    print("generated, whole run: %d caught, %d survived, %d equivalent, "
+          "%d invalid (%.1f%% of %d non-equivalent caught)" % (
+              n["caught"], n["survived"], n["equivalent"], n["invalid"],
+              100.0 * n["caught"] / real if real else 100.0, real))
+    for v, m, d in sorted(res, key=lambda r: r[1]["id"]):
+        if v == "survived":
+            print("  survived %-48s %s:%d %s" % (m["id"], m["file"],
+                                               m["lineno"], m["old"]))
+    return 0 if n["survived"] == 0 else 1
 
 
 def main_generated(a):
