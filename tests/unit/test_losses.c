@@ -336,6 +336,108 @@ t_idem_per_app(void **state)
 	json_object_put(dedup);
 }
 
+/*
+ * A request whose worker died after idem_begin: its record stays
+ * pending; the spool item that carries it settles it.  Returns the
+ * record's name in name.
+ */
+static void
+idem_orphan(const struct conf *c, const char *key, char *name,
+    size_t namesz)
+{
+	FCGX_Request	 fr;
+	struct req	 r;
+	struct ctx	 cx;
+	struct idem	 ik;
+	struct reply	 rp;
+	char		 hdr[300];
+	char		*env[2];
+	json_object	*p, *none;
+
+	memset(&fr, 0, sizeof(fr));
+	memset(&r, 0, sizeof(r));
+	snprintf(hdr, sizeof(hdr), "HTTP_IDEMPOTENCY_KEY=%s", key);
+	env[0] = hdr;
+	env[1] = NULL;
+	fr.envp = env;
+	r.fr = &fr;
+	p = doc("{\"receiver\": \"+8613800000001,+8613800000002\"}");
+	none = doc("{}");
+	memset(&cx, 0, sizeof(cx));
+	cx.conf = c;
+	cx.component = "send_sms";
+	cx.params = p;
+	cx.section = none;
+	cx.request_id = "4123456789abcdef0123456789abcdef";
+	cx.app_code = "app-a";
+	cx.username = "admin";
+	cx.req = &r;
+	reply_init(&rp);
+	assert_int_equal(idem_begin(&cx, &ik, &rp), 0);
+	snprintf(name, namesz, "%s", ik.name);
+	/* The worker dies: its lock goes with it. */
+	close(ik.fd);
+	reply_free(&rp);
+	json_object_put(p);
+	json_object_put(none);
+}
+
+/*
+ * What a repeat of a request whose first run was cut short is told
+ * once the spool settled it: sent to all is the component's success;
+ * anyone failed or expired is a failure naming them.
+ */
+static void
+t_idem_settle(void **state)
+{
+	struct conf	 top;
+	struct reply	 rp;
+	json_object	*item, *none;
+	char		 name[80], text[512];
+	const char	*body = "{\"receiver\": \"+8613800000001,"
+	    "+8613800000002\"}";
+	static const struct {
+		const char	*key, *rcpt, *message, *data;
+		int		 expired, result;
+	} cases[] = {
+	    { "s-1", "\"+8613800000001\": \"sent\", \"+8613800000002\": "
+	      "\"sent\"", "OK", "{\"sent\":[\"+8613800000001\","
+	      "\"+8613800000002\"],\"failed\":[],\"expired\":[]}", 0, 1 },
+	    { "s-2", "\"+8613800000001\": \"sent\", \"+8613800000002\": "
+	      "\"failed\"", "Some users failed to receive the message",
+	      "{\"sent\":[\"+8613800000001\"],\"failed\":"
+	      "[\"+8613800000002\"],\"expired\":[]}", 0, 0 },
+	    { "s-3", "\"+8613800000001\": \"sent\", \"+8613800000002\": "
+	      "\"pending\"", "Some users failed to receive the message",
+	      "{\"sent\":[\"+8613800000001\"],\"failed\":[],\"expired\":"
+	      "[\"+8613800000002\"]}", 1, 0 },
+	};
+	size_t		 i;
+
+	(void)state;
+	memset(&top, 0, sizeof(top));
+	top.state_dir = dir;
+	none = doc("{}");
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		idem_orphan(&top, cases[i].key, name, sizeof(name));
+		snprintf(text, sizeof(text), "{\"id\": "
+		    "\"4123456789abcdef0123456789abcdef\", \"component\": "
+		    "\"send_sms\", \"idem\": \"%s\", \"rcpt\": {%s}}", name,
+		    cases[i].rcpt);
+		item = doc(text);
+		idem_settle(&top, item, cases[i].expired);
+		json_object_put(item);
+		assert_int_equal(idem_run(&top, "app-a", "send_sms",
+		    cases[i].key, none, body, &rp, 1), 1);
+		assert_int_equal(rp.result, cases[i].result);
+		assert_int_equal(rp.code, cases[i].result ? 0 : 1306000);
+		assert_string_equal(rp.message, cases[i].message);
+		assert_json(rp.data, cases[i].data);
+		reply_free(&rp);
+	}
+	json_object_put(none);
+}
+
 /* LIM_IDEM_KEY: a key of exactly the cap is taken, one more refused. */
 static void
 t_idem_key_cap(void **state)
@@ -901,6 +1003,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(t_idem_per_app, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(t_idem_key_cap, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(t_idem_settle, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(t_throttle, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_app_tenants, setup,
