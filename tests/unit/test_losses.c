@@ -141,6 +141,16 @@ t_list_leading_space(void **state)
 	assert_json(out, "[\"a b@x\"]");
 	json_object_put(out);
 	json_object_put(in);
+	/* Blanks only: no one, and false (a tab is no separator). */
+	in = json_object_new_string("  \r\n ");
+	out = req_list(in);
+	assert_json(out, "[]");
+	json_object_put(out);
+	assert_int_equal(req_bool(in), 0);
+	json_object_put(in);
+	in = json_object_new_string(" \t\n");
+	assert_int_equal(req_bool(in), 0);
+	json_object_put(in);
 	/* Not JSON after all: text, split as ever. */
 	in = json_object_new_string(" [a@x, b@x");
 	out = req_list(in);
@@ -307,6 +317,10 @@ t_idem_per_app(void **state)
 	    body, &rp, 0), 1);
 	assert_int_equal(rp.result, 1);
 	assert_string_equal(rp.message, "sent for app-a");
+	reply_free(&rp);
+	/* Another key of the same app: a request of its own. */
+	assert_int_equal(idem_run(&top, "app-a", "send_sms", "k-2", none,
+	    "{\"receiver\": \"u2\", \"content\": \"c\"}", &rp, 1), 0);
 	reply_free(&rp);
 	assert_int_equal(idem_run(&top, "app-a", "send_sms", "k-1", none,
 	    "{\"receiver\": \"u2\", \"content\": \"c\"}", &rp, 1), 1);
