@@ -78,6 +78,7 @@ LIM_SCRIPTS = [
     (r"/qcloud[a-z_]*\.c$|send_(sms|voice)", ["t_qcloud.py"]),
     (r"/(smtp|mime)\.c$|send_mail", ["t_smtp.py"]),
     (r"/(bkuser|users)\.c$", ["t_bkuser.py"]),
+    (r"/http\.c$", ["t_wechat.py"]),
     (r"/v1\.c$", ["t_v1_tenants.py"]),
     (r".", ["t_contract.py"]),
 ]
@@ -310,11 +311,15 @@ def muts_of_line(path, line, lim_only, prev=""):
 
 
 def clamp(line, nxt):
-    """Whether line and the next are a clamp, "if (a < b)" then
-    "a = b;": its off-by-one is equivalent (at a == b it sets the value
-    a has), so it is not generated."""
+    """Whether line (and the next) is a clamp, "if (a < b)" then
+    "a = b;", or "a < b ? b : a": its off-by-one is equivalent (at
+    a == b it gives the value a has), so it is not generated."""
     m = re.match(r"\s*if \((.+?) [<>]=? (.+)\)$", line)
-    return m is not None and nxt == "%s = %s;" % (m.group(1), m.group(2))
+    if m is not None and nxt == "%s = %s;" % (m.group(1), m.group(2)):
+        return True
+    # The same as a conditional: "a < b ? b : a".
+    return re.search(r"\b(\w+) [<>]=? (\w+) \? (\1 : \2|\2 : \1)\b",
+                     line) is not None
 
 
 def area_of(path):
