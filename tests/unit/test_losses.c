@@ -863,6 +863,8 @@ t_config_caps(void **state)
 static void
 t_outcome_bounds(void **state)
 {
+	json_object	*r;
+
 	(void)state;
 	assert_int_equal(outcome_smtp(CURLE_OK, 199), outcome_smtp(CURLE_OK,
 	    0));
@@ -876,6 +878,13 @@ t_outcome_bounds(void **state)
 	assert_int_equal(outcome_smtp(CURLE_OK, 499), OC_TRANSIENT);
 	assert_int_equal(outcome_smtp(CURLE_OK, 500), OC_PERMANENT);
 	assert_int_equal(outcome_smtp(CURLE_OK, 554), OC_PERMANENT);
+	/* A reply decides, not the transport's error beside it. */
+	assert_int_equal(outcome_smtp(CURLE_COULDNT_CONNECT, 500),
+	    OC_PERMANENT);
+	assert_int_equal(outcome_smtp(CURLE_COULDNT_CONNECT, 550),
+	    OC_PERMANENT);
+	assert_int_equal(outcome_smtp(CURLE_COULDNT_CONNECT, 0),
+	    OC_TRANSIENT);
 	assert_int_equal(outcome_http(CURLE_OK, 199), OC_PERMANENT);
 	assert_int_equal(outcome_http(CURLE_OK, 200), OC_OK);
 	assert_int_equal(outcome_http(CURLE_OK, 299), OC_OK);
@@ -889,6 +898,14 @@ t_outcome_bounds(void **state)
 	assert_int_equal(outcome_http(CURLE_OK, 499), OC_PERMANENT);
 	assert_int_equal(outcome_http(CURLE_OK, 500), OC_TRANSIENT);
 	assert_int_equal(outcome_http(CURLE_OK, 0), OC_TRANSIENT);
+	/* Tencent's -1 is busy, but for a bad number, said in full. */
+	r = json_object_new_int(-1);
+	assert_int_equal(outcome_qcloud(r, "not a phone number"),
+	    OC_PERMANENT);
+	assert_int_equal(outcome_qcloud(r, "not a phone numbe"),
+	    OC_TRANSIENT);
+	assert_int_equal(outcome_qcloud(r, NULL), OC_TRANSIENT);
+	json_object_put(r);
 }
 
 /* What a queued request is answered, by component, exactly. */
@@ -910,6 +927,10 @@ t_spool_success(void **state)
 	assert_string_equal(spool_success("send_smsx"),
 	    "WeChat message sending succeeded");
 	assert_string_equal(spool_success("send_voice"),
+	    "WeChat message sending succeeded");
+	assert_string_equal(spool_success("send_voice_ms"),
+	    "WeChat message sending succeeded");
+	assert_string_equal(spool_success("send_mai"),
 	    "WeChat message sending succeeded");
 }
 
@@ -1003,6 +1024,19 @@ t_auth_secret(void **state)
 	assert_int_equal(auth_run(c, "{\"bk_app_code\": \"demo\", "
 	    "\"bk_app_secret\": \"demo-secret\", \"bk_username\": \"\"}",
 	    &id, &rp), -1);
+	reply_free(&rp);
+	/* A user token: never this gateway's, empty or not. */
+	assert_int_equal(auth_run(c, "{\"bk_app_code\": \"demo\", "
+	    "\"bk_app_secret\": \"demo-secret\", \"bk_access_token\": \"\", "
+	    "\"bk_username\": \"admin\"}", &id, &rp), -1);
+	assert_string_equal(rp.message, "User TOKEN [bk_access_token] cannot "
+	    "be empty");
+	reply_free(&rp);
+	assert_int_equal(auth_run(c, "{\"bk_app_code\": \"demo\", "
+	    "\"bk_app_secret\": \"demo-secret\", \"bk_access_token\": \"t\", "
+	    "\"bk_username\": \"admin\"}", &id, &rp), -1);
+	assert_string_equal(rp.message, "The specified user TOKEN "
+	    "[bk_access_token] does not exist");
 	reply_free(&rp);
 	conf_free(c);
 }
