@@ -59,6 +59,7 @@
 #include <string.h>
 #include <time.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -1041,6 +1042,49 @@ t_auth_secret(void **state)
 	conf_free(c);
 }
 
+/*
+ * The config file the console reads and saves: LIM_CONF bytes at most.
+ * History's outcome filter.
+ */
+static void
+t_console_caps(void **state)
+{
+	struct caudit_filter	 f;
+	json_object		*rec;
+	char			 path[128], version[65], *text;
+	size_t			 len;
+	int			 old, fd;
+	const char		*bad = "{\"ts\":\"2026-01-02T03:04:05Z\","
+	    "\"request_id\":\"abc123\",\"component\":\"send_mail\","
+	    "\"app\":\"demo\",\"recipients\":[\"a@example.com\"],"
+	    "\"result\":false,\"code\":1306000}";
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/cmsi.json", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd != -1);
+	assert_int_equal(ftruncate(fd, LIM_CONF), 0);
+	close(fd);
+	text = csave_read(path, &len, version);
+	assert_non_null(text);
+	assert_int_equal(len, LIM_CONF);
+	free(text);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd != -1);
+	assert_int_equal(ftruncate(fd, LIM_CONF + 1), 0);
+	close(fd);
+	assert_null(csave_read(path, &len, version));
+
+	/* History's filter by outcome: a failure is not a success. */
+	memset(&f, 0, sizeof(f));
+	f.comp = f.app = f.rcpt = f.id = "";
+	f.outcome = 1;
+	assert_int_equal(caudit_match(&f, bad, &rec, &old), 0);
+	f.outcome = 2;
+	assert_int_equal(caudit_match(&f, bad, &rec, &old), 1);
+	json_object_put(rec);
+}
+
 int
 main(void)
 {
@@ -1063,6 +1107,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test(t_outcome_bounds),
 		cmocka_unit_test(t_spool_success),
+		cmocka_unit_test_setup_teardown(t_console_caps, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(t_auth_secret, setup,
 		    teardown),
 	};
