@@ -17,6 +17,7 @@
  *   dedup_window_s 86400        here: t_config_caps
  *   retry attempts, max_age_s   here: t_spool_bounds (an item at each)
  *   THROTTLE_FREE, its locks    here: t_throttle
+ *   LIM_CONF (console reads)    here: t_console_caps
  *   LIM_JSON_DEPTH 32           test_request.c test_json_depth
  *   LIM_JWT                     test_jwt.c
  *   LIM_ADDR, LIM_MAIL          test_mime.c
