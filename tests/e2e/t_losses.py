@@ -5,7 +5,8 @@ through the whole suite unnoticed.  One gateway, the suite's SMTP
 server (tests/fakes/smtp_server.py, its mode file per check):
 
   after-DATA     every RCPT taken, the message refused with 554:
-                 nobody in data.successed, both failed with 554
+                 nobody in data.successed, data.smtp says 554
+  partial        250 + 550: delivered to one, the answer names the other
   refused+queued 550 for one, 451 for the other with retry on: not
                  "Succeeded to send mail"; the 451 one queued
   retry-once     one delivered, one queued; the retry delivers the
@@ -144,6 +145,26 @@ def after_data(c, g):
     c.eq("after-DATA 554: nothing delivered", sent(g, "t-data"), [])
     c.eq("after-DATA 554: nothing queued (a permanent refusal)",
          spool_items(g), [])
+
+
+def partial(c, g):
+    """One recipient taken, one refused for good (550): the message
+    goes to the one, the answer names the other."""
+    mode(g, "")
+    d = post(g, mail("ok3@example.com,refuse3@example.com", "t-part"))
+    c.eq("partial 250 + 550: the answer names who was refused", answer(d), {
+        "result": False, "code": 1306000,
+        "message": "Some users failed to send email. The following "
+        "recipients were refused: refuse3@example.com",
+        "data": {"successed": [{"receiver": "ok3@example.com", "code": 250}],
+                 "failed": [{"receiver": "refuse3@example.com",
+                             "code": 550}]}})
+    c.eq("partial 250 + 550: delivered to the one", sent(g, "t-part"),
+         ["ok3@example.com"])
+    d = post(g, mail("ok4@example.com", "t-all"))
+    c.eq("all taken: ESB's success, no data", answer(d), {
+        "result": True, "code": 0, "message": "Succeeded to send mail",
+        "data": None})
 
 
 def spool_items(g, sub=""):
@@ -327,6 +348,7 @@ def main():
     with harness.Gateway(BUILDDIR, config(), fakes=FAKES) as g:
         mode(g, "")
         after_data(c, g)
+        partial(c, g)
         refused_and_queued(c, g)
         retry_once(c, g)
         max_age(c, g)

@@ -40,7 +40,8 @@ import sys
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # (file name glob, function regex or None for every function, e2e
-# scripts).  A file is found by its name anywhere under fcgi/ and
+# scripts, or "case:FILE" for a case file of tests/e2e/cases run behind
+# lighttpd).  A file is found by its name anywhere under fcgi/ and
 # handlers/, so it may move between folders.  The
 # full unit suite (every build/tests/test_* program that links the file)
 # runs for every mutation; these scripts are the area's e2e checks, the
@@ -66,8 +67,10 @@ AREAS = [
     ("rate.c", None, ["t_redis.py"]),
     ("store.c", r"name|key", ["t_redis.py"]),
     ("outcome.c", None, ["t_losses.py", "t_spool.py"]),
-    ("send_mail.c", None, ["t_losses.py", "t_smtp.py"]),
-    ("smtp.c", r"rcpt|result|deliver|send", ["t_smtp.py"]),
+    ("send_mail.c", None, ["t_losses.py", "case:020-smtp-plain.json",
+                           "t_smtp.py"]),
+    ("smtp.c", r"rcpt|result|deliver|send", ["case:020-smtp-plain.json",
+                                             "t_smtp.py"]),
     ("request.c", r"^req_list$|^req_text$|^req_bool$|^req_read$",
      ["t_contract.py"]),
 ]

@@ -207,8 +207,8 @@ def run_generated(tree, muts, eq, unit_only, log):
     every = sorted({"unit:" + b for m in muts for b in links.get(m["file"],
                                                                  [])})
     if not unit_only:
-        every += sorted({"script:" + s for m in muts for s in m["scripts"]
-                         if m["id"] not in eq})
+        every += sorted({s if ":" in s else "script:" + s for m in muts
+                         for s in m["scripts"] if m["id"] not in eq})
     for s in every:
         rc, out = run_suite(tree, s)
         print("baseline %-34s %s" % (s, "ok" if rc == 0 else "FAIL"),
@@ -234,7 +234,8 @@ def run_generated(tree, muts, eq, unit_only, log):
         objcopy = open(obj, "rb").read() if os.path.exists(obj) else None
         new = gen.apply(orig.decode("utf-8"), m)
         units = ["unit:" + b for b in links.get(m["file"], [])]
-        scripts = [] if unit_only else ["script:" + s for s in m["scripts"]]
+        scripts = [] if unit_only else [
+            s if ":" in s else "script:" + s for s in m["scripts"]]
         if new is None:
             verdict, detail = "invalid", "line not found"
         else:
