@@ -153,6 +153,13 @@ t_list_leading_space(void **state)
 	in = json_object_new_string(" \t\n");
 	assert_int_equal(req_bool(in), 0);
 	json_object_put(in);
+	/* An empty object or list is false, one with anything true. */
+	in = doc("{}");
+	assert_int_equal(req_bool(in), 0);
+	json_object_put(in);
+	in = doc("{\"a\": 0}");
+	assert_int_equal(req_bool(in), 1);
+	json_object_put(in);
 	/* Not JSON after all: text, split as ever. */
 	in = json_object_new_string(" [a@x, b@x");
 	out = req_list(in);
