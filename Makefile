@@ -120,8 +120,26 @@ check-unit check-e2e check-conformance: tests-build
 
 # Each deliberate bug of tests/mutate/mutations.txt, one at a time in a
 # copy of the tree, against the suite that must catch it (never in place).
+# Then MUTATE_SAMPLE generated ones (tests/mutate/gen.py), a sample
+# seeded by SEED (default: today's date; printed, so a run repeats).
+# mutate-all runs the whole generated set: unit programs first, then
+# the survivors against their area's e2e scripts (hours on 2 cores).
+MUTATE_SAMPLE	?= 10
 mutate: deps tests-build
-	@/usr/bin/python3 tests/mutate/run.py
+	@/usr/bin/python3 tests/mutate/run.py --sample $(MUTATE_SAMPLE) \
+	    $(if $(SEED),--seed $(SEED))
+
+mutate-all: deps tests-build
+	@rm -f $(BUILDDIR)/mutate-unit.tsv $(BUILDDIR)/mutate-e2e.tsv
+	@/usr/bin/python3 tests/mutate/run.py --all-generated --unit-only \
+	    --out $(BUILDDIR)/mutate-unit.tsv || true
+	@awk -F'\t' '$$1 == "survived" { print $$2 }' \
+	    $(BUILDDIR)/mutate-unit.tsv > $(BUILDDIR)/mutate-survivors.txt
+	@/usr/bin/python3 tests/mutate/run.py \
+	    --ids-file $(BUILDDIR)/mutate-survivors.txt \
+	    --out $(BUILDDIR)/mutate-e2e.tsv || true
+	@/usr/bin/python3 tests/mutate/run.py --summary \
+	    $(BUILDDIR)/mutate-unit.tsv $(BUILDDIR)/mutate-e2e.tsv
 
 bench: deps tests-build
 	@sh tests/bench/run.sh $(BUILDDIR)
@@ -230,7 +248,7 @@ uninstall:
 clean:
 	rm -rf build build-asan build-tsan
 
-.PHONY: all check check-unit check-e2e check-conformance tests-build bench mutate \
+.PHONY: all check check-unit check-e2e check-conformance tests-build bench mutate mutate-all \
 	valgrind run configtest deps lint install clean
 
 -include $(LIB_OBJS:.o=.d) $(BUILDDIR)/fcgi/main.d

@@ -27,7 +27,10 @@ greeting, the MAIL reply or the DATA reply, and records the events
 "stall begins" and "stall ended" so a test can tell the client gave up
 first.  --mode-file names a file read at each RCPT: "tempfail" answers
 451 (try again later), "flap" 451 to every other recipient, "down" 421
-and a closed connection, anything else (or no file) as usual.  The
+and a closed connection, "tempfail:PREFIX" 451 to the recipients
+starting with PREFIX only, "datafail" takes every RCPT and answers 554
+after the message (a content filter's refusal), anything else (or no
+file) as usual.  The
 certificate comes from
 pki.py's CA in --pki; point --pki at a directory of its own to get a
 CA the gateway does not know.  Never prints the password.
@@ -116,6 +119,16 @@ async def stall():
 FLAP = [False]
 
 
+def read_mode():
+    if A.mode_file:
+        try:
+            with open(A.mode_file) as f:
+                return f.read().strip()
+        except OSError:
+            pass
+    return ""
+
+
 class Handler:
     async def handle_MAIL(self, server, session, envelope, address, options):
         if A.stall_at == "mail":
@@ -131,13 +144,10 @@ class Handler:
         return "250 2.1.0 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, options):
-        mode = ""
-        if A.mode_file:
-            try:
-                with open(A.mode_file) as f:
-                    mode = f.read().strip()
-            except OSError:
-                pass
+        mode = read_mode()
+        if mode.startswith("tempfail:"):
+            mode = "tempfail" if address.lower().startswith(
+                mode[len("tempfail:"):]) else ""
         if mode == "flap":
             FLAP[0] = not FLAP[0]
             mode = "tempfail" if FLAP[0] else ""
@@ -152,6 +162,9 @@ class Handler:
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if read_mode() == "datafail":
+            conn_log("data refused")
+            return "554 5.7.1 message content rejected"
         if A.drop:
             server.transport.close()
             return "421 4.3.0 never seen"

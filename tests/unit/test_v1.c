@@ -429,6 +429,32 @@ test_tenants(void **state)
 	conf_free(c);
 }
 
+/*
+ * Issue 33: blank items between separators are dropped, not trimmed
+ * into a read before the item; objects and lists inside a receiver
+ * list are skipped; a JSON list in a string may start with blanks.
+ */
+static void
+test_map_blank_items(void **state)
+{
+	json_object	*p;
+
+	(void)state;
+	p = map("/v1/send_sms/", "{\"receiver\": \"13800000001, ,\\t, "
+	    ";13800000002\", \"content\": \"x\"}");
+	assert_string_equal(js(p, "receiver"),
+	    "[\"13800000001\",\"13800000002\"]");
+	json_object_put(p);
+	p = map("/v1/send_sms/", "{\"receiver\": [\" \", \"13800000001\", "
+	    "{\"x\": 1}, [\"13800000009\"]], \"content\": \"x\"}");
+	assert_string_equal(js(p, "receiver"), "[\"13800000001\"]");
+	json_object_put(p);
+	p = map("/v1/send_mail/", "{\"receiver\": \"\\n [\\\"x@y.z\\\", "
+	    "\\\"w@y.z\\\"]\", \"title\": \"t\", \"content\": \"c\"}");
+	assert_string_equal(js(p, "receiver"), "[\"x@y.z\",\"w@y.z\"]");
+	json_object_put(p);
+}
+
 int
 main(void)
 {
@@ -436,6 +462,7 @@ main(void)
 		cmocka_unit_test(test_paths),
 		cmocka_unit_test(test_map_mail),
 		cmocka_unit_test(test_map_phones),
+		cmocka_unit_test(test_map_blank_items),
 		cmocka_unit_test(test_map_weixin),
 		cmocka_unit_test(test_asked),
 		cmocka_unit_test(test_doc_send),
