@@ -267,6 +267,7 @@ http_cached(const struct conf *c, json_object *names, lookup_fn lookup,
 	for (i = 0; i < json_object_array_length(names); i++) {
 		name = json_object_get_string(json_object_array_get_idx(names,
 		    i));
+		copy = NULL;	/* json-c copies only into a NULL */
 		if (json_object_object_get_ex(cache, name, &slot) &&
 		    (e = json_object_array_get_idx(slot, 1)) != NULL &&
 		    json_object_deep_copy(e, &copy, NULL) == 0)
