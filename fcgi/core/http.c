@@ -38,8 +38,6 @@ struct http_tls {
 	struct curl_slist	*connect_to;	/* owned: the handles point here */
 	CURLM			*m;		/* owned: http_run_all's */
 	CURL			*pool[LIM_UP_PARALLEL]; /* owned: m's */
-	CURL			*smtp;		/* owned: smtp.c's */
-	uint64_t		 smtp_fp;	/* its server and login */
 };
 
 static __thread struct http_tls	 tls;		/* this thread's */
@@ -54,6 +52,16 @@ struct http_conn {
 static pthread_mutex_t		 conn_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct http_conn		 conn_idle[LIM_THREADS]; /* under conn_mu */
 static size_t			 conn_nidle;	/* under conn_mu */
+
+/*
+ * SMTP handles idle between messages, the process's (not a thread's:
+ * the next message of a burst may land on another worker, and should
+ * find the connection the last one left open), under conn_mu.  Each
+ * handle's CURLOPT_PRIVATE is its struct http_conn (owned by it).
+ */
+#define SMTP_IDLE	16
+static CURL			*smtp_idle[SMTP_IDLE]; /* owned, under conn_mu */
+static size_t			 smtp_nidle;	/* under conn_mu */
 
 /* The CA bundle: one file per process, rebuilt when ca_file changes. */
 static pthread_mutex_t		 http_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -141,9 +149,6 @@ tls_drop(void)
 	}
 	curl_multi_cleanup(tls.m);
 	tls.m = NULL;
-	curl_easy_cleanup(tls.smtp);
-	tls.smtp = NULL;
-	tls.smtp_fp = 0;
 	curl_slist_free_all(tls.connect_to);
 	tls.connect_to = NULL;
 	tls.fp = 0;
@@ -189,6 +194,22 @@ conn_free(struct http_conn *cn)
 	memset(cn, 0, sizeof(*cn));
 }
 
+/* An SMTP handle and what it owns (its CURLOPT_PRIVATE). */
+static void
+smtp_free(CURL *h)
+{
+	struct http_conn	*cn = NULL;
+
+	if (h == NULL)
+		return;
+	curl_easy_getinfo(h, CURLINFO_PRIVATE, (char **)&cn);
+	if (cn != NULL) {
+		conn_free(cn);
+		free(cn);
+	} else
+		curl_easy_cleanup(h);
+}
+
 void
 http_global_free(void)
 {
@@ -196,6 +217,8 @@ http_global_free(void)
 	pthread_mutex_lock(&conn_mu);
 	while (conn_nidle > 0)
 		conn_free(&conn_idle[--conn_nidle]);
+	while (smtp_nidle > 0)
+		smtp_free(smtp_idle[--smtp_nidle]);
 	pthread_mutex_unlock(&conn_mu);
 	pthread_mutex_lock(&http_mu);
 	free(http_bundle);
@@ -407,26 +430,65 @@ conn_put(struct http_conn *cn)
 }
 
 /*
- * This thread's SMTP handle for c and the server settings fp (the
- * caller's fingerprint of host, port, TLS and login): made again, and
- * the kept connection closed, when either changed.  *fresh says it is
- * new and needs the caller's own options.  NULL on failure.
+ * An SMTP handle for c and the server settings fp (the caller's
+ * fingerprint of the upstream settings, host, port, TLS and login):
+ * the most recently idle one made for them, its connection kept, else
+ * a new one; idle ones of other settings met on the way are closed.
+ * *fresh says it is new and needs the caller's own options.  Back with
+ * http_smtp_put after the message.  NULL on failure.
  */
 CURL *
 http_smtp_handle(const struct conf *c, uint64_t fp, int *fresh)
 {
-	tls_for(c);
+	struct http_conn	*cn;
+	CURL			*h;
+	size_t			 i;
+
 	*fresh = 0;
-	if (tls.smtp != NULL && tls.smtp_fp == fp)
-		return tls.smtp;
-	if (tls.smtp != NULL)
-		log_debug("smtp settings changed: the kept connection is "
+	pthread_mutex_lock(&conn_mu);
+	while (smtp_nidle > 0) {
+		h = smtp_idle[--smtp_nidle];
+		cn = NULL;
+		curl_easy_getinfo(h, CURLINFO_PRIVATE, (char **)&cn);
+		if (cn != NULL && cn->fp == fp) {
+			pthread_mutex_unlock(&conn_mu);
+			return h;
+		}
+		log_debug("smtp settings changed: a kept connection is "
 		    "closed");
-	curl_easy_cleanup(tls.smtp);
-	tls.smtp = http_easy(c, "smtp,smtps", tls.connect_to, tls.fp);
-	tls.smtp_fp = tls.smtp != NULL ? fp : 0;
-	*fresh = tls.smtp != NULL;
-	return tls.smtp;
+		smtp_free(h);
+	}
+	pthread_mutex_unlock(&conn_mu);
+	cn = xcalloc(1, sizeof(*cn));
+	cn->fp = fp;
+	for (i = 0; c->connect_to != NULL &&
+	    i < json_object_array_length(c->connect_to); i++)
+		cn->ct = curl_slist_append(cn->ct, json_object_get_string(
+		    json_object_array_get_idx(c->connect_to, i)));
+	if ((cn->h = http_easy(c, "smtp,smtps", cn->ct,
+	    http_fingerprint(c))) == NULL) {
+		conn_free(cn);
+		free(cn);
+		return NULL;
+	}
+	curl_easy_setopt(cn->h, CURLOPT_PRIVATE, (char *)cn);
+	*fresh = 1;
+	return cn->h;
+}
+
+/* An SMTP handle back to the idle ones, its connection kept. */
+void
+http_smtp_put(CURL *h)
+{
+	if (h == NULL)
+		return;
+	pthread_mutex_lock(&conn_mu);
+	if (smtp_nidle < SMTP_IDLE) {
+		smtp_idle[smtp_nidle++] = h;
+		h = NULL;
+	}
+	pthread_mutex_unlock(&conn_mu);
+	smtp_free(h);
 }
 
 /* Points h at one call.  Headers are kept in the call until freed. */

@@ -32,6 +32,7 @@ void	 http_thread_end(void);
 uint64_t http_fingerprint(const struct conf *);
 uint64_t http_fingerprint_add(uint64_t, const char *);
 CURL	*http_smtp_handle(const struct conf *, uint64_t, int *);
+void	 http_smtp_put(CURL *);
 void	 http_setup(CURL *, const struct conf *, struct http_call *);
 int	 http_run(const struct conf *, struct http_call *);
 size_t	 http_run_all(const struct conf *, struct http_call **, size_t);

@@ -392,6 +392,7 @@ out:
 		curl_easy_setopt(h, CURLOPT_DEBUGDATA, NULL);
 		curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
 	}
+	http_smtp_put(h);
 	curl_slist_free_all(rcpt);
 	smtp_log(m, res, err);
 	return res->sent ? 0 : -1;
