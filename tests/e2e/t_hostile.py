@@ -5,7 +5,9 @@ oddities.  Each answer must be the ESB envelope (or the 404/413 document),
 the workers must never die, and the sanitizers must stay silent."""
 import json
 import os
+import shutil
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import harness  # noqa: E402
@@ -39,12 +41,26 @@ def main():
     c = Checker()
     build = sys.argv[1]
     sdir = os.path.join(harness.TOP, "conf/schemas")
-    with harness.Gateway(build, procs=1) as g:
+    # A custom component of each kind (its schema is custom_<kind>.json,
+    # its path the operator's name), sending to the outbox: the fuzzing
+    # reaches its request schema and handler, nothing leaves.
+    tmp = tempfile.mkdtemp(prefix="cmsi-hostile-")
+    comps, names = {}, {}
+    for fn in sorted(os.listdir(sdir)):
+        if fn.startswith("custom_") and fn.endswith(".json"):
+            kind = fn[len("custom_"):-5]
+            url = os.path.join(tmp, kind + ".url")
+            with open(url, "w") as f:
+                f.write("https://hooks.example.com/%s?key=k" % kind)
+            key = "url" if kind == "webhook" else "webhook"
+            names[fn] = "send_hostile_" + kind.split("_")[0]
+            comps[names[fn]] = {"kind": kind, "delivery": "outbox", key: {"file": url}}
+    with harness.Gateway(build, {"components": comps}, procs=1) as g:
         for fn in sorted(os.listdir(sdir)):
             # config/ holds the config sections' schemas, no requests.
             if not fn.endswith(".json"):
                 continue
-            comp = fn[:-5]
+            comp = names.get(fn, fn[:-5])
             schema = json.load(open(os.path.join(sdir, fn)))
             bad = []
             for f in fields(schema):
@@ -110,6 +126,7 @@ def main():
              "child signalled" not in err and "response not received" not in err,
              err[-600:])
     c.logs(g)
+    shutil.rmtree(tmp, ignore_errors=True)
     return c.done()
 
 
