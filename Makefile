@@ -69,6 +69,7 @@ all: $(BUILDDIR)/cmsi.fcgi
 # VERSION from make's command line.
 VERSION		?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 $(BUILDDIR)/fcgi/core/metrics.o: ALL_CFLAGS += -DCMSI_VERSION='"$(VERSION)"'
+$(BUILDDIR)/fcgi/about.o: ALL_CFLAGS += -DCMSI_VERSION='"$(VERSION)"'
 
 $(BUILDDIR)/%.o: %.c
 	@mkdir -p $(@D)

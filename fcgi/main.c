@@ -21,6 +21,7 @@
 
 #include <fcgiapp.h>
 
+#include "about.h"
 #include "auth.h"
 #include "check.h"
 #include "core/conf.h"
@@ -370,10 +371,7 @@ finish(FCGX_Request *fr)
 static void __attribute__((__noreturn__))
 usage(void)
 {
-	fprintf(stderr, "usage: cmsi.fcgi [-t] [-c conf] "
-	    "[-s unix:/path | -s host:port]\n"
-	    "       cmsi.fcgi --drain [-c conf]\n"
-	    "       cmsi.fcgi --hash-password < password\n");
+	about_usage(stderr);
 	exit(2);
 }
 
@@ -387,6 +385,8 @@ main(int argc, char *argv[])
 	time_t		 now, swept = 0; /* the second of the last spool look */
 	static const struct option longopts[] = {
 		{ "drain",	no_argument,	NULL,	'D' },
+		{ "help",	no_argument,	NULL,	'h' },
+		{ "version",	no_argument,	NULL,	'V' },
 		{ NULL,		0,		NULL,	0 }
 	};
 
@@ -395,7 +395,7 @@ main(int argc, char *argv[])
 	path = getenv("CMSI_CONF");
 	if (path == NULL || *path == '\0')
 		path = conf_default(argv[0], beside, sizeof(beside));
-	while ((ch = getopt_long(argc, argv, "c:s:t", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:hs:t", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'D':
 			drain = 1;
@@ -409,6 +409,12 @@ main(int argc, char *argv[])
 		case 't':
 			test = 1;
 			break;
+		case 'h':
+			about_usage(stdout);
+			return 0;
+		case 'V':
+			about_version();
+			return 0;
 		default:
 			usage();
 		}
