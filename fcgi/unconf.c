@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <fcgiapp.h>
@@ -171,6 +172,7 @@ unconf_serve(int fd, const char *reason, const char *path,
 	char		 id[33], sink[8192];
 	const char	*uri;
 	size_t		 got;
+	time_t		 tried;		/* the last retry of the start */
 	int		 n, rc;
 
 	log_warnx("not configured, every request gets 503: %s", reason);
@@ -180,21 +182,27 @@ unconf_serve(int fd, const char *reason, const char *path,
 	/* accept() must give way to SIGALRM, for the retry. */
 	if (FCGX_InitRequest(&fr, fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0)
 		fatalx("FCGX_InitRequest failed");
+	tried = time(NULL);
 	while (!unconf_stop) {
-		alarm(UNCONF_RETRY_S);
-		rc = FCGX_Accept_r(&fr);
-		alarm(0);
-		if (unconf_stop)
-			break;
-		if (rc == -EINTR) {
-			/* No request for UNCONF_RETRY_S seconds. */
+		/*
+		 * Due with requests or without: steady traffic must not
+		 * keep putting the retry off.
+		 */
+		if (time(NULL) - tried >= UNCONF_RETRY_S) {
+			tried = time(NULL);
 			if (starts(path)) {
 				log_info("%s: starts now, starting again",
 				    path);
 				restart(fd, argv);
 			}
-			continue;
 		}
+		alarm(UNCONF_RETRY_S);
+		rc = FCGX_Accept_r(&fr);
+		alarm(0);
+		if (unconf_stop)
+			break;
+		if (rc == -EINTR)
+			continue;
 		if (rc < 0)
 			break;
 		/* The body read (and dropped): a server may wait to send it. */
