@@ -379,7 +379,8 @@ int
 main(int argc, char *argv[])
 {
 	FCGX_Request	 fr;
-	const char	*path, *sock = NULL;
+	const char	*path, *sock = NULL, *import = NULL;
+	const char	*importer = "import";	/* --user: History's name */
 	char		 why[LIM_MESSAGE / 2], beside[LIM_PATH];
 	int		 ch, test = 0, fd, nbad, drain = 0;
 	time_t		 now, swept = 0; /* the second of the last spool look */
@@ -387,6 +388,8 @@ main(int argc, char *argv[])
 		{ "drain",	no_argument,	NULL,	'D' },
 		{ "help",	no_argument,	NULL,	'h' },
 		{ "version",	no_argument,	NULL,	'V' },
+		{ "import",	required_argument, NULL, 'I' },
+		{ "user",	required_argument, NULL, 'U' },
 		{ NULL,		0,		NULL,	0 }
 	};
 
@@ -415,11 +418,18 @@ main(int argc, char *argv[])
 		case 'V':
 			about_version();
 			return 0;
+		case 'I':
+			import = optarg;
+			break;
+		case 'U':
+			importer = optarg;
+			break;
 		default:
 			usage();
 		}
 	}
-	if (optind != argc)
+	if (optind != argc || (importer != NULL && strcmp(importer, "import")
+	    != 0 && import == NULL))
 		usage();
 
 	conf_path = path;
@@ -429,13 +439,18 @@ main(int argc, char *argv[])
 	if (conf == NULL) {
 		fprintf(stderr, "%s: %d problem%s, not started\n", path, nbad,
 		    nbad == 1 ? "" : "s");
-		if (test || drain)
+		if (test || drain || import != NULL)
 			return 1;
 		snprintf(why, sizeof(why), "%s: %.*s", path,
 		    (int)strcspn(conf_problems(), "\n"), conf_problems());
 		return unconf_serve(listener(sock), why, path, argv);
 	}
 	log_init("cmsi", conf->verbose);
+	if (import != NULL) {
+		nbad = cimport_run(conf, import, importer, stdin);
+		conf_free(conf);
+		return nbad;
+	}
 	if (test) {
 		nbad = preflight_test(conf);
 		conf_free(conf);

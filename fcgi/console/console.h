@@ -2,6 +2,7 @@
 #define CONSOLE_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <fcgiapp.h>
 #include <json-c/json.h>
 
@@ -66,6 +67,12 @@ void		 cform_redact(json_object *, const char *);
 
 /* console_save.c */
 void		 csave_edit(struct console_rq *);
+int		 csave_import(const struct console_rq *, const char *,
+		    json_object *, char *, size_t);
+
+/* import.c */
+int		 cimport_run(const struct conf *, const char *, const char *,
+		    FILE *);
 void		 csave_history(struct console_rq *);
 void		 csave_rollback(struct console_rq *);
 char		*csave_read(const char *, size_t *, char [65]);

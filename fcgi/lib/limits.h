@@ -82,6 +82,8 @@
 #define LIM_SECRET		512
 /* the config file: with every tenant */
 #define LIM_CONF		(1024 * 1024)
+/* --import's input: ESB's Component Configuration tab is under 2 KiB */
+#define LIM_IMPORT		(64 * 1024)
 /* a schema, template or users file */
 #define LIM_FILE		(1024 * 1024)
 #define LIM_RETRY_ATTEMPTS	100		/* retry.attempts */
