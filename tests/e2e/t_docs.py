@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The documentation holds: README.md at most 400 lines with `make run`
 and `make check` in its first 60; every link from README.md and doc/*.md
-to a file of the tree resolves; the man page lints clean under
+to a file of the tree resolves, and so does its #heading; the man page lints clean under
 `mandoc -T lint`, renders with `man -l`, and documents every option
 fcgi/main.c accepts (and no option it does not); every config key the
 schemas under conf/schemas/config/ know, and every top-level key, is in
@@ -33,8 +33,21 @@ def readme(c):
          re.search(r"\bmake run\b", head) and re.search(r"\bmake check\b", head), "")
 
 
+def slug(heading):
+    """GitHub's anchor for a heading."""
+    h = heading.strip().lower()
+    h = re.sub(r"[^\w\- ]", "", h)
+    return h.replace(" ", "-")
+
+
+def anchors(path):
+    text = re.sub(r"```.*?```", "", open(path).read(), flags=re.S)
+    return {slug(h) for h in re.findall(r"^#+ (.*)$", text, flags=re.M)}
+
+
 def links(c):
-    """Markdown links [text](target) that name a file of the tree."""
+    """Markdown links [text](target) that name a file of the tree, and
+    the heading a #fragment names in a Markdown file."""
     files = [os.path.join(TOP, "README.md")] + sorted(glob.glob(os.path.join(TOP, "doc/*.md")))
     bad = []
     n = 0
@@ -44,12 +57,17 @@ def links(c):
         text = re.sub(r"```.*?```", "", text, flags=re.S)
         text = re.sub(r"`[^`\n]*`", "", text)
         for target in re.findall(r"\]\(([^)\s]+)\)", text):
-            if re.match(r"[a-z]+:", target) or target.startswith("#"):
+            if re.match(r"[a-z]+:", target):
                 continue
+            if target.startswith("#"):
+                target = os.path.basename(path) + target
             n += 1
-            f = target.split("#")[0]
-            if not os.path.exists(os.path.normpath(os.path.join(os.path.dirname(path), f))):
+            f, _, frag = target.partition("#")
+            dest = os.path.normpath(os.path.join(os.path.dirname(path), f))
+            if not os.path.exists(dest):
                 bad.append("%s: %s" % (os.path.relpath(path, TOP), target))
+            elif frag and dest.endswith(".md") and frag not in anchors(dest):
+                bad.append("%s: %s (no such heading)" % (os.path.relpath(path, TOP), target))
     c.ok("every link from README.md and doc/ resolves (%d links)" % n, not bad,
          "\n".join(bad))
     for name in ("deploying", "configuration", "console", "v1", "operating",
