@@ -247,6 +247,9 @@ http {
         c.ok("[spawn-fcgi + nginx] the config was not touched",
              os.stat(etc).st_mtime_ns == before, "")
         operator_paths(c, "spawn-fcgi + nginx, installed snippet", port)
+        text = open(d + "/app.log", errors="replace").read()
+        c.ok("[spawn-fcgi + nginx] the app's log: no sanitizer report",
+             not any(s in text for s in harness.SANITIZER), text[-600:])
     finally:
         for p in (nginx, app):
             if p is not None:
@@ -316,6 +319,10 @@ def private_apache(c, build):
         c.ok("[private Apache] no mod_fcgid hang (under 10 s)", time.time() - t0 < 10,
              "%.1fs" % (time.time() - t0))
         operator_paths(c, "private Apache", port)
+        text = open(ap + "/error.log", errors="replace").read() \
+            if os.path.exists(ap + "/error.log") else ""
+        c.ok("[private Apache] its error log: no sanitizer report",
+             not any(s in text for s in harness.SANITIZER), text[-600:])
     finally:
         if started:
             pidf = ap + "/run/httpd.pid"
