@@ -282,21 +282,45 @@ def check_unconf_retry(c, b):
     """A worker that could not start because its state directory was not
     writable (the spawn-fcgi recipe's mistake) starts by itself a few
     seconds after the directory is fixed: no request, no touch of the
-    config file."""
-    if os.geteuid() != 0 or not harness.reachable():
-        print("skip unconfigured retry: needs root and a tree nobody can read")
-        return
-    import pwd
-    nobody = pwd.getpwnam("nobody")
+    config file.  As nobody with a root-owned directory when it can; in
+    any case with a file standing where the directory should be."""
+    if os.geteuid() == 0 and harness.reachable():
+        import pwd
+        nobody = pwd.getpwnam("nobody")
+
+        def bad(st):
+            os.mkdir(st, 0o755)     # root's: nobody cannot make outbox/ in it
+
+        def fix(st):
+            os.chown(st, nobody.pw_uid, nobody.pw_gid)
+        unconf_retry(c, b, "unwritable state_dir", bad, fix,
+                     "cannot create %s/outbox: Permission denied",
+                     dict(user=nobody.pw_uid, group=nobody.pw_gid, extra_groups=[]))
+    else:
+        print("skip unconfigured retry as nobody: needs root and a tree nobody can read")
+
+    def blocked(st):
+        with open(os.path.dirname(st), "w") as f:   # a file where a directory goes
+            f.write("x")
+
+    def unblocked(st):
+        os.unlink(os.path.dirname(st))
+        os.mkdir(os.path.dirname(st))
+    unconf_retry(c, b, "state_dir under a file", blocked, unblocked,
+                 "cannot create %s/outbox: Not a directory", {}, sub="blk/state")
+
+
+def unconf_retry(c, b, tag, bad, fix, want, popen_kw, sub="state"):
     d = tempfile.mkdtemp(prefix="cmsi-unretry-")
     os.chmod(d, 0o755)
     proc = None
     try:
-        st = os.path.join(d, "state")
-        os.mkdir(st, 0o755)     # root's: nobody cannot make outbox/ in it
+        st = os.path.join(d, sub)
+        bad(st)
         p = os.path.join(d, "c.json")
         with open(p, "w") as f:
-            json.dump(base(d, components={"send_mail": {"delivery": "outbox"}}), f)
+            json.dump(base(d, state_dir=st,
+                           components={"send_mail": {"delivery": "outbox"}}), f)
         os.chmod(p, 0o644)
         before = os.stat(p)
         port = harness.free_port()
@@ -304,18 +328,16 @@ def check_unconf_retry(c, b):
         log = open(logp, "wb")
         proc = subprocess.Popen([os.path.join(harness.TOP, b, "cmsi.fcgi"), "-c", p,
                                  "-s", "127.0.0.1:%d" % port],
-                                stdout=log, stderr=subprocess.STDOUT, user=nobody.pw_uid,
-                                group=nobody.pw_gid, extra_groups=[])
-        c.ok("unwritable state_dir: the worker listens", harness.wait_port(port), "")
+                                stdout=log, stderr=subprocess.STDOUT, **popen_kw)
+        c.ok("[%s] the worker listens" % tag, harness.wait_port(port), "")
         body = json.dumps({"bk_app_code": "a", "bk_app_secret": "s3cret",
                            "bk_username": "admin", "receiver": "x@example.com",
                            "title": "t", "content": "c"}).encode()
         code, head, out = fcgi(("127.0.0.1", port),
                                cgi("POST", "/api/c/compapi/cmsi/send_mail/", body), body)
-        c.ok("unwritable state_dir: 503 naming the directory", code == 503 and
-             ("cannot create %s/outbox: Permission denied" % st)
-             in out.decode(errors="replace"), out)
-        os.chown(st, nobody.pw_uid, nobody.pw_gid)
+        c.ok("[%s] 503 naming the directory" % tag, code == 503 and
+             (want % st) in out.decode(errors="replace"), out)
+        fix(st)
         # No request meanwhile: the worker retries on its own clock.
         started = False
         for _ in range(300):
@@ -324,7 +346,7 @@ def check_unconf_retry(c, b):
                     started = True
                     break
             time.sleep(0.1)
-        c.ok("fixed directory: the worker starts again by itself", started,
+        c.ok("[%s] fixed: the worker starts again by itself" % tag, started,
              open(logp, "rb").read().decode(errors="replace"))
         ok = False
         for _ in range(50):
@@ -338,12 +360,12 @@ def check_unconf_retry(c, b):
             except OSError:
                 pass
             time.sleep(0.1)
-        c.ok("then it serves: send_mail into the outbox", ok and
+        c.ok("[%s] then it serves: send_mail into the outbox" % tag, ok and
              json.loads(out).get("result") is True, out)
         after = os.stat(p)
-        c.ok("the config file was not touched",
+        c.ok("[%s] the config file was not touched" % tag,
              (before.st_mtime_ns, before.st_ino) == (after.st_mtime_ns, after.st_ino), "")
-        c.ok("the same process (restarted in place)", proc.poll() is None, "")
+        c.ok("[%s] the same process (restarted in place)" % tag, proc.poll() is None, "")
         log.close()
     finally:
         if proc is not None:
