@@ -4,9 +4,11 @@ with a scratch directory in place of /usr/local, /etc, /var/lib and
 /run, and nobody standing in for the system user cmsi:
 
 - every shipped snippet mounts /console/, /metrics and /healthz, and the
-  last two answer a loopback client: through the shipped
-  conf/lighttpd.conf, and through nginx, Apache mod_fcgid and Apache
-  mod_proxy_fcgi as the harness runs their shipped snippets;
+  last two answer a loopback client: through nginx, Apache mod_fcgid and
+  Apache mod_proxy_fcgi as the harness runs their shipped snippets;
+- lighttpd after `make install`: the installed snippet, state directory
+  and config given to www-data, -t as www-data, lighttpd as www-data
+  spawning the app; send_mail lands in the outbox, www-data's;
 - spawn-fcgi + multiwatch + nginx after `make install`: before the
   recipe's `install -d -o cmsi ...` the workers answer 503 naming the
   state directory; after it they start by themselves (no touch of the
@@ -89,36 +91,82 @@ def snippets(c, build):
 
 
 def shipped_lighttpd(c, build):
-    """conf/lighttpd.conf as shipped, included from a minimal server."""
-    binp = os.path.join(harness.TOP, build, "cmsi.fcgi")
-    with harness.Gateway(build) as g0:
-        d = g0.dir
+    """deploying.md, "lighttpd" (and the README's quick start): after
+    make install, the installed snippet, the state directory and the
+    config given to www-data, -t as www-data, then lighttpd (running as
+    www-data, as Debian's does) spawns the app."""
+    web = "www-data"
+    try:
+        pwd.getpwnam(web)
+    except KeyError:
+        print("skip t_recipes lighttpd: no user www-data")
+        return
+    if os.geteuid() != 0:
+        print("skip t_recipes lighttpd: needs root")
+        return
+    d = tempfile.mkdtemp(prefix="cmsi-light-")
+    os.chmod(d, 0o755)
+    p = None
+    try:
+        var = {"PREFIX": d + "/usr/local", "SYSCONFDIR": d + "/etc",
+               "STATEDIR": d + "/var/lib/cmsi", "SYSTEMDDIR": d + "/lib/systemd/system"}
+        rc, out = make_install(build, **var)
+        c.ok("[lighttpd] make install", rc == 0, out[-500:])
+        libexec = d + "/usr/local/libexec/cmsi/cmsi.fcgi"
+        etc = d + "/etc/cmsi/cmsi.json"
+        state = d + "/var/lib/cmsi"
+        add_app(etc)
+        os.makedirs(d + "/etc/lighttpd/conf-available")
+        snippet = d + "/etc/lighttpd/conf-available/50-cmsi.conf"
+        shutil.copy(d + "/usr/local/share/cmsi/examples/lighttpd.conf", snippet)
+        subprocess.run(["install", "-d", "-o", web, "-g", web, "-m", "0750", state],
+                       check=True)
+        subprocess.run(["chgrp", web, etc], check=True)
+        r = subprocess.run(["runuser", "-u", web, "--", libexec, "-t", "-c", etc],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        c.ok("[lighttpd] -t as www-data passes", r.returncode == 0,
+             r.stdout.decode(errors="replace"))
+        # What Debian's lighttpd.conf provides around the snippet; /run
+        # is the scratch directory's.
+        run = d + "/run/lighttpd"
+        subprocess.run(["install", "-d", "-o", web, "-g", web, run], check=True)
+        with open(snippet) as f:
+            text = f.read().replace("/run/lighttpd/", run + "/")
+        with open(snippet, "w") as f:
+            f.write(text)
         port = harness.free_port()
-        snip = harness.render_snippet("lighttpd.conf", [
-            ("/usr/local/libexec/cmsi/cmsi.fcgi", binp),
-            ("/run/lighttpd/cmsi.sock", d + "/snip.sock"),
-            ("/etc/cmsi/cmsi.json", g0.conf),
-            ('"max-procs"            => 4', '"max-procs" => 1'),
-            ('( "PATH" )', '( "PATH", "ASAN_OPTIONS", "UBSAN_OPTIONS" )'),
-        ])
-        open(d + "/snip.conf", "w").write(snip)
-        open(d + "/snip-main.conf", "w").write(
-            'server.bind = "127.0.0.1"\nserver.port = %d\n'
-            'server.document-root = "%s/htdocs"\n'
-            'server.errorlog = "%s/snip-error.log"\n'
-            'include "%s/snip.conf"\n' % (port, d, d, d))
-        log = open(d + "/snip.out", "wb")
-        p = subprocess.Popen(["/usr/sbin/lighttpd", "-D", "-f", d + "/snip-main.conf"],
+        os.makedirs(d + "/htdocs")
+        with open(d + "/lighttpd.conf", "w") as f:
+            f.write('server.bind = "127.0.0.1"\nserver.port = %d\n'
+                    'server.username = "%s"\nserver.groupname = "%s"\n'
+                    'server.document-root = "%s/htdocs"\n'
+                    'server.errorlog = "%s/error.log"\n'
+                    'server.breakagelog = "%s/app.log"\n'
+                    'include "%s"\n' % (port, web, web, d, run, run, snippet))
+        log = open(d + "/lighttpd.out", "wb")
+        p = subprocess.Popen(["/usr/sbin/lighttpd", "-D", "-f", d + "/lighttpd.conf"],
                              stdout=log, stderr=subprocess.STDOUT)
-        try:
-            harness.wait_port(port)
-            operator_paths(c, "lighttpd, shipped conf/lighttpd.conf", port)
-        finally:
+        c.ok("[lighttpd] listens", harness.wait_port(port), "")
+        st, ctype, raw = http(port, PATH, MAIL)
+        c.ok("[lighttpd] send_mail answers", st == 200 and
+             jdoc(raw).get("result") is True, "%d %r" % (st, raw[:300]))
+        outbox = state + "/outbox"
+        files = os.listdir(outbox) if os.path.isdir(outbox) else []
+        c.ok("[lighttpd] the message is in the outbox, www-data's",
+             files and all(os.stat(os.path.join(outbox, n)).st_uid ==
+                           pwd.getpwnam(web).pw_uid for n in files), files)
+        operator_paths(c, "lighttpd, installed lighttpd.conf", port)
+    finally:
+        if p is not None:
             below = harness.children(p.pid)
             p.send_signal(signal.SIGINT)
-            p.wait(15)
+            try:
+                p.wait(15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
             harness.wait_gone(below, 10)
-            log.close()
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def make_install(build, user=None, **var):
@@ -217,7 +265,14 @@ http {
                                  stderr=subprocess.STDOUT)
         c.ok("[spawn-fcgi + nginx] nginx listens", harness.wait_port(port), "")
         # make install made the state directory root's: the mistake the
-        # recipe's next step fixes.
+        # recipe's next step fixes.  Both workers say so first.
+
+        def said(what, n):
+            with open(d + "/app.log", "rb") as f:
+                return f.read().count(what) >= n
+        c.ok("[spawn-fcgi + nginx] both workers start unconfigured",
+             wait_for(lambda: said(b"not configured, every request gets 503", 2), 20),
+             open(d + "/app.log", "rb").read()[-1000:])
         st, ctype, raw = http(port, PATH, MAIL)
         c.ok("[spawn-fcgi + nginx] state_dir not the app user's: 503 naming it",
              st == 503 and "cmsi.fcgi is not configured" in jdoc(raw).get("message", "")
@@ -226,13 +281,11 @@ http {
         subprocess.run(["install", "-d", "-o", app_user, "-g", app_group, "-m", "0750",
                         state], check=True)
 
-        def both():
-            with open(d + "/app.log", "rb") as f:
-                return f.read().count(b"starts now, starting again") >= 2
         # Both workers retry on their own within a few seconds, with no
         # request to wake them.
         c.ok("[spawn-fcgi + nginx] after install -d -o cmsi: both workers start "
-             "by themselves", wait_for(both, 20), open(d + "/app.log", "rb").read()[-600:])
+             "by themselves", wait_for(lambda: said(b"starts now, starting again", 2), 20),
+             open(d + "/app.log", "rb").read()[-3000:])
         ok = 0
         for _ in range(4):
             st, ctype, raw = http(port, PATH, MAIL)
