@@ -67,6 +67,16 @@ signals_own(void)
 	sigaction(SIGALRM, &sa, NULL);
 }
 
+/* Seconds on a clock no one sets back. */
+static time_t
+mono(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
 /* Whether the file changed since st was taken (st is updated). */
 static int
 changed(const char *path, struct stat *st)
@@ -182,14 +192,14 @@ unconf_serve(int fd, const char *reason, const char *path,
 	/* accept() must give way to SIGALRM, for the retry. */
 	if (FCGX_InitRequest(&fr, fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0)
 		fatalx("FCGX_InitRequest failed");
-	tried = time(NULL);
+	tried = mono();
 	while (!unconf_stop) {
 		/*
 		 * Due with requests or without: steady traffic must not
 		 * keep putting the retry off.
 		 */
-		if (time(NULL) - tried >= UNCONF_RETRY_S) {
-			tried = time(NULL);
+		if (mono() - tried >= UNCONF_RETRY_S) {
+			tried = mono();
 			if (starts(path)) {
 				log_info("%s: starts now, starting again",
 				    path);
