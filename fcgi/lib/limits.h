@@ -2,7 +2,7 @@
  * Every cap in one place, with why it is that number.  A value that
  * would exceed one of these is an error, never a silent truncation;
  * tests show the byte just over the caps a caller or an upstream can
- * reach (README, Tests).
+ * reach (doc/development.md, Tests).
  */
 #ifndef LIMITS_H
 #define LIMITS_H

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""The .htaccess-only install (README "Shared hosting: .htaccess only"):
+"""The .htaccess-only install (doc/deploying.md, "Shared hosting:
+.htaccess only"):
 a non-root Apache with mod_fcgid from a private config (its own
 ServerRoot, PidFile, port, FcgidIPCDir and FcgidProcessTableFile) and
 AllowOverride All; only the .htaccess in the document root sets up the
