@@ -7,6 +7,7 @@ BUILDDIR	?= build
 PREFIX		?= /usr/local
 LIBEXECDIR	?= $(PREFIX)/libexec
 DATADIR		?= $(PREFIX)/share/cmsi
+MANDIR		?= $(PREFIX)/share/man
 # PREFIX relocates everything; the default one keeps the config in
 # /etc/cmsi and the state in /var/lib/cmsi.  SYSCONFDIR and STATEDIR
 # still say otherwise when given.
@@ -30,7 +31,7 @@ DEBS = build-essential pkg-config libfcgi-dev libcurl4-gnutls-dev \
 	clang libclang-rt-14-dev libtsan2 wrk libnginx-mod-http-echo \
 	lighttpd curl python3 python3-aiosmtpd openssl ca-certificates \
 	apache2 libapache2-mod-fcgid nginx spawn-fcgi multiwatch prometheus \
-	chromium chromium-driver python3-selenium
+	chromium chromium-driver python3-selenium mandoc
 
 CFLAGS		?= -O2 -g
 WARNFLAGS	 = -Wall -Wextra -Wformat=2 -Wstrict-prototypes \
@@ -77,6 +78,7 @@ all: $(BUILDDIR)/cmsi.fcgi
 # VERSION from make's command line.
 VERSION		?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 $(BUILDDIR)/fcgi/core/metrics.o: ALL_CFLAGS += -DCMSI_VERSION='"$(VERSION)"'
+$(BUILDDIR)/fcgi/about.o: ALL_CFLAGS += -DCMSI_VERSION='"$(VERSION)"'
 
 $(BUILDDIR)/%.o: %.c
 	@mkdir -p $(@D)
@@ -189,11 +191,15 @@ lint:
 # make install: the binary in libexec, schemas and templates in share,
 # the example config in etc with its paths pointed at share and
 # STATEDIR; an existing cmsi.json or users.json is never overwritten.
+# No user directory is installed: the made-up people of
+# users.example.json go along as that name only, and the installed
+# config names no users file until the operator writes one.
 # The web server snippets (share/cmsi/examples) and the systemd units
 # (SYSTEMDDIR) get this install's paths.
 SYSTEMDDIR	?= $(PREFIX)/lib/systemd/system
 DEPLOY		 = lighttpd.conf apache-fcgid.conf apache-proxy-fcgi.conf \
-		   nginx.conf logrotate.conf htaccess cmsi-413.json
+		   nginx.conf logrotate.conf htaccess cmsi-413.json \
+		   apache-user.conf
 INSTALL_SED	 = -e 's|/usr/local/libexec/cmsi|$(LIBEXECDIR)/cmsi|g' \
 		   -e 's|/usr/local/share/cmsi|$(DATADIR)|g' \
 		   -e 's|/etc/cmsi|$(SYSCONFDIR)/cmsi|g' \
@@ -202,7 +208,7 @@ INSTALL_SED	 = -e 's|/usr/local/libexec/cmsi|$(LIBEXECDIR)/cmsi|g' \
 CONF_SED	 = -e 's|"schemas_dir": "[^"]*"|"schemas_dir": "$(DATADIR)/schemas"|' \
 		   -e 's|"templates_dir": "[^"]*"|"templates_dir": "$(DATADIR)/templates"|' \
 		   -e 's|"state_dir": "[^"]*"|"state_dir": "$(STATEDIR)"|' \
-		   -e 's|"users.example.json"|"users.json"|'
+		   -e 's|"file": "users.example.json"|"file": ""|'
 ETC		 = $(DESTDIR)$(SYSCONFDIR)/cmsi
 
 install: all
@@ -218,6 +224,10 @@ install: all
 	cp -R templates/. $(DESTDIR)$(DATADIR)/templates/
 	chmod -R u=rwX,go=rX $(DESTDIR)$(DATADIR)/templates
 	install -m 0644 README.md $(DESTDIR)$(DATADIR)/
+	install -d $(DESTDIR)$(DATADIR)/doc $(DESTDIR)$(MANDIR)/man8
+	install -m 0644 doc/*.md doc/*.png $(DESTDIR)$(DATADIR)/doc/
+	sed $(INSTALL_SED) doc/cmsi.fcgi.8 > $(DESTDIR)$(MANDIR)/man8/cmsi.fcgi.8
+	chmod 0644 $(DESTDIR)$(MANDIR)/man8/cmsi.fcgi.8
 	for f in $(DEPLOY); do sed $(INSTALL_SED) conf/$$f \
 	    > $(DESTDIR)$(DATADIR)/examples/$$f || exit 1; done
 	for f in cmsi.socket cmsi.service cmsi-drain.service \
@@ -228,18 +238,19 @@ install: all
 	chmod 0644 $(ETC)/cmsi.example.json
 	[ -e $(ETC)/cmsi.json ] || \
 	    install -m 0640 $(ETC)/cmsi.example.json $(ETC)/cmsi.json
-	[ -e $(ETC)/users.json ] || \
-	    install -m 0640 conf/users.example.json $(ETC)/users.json
+	install -m 0644 conf/users.example.json $(ETC)/users.example.json
 
-# Leaves the config (cmsi.json, users.json) and the state directory.
+# Leaves the config (cmsi.json, users.json if one was written) and the
+# state directory.
 uninstall:
 	rm -f $(DESTDIR)$(LIBEXECDIR)/cmsi/cmsi.fcgi $(ETC)/cmsi.example.json \
+	    $(ETC)/users.example.json $(DESTDIR)$(MANDIR)/man8/cmsi.fcgi.8 \
 	    $(DESTDIR)$(SYSTEMDDIR)/cmsi.socket \
 	    $(DESTDIR)$(SYSTEMDDIR)/cmsi.service \
 	    $(DESTDIR)$(SYSTEMDDIR)/cmsi-drain.service \
 	    $(DESTDIR)$(SYSTEMDDIR)/cmsi-drain.timer $(DESTDIR)$(DATADIR)/README.md
 	rm -rf $(DESTDIR)$(DATADIR)/schemas $(DESTDIR)$(DATADIR)/templates \
-	    $(DESTDIR)$(DATADIR)/examples
+	    $(DESTDIR)$(DATADIR)/examples $(DESTDIR)$(DATADIR)/doc
 	-rmdir $(DESTDIR)$(LIBEXECDIR)/cmsi $(DESTDIR)$(DATADIR) 2>/dev/null
 	@echo "kept $(ETC) (your config) and $(STATEDIR) (state)"
 

@@ -24,6 +24,7 @@
 #include <fcgiapp.h>
 #include <libxml/parser.h>
 
+#include "about.h"
 #include "auth.h"
 #include "check.h"
 #include "console/console.h"
@@ -741,10 +742,7 @@ pool_run(int fd, long threads, long queue)
 static void __attribute__((__noreturn__))
 usage(void)
 {
-	fprintf(stderr, "usage: cmsi.fcgi [-t] [-c conf] "
-	    "[-s unix:/path | -s host:port]\n"
-	    "       cmsi.fcgi --drain [-c conf]\n"
-	    "       cmsi.fcgi --hash-password < password\n");
+	about_usage(stderr);
 	exit(2);
 }
 
@@ -752,12 +750,17 @@ int
 main(int argc, char *argv[])
 {
 	struct conf	*conf;
-	const char	*path, *sock = NULL;
+	const char	*path, *sock = NULL, *import = NULL;
+	const char	*importer = "import";	/* --user: History's name */
 	char		 why[LIM_MESSAGE / 2], beside[LIM_PATH];
 	long		 threads, queue;
 	int		 ch, test = 0, fd, nbad, drain = 0, rc;
 	static const struct option longopts[] = {
 		{ "drain",	no_argument,	NULL,	'D' },
+		{ "help",	no_argument,	NULL,	'h' },
+		{ "version",	no_argument,	NULL,	'V' },
+		{ "import",	required_argument, NULL, 'I' },
+		{ "user",	required_argument, NULL, 'U' },
 		{ NULL,		0,		NULL,	0 }
 	};
 
@@ -770,7 +773,7 @@ main(int argc, char *argv[])
 	path = getenv("CMSI_CONF");
 	if (path == NULL || *path == '\0')
 		path = conf_default(argv[0], beside, sizeof(beside));
-	while ((ch = getopt_long(argc, argv, "c:s:t", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:hs:t", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'D':
 			drain = 1;
@@ -784,11 +787,24 @@ main(int argc, char *argv[])
 		case 't':
 			test = 1;
 			break;
+		case 'h':
+			about_usage(stdout);
+			return 0;
+		case 'V':
+			about_version();
+			return 0;
+		case 'I':
+			import = optarg;
+			break;
+		case 'U':
+			importer = optarg;
+			break;
 		default:
 			usage();
 		}
 	}
-	if (optind != argc)
+	if (optind != argc || (importer != NULL && strcmp(importer, "import")
+	    != 0 && import == NULL))
 		usage();
 
 	conf_path = path;
@@ -798,13 +814,18 @@ main(int argc, char *argv[])
 	if (conf == NULL) {
 		fprintf(stderr, "%s: %d problem%s, not started\n", path, nbad,
 		    nbad == 1 ? "" : "s");
-		if (test || drain)
+		if (test || drain || import != NULL)
 			return 1;
 		snprintf(why, sizeof(why), "%s: %.*s", path,
 		    (int)strcspn(conf_problems(), "\n"), conf_problems());
 		return unconf_serve(listener(sock, 0), why, path, argv);
 	}
 	log_init("cmsi", conf->verbose);
+	if (import != NULL) {
+		nbad = cimport_run(conf, import, importer, stdin);
+		conf_free(conf);
+		return nbad;
+	}
 	if (test) {
 		nbad = preflight_test(conf);
 		conf_free(conf);

@@ -249,6 +249,10 @@ preflight_test(const struct conf *c)
 		problem(c, "wx_callback_path must be a path of its own, e.g. "
 		    "/api/c/compapi/cmsi/wechat/callback/");
 	check_state(c);
+	/* Where messages, tokens and the spool will go is worth a line. */
+	if (c->state_dir_default)
+		fprintf(stderr, "%s: note: state_dir: not set, so %s (var "
+		    "beside the file)\n", c->path, c->state_dir);
 	/*
 	 * Said, not refused: a fresh install (the example config) has no
 	 * app yet, and -t should still pass on it.

@@ -1,6 +1,6 @@
 /*
- * The bk-cmsi "v1" dialect of BlueKing's API gateway (README, "The
- * bk-cmsi v1 dialect"), as an adapter at the edge of the same core.
+ * The bk-cmsi "v1" dialect of BlueKing's API gateway (doc/v1.md), as
+ * an adapter at the edge of the same core.
  * In: its paths, its credentials header, its tenant header and its lenient
  * bodies, mapped onto the ESB parameters of the component that does the
  * work.  Out: one document that both kinds of caller parse, the new

@@ -74,6 +74,8 @@ json_object	*cform_diff(json_object *, json_object *, size_t);
 
 /* save.c */
 void		 csave_edit(struct console_rq *);
+int		 csave_import(const struct console_rq *, const char *,
+		    json_object *, char *, size_t);
 void		 csave_history(struct console_rq *);
 void		 csave_rollback(struct console_rq *);
 char		*csave_read(const char *, size_t *, char [65]);

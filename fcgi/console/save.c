@@ -596,6 +596,132 @@ trimmed_note(struct console_rq *rq, json_object *ctx, json_object *keys)
 }
 
 /*
+ * Puts section nsec as component name (of tenant, "" for the top) into
+ * doc, the parsed config file whose text is old, and writes the result
+ * through replace_conf, then the audit record (event, the keys in
+ * changed).  The Edit page's save and --import (cimport_run) share it.
+ * b is scratch.  Returns 0; 1 when the file would be too large; -1
+ * when the check or the write failed (why says).
+ */
+static int
+put_section(const struct console_rq *rq, json_object *doc, const char *old,
+    size_t oldlen, const char *tenant, const char *name, json_object *nsec,
+    json_object *changed, const char *event, struct buf *b, char *why,
+    size_t whysz)
+{
+	json_object	*comps;
+	const char	*out;
+	char		 hname[64] = "";
+
+	comps = comps_of(doc, tenant, 1);
+	if (comps == NULL) {
+		snprintf(why, whysz, "the config file's components is no "
+		    "object");
+		return -1;
+	}
+	json_object_object_add(comps, name, json_object_get(nsec));
+	out = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
+	    JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (buf_puts(b, out) == -1 || buf_putc(b, '\n') == -1)
+		return 1;
+	if (replace_conf(rq, old, oldlen, b->ptr, why, whysz, hname,
+	    sizeof(hname)) == -1)
+		return -1;
+	audit(rq, event, tenant, name, changed, NULL);
+	hist_note(rq, hname, event + sizeof("console.") - 1, tenant, name,
+	    changed, NULL);
+	return 0;
+}
+
+/*
+ * --import: values (key -> value) over the top level's section of
+ * component name, as one save: the same lock, schema check, whole-file
+ * check, history and audit record ("console.import") as the Edit page.
+ * A value equal to the file's is no change.  Returns the number of keys
+ * changed (0: nothing written), or -1 with the problems in why (one a
+ * line, "key: message"; nothing written).
+ */
+int
+csave_import(const struct console_rq *rq, const char *name,
+    json_object *values, char *why, size_t whysz)
+{
+	json_object	*schema = NULL, *doc = NULL, *comps, *sec = NULL,
+			*nsec = NULL, *changed = NULL, *old;
+	struct confschema_err	 ce[32];
+	struct buf	 b;
+	char		*text = NULL, version[65];
+	size_t		 len, used;
+	int		 lockfd = -1, i, n, rc = -1;
+
+	buf_init(&b, LIM_CONF);
+	why[0] = '\0';
+	if ((schema = confschema_doc(rq->conf->schemas_dir, name)) == NULL) {
+		snprintf(why, whysz, "%s: unknown component", name);
+		goto out;
+	}
+	if (!page_writable(rq->conf->path)) {
+		snprintf(why, whysz, "%s: the config file or its directory "
+		    "cannot be written", rq->conf->path);
+		goto out;
+	}
+	if ((lockfd = csave_lock(rq)) == -1) {
+		snprintf(why, whysz, "the save lock under %s/console cannot "
+		    "be taken", rq->conf->state_dir);
+		goto out;
+	}
+	text = csave_read(rq->conf->path, &len, version);
+	if (text == NULL || (doc = json_tokener_parse(text)) == NULL ||
+	    !json_object_is_type(doc, json_type_object)) {
+		snprintf(why, whysz, "%s: cannot be read", rq->conf->path);
+		goto out;
+	}
+	if ((comps = comps_of(doc, "", 0)) != NULL)
+		json_object_object_get_ex(comps, name, &sec);
+	if (sec != NULL)
+		json_object_deep_copy(sec, &nsec, NULL);
+	else
+		nsec = json_object_new_object();
+	changed = json_object_new_array();
+	json_object_object_foreach(values, key, val) {
+		if (json_object_object_get_ex(nsec, key, &old) &&
+		    json_object_equal(old, val))
+			continue;
+		json_object_object_add(nsec, key, json_object_get(val));
+		json_object_array_add(changed, json_object_new_string(key));
+	}
+	if (json_object_array_length(changed) == 0) {
+		rc = 0;
+		goto out;
+	}
+	n = confschema_check(rq->conf->schemas_dir, name, nsec, ce,
+	    sizeof(ce) / sizeof(ce[0]));
+	for (i = 0, used = 0; i < n || (n == -1 && i == 0); i++) {
+		if (used < whysz)
+			used += (size_t)snprintf(why + used, whysz - used,
+			    "%s%s%s\n", ce[i].key, *ce[i].key != '\0' ? ": " :
+			    "", ce[i].msg);
+	}
+	if (n != 0)
+		goto out;
+	i = put_section(rq, doc, text, len, "", name, nsec, changed,
+	    "console.import", &b, why, whysz);
+	if (i == 1)
+		snprintf(why, whysz, "the config file would be too large");
+	if (i == 0)
+		rc = (int)json_object_array_length(changed);
+out:
+	if (lockfd != -1)
+		close(lockfd);
+	buf_free(&b);
+	json_object_put(changed);
+	json_object_put(nsec);
+	json_object_put(doc);
+	json_object_put(schema);
+	free(text);
+	return rc;
+}
+
+/*
  * GET edit?c=NAME[&tenant=ID]: the Component Configuration tab.  POST
  * edit: the save.  On a problem the form comes back with what the
  * operator typed (never a secret) and the message beside the field.
@@ -609,9 +735,9 @@ csave_edit(struct console_rq *rq)
 			*base = NULL, *cur = NULL, *fields;
 	struct confschema_err	 ce[32];
 	struct buf	 b;
-	const char	*name, *tenant, *out, *notice = NULL;
+	const char	*name, *tenant, *notice = NULL;
 	char		*text = NULL, version[65], why[LIM_PROBLEMS];
-	char		 page[LIM_PATH], hname[64] = "", note[LIM_PROBLEMS];
+	char		 page[LIM_PATH], note[LIM_PROBLEMS];
 	size_t		 len, k;
 	int		 post = rq->form != NULL, lockfd = -1, i, n, status = 200;
 
@@ -707,25 +833,17 @@ csave_edit(struct console_rq *rq)
 		status = 422;
 		goto show;
 	}
-	comps = comps_of(doc, tenant, 1);
-	json_object_object_add(comps, name, json_object_get(nsec));
-	out = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
-	    JSON_C_TO_STRING_NOSLASHESCAPE);
-	if (buf_puts(&b, out) == -1 || buf_putc(&b, '\n') == -1) {
-		notice = "the config file would be too large";
+	if ((i = put_section(rq, doc, text, len, tenant, name, nsec, changed,
+	    "console.save", &b, why, sizeof(why))) != 0) {
+		if (i == -1) {
+			tr_lines(rq, why, note, sizeof(note));
+			(void)str_copy(why, note, sizeof(why));
+		}
+		notice = i == 1 ? "the config file would be too large" :
+		    page_str(rq, "check_failed");
 		status = 422;
 		goto show;
 	}
-	if (replace_conf(rq, text, len, b.ptr, why, sizeof(why), hname,
-	    sizeof(hname)) == -1) {
-		tr_lines(rq, why, note, sizeof(note));
-		(void)str_copy(why, note, sizeof(why));
-		notice = page_str(rq, "check_failed");
-		status = 422;
-		goto show;
-	}
-	audit(rq, "console.save", tenant, name, changed, NULL);
-	hist_note(rq, hname, "save", tenant, name, changed, NULL);
 	log_info("console: %s saved %s%s%s (%zu keys)", rq->user,
 	    *tenant != '\0' ? tenant : "", *tenant != '\0' ? "/" : "", name,
 	    json_object_array_length(changed));

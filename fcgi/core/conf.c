@@ -19,6 +19,7 @@
 #include "lib/buf.h"
 #include "lib/jsonerr.h"
 #include "lib/limits.h"
+#include "lib/near.h"
 #include "lib/util.h"
 #include "log.h"
 
@@ -56,6 +57,8 @@ static const char *const login_keys[] = {
 	"is_login_url", "comment", NULL
 };
 
+static void	conf_hint(const struct conf *, char *, size_t);
+
 /*
  * Per thread: a reload and a console save may load at once, and each
  * reads its own problems back with conf_problems.
@@ -73,6 +76,7 @@ problem(const struct conf *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	conf_hint(c, msg, sizeof(msg));
 	if (c->tenant != NULL) {
 		fprintf(stderr, "%s: tenants.%s: %s\n", c->path, c->tenant,
 		    msg);
@@ -920,6 +924,7 @@ conf_fill(struct conf *c, json_object *doc)
 			problem(c, "%s: unknown key", key);
 	}
 	s = opt_str(c, doc, "state_dir", "config");
+	c->state_dir_default = s == NULL;
 	c->state_dir = conf_resolve(c, s != NULL ? s : "var");
 	free(s);
 	s = opt_str(c, doc, "schemas_dir", "config");
@@ -1371,4 +1376,78 @@ char *
 conf_secret(const struct conf *c, const char *what, json_object *v)
 {
 	return secret_get(c, what, v);
+}
+
+/*
+ * "x.smtp_hots: unknown key" gets " (did you mean smtp_host?)": the
+ * nearest key the same place knows (a component's from its schema),
+ * or the nearest component name.  Nothing is added when none is near.
+ */
+static void
+conf_hint(const struct conf *c, char *msg, size_t msgsz)
+{
+	static const char *const metrics_keys[] = {
+		"allow", "token", "comment", NULL
+	};
+	static const char *const gateway_keys[] = {
+		"public_key", "name", "comment", NULL
+	};
+	static const char *const console_keys[] = {
+		"users", "admins", "prefix", "session_minutes", "comment", NULL
+	};
+	static const struct {
+		const char		*parent;
+		const char *const	*keys;
+	} places[] = {
+		{ "", top_keys }, { "upstream", upstream_keys },
+		{ "login", login_keys }, { "users", users_keys },
+		{ "users.bkuser", bkuser_keys }, { "redis", redis_keys },
+		{ "metrics", metrics_keys }, { "gateway", gateway_keys },
+		{ "console", console_keys }, { "components", comp_names },
+	};
+	const char	*props[65];
+	const char	*tail, *dot, *word, *best = NULL;
+	json_object	*doc = NULL, *pr;
+	char		 parent[LIM_PATH], typo[LIM_NAME];
+	size_t		 i, n = 0, plen;
+
+	if ((tail = strstr(msg, ": unknown key")) == NULL &&
+	    (tail = strstr(msg, ": unknown component")) == NULL)
+		return;
+	/* The last segment before the tail is the typo, the rest its place. */
+	for (dot = NULL, word = msg; word < tail; word++)
+		if (*word == '.')
+			dot = word;
+	word = dot != NULL ? dot + 1 : msg;
+	plen = dot != NULL ? (size_t)(dot - msg) : 0;
+	if (plen >= sizeof(parent) || word == tail ||
+	    (size_t)(tail - word) >= sizeof(typo))
+		return;
+	memcpy(parent, msg, plen);
+	parent[plen] = '\0';
+	memcpy(typo, word, (size_t)(tail - word));
+	typo[tail - word] = '\0';
+	for (i = 0; i < sizeof(places) / sizeof(places[0]); i++)
+		if (strcmp(parent, places[i].parent) == 0)
+			best = near_word(typo, places[i].keys);
+	if (strncmp(parent, "apps.", 5) == 0 && strchr(parent + 5, '.') == NULL)
+		best = near_word(typo, app_keys);
+	else if (strncmp(parent, "tenants.", 8) == 0 &&
+	    strchr(parent + 8, '.') == NULL)
+		best = near_word(typo, tenant_keys);
+	else if (strncmp(parent, "components.", 11) == 0 &&
+	    (doc = confschema_doc(c->schemas_dir, parent + 11)) != NULL &&
+	    json_object_object_get_ex(doc, "properties", &pr)) {
+		json_object_object_foreach(pr, k, v) {
+			(void)v;
+			if (n + 1 < sizeof(props) / sizeof(props[0]))
+				props[n++] = k;
+		}
+		props[n] = NULL;
+		best = near_word(typo, props);
+	}
+	if (best != NULL)
+		snprintf(msg + strlen(msg), msgsz - strlen(msg),
+		    " (did you mean %s?)", best);
+	json_object_put(doc);
 }

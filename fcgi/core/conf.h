@@ -23,6 +23,7 @@ struct conf {
 	char		*tenant;	/* owned: a tenant's view, NULL at the top */
 	char		*dir;		/* owned: its directory, for relative paths */
 	char		*state_dir;	/* owned: resolved */
+	int		 state_dir_default; /* the file names none */
 	char		*schemas_dir;	/* owned: resolved */
 	char		*templates_dir;	/* owned: resolved */
 	char		*login_url;	/* owned: is_login_url, "" if unset */

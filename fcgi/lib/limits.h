@@ -2,7 +2,7 @@
  * Every cap in one place, with why it is that number.  A value that
  * would exceed one of these is an error, never a silent truncation;
  * tests show the byte just over the caps a caller or an upstream can
- * reach (README, Tests).
+ * reach (doc/development.md, Tests).
  */
 #ifndef LIMITS_H
 #define LIMITS_H
@@ -89,6 +89,8 @@
 #define LIM_SECRET		512
 /* the config file: with every tenant */
 #define LIM_CONF		(1024 * 1024)
+/* --import's input: ESB's Component Configuration tab is under 2 KiB */
+#define LIM_IMPORT		(64 * 1024)
 /* a schema, template or users file */
 #define LIM_FILE		(1024 * 1024)
 #define LIM_RETRY_ATTEMPTS	100		/* retry.attempts */

@@ -20,7 +20,7 @@
  * PX) with a lease: a holder that dies lets the next one in when the
  * lease runs out, as a dead process's flock would.  While Redis is
  * down the files are used: a repeat is caught on the host that
- * answered first, not on the others (README, "More than one host").
+ * answered first, not on the others (doc/reliability.md).
  */
 #include <sys/file.h>
 #include <sys/stat.h>

@@ -7,7 +7,7 @@
  * thread starts and only read after.  While Redis does not answer, callers get NULL at once for a
  * second before the next try, so a dead Redis costs each request one
  * short timeout at most, and every caller has its own fallback (see
- * README, "More than one host").
+ * doc/reliability.md, "More than one host").
  */
 #include <sys/time.h>
 

@@ -295,11 +295,162 @@ def check_limits(c, b):
         shutil.rmtree(d)
 
 
+def check_unconf_retry(c, b):
+    """A worker that could not start because its state directory was not
+    writable (the spawn-fcgi recipe's mistake) starts by itself a few
+    seconds after the directory is fixed: no request, no touch of the
+    config file.  As nobody with a root-owned directory when it can; in
+    any case with a file standing where the directory should be."""
+    if os.geteuid() == 0 and harness.reachable():
+        import pwd
+        nobody = pwd.getpwnam("nobody")
+
+        def bad(st):
+            os.mkdir(st, 0o755)     # root's: nobody cannot make outbox/ in it
+
+        def fix(st):
+            os.chown(st, nobody.pw_uid, nobody.pw_gid)
+        unconf_retry(c, b, "unwritable state_dir", bad, fix,
+                     "cannot create %s/outbox: Permission denied",
+                     dict(user=nobody.pw_uid, group=nobody.pw_gid, extra_groups=[]))
+    else:
+        print("skip unconfigured retry as nobody: needs root and a tree nobody can read")
+
+    def blocked(st):
+        with open(os.path.dirname(st), "w") as f:   # a file where a directory goes
+            f.write("x")
+
+    def unblocked(st):
+        os.unlink(os.path.dirname(st))
+        os.mkdir(os.path.dirname(st))
+    unconf_retry(c, b, "state_dir under a file", blocked, unblocked,
+                 "cannot create %s/outbox: Not a directory", {}, sub="blk/state")
+
+
+def unconf_retry(c, b, tag, bad, fix, want, popen_kw, sub="state"):
+    d = tempfile.mkdtemp(prefix="cmsi-unretry-")
+    os.chmod(d, 0o755)
+    proc = None
+    try:
+        st = os.path.join(d, sub)
+        bad(st)
+        p = os.path.join(d, "c.json")
+        with open(p, "w") as f:
+            json.dump(base(d, state_dir=st,
+                           components={"send_mail": {"delivery": "outbox"}}), f)
+        os.chmod(p, 0o644)
+        before = os.stat(p)
+        port = harness.free_port()
+        logp = os.path.join(d, "log")
+        log = open(logp, "wb")
+        proc = subprocess.Popen([os.path.join(harness.TOP, b, "cmsi.fcgi"), "-c", p,
+                                 "-s", "127.0.0.1:%d" % port],
+                                stdout=log, stderr=subprocess.STDOUT, **popen_kw)
+        c.ok("[%s] the worker listens" % tag, harness.wait_port(port), "")
+        body = json.dumps({"bk_app_code": "a", "bk_app_secret": "s3cret",
+                           "bk_username": "admin", "receiver": "x@example.com",
+                           "title": "t", "content": "c"}).encode()
+        code, head, out = fcgi(("127.0.0.1", port),
+                               cgi("POST", "/api/c/compapi/cmsi/send_mail/", body), body)
+        c.ok("[%s] 503 naming the directory" % tag, code == 503 and
+             (want % st) in out.decode(errors="replace"), out)
+        fix(st)
+        # No request meanwhile: the worker retries on its own clock.
+        started = False
+        for _ in range(300):
+            with open(logp, "rb") as f:
+                if b"starts now, starting again" in f.read():
+                    started = True
+                    break
+            time.sleep(0.1)
+        c.ok("[%s] fixed: the worker starts again by itself" % tag, started,
+             open(logp, "rb").read().decode(errors="replace"))
+        ok = False
+        for _ in range(50):
+            try:
+                code, head, out = fcgi(("127.0.0.1", port),
+                                       cgi("POST", "/api/c/compapi/cmsi/send_mail/", body),
+                                       body, timeout=5)
+                if code == 200:
+                    ok = True
+                    break
+            except OSError:
+                pass
+            time.sleep(0.1)
+        c.ok("[%s] then it serves: send_mail into the outbox" % tag, ok and
+             json.loads(out).get("result") is True, out)
+        after = os.stat(p)
+        c.ok("[%s] the config file was not touched" % tag,
+             (before.st_mtime_ns, before.st_ino) == (after.st_mtime_ns, after.st_ino), "")
+        c.ok("[%s] the same process (restarted in place)" % tag, proc.poll() is None, "")
+        log.close()
+    finally:
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        shutil.rmtree(d)
+
+
+def check_typo_hints(c, b):
+    """-t names the key meant, and the state directory it picks itself."""
+    d = tempfile.mkdtemp(prefix="cmsi-hint-")
+    os.chmod(d, 0o755)
+    try:
+        rc, out = run_t(b, d, base(d, components={"send_mail": {"smtp_hots": "x",
+                                                                "zzzz": 1},
+                                                  "send_mial": {}},
+                                   upstrem={}, upstream={"timeout_msx": 5}))
+        for w in ["components.send_mail.smtp_hots: unknown key (did you mean smtp_host?)",
+                  "components.send_mial: unknown component (did you mean send_mail?)",
+                  "upstrem: unknown key (did you mean upstream?)",
+                  "upstream.timeout_msx: unknown key (did you mean timeout_ms?)"]:
+            c.ok("-t suggests: " + w, rc == 1 and w in out, out)
+        c.ok("-t suggests nothing for a key near none",
+             "components.send_mail.zzzz: unknown key\n" in out, out)
+        doc = base(d)
+        del doc["state_dir"]
+        rc, out = run_t(b, d, doc)
+        c.ok("-t names the state_dir it picks when the file names none",
+             rc == 0 and "note: state_dir: not set, so %s/var" % d in out, out)
+        rc, out = run_t(b, d, base(d))
+        c.ok("no such note when the file names one", "note: state_dir" not in out, out)
+    finally:
+        shutil.rmtree(d)
+
+
+def check_help(c, b):
+    """--help and -h: usage on stdout, exit 0; --version names the build and
+    its libraries; a wrong option: usage on stderr, exit 2."""
+    exe = os.path.join(harness.TOP, b, "cmsi.fcgi")
+    for opt in ("--help", "-h"):
+        r = subprocess.run([exe, opt], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=30)
+        c.ok(opt + ": usage on stdout, exit 0", r.returncode == 0 and
+             r.stdout.startswith(b"usage: cmsi.fcgi") and r.stderr == b"", r)
+    r = subprocess.run([exe, "--version"], stdout=subprocess.PIPE, timeout=30)
+    out = r.stdout.decode()
+    c.ok("--version: version and libraries, exit 0", r.returncode == 0 and
+         out.startswith("cmsi.fcgi ") and all(
+             lib in out for lib in ("libfcgi ", "libcurl ", "json-c ", "libxml2 ",
+                                    "GnuTLS ")), out)
+    r = subprocess.run([exe, "--nonsense"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=30)
+    c.ok("unknown option: usage on stderr, exit 2", r.returncode == 2 and
+         b"usage: cmsi.fcgi" in r.stderr and r.stdout == b"", r)
+
+
 def main():
     c = Checker()
     b = sys.argv[1]
     check_t(c, b)
     check_unconfigured(c, b)
+    check_unconf_retry(c, b)
+    check_typo_hints(c, b)
+    check_help(c, b)
     check_limits(c, b)
     return c.done()
 

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""The .htaccess-only install (README "Shared hosting: .htaccess only"):
+"""The .htaccess-only install (doc/deploying.md, "Shared hosting:
+.htaccess only"):
 a non-root Apache with mod_fcgid from a private config (its own
 ServerRoot, PidFile, port, FcgidIPCDir and FcgidProcessTableFile) and
 AllowOverride All; only the .htaccess in the document root sets up the
@@ -205,6 +206,16 @@ DocumentRoot "%(doc)s"
         st, ctype, raw = http(port, "/api/c/compapi/v2/cmsi/send_mail/", small)
         c.ok("a body under it is sent", st == 200 and jdoc(raw).get("result") is True,
              "%d %r" % (st, raw[:200]))
+        # The operator's paths, mounted by the same .htaccess.
+        st, ctype, raw = http(port, "/healthz")
+        c.ok(".htaccess mounts /healthz", st == 200 and
+             jdoc(raw).get("status") == "ok", "%d %r" % (st, raw[:200]))
+        st, ctype, raw = http(port, "/metrics")
+        c.ok(".htaccess mounts /metrics", st == 200 and b"cmsi_build_info" in raw,
+             "%d %r" % (st, raw[:200]))
+        st, ctype, raw = http(port, "/console/")
+        c.ok(".htaccess mounts /console/", st in (200, 302, 303) and
+             "text/html" in ctype, "%d %s %r" % (st, ctype, raw[:200]))
         ps = subprocess.run(["ps", "-o", "user=", "--ppid", str(server.pid)],
                             stdout=subprocess.PIPE).stdout.decode().split()
         c.ok("Apache's processes run as nobody", ps and set(ps) == {"nobody"}, ps)

@@ -2,8 +2,9 @@
 """make install / uninstall into a scratch prefix (issue 9): the layout,
 an installed config that passes -t with schemas and templates from
 share, an installed app that serves, an edited config that a second
-install leaves alone, DESTDIR staging, and an uninstall that keeps the
-config.
+install leaves alone, DESTDIR staging, an uninstall that keeps the
+config, no demo people installed, the man page, and an upgrade (install
+over a running install) that keeps config, users and state.
 
 usage: t_install.py BUILDDIR
 """
@@ -68,8 +69,14 @@ def main():
              conf.get("templates_dir"), share + "/templates")
         c.eq("installed config: state_dir", conf.get("state_dir"),
              d + "/var/lib/cmsi")
-        c.eq("installed config: users.json beside it",
-             conf.get("users", {}).get("file"), "users.json")
+        c.eq("installed config names no user directory (no demo people)",
+             conf.get("users", {}).get("file"), "")
+        c.ok("no users.json installed; the example only as users.example.json",
+             not os.path.exists(etc + "/users.json") and
+             "AN EXAMPLE" in open(etc + "/users.example.json").read(), "")
+        man = d + "/usr/share/man/man8/cmsi.fcgi.8"
+        c.ok("the man page is installed, with this install's paths",
+             os.path.exists(man) and libexec in open(man).read(), man)
         c.eq("installed config is not world-readable",
              oct(stat.S_IMODE(os.stat(etc + "/cmsi.json").st_mode)), "0o640")
         p = subprocess.run([libexec, "-t", "-c", etc + "/cmsi.json"],
@@ -124,8 +131,7 @@ def main():
              rc == 0 and not os.path.exists(libexec) and
              not os.path.exists(share), out[-300:])
         c.ok("... and keeps the config",
-             open(etc + "/cmsi.json").read() == edited and
-             os.path.exists(etc + "/users.json"))
+             open(etc + "/cmsi.json").read() == edited)
 
         rc, out = make(build, "install", DESTDIR=d + "/stage",
                        PREFIX="/usr/local")
@@ -138,9 +144,73 @@ def main():
              json.load(open(staged)).get("schemas_dir"),
              "/usr/local/share/cmsi/schemas")
         user_install(c, build, d)
+        upgrade(c, build, d)
     finally:
         shutil.rmtree(d, ignore_errors=True)
     return c.failed
+
+
+def serve_once(c, what, libexec, conf, state):
+    """Starts the installed app on a port, sends one mail, stops it."""
+    port = harness.free_port()
+    log = open(state + "/../app-%d.log" % port, "wb")
+    app = subprocess.Popen([libexec, "-c", conf, "-s", "127.0.0.1:%d" % port],
+                           stdout=log, stderr=subprocess.STDOUT)
+    try:
+        harness.wait_port(port)
+        body = json.dumps(MAIL).encode()
+        out = fcgi_request(("127.0.0.1", port), {
+            "REQUEST_METHOD": "POST", "REQUEST_URI": PATH,
+            "CONTENT_LENGTH": str(len(body)), "SERVER_PROTOCOL": "HTTP/1.1"}, body)
+        c.ok(what, b'"result": true' in out, repr(out[:200]))
+    except OSError as e:
+        c.ok(what, False, repr(e))
+    finally:
+        app.send_signal(signal.SIGTERM)
+        app.wait(10)
+        log.close()
+
+
+def upgrade(c, build, d):
+    """doc/operating.md, "Upgrade": install into a prefix, run, make it
+    the operator's (an app, a users.json, messages in the state), install
+    again over it: config, users and state are kept and it answers."""
+    top = d + "/upgrade"
+    var = {"PREFIX": top + "/usr", "SYSCONFDIR": top + "/etc",
+           "STATEDIR": top + "/var/lib/cmsi", "SYSTEMDDIR": top + "/lib/systemd"}
+    rc, out = make(build, "install", **var)
+    c.ok("[upgrade] first install", rc == 0, out[-300:])
+    etc = top + "/etc/cmsi"
+    libexec = top + "/usr/libexec/cmsi/cmsi.fcgi"
+    state = top + "/var/lib/cmsi"
+    conf = json.load(open(etc + "/cmsi.json"))
+    conf["apps"]["demo"] = {"secret": "demo-secret", "skip_user_auth": True}
+    conf["users"]["file"] = "users.json"
+    json.dump(conf, open(etc + "/cmsi.json", "w"), indent=2)
+    with open(etc + "/users.json", "w") as f:
+        json.dump({"ops": {"email": "ops@example.com"}}, f)
+    serve_once(c, "[upgrade] the first install serves", libexec,
+               etc + "/cmsi.json", state)
+    kept = {n: open(etc + "/" + n).read() for n in ("cmsi.json", "users.json")}
+    audit = open(state + "/audit.log").read()
+    outbox = sorted(os.listdir(state + "/outbox"))
+    rc, out = make(build, "install", **var)
+    c.ok("[upgrade] install again over it", rc == 0, out[-300:])
+    for n, text in kept.items():
+        c.ok("[upgrade] %s kept as the operator left it" % n,
+             open(etc + "/" + n).read() == text, "")
+    c.ok("[upgrade] the state kept (audit log, outbox)",
+         open(state + "/audit.log").read() == audit and
+         sorted(os.listdir(state + "/outbox")) == outbox, "")
+    p = subprocess.run([libexec, "-t", "-c", etc + "/cmsi.json"],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    c.ok("[upgrade] -t passes after the upgrade", p.returncode == 0,
+         p.stdout.decode(errors="replace"))
+    serve_once(c, "[upgrade] the upgraded install serves", libexec,
+               etc + "/cmsi.json", state)
+    c.ok("[upgrade] ... adding to the same audit log",
+         open(state + "/audit.log").read().startswith(audit) and
+         len(open(state + "/audit.log").read()) > len(audit), "")
 
 
 def user_install(c, build, d):
