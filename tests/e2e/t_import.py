@@ -65,8 +65,17 @@ def audit(d):
 
 
 def history(d):
+    """The replaced versions History keeps (each has a .meta beside it:
+    who replaced it and which keys)."""
     h = os.path.join(d, "state", "console", "history")
-    return sorted(os.listdir(h)) if os.path.isdir(h) else []
+    return sorted(n for n in os.listdir(h) if n.endswith(".json")) \
+        if os.path.isdir(h) else []
+
+
+def history_meta(d, version):
+    h = os.path.join(d, "state", "console", "history")
+    with open(os.path.join(h, version[:-len(".json")] + ".meta")) as f:
+        return json.load(f)
 
 
 def main():
@@ -100,6 +109,10 @@ def main():
         c.ok("the replaced file is in the console's History",
              len(hist) == 1 and open(os.path.join(
                  d, "state/console/history", hist[0])).read() == before, hist)
+        meta = history_meta(d, hist[0]) if hist else {}
+        c.ok("History says who replaced it, how and which keys",
+             meta.get("event") == "import" and meta.get("component") == "send_mail"
+             and "smtp_host" in meta.get("keys", []), meta)
         rec = audit(d)
         c.ok("an audit record names the keys and who (import), never a value",
              len(rec) == 1 and rec[0].get("user") == "import" and
