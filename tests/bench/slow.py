@@ -19,7 +19,16 @@ callers count C (64 and 256) wrk -t2 -cC posts for SECONDS:
   apache-fcgid        through the shipped conf/apache-fcgid.conf as it
                       is (its MaxProcesses; mod_fcgid gives a process one
                       request at a time), Apache's event MPM as the
-                      harness runs it (64 threads).
+                      harness runs it (64 threads);
+  make run, HTTP/1.1  make run again, against a second stand-in that
+                      offers no HTTP/2: one connection per call in flight
+                      (each ~4 MiB with libcurl-gnutls), to show what
+                      HTTP/2 multiplexing saves.
+
+The stand-in offers HTTP/2 (ALPN) like the real WeCom and Tencent Cloud
+endpoints: the gateway's one multi handle per process then carries all
+its calls in flight on one or a few connections.  wrk itself speaks
+HTTP/1.1 (straight rows).
 
 Each row: req/s, the ratio to straight, non-2xx, socket errors, and the
 private memory (Private_Dirty of /proc/PID/smaps_rollup) of all the
@@ -59,8 +68,9 @@ PATH = "/api/c/compapi/cmsi/send_weixin/"
 class SlowNginx:
     """nginx answering message/send after DELAY_S, over HTTPS."""
 
-    def __init__(self, tmp):
-        self.dir = os.path.join(tmp, "slow-nginx")
+    def __init__(self, tmp, http2=True):
+        self.http2 = http2
+        self.dir = os.path.join(tmp, "slow-nginx" + ("" if http2 else "-h1"))
         os.makedirs(self.dir)
         os.chmod(self.dir, 0o755)
         self.port = harness.free_port()
@@ -86,7 +96,7 @@ http {
     keepalive_requests 10000000;
     default_type application/json;
     server {
-        listen 127.0.0.1:%d ssl backlog=4096;
+        listen 127.0.0.1:%d ssl%s backlog=4096;
         ssl_certificate %s;
         ssl_certificate_key %s;
         location = /cgi-bin/gettoken { return 200 '%s'; }
@@ -98,7 +108,8 @@ http {
         location / { return 404; }
     }
 }
-""" % (ECHO, d, d, temps, self.port, cert, key, json.dumps(TOKEN_OK),
+""" % (ECHO, d, d, temps, self.port, " http2" if self.http2 else "",
+            cert, key, json.dumps(TOKEN_OK),
             DELAY_S, json.dumps(SEND_OK))
         path = os.path.join(d, "nginx.conf")
         with open(path, "w") as f:
@@ -211,7 +222,8 @@ def main():
     fronts = [("make run", "lighttpd", harness.Gateway, 2),
               ("conf/lighttpd.conf", "lighttpd", ShippedLighttpd, None),
               ("nginx", "nginx", harness.Gateway, 2),
-              ("apache-fcgid", "apache-fcgid", harness.Gateway, None)]
+              ("apache-fcgid", "apache-fcgid", harness.Gateway, None),
+              ("make run, HTTP/1.1", "lighttpd", harness.Gateway, 2)]
     if want:
         keep = want.split(",")
         fronts = [f for f in fronts if f[1] in keep or
@@ -222,12 +234,14 @@ def main():
     os.chmod(tmp, 0o755)
     res = []
     try:
-        with SlowNginx(tmp) as ng:
+        with SlowNginx(tmp) as ng2, SlowNginx(tmp, http2=False) as ng1:
+            ng = ng2
             script = lua_script(tmp, "wx", WX_BODY)
             straight = "https://127.0.0.1:%d/cgi-bin/message/send?" \
                 "access_token=x" % ng.port
             base = {c: wrk(straight, secs, c, script) for c in CALLERS}
             for name, fe, cls, procs in fronts:
+                ng = ng1 if name.endswith("HTTP/1.1") else ng2
                 missing = harness.frontend_missing(fe)
                 if missing:
                     res.append((name, None, "skip: " + missing))
