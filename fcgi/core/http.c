@@ -575,7 +575,7 @@ xfer_unlink(struct xfer_job *j)
 static void
 xfer_admit(void)
 {
-	struct xfer_job	*j, *n;
+	struct xfer_job	*j, *n, *p;
 
 	if (xfer_ncancel > 0) {
 		xfer_ncancel = 0;
@@ -588,14 +588,22 @@ xfer_admit(void)
 			xfer_timedout(j, "cancelled: no answer in time");
 			xfer_finish(j);
 		}
-		/* The queue keeps its order: only its head is looked at. */
-		while ((j = xfer_qhead) != NULL && j->cancel) {
-			xfer_qhead = j->next;
+		/* Waiting ones too, wherever they are in the queue. */
+		for (p = NULL, j = xfer_qhead; j != NULL; j = n) {
+			n = j->next;
+			if (!j->cancel) {
+				p = j;
+				continue;
+			}
+			if (p != NULL)
+				p->next = n;
+			else
+				xfer_qhead = n;
+			if (xfer_qtail == j)
+				xfer_qtail = p;
 			xfer_timedout(j, "cancelled: never started");
 			xfer_finish(j);
 		}
-		if (xfer_qhead == NULL)
-			xfer_qtail = NULL;
 	}
 	while ((j = xfer_qhead) != NULL) {
 		if (j->fp != xfer_mfp) {
