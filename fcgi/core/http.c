@@ -796,7 +796,7 @@ xfer_wait(struct xfer_job *js, int *fin, size_t n, struct xfer_waiter *w)
 			curl_multi_wakeup(xfer_m);
 		/* Cancelled ones end at the next turn: wait without a limit. */
 		for (i = 0; i < n; i++)
-			if (js[i].cancel)
+			if (!fin[i] && js[i].cancel)
 				js[i].deadline.tv_sec = now.tv_sec + 3600;
 		asked = 0;
 	}
