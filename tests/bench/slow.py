@@ -30,9 +30,11 @@ endpoints: the gateway's one multi handle per process then carries all
 its calls in flight on one or a few connections.  wrk itself speaks
 HTTP/1.1 (straight rows).
 
-Each row: req/s, the ratio to straight, non-2xx, socket errors, and the
-private memory (Private_Dirty of /proc/PID/smaps_rollup) of all the
-app's processes after the run, summed, with how many there were.  A row
+Each row: req/s, the ratio to straight, non-2xx, socket errors, the
+upstream connections the gateway opened for that C (nginx's stub_status
+accepts, warm-up included), and the private memory (Private_Dirty of
+/proc/PID/smaps_rollup) of all the app's processes after the run,
+summed, with how many there were.  A row
 is valid only with 0 non-2xx and 0 socket errors and an answer taken
 aside first that says result true.
 
@@ -45,6 +47,7 @@ import json
 import os
 import re
 import shutil
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -105,6 +108,7 @@ http {
             echo_sleep %s;
             echo '%s';
         }
+        location = /nginx_status { stub_status; }
         location / { return 404; }
     }
 }
@@ -123,6 +127,16 @@ http {
             raise RuntimeError("nginx did not start: " + open(
                 os.path.join(d, "error.log")).read())
         return self
+
+    def accepts(self):
+        """Connections nginx has accepted so far (stub_status), this
+        reading's own included."""
+        ctx = ssl.create_default_context(cafile=self.ca)
+        ctx.check_hostname = False
+        with urllib.request.urlopen("https://127.0.0.1:%d/nginx_status" %
+                                    self.port, context=ctx, timeout=10) as r:
+            m = re.search(r"\n\s*(\d+)\s+\d+\s+\d+", r.read().decode())
+        return int(m.group(1)) if m else -1
 
     def __exit__(self, *exc):
         if self.proc is not None and self.proc.poll() is None:
@@ -269,6 +283,7 @@ def main():
                         wrk(url, 2, 8, script)
                         out = {}
                         for c in CALLERS:
+                            a0 = ng.accepts()
                             # Then C callers for a while: each thread's
                             # first call opens its TLS connection.
                             wrk(url, 3, c, script)
@@ -276,6 +291,10 @@ def main():
                             pids = g.app_processes()
                             r["mem_kb"] = private_kb(pids)
                             r["nprocs"] = len(pids)
+                            # The upstream connections the gateway opened
+                            # in the warm-up and the run (less the two
+                            # readings' own).
+                            r["conns"] = ng.accepts() - a0 - 1
                             out[c] = r
                         res.append((name, out, doc))
                 except Exception as e:  # noqa: BLE001 - a row says why
@@ -285,9 +304,9 @@ def main():
     print("slow upstream (issue 31): WeCom message/send answered after %d ms "
           "by nginx + echo_sleep over HTTPS; wrk -t2 -cC -d%ds --timeout "
           "10s; build %s" % (DELAY_S * 1000, secs, builddir))
-    print("%-20s %5s %9s %6s %8s %7s %9s %6s %11s" % (
+    print("%-20s %5s %9s %6s %8s %7s %9s %6s %11s %6s" % (
         "row", "C", "req/s", "ratio", "non-2xx", "errors", "mean ms",
-        "procs", "private MiB"))
+        "procs", "private MiB", "conns"))
     for c in CALLERS:
         b = base[c]
         print("%-20s %5d %9.0f %6s %8d %7d %9.1f %6s %11s" % (
@@ -304,10 +323,10 @@ def main():
                 bad.append("non-2xx or socket errors")
             if not isinstance(doc, dict) or doc.get("result") is not True:
                 bad.append("the answer taken aside: %s" % json.dumps(doc)[:200])
-            print("%-20s %5d %9.0f %6.2f %8d %7d %9.1f %6d %11.1f%s" % (
+            print("%-20s %5d %9.0f %6.2f %8d %7d %9.1f %6d %11.1f %6d%s" % (
                 name, c, r["rps"], r["rps"] / base[c]["rps"]
                 if base[c]["rps"] else 0.0, r["non2xx"], r["errors"],
-                r["lat_ms"], r["nprocs"], r["mem_kb"] / 1024.0,
+                r["lat_ms"], r["nprocs"], r["mem_kb"] / 1024.0, r["conns"],
                 "  INVALID: " + "; ".join(bad) if bad else ""))
     return 0
 
