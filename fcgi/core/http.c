@@ -532,6 +532,14 @@ xfer_multi(const struct xfer_job *j)
 	xfer_m = m;
 	xfer_mfp = j->fp;
 	curl_multi_setopt(m, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+	/*
+	 * libcurl's own cap of 100 streams per connection would open a
+	 * connection for each call beyond it in a burst (a connection
+	 * being made is not waited for until it says it multiplexes): the
+	 * server's limit (SETTINGS_MAX_CONCURRENT_STREAMS, nginx 128) is
+	 * the one that counts.
+	 */
+	curl_multi_setopt(m, CURLMOPT_MAX_CONCURRENT_STREAMS, LIM_UP_STREAMS);
 	curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, j->maxhost);
 	curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, j->maxconn);
 	return 0;

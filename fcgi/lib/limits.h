@@ -102,6 +102,8 @@
  */
 #define LIM_UP_CONNS		4096
 #define LIM_UP_CONNS_DEFAULT	128
+/* HTTP/2 streams one connection may carry, if the server allows them. */
+#define LIM_UP_STREAMS		1000L
 /*
  * Requests one process serves at once (workers.threads) and holds
  * waiting beyond them (workers.queue).  The default keeps a 200 ms
