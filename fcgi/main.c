@@ -507,7 +507,6 @@ after_request(void)
 static void
 thread_end(void)
 {
-	http_thread_end();
 	redis_thread_end();
 	tmplset_thread_end();
 	conf_thread_end();

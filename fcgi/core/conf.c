@@ -50,7 +50,8 @@ static const char *const app_keys[] = {
 };
 
 static const char *const upstream_keys[] = {
-	"ca_file", "timeout_ms", "connect_to", "proxy", "comment", NULL
+	"ca_file", "timeout_ms", "connect_to", "proxy", "max_host_connections",
+	"max_connections", "comment", NULL
 };
 
 static const char *const login_keys[] = {
@@ -514,6 +515,8 @@ load_upstream(struct conf *c, json_object *up)
 	long long	 n;
 
 	c->timeout_ms = 10000;
+	c->max_host_conns = LIM_UP_CONNS_DEFAULT;
+	c->max_conns = LIM_UP_CONNS_DEFAULT;
 	if (up == NULL)
 		return;
 	if (!json_object_is_type(up, json_type_object)) {
@@ -543,6 +546,23 @@ load_upstream(struct conf *c, json_object *up)
 			problem(c, "upstream.timeout_ms: 1 to 600000");
 		else
 			c->timeout_ms = (long)n;
+	}
+	/* The process's upstream connections (core/http.c's multi handle). */
+	if (json_object_object_get_ex(up, "max_host_connections", &v)) {
+		if (num_parse(json_object_get_string(v), 1, LIM_UP_CONNS,
+		    &n) == -1)
+			problem(c, "upstream.max_host_connections: 1 to %d",
+			    LIM_UP_CONNS);
+		else
+			c->max_host_conns = (long)n;
+	}
+	if (json_object_object_get_ex(up, "max_connections", &v)) {
+		if (num_parse(json_object_get_string(v), 1, LIM_UP_CONNS,
+		    &n) == -1)
+			problem(c, "upstream.max_connections: 1 to %d",
+			    LIM_UP_CONNS);
+		else
+			c->max_conns = (long)n;
 	}
 	if (json_object_object_get_ex(up, "connect_to", &v) && v != NULL) {
 		if (!json_object_is_type(v, json_type_array)) {

@@ -41,6 +41,8 @@ struct conf {
 	char		*proxy;		/* owned: NULL if unset */
 	long		 timeout_ms;	/* per upstream call */
 	json_object	*connect_to;	/* owned: array of CONNECT_TO strings */
+	long		 max_host_conns; /* upstream connections per host */
+	long		 max_conns;	/* upstream connections kept, in all */
 	size_t		 max_body;	/* request body cap, bytes */
 	int		 verbose;	/* debug log lines */
 	long		 outbox_keep;	/* sandbox outbox files kept */

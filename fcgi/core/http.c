@@ -3,17 +3,28 @@
  * verified (ca_file only adds trust), timeouts, CONNECT_TO for tests and
  * split-horizon setups, an optional proxy, replies read under a cap.
  *
- * Threads: single calls take a handle (and its kept connection) from
- * the process's idle stack and put it back after the call, so the
- * process keeps as many connections as it had calls at once, whichever
- * threads made them; a handle is only ever used by one thread at a
- * time.  A fan-out's multi handle and the SMTP handle are each
- * thread's own.  Every handle is made for one set of upstream settings
- * (a fingerprint of ca_file, proxy, timeout and connect_to, and for
- * SMTP of the component's server and login): a handle whose settings
- * a reload changed is dropped, and with it every connection opened
- * under the old settings.  The CA bundle file is the process's,
- * written under http_mu.
+ * Threads: every HTTP(S) call of the process, single or part of a
+ * fan-out, runs on one transfer thread that owns the process's one curl
+ * multi handle (http_xfer): HTTP/2 over TLS (ALPN) with multiplexing, so
+ * calls in flight to one host share one or a few connections instead of
+ * one each (libcurl-gnutls parses the whole trust store, ~3.8 MiB and
+ * milliseconds of CPU, for each new connection).  An HTTP/1.1 upstream
+ * still gets one connection per call in flight, up to
+ * upstream.max_host_connections.  A worker thread sets up an easy handle
+ * (from the process's idle stack), queues it under xfer_mu, wakes the
+ * transfer thread (curl_multi_wakeup) and waits on its own condition
+ * variable; the multi handle and the easy handles in it are only ever
+ * touched by the transfer thread.  SMTP cannot multiplex: its handles
+ * sit idle on a stack of the process's between messages (each keeping
+ * its connection), and a message takes the most recent one made for
+ * its settings.  Every handle and the multi handle are
+ * made for one set of upstream settings (a fingerprint of ca_file,
+ * proxy, timeout, connect_to and the connection limits, and for SMTP of
+ * the component's server and login): when a call comes with other
+ * settings, the transfer thread lets the calls in flight end, then
+ * replaces the multi handle, closing every connection opened under the
+ * old settings.  The CA bundle file is the process's, written under
+ * http_mu.
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -23,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -32,17 +44,8 @@
 #include "log.h"
 #include "metrics.h"
 
-/* One thread's handles, all made under the settings fp names. */
-struct http_tls {
-	uint64_t		 fp;		/* upstream settings, 0: none yet */
-	struct curl_slist	*connect_to;	/* owned: the handles point here */
-	CURLM			*m;		/* owned: http_run_all's */
-	CURL			*pool[LIM_UP_PARALLEL]; /* owned: m's */
-};
 
-static __thread struct http_tls	 tls;		/* this thread's */
-
-/* An idle handle of http_run's, with its kept connection. */
+/* An idle easy handle of the process, made for one set of settings. */
 struct http_conn {
 	CURL			*h;		/* owned */
 	uint64_t		 fp;		/* the settings it was made for */
@@ -62,6 +65,48 @@ static size_t			 conn_nidle;	/* under conn_mu */
 #define SMTP_IDLE	16
 static CURL			*smtp_idle[SMTP_IDLE]; /* owned, under conn_mu */
 static size_t			 smtp_nidle;	/* under conn_mu */
+
+/* A caller waiting for its calls on the transfer thread. */
+struct xfer_waiter {
+	pthread_cond_t		 cv;		/* signalled under xfer_mu */
+};
+
+/* One call handed to the transfer thread; lives on its caller's stack. */
+struct xfer_job {
+	struct xfer_job		*next;		/* borrowed: queue or run list */
+	struct xfer_job		*prev;		/* borrowed: run list only */
+	CURL			*h;		/* borrowed: the caller's */
+	struct http_call	*hc;		/* borrowed: the caller's */
+	struct xfer_waiter	*w;		/* borrowed: whom to wake */
+	uint64_t		 fp;		/* its settings */
+	long			 maxhost;	/* the multi's limits for fp */
+	long			 maxconn;
+	long			 timeout_ms;	/* the call's */
+	struct timespec		 deadline;	/* caller's: then cancel */
+	int			 cancel;	/* under xfer_mu */
+	int			 done;		/* under xfer_mu */
+};
+
+/*
+ * The transfer thread and what it shares with callers.  Everything but
+ * xfer_m's use is under xfer_mu; xfer_m itself (and the easy handles
+ * added to it) only the transfer thread uses, except curl_multi_wakeup,
+ * which libcurl allows from any thread and callers make under xfer_mu
+ * so the handle is never replaced meanwhile.
+ */
+static pthread_mutex_t		 xfer_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_t		 xfer_tid;
+static int			 xfer_on;	/* thread running */
+static int			 xfer_stop;	/* asked to end */
+static CURLM			*xfer_m;	/* owned */
+static uint64_t			 xfer_mfp;	/* xfer_m's settings, 0 none */
+static struct xfer_job		*xfer_qhead;	/* waiting, FIFO */
+static struct xfer_job		*xfer_qtail;
+static struct xfer_job		*xfer_run;	/* added to xfer_m */
+static size_t			 xfer_nrun;
+static size_t			 xfer_ncancel;	/* cancels not yet seen */
+
+static void	xfer_end(void);
 
 /* The CA bundle: one file per process, rebuilt when ca_file changes. */
 static pthread_mutex_t		 http_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -122,6 +167,8 @@ http_fingerprint(const struct conf *c)
 	snprintf(n, sizeof(n), "%ld", c->timeout_ms);
 	h = fnv(h, n);
 	h = fnv(h, c->state_dir);
+	snprintf(n, sizeof(n), "%ld.%ld", c->max_host_conns, c->max_conns);
+	h = fnv(h, n);
 	for (i = 0; c->connect_to != NULL &&
 	    i < json_object_array_length(c->connect_to); i++)
 		h = fnv(h, json_object_get_string(json_object_array_get_idx(
@@ -135,55 +182,6 @@ http_fingerprint_add(uint64_t h, const char *s)
 {
 	h = fnv(h, s);
 	return h != 0 ? h : 1;
-}
-
-/* Drops every handle of this thread, and their connections. */
-static void
-tls_drop(void)
-{
-	size_t	 i;
-
-	for (i = 0; i < LIM_UP_PARALLEL; i++) {
-		curl_easy_cleanup(tls.pool[i]);
-		tls.pool[i] = NULL;
-	}
-	curl_multi_cleanup(tls.m);
-	tls.m = NULL;
-	curl_slist_free_all(tls.connect_to);
-	tls.connect_to = NULL;
-	tls.fp = 0;
-}
-
-/*
- * This thread's handles for c: when c's upstream settings are not the
- * ones they were made for, they are dropped (with their connections)
- * and made again on use.
- */
-static void
-tls_for(const struct conf *c)
-{
-	uint64_t	 fp = http_fingerprint(c);
-	size_t		 i;
-
-	if (tls.fp == fp)
-		return;
-	if (tls.fp != 0)
-		log_debug("upstream settings changed: this thread's "
-		    "connections are closed");
-	tls_drop();
-	tls.fp = fp;
-	for (i = 0; c->connect_to != NULL &&
-	    i < json_object_array_length(c->connect_to); i++)
-		tls.connect_to = curl_slist_append(tls.connect_to,
-		    json_object_get_string(json_object_array_get_idx(
-		    c->connect_to, i)));
-}
-
-/* A thread's end: its handles and connections. */
-void
-http_thread_end(void)
-{
-	tls_drop();
 }
 
 static void
@@ -213,7 +211,7 @@ smtp_free(CURL *h)
 void
 http_global_free(void)
 {
-	tls_drop();
+	xfer_end();
 	pthread_mutex_lock(&conn_mu);
 	while (conn_nidle > 0)
 		conn_free(&conn_idle[--conn_nidle]);
@@ -345,8 +343,8 @@ ca_bundle_locked(const struct conf *c, CURL *h, uint64_t fp)
 }
 
 /*
- * A new easy handle with the settings every upstream shares, as this
- * thread's handles were made for them (tls_for).  protos is the
+ * A new easy handle with the settings every upstream shares, made for
+ * the settings fingerprint fp.  protos is the
  * allowlist, e.g. "https" or "smtp,smtps".  Caller cleans it up.
  */
 static CURL *
@@ -376,6 +374,13 @@ http_easy(const struct conf *c, const char *protos, struct curl_slist *ct,
 	if (c->proxy != NULL)
 		curl_easy_setopt(h, CURLOPT_PROXY, c->proxy);
 	curl_easy_setopt(h, CURLOPT_CONNECT_TO, ct);
+	/*
+	 * HTTP/2 when the server offers it (ALPN), and a new call waits for
+	 * a connection still being made to say whether it multiplexes
+	 * rather than opening one more.
+	 */
+	curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+	curl_easy_setopt(h, CURLOPT_PIPEWAIT, 1L);
 	return h;
 }
 
@@ -529,79 +534,384 @@ http_setup(CURL *h, const struct conf *c, struct http_call *hc)
 }
 
 /*
- * Runs one call on an idle handle of the process (its connection kept
- * for the next call of any thread).  Returns 0 when an HTTP answer came
- * back (any status), -1 on transport failure.
+ * A new multi handle for the settings of job j: HTTP/2 multiplexing,
+ * and the connection limits of its config.  Transfer thread, xfer_mu
+ * held, nothing added to the old one.
  */
-int
-http_run(const struct conf *c, struct http_call *hc)
+static int
+xfer_multi(const struct xfer_job *j)
 {
-	struct http_conn	 cn;
-	CURL			*h;
+	CURLM	*m;
 
-	if (conn_get(c, &cn) == -1) {
-		hc->cc = CURLE_FAILED_INIT;
+	if ((m = curl_multi_init()) == NULL)
 		return -1;
+	if (xfer_mfp != 0)
+		log_debug("upstream settings changed: the process's "
+		    "connections are closed");
+	curl_multi_cleanup(xfer_m);
+	xfer_m = m;
+	xfer_mfp = j->fp;
+	curl_multi_setopt(m, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+	/*
+	 * libcurl's own cap of 100 streams per connection would open a
+	 * connection for each call beyond it in a burst (a connection
+	 * being made is not waited for until it says it multiplexes): the
+	 * server's limit (SETTINGS_MAX_CONCURRENT_STREAMS, nginx 128) is
+	 * the one that counts.
+	 */
+	curl_multi_setopt(m, CURLMOPT_MAX_CONCURRENT_STREAMS, LIM_UP_STREAMS);
+	curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, j->maxhost);
+	curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, j->maxconn);
+	return 0;
+}
+
+/* Job j is over: its caller may go on.  xfer_mu held. */
+static void
+xfer_finish(struct xfer_job *j)
+{
+	j->done = 1;
+	pthread_cond_broadcast(&j->w->cv);
+}
+
+/* A cancelled call's verdict, as libcurl's own timeout reads. */
+static void
+xfer_timedout(struct xfer_job *j, const char *how)
+{
+	j->hc->cc = CURLE_OPERATION_TIMEDOUT;
+	j->hc->secs = (double)j->timeout_ms / 1000;
+	snprintf(j->hc->err, sizeof(j->hc->err), "%s", how);
+}
+
+static void
+xfer_unlink(struct xfer_job *j)
+{
+	if (j->prev != NULL)
+		j->prev->next = j->next;
+	else
+		xfer_run = j->next;
+	if (j->next != NULL)
+		j->next->prev = j->prev;
+	xfer_nrun--;
+}
+
+/*
+ * Moves waiting jobs onto the multi handle, in order: while calls of
+ * other settings are in flight the queue waits for them to end, then
+ * the multi handle is made again for its head.  Cancelled jobs are
+ * finished.  xfer_mu held.
+ */
+static void
+xfer_admit(void)
+{
+	struct xfer_job	*j, *n, *p;
+
+	if (xfer_ncancel > 0) {
+		xfer_ncancel = 0;
+		for (j = xfer_run; j != NULL; j = n) {
+			n = j->next;
+			if (!j->cancel)
+				continue;
+			curl_multi_remove_handle(xfer_m, j->h);
+			xfer_unlink(j);
+			xfer_timedout(j, "cancelled: no answer in time");
+			xfer_finish(j);
+		}
+		/* Waiting ones too, wherever they are in the queue. */
+		for (p = NULL, j = xfer_qhead; j != NULL; j = n) {
+			n = j->next;
+			if (!j->cancel) {
+				p = j;
+				continue;
+			}
+			if (p != NULL)
+				p->next = n;
+			else
+				xfer_qhead = n;
+			if (xfer_qtail == j)
+				xfer_qtail = p;
+			xfer_timedout(j, "cancelled: never started");
+			xfer_finish(j);
+		}
 	}
-	h = cn.h;
-	http_setup(h, c, hc);
-	hc->cc = curl_easy_perform(h);
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &hc->status);
-	curl_easy_getinfo(h, CURLINFO_TOTAL_TIME, &hc->secs);
+	while ((j = xfer_qhead) != NULL) {
+		if (j->fp != xfer_mfp) {
+			if (xfer_nrun > 0)
+				break;
+			if (xfer_multi(j) == -1)
+				break;
+		}
+		xfer_qhead = j->next;
+		if (xfer_qhead == NULL)
+			xfer_qtail = NULL;
+		if (j->cancel) {
+			xfer_timedout(j, "cancelled: never started");
+			xfer_finish(j);
+			continue;
+		}
+		if (curl_multi_add_handle(xfer_m, j->h) != CURLM_OK) {
+			j->hc->cc = CURLE_FAILED_INIT;
+			xfer_finish(j);
+			continue;
+		}
+		j->prev = NULL;
+		j->next = xfer_run;
+		if (xfer_run != NULL)
+			xfer_run->prev = j;
+		xfer_run = j;
+		xfer_nrun++;
+	}
+}
+
+/*
+ * The transfer thread: the only user of xfer_m and of the easy handles
+ * added to it.  Polls at most a second at a time (a stop or a new call
+ * wakes it sooner); ends when asked, after the callers' calls ended.
+ */
+static void *
+xfer_main(void *arg)
+{
+	struct xfer_job	*j;
+	CURLMsg		*msg;
+	CURL		*h;
+	int		 running, left;
+
+	(void)arg;
+	pthread_mutex_lock(&xfer_mu);
+	while (!xfer_stop || xfer_nrun > 0 || xfer_qhead != NULL) {
+		xfer_admit();
+		pthread_mutex_unlock(&xfer_mu);
+		if (xfer_m != NULL)
+			(void)curl_multi_perform(xfer_m, &running);
+		pthread_mutex_lock(&xfer_mu);
+		while (xfer_m != NULL &&
+		    (msg = curl_multi_info_read(xfer_m, &left)) != NULL) {
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			h = msg->easy_handle;
+			j = NULL;
+			if (curl_easy_getinfo(h, CURLINFO_PRIVATE, &j) !=
+			    CURLE_OK || j == NULL)
+				continue;
+			j->hc->cc = msg->data.result;
+			curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE,
+			    &j->hc->status);
+			curl_easy_getinfo(h, CURLINFO_TOTAL_TIME, &j->hc->secs);
+			curl_multi_remove_handle(xfer_m, h);
+			xfer_unlink(j);
+			xfer_finish(j);
+		}
+		xfer_admit();
+		if (xfer_stop && xfer_nrun == 0 && xfer_qhead == NULL)
+			break;
+		pthread_mutex_unlock(&xfer_mu);
+		if (xfer_m != NULL)
+			(void)curl_multi_poll(xfer_m, NULL, 0, 1000, NULL);
+		pthread_mutex_lock(&xfer_mu);
+	}
+	pthread_mutex_unlock(&xfer_mu);
+	return NULL;
+}
+
+/*
+ * Stops the transfer thread (the process's end: no call in flight) and
+ * closes the process's connections.
+ */
+static void
+xfer_end(void)
+{
+	int	 on;
+
+	pthread_mutex_lock(&xfer_mu);
+	on = xfer_on;
+	xfer_stop = 1;
+	if (xfer_m != NULL)
+		curl_multi_wakeup(xfer_m);
+	pthread_mutex_unlock(&xfer_mu);
+	if (on)
+		pthread_join(xfer_tid, NULL);
+	pthread_mutex_lock(&xfer_mu);
+	curl_multi_cleanup(xfer_m);
+	xfer_m = NULL;
+	xfer_mfp = 0;
+	xfer_on = 0;
+	xfer_stop = 0;
+	pthread_mutex_unlock(&xfer_mu);
+}
+
+/*
+ * Hands job j to the transfer thread, starting it on first use.
+ * Returns 0, or -1 when there is no thread to run it.
+ */
+static int
+xfer_submit(struct xfer_job *j)
+{
+	int	 rc = 0;
+
+	pthread_mutex_lock(&xfer_mu);
+	if (!xfer_on) {
+		if (xfer_m == NULL)
+			xfer_m = curl_multi_init();
+		if (xfer_m == NULL ||
+		    pthread_create(&xfer_tid, NULL, xfer_main, NULL) != 0) {
+			log_warnx("%s: cannot start the transfer thread",
+			    __func__);
+			rc = -1;
+			goto out;
+		}
+		xfer_on = 1;
+	}
+	j->next = NULL;
+	j->prev = NULL;
+	if (xfer_qtail != NULL)
+		xfer_qtail->next = j;
+	else
+		xfer_qhead = j;
+	xfer_qtail = j;
+	curl_multi_wakeup(xfer_m);
+out:
+	pthread_mutex_unlock(&xfer_mu);
+	return rc;
+}
+
+/*
+ * Waits until at least one of the n jobs in js that are not yet marked
+ * in fin is done, and marks every done one in fin.  A job past its
+ * deadline (the call's timeout and a margin: libcurl's own timeout
+ * should have ended it) is cancelled, and ends at the transfer
+ * thread's next turn.  Returns how many were marked.
+ */
+static size_t
+xfer_wait(struct xfer_job *js, int *fin, size_t n, struct xfer_waiter *w)
+{
+	struct timespec	 now, first;
+	size_t		 i, k = 0, open;
+	int		 asked = 0;
+
+	pthread_mutex_lock(&xfer_mu);
+	for (;;) {
+		open = 0;
+		first.tv_sec = 0;
+		first.tv_nsec = 0;
+		for (i = 0; i < n; i++) {
+			if (fin[i])
+				continue;
+			if (js[i].done) {
+				fin[i] = 1;
+				k++;
+				continue;
+			}
+			if (open++ == 0 || js[i].deadline.tv_sec <
+			    first.tv_sec || (js[i].deadline.tv_sec ==
+			    first.tv_sec && js[i].deadline.tv_nsec <
+			    first.tv_nsec))
+				first = js[i].deadline;
+		}
+		if (k > 0 || open == 0)
+			break;
+		if (pthread_cond_timedwait(&w->cv, &xfer_mu, &first) == 0)
+			continue;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		for (i = 0; i < n; i++)
+			if (!fin[i] && !js[i].done && !js[i].cancel &&
+			    (now.tv_sec > js[i].deadline.tv_sec ||
+			    (now.tv_sec == js[i].deadline.tv_sec &&
+			    now.tv_nsec >= js[i].deadline.tv_nsec))) {
+				js[i].cancel = 1;
+				xfer_ncancel++;
+				asked = 1;
+			}
+		if (asked && xfer_m != NULL)
+			curl_multi_wakeup(xfer_m);
+		/* Cancelled ones end at the next turn: wait without a limit. */
+		for (i = 0; i < n; i++)
+			if (!fin[i] && js[i].cancel)
+				js[i].deadline.tv_sec = now.tv_sec + 3600;
+		asked = 0;
+	}
+	pthread_mutex_unlock(&xfer_mu);
+	return k;
+}
+
+/* Job j for call hc on handle h, under c's settings, for waiter w. */
+static void
+xfer_job_init(struct xfer_job *j, const struct conf *c, uint64_t fp,
+    CURL *h, struct http_call *hc, struct xfer_waiter *w)
+{
+	long	 ms = c->timeout_ms + 5000;
+
+	memset(j, 0, sizeof(*j));
+	j->h = h;
+	j->hc = hc;
+	j->w = w;
+	j->fp = fp;
+	j->maxhost = c->max_host_conns;
+	j->maxconn = c->max_conns;
+	j->timeout_ms = c->timeout_ms;
+	clock_gettime(CLOCK_MONOTONIC, &j->deadline);
+	j->deadline.tv_sec += ms / 1000;
+	j->deadline.tv_nsec += (ms % 1000) * 1000000L;
+	if (j->deadline.tv_nsec >= 1000000000L) {
+		j->deadline.tv_sec++;
+		j->deadline.tv_nsec -= 1000000000L;
+	}
+	curl_easy_setopt(h, CURLOPT_PRIVATE, j);
+}
+
+/* After a call: the handle forgets the call's lists and buffers. */
+static void
+call_end(CURL *h, struct http_call *hc)
+{
 	metrics_upstream(metrics_chan_of(hc->url), hc->secs,
 	    hc->cc != CURLE_OK);
-	/* The list dies with the call; the handle must not keep it. */
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
 	curl_easy_setopt(h, CURLOPT_PRIVATE, NULL);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, NULL);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, NULL);
-	conn_put(&cn);
-	return hc->cc == CURLE_OK ? 0 : -1;
 }
 
 /*
- * Runs the n calls hc points to at once on this thread's multi handle,
- * at most LIM_UP_PARALLEL in flight: a fan-out (one voice call per
+ * Runs the n calls hc points to on the transfer thread, at most
+ * LIM_UP_PARALLEL of them at once: a fan-out (one voice call per
  * person, one SMS call per 200 numbers) then takes about as long as its
- * slowest call.  The multi handle and its easy handles live for the
- * thread so connections are reused across requests.  Each call's
- * cc, status and secs are set as http_run sets them.  Returns how many
- * failed in transport.
+ * slowest call.  Each call's cc, status and secs are set.  Returns how
+ * many failed in transport.
  */
 size_t
 http_run_all(const struct conf *c, struct http_call **hc, size_t n)
 {
-	CURLM			*m;
-	CURL			**pool = tls.pool;
+	struct xfer_job		 js[LIM_UP_PARALLEL];
+	struct http_conn	 cn[LIM_UP_PARALLEL];
 	struct http_call	*busy[LIM_UP_PARALLEL];
-	struct http_call	*done;
-	CURLMsg			*msg;
+	int			 fin[LIM_UP_PARALLEL];
+	struct xfer_waiter	 w;
+	pthread_condattr_t	 ca;
 	size_t			 next = 0, inflight = 0, i, nfail = 0;
-	int			 running, left, freed;
 
+	/* Deadlines on the monotonic clock: a clock step moves none. */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w.cv, &ca);
+	pthread_condattr_destroy(&ca);
 	memset(busy, 0, sizeof(busy));
-	/*
-	 * The cache would shrink to 4 per handle still added as a fan-out
-	 * drains, closing connections the next request wants.
-	 */
-	tls_for(c);
-	if (tls.m == NULL && (tls.m = curl_multi_init()) != NULL)
-		curl_multi_setopt(tls.m, CURLMOPT_MAXCONNECTS,
-		    (long)LIM_UP_PARALLEL);
-	m = tls.m;
+	memset(cn, 0, sizeof(cn));
 	for (i = 0; i < n; i++)
 		hc[i]->cc = CURLE_FAILED_INIT;
-	while (m != NULL && (next < n || inflight > 0)) {
+	while (next < n || inflight > 0) {
 		for (i = 0; i < LIM_UP_PARALLEL && next < n; i++) {
 			if (busy[i] != NULL)
 				continue;
-			if (pool[i] == NULL &&
-			    (pool[i] = http_easy(c, "http,https",
-			    tls.connect_to, tls.fp)) == NULL)
-				break;
-			http_setup(pool[i], c, hc[next]);
-			if (curl_multi_add_handle(m, pool[i]) != CURLM_OK) {
+			if (conn_get(c, &cn[i]) == -1) {
+				next++;
+				continue;
+			}
+			http_setup(cn[i].h, c, hc[next]);
+			xfer_job_init(&js[i], c, cn[i].fp, cn[i].h, hc[next],
+			    &w);
+			fin[i] = 0;
+			if (xfer_submit(&js[i]) == -1) {
+				call_end(cn[i].h, hc[next]);
+				conn_put(&cn[i]);
 				next++;
 				continue;
 			}
@@ -610,50 +920,36 @@ http_run_all(const struct conf *c, struct http_call **hc, size_t n)
 		}
 		if (inflight == 0)
 			break;
-		if (curl_multi_perform(m, &running) != CURLM_OK)
-			break;
-		freed = 0;
-		while ((msg = curl_multi_info_read(m, &left)) != NULL) {
-			if (msg->msg != CURLMSG_DONE)
+		/* Slots not in flight count as seen. */
+		for (i = 0; i < LIM_UP_PARALLEL; i++)
+			if (busy[i] == NULL)
+				fin[i] = 1;
+		(void)xfer_wait(js, fin, LIM_UP_PARALLEL, &w);
+		for (i = 0; i < LIM_UP_PARALLEL; i++) {
+			if (busy[i] == NULL || !fin[i])
 				continue;
-			for (i = 0; i < LIM_UP_PARALLEL; i++)
-				if (pool[i] == msg->easy_handle)
-					break;
-			if (i == LIM_UP_PARALLEL || busy[i] == NULL)
-				continue;
-			done = busy[i];
-			done->cc = msg->data.result;
-			curl_easy_getinfo(pool[i], CURLINFO_RESPONSE_CODE,
-			    &done->status);
-			curl_easy_getinfo(pool[i], CURLINFO_TOTAL_TIME,
-			    &done->secs);
-			metrics_upstream(metrics_chan_of(done->url),
-			    done->secs, done->cc != CURLE_OK);
-			curl_multi_remove_handle(m, pool[i]);
-			/* The lists die with the call. */
-			curl_easy_setopt(pool[i], CURLOPT_HTTPHEADER, NULL);
-			curl_easy_setopt(pool[i], CURLOPT_ERRORBUFFER, NULL);
+			call_end(cn[i].h, busy[i]);
+			conn_put(&cn[i]);
 			busy[i] = NULL;
 			inflight--;
-			freed = 1;
 		}
-		/* A freed slot with calls waiting is filled at once. */
-		if (inflight > 0 && !(freed && next < n) &&
-		    curl_multi_poll(m, NULL, 0, 1000, NULL) != CURLM_OK)
-			break;
 	}
-	/* Only on a multi failure are calls left behind: detach them. */
-	for (i = 0; i < LIM_UP_PARALLEL; i++) {
-		if (busy[i] == NULL)
-			continue;
-		curl_multi_remove_handle(m, pool[i]);
-		curl_easy_setopt(pool[i], CURLOPT_HTTPHEADER, NULL);
-		curl_easy_setopt(pool[i], CURLOPT_ERRORBUFFER, NULL);
-	}
+	pthread_cond_destroy(&w.cv);
 	for (i = 0; i < n; i++)
 		if (hc[i]->cc != CURLE_OK)
 			nfail++;
 	return nfail;
+}
+
+/*
+ * Runs one call on the transfer thread.  Returns 0 when an HTTP answer
+ * came back (any status), -1 on transport failure.
+ */
+int
+http_run(const struct conf *c, struct http_call *hc)
+{
+	(void)http_run_all(c, &hc, 1);
+	return hc->cc == CURLE_OK ? 0 : -1;
 }
 
 void

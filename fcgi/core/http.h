@@ -28,7 +28,6 @@ struct http_call {
 
 void	 http_global_init(void);
 void	 http_global_free(void);
-void	 http_thread_end(void);
 uint64_t http_fingerprint(const struct conf *);
 uint64_t http_fingerprint_add(uint64_t, const char *);
 CURL	*http_smtp_handle(const struct conf *, uint64_t, int *);

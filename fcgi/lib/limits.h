@@ -104,6 +104,16 @@
 /* upstream calls in flight: an MP fan-out of 100 is one round */
 #define LIM_UP_PARALLEL		100
 /*
+ * Upstream connections of one process (its one curl multi handle): per
+ * host and kept in all.  Over HTTP/2 a connection carries ~100 calls at
+ * once, so a few serve a process; an HTTP/1.1 upstream needs one per
+ * call in flight, so the default is one per default worker thread.
+ */
+#define LIM_UP_CONNS		4096
+#define LIM_UP_CONNS_DEFAULT	128
+/* HTTP/2 streams one connection may carry, if the server allows them. */
+#define LIM_UP_STREAMS		1000L
+/*
  * Requests one process serves at once (workers.threads) and holds
  * waiting beyond them (workers.queue).  The default keeps a 200 ms
  * upstream from being the limit at 256 callers with 2 processes.

@@ -19,11 +19,22 @@ callers count C (64 and 256) wrk -t2 -cC posts for SECONDS:
   apache-fcgid        through the shipped conf/apache-fcgid.conf as it
                       is (its MaxProcesses; mod_fcgid gives a process one
                       request at a time), Apache's event MPM as the
-                      harness runs it (64 threads).
+                      harness runs it (64 threads);
+  make run, HTTP/1.1  make run again, against a second stand-in that
+                      offers no HTTP/2: one connection per call in flight
+                      (each ~4 MiB with libcurl-gnutls), to show what
+                      HTTP/2 multiplexing saves.
 
-Each row: req/s, the ratio to straight, non-2xx, socket errors, and the
-private memory (Private_Dirty of /proc/PID/smaps_rollup) of all the
-app's processes after the run, summed, with how many there were.  A row
+The stand-in offers HTTP/2 (ALPN) like the real WeCom and Tencent Cloud
+endpoints: the gateway's one multi handle per process then carries all
+its calls in flight on one or a few connections.  wrk itself speaks
+HTTP/1.1 (straight rows).
+
+Each row: req/s, the ratio to straight, non-2xx, socket errors, the
+upstream connections the gateway opened for that C (nginx's stub_status
+accepts, warm-up included), and the private memory (Private_Dirty of
+/proc/PID/smaps_rollup) of all the app's processes after the run,
+summed, with how many there were.  A row
 is valid only with 0 non-2xx and 0 socket errors and an answer taken
 aside first that says result true.
 
@@ -36,6 +47,7 @@ import json
 import os
 import re
 import shutil
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -59,8 +71,9 @@ PATH = "/api/c/compapi/cmsi/send_weixin/"
 class SlowNginx:
     """nginx answering message/send after DELAY_S, over HTTPS."""
 
-    def __init__(self, tmp):
-        self.dir = os.path.join(tmp, "slow-nginx")
+    def __init__(self, tmp, http2=True):
+        self.http2 = http2
+        self.dir = os.path.join(tmp, "slow-nginx" + ("" if http2 else "-h1"))
         os.makedirs(self.dir)
         os.chmod(self.dir, 0o755)
         self.port = harness.free_port()
@@ -86,7 +99,7 @@ http {
     keepalive_requests 10000000;
     default_type application/json;
     server {
-        listen 127.0.0.1:%d ssl backlog=4096;
+        listen 127.0.0.1:%d ssl%s backlog=4096;
         ssl_certificate %s;
         ssl_certificate_key %s;
         location = /cgi-bin/gettoken { return 200 '%s'; }
@@ -95,10 +108,12 @@ http {
             echo_sleep %s;
             echo '%s';
         }
+        location = /nginx_status { stub_status; }
         location / { return 404; }
     }
 }
-""" % (ECHO, d, d, temps, self.port, cert, key, json.dumps(TOKEN_OK),
+""" % (ECHO, d, d, temps, self.port, " http2" if self.http2 else "",
+            cert, key, json.dumps(TOKEN_OK),
             DELAY_S, json.dumps(SEND_OK))
         path = os.path.join(d, "nginx.conf")
         with open(path, "w") as f:
@@ -112,6 +127,16 @@ http {
             raise RuntimeError("nginx did not start: " + open(
                 os.path.join(d, "error.log")).read())
         return self
+
+    def accepts(self):
+        """Connections nginx has accepted so far (stub_status), this
+        reading's own included."""
+        ctx = ssl.create_default_context(cafile=self.ca)
+        ctx.check_hostname = False
+        with urllib.request.urlopen("https://127.0.0.1:%d/nginx_status" %
+                                    self.port, context=ctx, timeout=10) as r:
+            m = re.search(r"\n\s*(\d+)\s+\d+\s+\d+", r.read().decode())
+        return int(m.group(1)) if m else -1
 
     def __exit__(self, *exc):
         if self.proc is not None and self.proc.poll() is None:
@@ -211,7 +236,8 @@ def main():
     fronts = [("make run", "lighttpd", harness.Gateway, 2),
               ("conf/lighttpd.conf", "lighttpd", ShippedLighttpd, None),
               ("nginx", "nginx", harness.Gateway, 2),
-              ("apache-fcgid", "apache-fcgid", harness.Gateway, None)]
+              ("apache-fcgid", "apache-fcgid", harness.Gateway, None),
+              ("make run, HTTP/1.1", "lighttpd", harness.Gateway, 2)]
     if want:
         keep = want.split(",")
         fronts = [f for f in fronts if f[1] in keep or
@@ -222,12 +248,14 @@ def main():
     os.chmod(tmp, 0o755)
     res = []
     try:
-        with SlowNginx(tmp) as ng:
+        with SlowNginx(tmp) as ng2, SlowNginx(tmp, http2=False) as ng1:
+            ng = ng2
             script = lua_script(tmp, "wx", WX_BODY)
             straight = "https://127.0.0.1:%d/cgi-bin/message/send?" \
                 "access_token=x" % ng.port
             base = {c: wrk(straight, secs, c, script) for c in CALLERS}
             for name, fe, cls, procs in fronts:
+                ng = ng1 if name.endswith("HTTP/1.1") else ng2
                 missing = harness.frontend_missing(fe)
                 if missing:
                     res.append((name, None, "skip: " + missing))
@@ -255,6 +283,7 @@ def main():
                         wrk(url, 2, 8, script)
                         out = {}
                         for c in CALLERS:
+                            a0 = ng.accepts()
                             # Then C callers for a while: each thread's
                             # first call opens its TLS connection.
                             wrk(url, 3, c, script)
@@ -262,6 +291,10 @@ def main():
                             pids = g.app_processes()
                             r["mem_kb"] = private_kb(pids)
                             r["nprocs"] = len(pids)
+                            # The upstream connections the gateway opened
+                            # in the warm-up and the run (less the two
+                            # readings' own).
+                            r["conns"] = ng.accepts() - a0 - 1
                             out[c] = r
                         res.append((name, out, doc))
                 except Exception as e:  # noqa: BLE001 - a row says why
@@ -271,9 +304,9 @@ def main():
     print("slow upstream (issue 31): WeCom message/send answered after %d ms "
           "by nginx + echo_sleep over HTTPS; wrk -t2 -cC -d%ds --timeout "
           "10s; build %s" % (DELAY_S * 1000, secs, builddir))
-    print("%-20s %5s %9s %6s %8s %7s %9s %6s %11s" % (
+    print("%-20s %5s %9s %6s %8s %7s %9s %6s %11s %6s" % (
         "row", "C", "req/s", "ratio", "non-2xx", "errors", "mean ms",
-        "procs", "private MiB"))
+        "procs", "private MiB", "conns"))
     for c in CALLERS:
         b = base[c]
         print("%-20s %5d %9.0f %6s %8d %7d %9.1f %6s %11s" % (
@@ -290,10 +323,10 @@ def main():
                 bad.append("non-2xx or socket errors")
             if not isinstance(doc, dict) or doc.get("result") is not True:
                 bad.append("the answer taken aside: %s" % json.dumps(doc)[:200])
-            print("%-20s %5d %9.0f %6.2f %8d %7d %9.1f %6d %11.1f%s" % (
+            print("%-20s %5d %9.0f %6.2f %8d %7d %9.1f %6d %11.1f %6d%s" % (
                 name, c, r["rps"], r["rps"] / base[c]["rps"]
                 if base[c]["rps"] else 0.0, r["non2xx"], r["errors"],
-                r["lat_ms"], r["nprocs"], r["mem_kb"] / 1024.0,
+                r["lat_ms"], r["nprocs"], r["mem_kb"] / 1024.0, r["conns"],
                 "  INVALID: " + "; ".join(bad) if bad else ""))
     return 0
 

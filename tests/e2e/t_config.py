@@ -53,13 +53,15 @@ def main():
                                      "smtp_hots": "x", "smtp_pwd": {"file": "nope.txt"}},
                        "send_fax": {}, "send_weixin": {"wx_type": "work"},
                        "send_sms": {"qcloud_api": "v4", "delivery": "paper"}},
-        "upstream": {"timeout_ms": "0", "connect_to": "x", "ca_file": "/nonexistent"}})
+        "upstream": {"timeout_ms": "0", "connect_to": "x", "ca_file": "/nonexistent",
+                     "max_host_connections": 0, "max_connections": "lots"}})
     lines = [l for l in out.splitlines() if l.strip()]
     want = ["stat_dir: unknown key", "CMSI_T_UNSET is not set", "apps.b: needs a \"secret\"",
             "apps.c: the secret is empty", "smtp_port: not a port", "smtp_usessl: not a boolean",
             "smtp_hots: unknown key", "cannot read secret file", "send_fax: unknown component",
             "wx_type: qy, qywx or mp", "qcloud_api: v5 or tc3", "delivery: only \"outbox\"",
-            "timeout_ms: 1 to 600000", "connect_to: a list of strings", "ca_file: cannot read"]
+            "timeout_ms: 1 to 600000", "connect_to: a list of strings", "ca_file: cannot read",
+            "upstream.max_host_connections: 1 to 4096", "upstream.max_connections: 1 to 4096"]
     c.ok("bad config refused", rc != 0, out)
     for w in want:
         c.ok("problem reported: " + w, any(w in l for l in lines), out)
