@@ -295,9 +295,14 @@ def callback(c, b):
         for i in range(5):
             qy(g, i)
             mp(g, "o1,o2,o3")
-        # The one new connection is the control call's own.
-        c.eq("connections are kept across requests",
-             ctl(g, "/_fake/counts")["connections"] - before, 1)
+        # Twenty calls, and new connections only while the pool grows to
+        # the fan-out's width: the fake speaks HTTP/1.1, so three calls
+        # in flight at once need three connections, and the warm-up's
+        # fan-out may have run partly one after another on the transfer
+        # thread.  One new connection is the control call's own.
+        grown = ctl(g, "/_fake/counts")["connections"] - before
+        c.ok("connections are kept across requests (%d new for 20 calls)" % grown,
+             1 <= grown <= 3, grown)
         ids = [r["msgid"] for r in d["data"]["results"]]
         for i, status in zip(ids, ["success", "failed:user block",
                                    "failed: system failed"]):
