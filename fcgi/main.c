@@ -806,6 +806,14 @@ main(int argc, char *argv[])
 	    != 0 && import == NULL))
 		usage();
 
+	/*
+	 * A server holds its stop signals from here on: one that comes
+	 * while it starts (seconds under a sanitizer) waits for the pool's
+	 * sigtimedwait, or for on_stop once a 503 worker installs it, and
+	 * the process still ends cleanly instead of dying half started.
+	 */
+	if (!test && !drain && import == NULL)
+		signals_init();
 	conf_path = path;
 	if (stat(path, &conf_st) == -1)
 		memset(&conf_st, 0, sizeof(conf_st));
