@@ -241,20 +241,8 @@ ccustom_edit(struct console_rq *rq)
 		    "to 63 of a-z, 0-9 and _, and no built-in's.");
 		goto out;
 	}
-	if (post && !page_writable(rq->conf->path)) {
-		page_text(rq, 403, "The config file is read-only.");
+	if (csave_open(rq, post, &lockfd, &text, &len, version, &doc) == -1)
 		goto out;
-	}
-	if (post && (lockfd = csave_lock(rq)) == -1) {
-		page_text(rq, 500, "The save lock cannot be taken.");
-		goto out;
-	}
-	text = csave_read(rq->conf->path, &len, version);
-	if (text == NULL || (doc = json_tokener_parse(text)) == NULL ||
-	    !json_object_is_type(doc, json_type_object)) {
-		page_text(rq, 500, "The config file cannot be read.");
-		goto out;
-	}
 	/* Held: the save replaces it in doc, and its secrets go after. */
 	if ((comps = comps_of(doc, 0)) != NULL &&
 	    json_object_object_get_ex(comps, name, &sec))

@@ -82,6 +82,8 @@ char		*csave_read(const char *, size_t *, char [65]);
 int		 csave_dir(const struct console_rq *, const char *, char *,
 		    size_t);
 int		 csave_lock(const struct console_rq *);
+int		 csave_open(struct console_rq *, int, int *, char **, size_t *,
+		    char [65], json_object **);
 int		 csave_hist_ok(const char *, const char *);
 size_t		 csave_hist_list(const struct console_rq *, const char *,
 		    const char *, char **, size_t, int);

@@ -107,6 +107,34 @@ csave_dir(const struct console_rq *rq, const char *sub, char *out,
 }
 
 /*
+ * The config file opened for the Edit pages: when post (a save), the
+ * file writable and the save lock taken (*lockfd, the caller closes);
+ * its text (*text, the caller frees), version and document (*doc, an
+ * object, the caller puts).  On a problem the page is answered and -1
+ * returned.
+ */
+int
+csave_open(struct console_rq *rq, int post, int *lockfd, char **text,
+    size_t *len, char version[65], json_object **doc)
+{
+	if (post && !page_writable(rq->conf->path)) {
+		page_text(rq, 403, "The config file is read-only.");
+		return -1;
+	}
+	if (post && (*lockfd = csave_lock(rq)) == -1) {
+		page_text(rq, 500, "The save lock cannot be taken.");
+		return -1;
+	}
+	*text = csave_read(rq->conf->path, len, version);
+	if (*text == NULL || (*doc = json_tokener_parse(*text)) == NULL ||
+	    !json_object_is_type(*doc, json_type_object)) {
+		page_text(rq, 500, "The config file cannot be read.");
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * The save lock (config and templates alike), held until close.
  * Returns the fd or -1.
  */
@@ -757,20 +785,8 @@ csave_edit(struct console_rq *rq)
 		page_text(rq, 404, "No such tenant.");
 		goto out;
 	}
-	if (post && !page_writable(rq->conf->path)) {
-		page_text(rq, 403, "The config file is read-only.");
+	if (csave_open(rq, post, &lockfd, &text, &len, version, &doc) == -1)
 		goto out;
-	}
-	if (post && (lockfd = csave_lock(rq)) == -1) {
-		page_text(rq, 500, "The save lock cannot be taken.");
-		goto out;
-	}
-	text = csave_read(rq->conf->path, &len, version);
-	if (text == NULL || (doc = json_tokener_parse(text)) == NULL ||
-	    !json_object_is_type(doc, json_type_object)) {
-		page_text(rq, 500, "The config file cannot be read.");
-		goto out;
-	}
 	comps = comps_of(doc, tenant, 0);
 	if (*tenant != '\0' && comps == NULL && comps_of(doc, tenant, 1) ==
 	    NULL) {
