@@ -70,12 +70,24 @@ static volatile sig_atomic_t stopping;
 static pthread_mutex_t	 rspool_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /*
- * The worker pool.  One thread accepts (libfcgi's accept also reads
- * the request's parameters) and hands each request to a worker; the
- * workers are started as requests need them, up to workers.threads,
- * so a process that never sees two requests at once (mod_fcgid) runs
- * one.  Beyond threads, queue requests wait; one more than that is
- * answered busy at once, so no caller waits in an unbounded line.
+ * The worker pool.  Every worker accepts for itself (FCGX_Accept_r is
+ * safe from many threads at once: the kernel gives each connection to
+ * one waiting accept) and serves what it accepted, so a request never
+ * changes threads: no hand-off, no wake-up of a second thread, and its
+ * memory is freed where it was allocated.  One worker starts; more are
+ * started only when requests wait: when, at a tick of the main thread,
+ * a connection waits in the listening socket, no worker waits in
+ * accept and none has accepted since the last tick, the pool doubles.
+ * A quick request (get_msg_type, a mail into the outbox, an SMS to a
+ * near upstream) keeps a worker so short a time that one serves them
+ * in turn, as a process would, without waking another thread for
+ * each; a slow upstream stalls the workers and the pool grows to as
+ * many as wait on it.  A process that never sees two requests at once
+ * (mod_fcgid) runs one.
+ * At most workers.threads serve; one more worker then only accepts:
+ * it queues up to workers.queue requests for the next worker that
+ * finishes and answers the one beyond busy at once, so no caller waits
+ * in an unbounded line.
  */
 struct slot {
 	FCGX_Request	 fr;
@@ -83,25 +95,24 @@ struct slot {
 };
 
 struct pool {
-	pthread_mutex_t	 mu;
-	pthread_cond_t	 work;		/* the queue has a request, or closing */
-	struct slot	*slots;		/* owned: nslots + 1 (the acceptor's) */
-	size_t		 nslots;	/* threads + queue */
-	size_t		 inuse;		/* slots serving or queued */
+	pthread_mutex_t	 mu;		/* every field below */
+	struct slot	*slots;		/* owned: threads + 1 + queue */
+	size_t		 nslots;
 	struct slot	*free;		/* borrowed: unused slots */
 	struct slot	*head, *tail;	/* borrowed: accepted, not yet served */
+	size_t		 queued;	/* on that queue */
+	size_t		 maxqueue;	/* workers.queue */
 	pthread_t	*tids;		/* owned: nthreads started */
 	long		 nthreads;	/* started */
 	long		 maxthreads;	/* workers.threads */
-	long		 idle;		/* waiting for work */
-	int		 closing;	/* no more requests: drain and end */
-	pthread_t	 acceptor;
-	int		 accepting;	/* the acceptor has not ended yet */
+	long		 serving;	/* workers in a request */
+	long		 waiting;	/* workers in accept */
+	long		 alive;		/* workers not ended */
+	unsigned long	 accepts;	/* requests accepted, ever */
 };
 
 static struct pool	 pool = {
 	.mu = PTHREAD_MUTEX_INITIALIZER,
-	.work = PTHREAD_COND_INITIALIZER,
 };
 
 /* The live configuration, held until snap_put. */
@@ -554,38 +565,104 @@ keep_next(FCGX_Request *fr)
 	return 1;
 }
 
-/* A worker: takes accepted requests until the pool closes and drains. */
+static void	*worker(void *);
+static void	 busy(FCGX_Request *);
+
+/*
+ * One request and those that follow on its connection if the web
+ * server keeps it, then the spool's turn.  Called with pool.mu held
+ * and serving counted; returns with it held, uncounted.
+ */
+static void
+run(struct slot *sl)
+{
+	pthread_mutex_unlock(&pool.mu);
+	do {
+		serve(&sl->fr);
+		finish(&sl->fr);
+	} while (keep_next(&sl->fr));
+	after_request();
+	pthread_mutex_lock(&pool.mu);
+	pool.serving--;
+}
+
+/* Starts one more worker; pool.mu held. */
+static void
+spawn(void)
+{
+	pthread_t	 t;
+	int		 rc;
+
+	if ((rc = pthread_create(&t, NULL, worker, NULL)) != 0) {
+		/* The others carry on; callers wait in the backlog. */
+		log_warnx("cannot start a worker: %s", strerror(rc));
+		return;
+	}
+	pool.tids[pool.nthreads++] = t;
+	pool.alive++;
+}
+
+/*
+ * A worker: a queued request first, if a worker may take it; else it
+ * accepts, and serves, queues or refuses what came, until a stop.
+ * SIGUSR2 reaches it only while it waits in accept().
+ */
 static void *
 worker(void *arg)
 {
-	struct slot	*sl;
+	struct slot	*sl, *q;
+	int		 rc;
 
 	(void)arg;
+	pthread_mutex_lock(&pool.mu);
+	sl = pool.free;
+	pool.free = sl->next;
 	for (;;) {
-		pthread_mutex_lock(&pool.mu);
-		pool.idle++;
-		while (pool.head == NULL && !pool.closing)
-			pthread_cond_wait(&pool.work, &pool.mu);
-		pool.idle--;
-		sl = pool.head;
-		if (sl == NULL) {
-			pthread_mutex_unlock(&pool.mu);
-			break;
+		if ((q = pool.head) != NULL && pool.serving < pool.maxthreads) {
+			if ((pool.head = q->next) == NULL)
+				pool.tail = NULL;
+			pool.queued--;
+			pool.serving++;
+			run(q);
+			q->next = pool.free;
+			pool.free = q;
+			continue;
 		}
-		if ((pool.head = sl->next) == NULL)
-			pool.tail = NULL;
+		if (__atomic_load_n(&stopping, __ATOMIC_RELAXED))
+			break;
+		pool.waiting++;
 		pthread_mutex_unlock(&pool.mu);
-		do {
-			serve(&sl->fr);
-			finish(&sl->fr);
-		} while (keep_next(&sl->fr));
+		pthread_sigmask(SIG_UNBLOCK, &wakesig, NULL);
+		rc = FCGX_Accept_r(&sl->fr);
+		pthread_sigmask(SIG_BLOCK, &wakesig, NULL);
 		pthread_mutex_lock(&pool.mu);
-		sl->next = pool.free;
-		pool.free = sl;
-		pool.inuse--;
-		pthread_mutex_unlock(&pool.mu);
-		after_request();
+		pool.waiting--;
+		if (rc < 0)
+			break;
+		pool.accepts++;
+		if (pool.serving < pool.maxthreads) {
+			pool.serving++;
+			run(sl);
+		} else if (pool.queued < pool.maxqueue) {
+			sl->next = NULL;
+			if (pool.tail != NULL)
+				pool.tail->next = sl;
+			else
+				pool.head = sl;
+			pool.tail = sl;
+			pool.queued++;
+			sl = pool.free;
+			pool.free = sl->next;
+		} else {
+			pthread_mutex_unlock(&pool.mu);
+			busy(&sl->fr);
+			pthread_mutex_lock(&pool.mu);
+		}
 	}
+	sl->next = pool.free;
+	pool.free = sl;
+	pool.alive--;
+	pthread_mutex_unlock(&pool.mu);
 	thread_end();
 	return NULL;
 }
@@ -615,123 +692,125 @@ busy(FCGX_Request *fr)
 	log_warnx("%s %s status=503 busy: %ld serving, the queue is full", id,
 	    FCGX_GetParam("REQUEST_URI", fr->envp) != NULL ?
 	    FCGX_GetParam("REQUEST_URI", fr->envp) : "-", pool.maxthreads);
-	/* Closed even if kept: the acceptor must not wait on it. */
+	/* Closed even if kept: the worker that only accepts must not
+	 * wait on it. */
 	fr->keepConnection = 0;
 	finish(fr);
 }
 
 /*
- * The acceptor: libfcgi's accept (the connection and its parameters)
- * into a free slot, handed to a worker, a worker started when none is
- * idle; when threads + queue slots are in use, answered busy instead.
- * SIGUSR2 reaches it only while it waits in accept().
+ * At a tick: whether requests wait for a worker (see struct pool):
+ * one waits in the listening socket fd, no worker waits in accept and
+ * none accepted since the last tick (*seen).  If so the pool doubles,
+ * to workers.threads and the one that only accepts.
  */
-static void *
-acceptor(void *arg)
+static void
+pool_grow(int fd, unsigned long *seen)
 {
-	struct slot	*sl, *next;
-	pthread_t	 t;
-	int		 rc;
+	struct pollfd	 pfd;
+	long		 n;
+	int		 stalled;
 
-	(void)arg;
-	/* There is always one more slot than may be in use: this one. */
 	pthread_mutex_lock(&pool.mu);
-	sl = pool.free;
-	pool.free = sl->next;
+	stalled = pool.waiting == 0 && pool.accepts == *seen &&
+	    pool.nthreads <= pool.maxthreads;
+	*seen = pool.accepts;
 	pthread_mutex_unlock(&pool.mu);
-	while (!__atomic_load_n(&stopping, __ATOMIC_RELAXED)) {
-		pthread_sigmask(SIG_UNBLOCK, &wakesig, NULL);
-		rc = FCGX_Accept_r(&sl->fr);
-		pthread_sigmask(SIG_BLOCK, &wakesig, NULL);
-		if (rc < 0)
-			break;
-		pthread_mutex_lock(&pool.mu);
-		if (pool.inuse == pool.nslots) {
-			pthread_mutex_unlock(&pool.mu);
-			busy(&sl->fr);
-			continue;
-		}
-		pool.inuse++;
-		sl->next = NULL;
-		if (pool.tail != NULL)
-			pool.tail->next = sl;
-		else
-			pool.head = sl;
-		pool.tail = sl;
-		next = pool.free;
-		pool.free = next->next;
-		if (pool.idle == 0 && pool.nthreads < pool.maxthreads) {
-			if ((rc = pthread_create(&t, NULL, worker, NULL)) == 0)
-				pool.tids[pool.nthreads++] = t;
-			else if (pool.nthreads == 0)
-				fatalx("cannot start a worker: %s",
-				    strerror(rc));
-		} else
-			pthread_cond_signal(&pool.work);
-		pthread_mutex_unlock(&pool.mu);
-		sl = next;
-	}
+	if (!stalled)
+		return;
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, 0) != 1 || !(pfd.revents & POLLIN))
+		return;
 	pthread_mutex_lock(&pool.mu);
-	sl->next = pool.free;
-	pool.free = sl;
+	for (n = pool.nthreads; n > 0 && pool.nthreads <= pool.maxthreads; n--)
+		spawn();
 	pthread_mutex_unlock(&pool.mu);
-	__atomic_store_n(&pool.accepting, 0, __ATOMIC_RELEASE);
-	return NULL;
 }
 
 /*
  * Serves on fd until a stop signal: threads requests at once, queue
  * more waiting.  The main thread only waits for the signal; then the
- * acceptor is woken until it ends, and the workers finish what was
- * accepted.  Returns the exit status.
+ * workers waiting in accept are woken until none is left there, and
+ * the others finish what they accepted and what is queued.  Returns
+ * the exit status.
  */
 static int
 pool_run(int fd, long threads, long queue)
 {
 	struct timespec	 tick = { 0, 100 * 1000000L };
+	struct timespec	 busytick = { 0, 10 * 1000000L };
+	pthread_t	 t;
+	unsigned long	 seen = 0;
 	size_t		 i;
-	long		 k;
+	long		 k, left, waiting = 1;
 	int		 sig;
 
 	pool.maxthreads = threads;
-	pool.nslots = (size_t)(threads + queue);
-	pool.slots = xcalloc(pool.nslots + 1, sizeof(*pool.slots));
-	pool.tids = xcalloc((size_t)threads, sizeof(*pool.tids));
-	for (i = 0; i < pool.nslots + 1; i++) {
+	pool.maxqueue = (size_t)queue;
+	/* A slot per worker to accept into, one per queued request. */
+	pool.nslots = (size_t)threads + 1 + (size_t)queue;
+	pool.slots = xcalloc(pool.nslots, sizeof(*pool.slots));
+	pool.tids = xcalloc((size_t)threads + 1, sizeof(*pool.tids));
+	for (i = 0; i < pool.nslots; i++) {
 		if (FCGX_InitRequest(&pool.slots[i].fr, fd, 0) != 0)
 			fatalx("FCGX_InitRequest failed");
 		pool.slots[i].next = pool.free;
 		pool.free = &pool.slots[i];
 	}
-	pool.accepting = 1;
-	if (pthread_create(&pool.acceptor, NULL, acceptor, NULL) != 0)
-		fatalx("cannot start the acceptor");
+	pthread_mutex_lock(&pool.mu);
+	spawn();
+	left = pool.alive;
+	pthread_mutex_unlock(&pool.mu);
+	if (left == 0)
+		fatalx("cannot start a worker");
+	/*
+	 * The tick: 100 ms while a worker waits in accept (nothing to
+	 * grow for), 10 ms while none does (a request may be waiting).
+	 */
 	for (;;) {
-		sig = sigtimedwait(&stopsigs, NULL, &tick);
+		sig = sigtimedwait(&stopsigs, NULL, waiting > 0 ? &tick :
+		    &busytick);
 		if (sig > 0)
 			break;
-		if (!__atomic_load_n(&pool.accepting, __ATOMIC_ACQUIRE))
+		/* Every worker ended: the socket is gone. */
+		pthread_mutex_lock(&pool.mu);
+		left = pool.alive;
+		waiting = pool.waiting;
+		pthread_mutex_unlock(&pool.mu);
+		if (left == 0)
 			break;
+		pool_grow(fd, &seen);
 	}
 	__atomic_store_n(&stopping, 1, __ATOMIC_RELAXED);
 	FCGX_ShutdownPending();
 	/*
-	 * A wake that lands before the acceptor is back in accept() is
-	 * lost, so it comes again every 100 ms until the acceptor ends.
+	 * A wake that lands before a worker is back in accept() is lost,
+	 * so it comes again every 100 ms until none waits there.
 	 */
-	while (__atomic_load_n(&pool.accepting, __ATOMIC_ACQUIRE)) {
-		pthread_kill(pool.acceptor, SIGUSR2);
+	for (;;) {
+		pthread_mutex_lock(&pool.mu);
+		left = pool.waiting;
+		for (k = 0; left > 0 && k < pool.nthreads; k++)
+			pthread_kill(pool.tids[k], SIGUSR2);
+		pthread_mutex_unlock(&pool.mu);
+		if (left == 0)
+			break;
 		nanosleep(&tick, NULL);
 	}
-	pthread_join(pool.acceptor, NULL);
-	pthread_mutex_lock(&pool.mu);
-	pool.closing = 1;
-	pthread_cond_broadcast(&pool.work);
-	k = pool.nthreads;
-	pthread_mutex_unlock(&pool.mu);
-	while (k-- > 0)
-		pthread_join(pool.tids[k], NULL);
-	for (i = 0; i < pool.nslots + 1; i++)
+	/* A worker starts others only before it ends: joined in order,
+	 * every one started is seen. */
+	for (k = 0;; k++) {
+		pthread_mutex_lock(&pool.mu);
+		if (k >= pool.nthreads) {
+			pthread_mutex_unlock(&pool.mu);
+			break;
+		}
+		t = pool.tids[k];
+		pthread_mutex_unlock(&pool.mu);
+		pthread_join(t, NULL);
+	}
+	for (i = 0; i < pool.nslots; i++)
 		FCGX_Free(&pool.slots[i].fr, 1);
 	free(pool.slots);
 	free(pool.tids);

@@ -4,24 +4,29 @@
  * split-horizon setups, an optional proxy, replies read under a cap.
  *
  * Threads: every HTTP(S) call of the process, single or part of a
- * fan-out, runs on one transfer thread that owns the process's one curl
- * multi handle (http_xfer): HTTP/2 over TLS (ALPN) with multiplexing, so
+ * fan-out, runs on the process's one curl multi handle (xfer_m):
+ * HTTP/2 over TLS (ALPN) with multiplexing, so
  * calls in flight to one host share one or a few connections instead of
  * one each (libcurl-gnutls parses the whole trust store, ~3.8 MiB and
  * milliseconds of CPU, for each new connection).  An HTTP/1.1 upstream
  * still gets one connection per call in flight, up to
  * upstream.max_host_connections.  A worker thread sets up an easy handle
- * (from the process's idle stack), queues it under xfer_mu, wakes the
- * transfer thread (curl_multi_wakeup) and waits on its own condition
- * variable; the multi handle and the easy handles in it are only ever
- * touched by the transfer thread.  SMTP cannot multiplex: its handles
+ * (from the process's idle stack) and queues it under xfer_mu.  Then
+ * one waiting caller at a time drives the multi handle for everyone
+ * (xfer_drive: perform, poll, finish the calls that ended) until a
+ * call of its own ends, and hands the wheel to another waiting caller;
+ * the others wait on their own condition variables.  A lone call is
+ * driven by its own caller, as a plain easy perform would be: no
+ * second thread is woken for it.  The multi handle and the easy
+ * handles in it are only ever touched by the driver.  SMTP cannot
+ * multiplex: its handles
  * sit idle on a stack of the process's between messages (each keeping
  * its connection), and a message takes the most recent one made for
  * its settings.  Every handle and the multi handle are
  * made for one set of upstream settings (a fingerprint of ca_file,
  * proxy, timeout, connect_to and the connection limits, and for SMTP of
  * the component's server and login): when a call comes with other
- * settings, the transfer thread lets the calls in flight end, then
+ * settings, the driver lets the calls in flight end, then
  * replaces the multi handle, closing every connection opened under the
  * old settings.  The CA bundle file is the process's, written under
  * http_mu.
@@ -66,12 +71,13 @@ static size_t			 conn_nidle;	/* under conn_mu */
 static CURL			*smtp_idle[SMTP_IDLE]; /* owned, under conn_mu */
 static size_t			 smtp_nidle;	/* under conn_mu */
 
-/* A caller waiting for its calls on the transfer thread. */
+/* A caller waiting for its calls. */
 struct xfer_waiter {
 	pthread_cond_t		 cv;		/* signalled under xfer_mu */
+	struct xfer_waiter	*next;		/* borrowed: xfer_waiters */
 };
 
-/* One call handed to the transfer thread; lives on its caller's stack. */
+/* One call on the multi handle; lives on its caller's stack. */
 struct xfer_job {
 	struct xfer_job		*next;		/* borrowed: queue or run list */
 	struct xfer_job		*prev;		/* borrowed: run list only */
@@ -88,16 +94,15 @@ struct xfer_job {
 };
 
 /*
- * The transfer thread and what it shares with callers.  Everything but
- * xfer_m's use is under xfer_mu; xfer_m itself (and the easy handles
- * added to it) only the transfer thread uses, except curl_multi_wakeup,
- * which libcurl allows from any thread and callers make under xfer_mu
- * so the handle is never replaced meanwhile.
+ * The multi handle and what its callers share.  Everything but xfer_m's
+ * use is under xfer_mu; xfer_m itself (and the easy handles added to
+ * it) only the driver uses, except curl_multi_wakeup, which libcurl
+ * allows from any thread and callers make under xfer_mu so the handle
+ * is never replaced meanwhile.
  */
-static pthread_mutex_t		 xfer_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_t		 xfer_tid;
-static int			 xfer_on;	/* thread running */
-static int			 xfer_stop;	/* asked to end */
+static pthread_mutex_t		 xfer_mu = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP;
+static int			 xfer_driving;	/* a caller drives xfer_m */
+static struct xfer_waiter	*xfer_waiters;	/* borrowed: the others */
 static CURLM			*xfer_m;	/* owned */
 static uint64_t			 xfer_mfp;	/* xfer_m's settings, 0 none */
 static struct xfer_job		*xfer_qhead;	/* waiting, FIFO */
@@ -107,6 +112,7 @@ static size_t			 xfer_nrun;
 static size_t			 xfer_ncancel;	/* cancels not yet seen */
 
 static void	xfer_end(void);
+static int	xfer_mine(struct xfer_job *, int *, size_t);
 
 /* The CA bundle: one file per process, rebuilt when ca_file changes. */
 static pthread_mutex_t		 http_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -535,8 +541,8 @@ http_setup(CURL *h, const struct conf *c, struct http_call *hc)
 
 /*
  * A new multi handle for the settings of job j: HTTP/2 multiplexing,
- * and the connection limits of its config.  Transfer thread, xfer_mu
- * held, nothing added to the old one.
+ * and the connection limits of its config.  The driver, xfer_mu held,
+ * nothing added to the old one.
  */
 static int
 xfer_multi(const struct xfer_job *j)
@@ -598,7 +604,7 @@ xfer_unlink(struct xfer_job *j)
  * Moves waiting jobs onto the multi handle, in order: while calls of
  * other settings are in flight the queue waits for them to end, then
  * the multi handle is made again for its head.  Cancelled jobs are
- * finished.  xfer_mu held.
+ * finished.  The driver, xfer_mu held.
  */
 static void
 xfer_admit(void)
@@ -662,85 +668,106 @@ xfer_admit(void)
 	}
 }
 
-/*
- * The transfer thread: the only user of xfer_m and of the easy handles
- * added to it.  Polls at most a second at a time (a stop or a new call
- * wakes it sooner); ends when asked, after the callers' calls ended.
- */
-static void *
-xfer_main(void *arg)
+/* The calls that ended: their callers may go on.  xfer_mu held. */
+static void
+xfer_reap(void)
 {
 	struct xfer_job	*j;
 	CURLMsg		*msg;
 	CURL		*h;
-	int		 running, left;
+	int		 left;
 
-	(void)arg;
-	pthread_mutex_lock(&xfer_mu);
-	while (!xfer_stop || xfer_nrun > 0 || xfer_qhead != NULL) {
-		xfer_admit();
-		pthread_mutex_unlock(&xfer_mu);
-		if (xfer_m != NULL)
-			(void)curl_multi_perform(xfer_m, &running);
-		pthread_mutex_lock(&xfer_mu);
-		while (xfer_m != NULL &&
-		    (msg = curl_multi_info_read(xfer_m, &left)) != NULL) {
-			if (msg->msg != CURLMSG_DONE)
-				continue;
-			h = msg->easy_handle;
-			j = NULL;
-			if (curl_easy_getinfo(h, CURLINFO_PRIVATE, &j) !=
-			    CURLE_OK || j == NULL)
-				continue;
-			j->hc->cc = msg->data.result;
-			curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE,
-			    &j->hc->status);
-			curl_easy_getinfo(h, CURLINFO_TOTAL_TIME, &j->hc->secs);
-			curl_multi_remove_handle(xfer_m, h);
-			xfer_unlink(j);
-			xfer_finish(j);
-		}
-		xfer_admit();
-		if (xfer_stop && xfer_nrun == 0 && xfer_qhead == NULL)
-			break;
-		pthread_mutex_unlock(&xfer_mu);
-		if (xfer_m != NULL)
-			(void)curl_multi_poll(xfer_m, NULL, 0, 1000, NULL);
-		pthread_mutex_lock(&xfer_mu);
+	while ((msg = curl_multi_info_read(xfer_m, &left)) != NULL) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		h = msg->easy_handle;
+		j = NULL;
+		if (curl_easy_getinfo(h, CURLINFO_PRIVATE, &j) != CURLE_OK ||
+		    j == NULL)
+			continue;
+		j->hc->cc = msg->data.result;
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &j->hc->status);
+		curl_easy_getinfo(h, CURLINFO_TOTAL_TIME, &j->hc->secs);
+		curl_multi_remove_handle(xfer_m, h);
+		xfer_unlink(j);
+		xfer_finish(j);
 	}
-	pthread_mutex_unlock(&xfer_mu);
-	return NULL;
+}
+
+/* Milliseconds from now to ts, 0 if past. */
+static long
+ms_until(const struct timespec *ts)
+{
+	struct timespec	 now;
+	long long	 ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (long long)(ts->tv_sec - now.tv_sec) * 1000 +
+	    (ts->tv_nsec - now.tv_nsec) / 1000000;
+	return ms < 0 ? 0 : ms > 1000 ? 1000 : (long)ms;
 }
 
 /*
- * Stops the transfer thread (the process's end: no call in flight) and
- * closes the process's connections.
+ * Drives the multi handle for every caller until one of the caller's
+ * own n jobs in js (those not marked in fin) is done or the first of
+ * their deadlines passes; then hands the wheel to a waiting caller if
+ * calls are left.  xfer_mu held (let go around perform and poll).
+ */
+static void
+xfer_drive(struct xfer_job *js, int *fin, size_t n,
+    const struct timespec *first)
+{
+	int	 running;
+
+	xfer_driving = 1;
+	for (;;) {
+		xfer_admit();
+		pthread_mutex_unlock(&xfer_mu);
+		(void)curl_multi_perform(xfer_m, &running);
+		pthread_mutex_lock(&xfer_mu);
+		xfer_reap();
+		xfer_admit();
+		if (xfer_mine(js, fin, n) || ms_until(first) == 0)
+			break;
+		pthread_mutex_unlock(&xfer_mu);
+		(void)curl_multi_poll(xfer_m, NULL, 0, (int)ms_until(first),
+		    NULL);
+		pthread_mutex_lock(&xfer_mu);
+	}
+	xfer_driving = 0;
+	if (xfer_waiters != NULL && (xfer_nrun > 0 || xfer_qhead != NULL))
+		pthread_cond_signal(&xfer_waiters->cv);
+}
+
+/* Whether one of the n jobs in js not marked in fin is done. */
+static int
+xfer_mine(struct xfer_job *js, int *fin, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (!fin[i] && js[i].done)
+			return 1;
+	return 0;
+}
+
+/*
+ * The process's end (no call in flight): closes its connections.
  */
 static void
 xfer_end(void)
 {
-	int	 on;
-
-	pthread_mutex_lock(&xfer_mu);
-	on = xfer_on;
-	xfer_stop = 1;
-	if (xfer_m != NULL)
-		curl_multi_wakeup(xfer_m);
-	pthread_mutex_unlock(&xfer_mu);
-	if (on)
-		pthread_join(xfer_tid, NULL);
 	pthread_mutex_lock(&xfer_mu);
 	curl_multi_cleanup(xfer_m);
 	xfer_m = NULL;
 	xfer_mfp = 0;
-	xfer_on = 0;
-	xfer_stop = 0;
 	pthread_mutex_unlock(&xfer_mu);
 }
 
 /*
- * Hands job j to the transfer thread, starting it on first use.
- * Returns 0, or -1 when there is no thread to run it.
+ * Queues job j for the multi handle, made on first use; a driver in
+ * its poll is woken to take it.  Returns 0, or -1 when there is no
+ * multi handle.
  */
 static int
 xfer_submit(struct xfer_job *j)
@@ -748,17 +775,10 @@ xfer_submit(struct xfer_job *j)
 	int	 rc = 0;
 
 	pthread_mutex_lock(&xfer_mu);
-	if (!xfer_on) {
-		if (xfer_m == NULL)
-			xfer_m = curl_multi_init();
-		if (xfer_m == NULL ||
-		    pthread_create(&xfer_tid, NULL, xfer_main, NULL) != 0) {
-			log_warnx("%s: cannot start the transfer thread",
-			    __func__);
-			rc = -1;
-			goto out;
-		}
-		xfer_on = 1;
+	if (xfer_m == NULL && (xfer_m = curl_multi_init()) == NULL) {
+		log_warnx("%s: cannot make the multi handle", __func__);
+		rc = -1;
+		goto out;
 	}
 	j->next = NULL;
 	j->prev = NULL;
@@ -767,7 +787,8 @@ xfer_submit(struct xfer_job *j)
 	else
 		xfer_qhead = j;
 	xfer_qtail = j;
-	curl_multi_wakeup(xfer_m);
+	if (xfer_driving)
+		curl_multi_wakeup(xfer_m);
 out:
 	pthread_mutex_unlock(&xfer_mu);
 	return rc;
@@ -775,17 +796,20 @@ out:
 
 /*
  * Waits until at least one of the n jobs in js that are not yet marked
- * in fin is done, and marks every done one in fin.  A job past its
- * deadline (the call's timeout and a margin: libcurl's own timeout
- * should have ended it) is cancelled, and ends at the transfer
- * thread's next turn.  Returns how many were marked.
+ * in fin is done, and marks every done one in fin: as the driver when
+ * no one drives, else on w until a driver finishes one of them or
+ * hands over the wheel.  A job past its deadline (the call's timeout
+ * and a margin: libcurl's own timeout should have ended it) is
+ * cancelled, and ends at the driver's next turn.  Returns how many
+ * were marked.
  */
 static size_t
 xfer_wait(struct xfer_job *js, int *fin, size_t n, struct xfer_waiter *w)
 {
-	struct timespec	 now, first;
-	size_t		 i, k = 0, open;
-	int		 asked = 0;
+	struct xfer_waiter	**wp;
+	struct timespec		 now, first;
+	size_t			 i, k = 0, open;
+	int			 rc;
 
 	pthread_mutex_lock(&xfer_mu);
 	for (;;) {
@@ -808,7 +832,20 @@ xfer_wait(struct xfer_job *js, int *fin, size_t n, struct xfer_waiter *w)
 		}
 		if (k > 0 || open == 0)
 			break;
-		if (pthread_cond_timedwait(&w->cv, &xfer_mu, &first) == 0)
+		if (!xfer_driving && ms_until(&first) > 0) {
+			xfer_drive(js, fin, n, &first);
+			continue;
+		}
+		rc = 0;
+		if (xfer_driving) {
+			w->next = xfer_waiters;
+			xfer_waiters = w;
+			rc = pthread_cond_timedwait(&w->cv, &xfer_mu, &first);
+			for (wp = &xfer_waiters; *wp != w; wp = &(*wp)->next)
+				continue;
+			*wp = w->next;
+		}
+		if (rc == 0 && ms_until(&first) > 0)
 			continue;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		for (i = 0; i < n; i++)
@@ -818,16 +855,21 @@ xfer_wait(struct xfer_job *js, int *fin, size_t n, struct xfer_waiter *w)
 			    now.tv_nsec >= js[i].deadline.tv_nsec))) {
 				js[i].cancel = 1;
 				xfer_ncancel++;
-				asked = 1;
 			}
-		if (asked && xfer_m != NULL)
+		/* Cancelled ones end at the driver's next turn. */
+		if (xfer_driving && xfer_m != NULL)
 			curl_multi_wakeup(xfer_m);
-		/* Cancelled ones end at the next turn: wait without a limit. */
 		for (i = 0; i < n; i++)
 			if (!fin[i] && js[i].cancel)
 				js[i].deadline.tv_sec = now.tv_sec + 3600;
-		asked = 0;
 	}
+	/*
+	 * A hand-over may have woken this caller just as its own call
+	 * ended: passed on, so the calls left never wait without a driver.
+	 */
+	if (!xfer_driving && xfer_waiters != NULL &&
+	    (xfer_nrun > 0 || xfer_qhead != NULL))
+		pthread_cond_signal(&xfer_waiters->cv);
 	pthread_mutex_unlock(&xfer_mu);
 	return k;
 }
@@ -871,7 +913,7 @@ call_end(CURL *h, struct http_call *hc)
 }
 
 /*
- * Runs the n calls hc points to on the transfer thread, at most
+ * Runs the n calls hc points to on the multi handle, at most
  * LIM_UP_PARALLEL of them at once: a fan-out (one voice call per
  * person, one SMS call per 200 numbers) then takes about as long as its
  * slowest call.  Each call's cc, status and secs are set.  Returns how
@@ -942,7 +984,7 @@ http_run_all(const struct conf *c, struct http_call **hc, size_t n)
 }
 
 /*
- * Runs one call on the transfer thread.  Returns 0 when an HTTP answer
+ * Runs one call on the multi handle.  Returns 0 when an HTTP answer
  * came back (any status), -1 on transport failure.
  */
 int
