@@ -94,6 +94,10 @@ struct slot {
 	struct slot	*next;		/* borrowed: in the free list or queue */
 };
 
+/*
+ * Every worker holds one slot (to accept into, or the queued request it
+ * took), every queued request one: threads + 1 + queue are enough.
+ */
 struct pool {
 	pthread_mutex_t	 mu;		/* every field below */
 	struct slot	*slots;		/* owned: threads + 1 + queue */
@@ -623,9 +627,11 @@ worker(void *arg)
 				pool.tail = NULL;
 			pool.queued--;
 			pool.serving++;
-			run(q);
-			q->next = pool.free;
-			pool.free = q;
+			/* Its own idle slot back: a worker holds one slot. */
+			sl->next = pool.free;
+			pool.free = sl;
+			sl = q;
+			run(sl);
 			continue;
 		}
 		if (__atomic_load_n(&stopping, __ATOMIC_RELAXED))

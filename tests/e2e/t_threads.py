@@ -15,6 +15,13 @@ lighttpd against the fakes, each slow on purpose:
                the 3 that fit succeed, the others get HTTP 503 with the
                envelope's "busy" message at once (before the upstream
                could have answered one), never a wait in a line.
+  overload     2 threads and a queue of 2, the fake 300 ms slow, 8
+               callers each sending 5 in a row for a while: the queue
+               fills again while a worker serves a request it took from
+               it; every answer is a success or the busy 503, some of
+               the queued ones are served, and the process is the same
+               one before and after (a worker that held two slots once
+               ran the process out of them: a crash per overload).
   reload       the config file rewritten 5 times while 32 sends are in
                flight: every send succeeds, the process reloads.
   starttls     issue 32 row 7: mail sent over a kept clear connection,
@@ -168,6 +175,29 @@ def busy(c, b):
         c.logs(g, ["corp-secret-1-SECRET"])
 
 
+def overload(c, b):
+    with harness.Gateway(b, wecom_config(2, queue=2), procs=1,
+                         fakes=[wecom_fake(300)]) as g:
+        weixin(g, 0)
+        before = sorted(g.app_processes())
+        res = many(lambda i: [weixin(g, 10 * i + k)[:2] for k in range(5)],
+                   8)
+        res = [r for rs in res for r in rs]
+        ok = [r for r in res if r[0] == 200 and r[1].get("result") is True]
+        refused = [r for r in res if r[0] == 503 and
+                   r[1].get("message") == BUSY]
+        c.eq("overload: 40 answers, each a success or busy",
+             len(ok) + len(refused), 40)
+        c.ok("... more served than fit at once (%d)" % len(ok), len(ok) > 4,
+             len(ok))
+        c.eq("... by the same process throughout",
+             sorted(g.app_processes()), before)
+        st, d, _ = weixin(g, 99)
+        c.ok("... which serves again afterwards", st == 200 and
+             d.get("result") is True, d)
+        c.logs(g, ["corp-secret-1-SECRET"])
+
+
 def reload(c, b):
     with harness.Gateway(b, wecom_config(N), procs=1,
                          fakes=[wecom_fake(200)]) as g:
@@ -259,7 +289,7 @@ def main():
     if "san" in os.path.basename(os.path.abspath(b)):
         N, SAN = 4, True
     c = Checker()
-    for part in (concurrency, busy, reload, starttls):
+    for part in (concurrency, busy, overload, reload, starttls):
         try:
             part(c, b)
         except Exception as e:  # a crash of the suite is a failure
