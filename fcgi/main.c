@@ -163,11 +163,11 @@ snap_set(struct conf *c)
 }
 
 /*
- * The stop signals (and SIGUSR2, which wakes the acceptor) are blocked
- * in every thread: the main thread takes the stop signals with
+ * The stop signals (and SIGUSR2, which wakes a worker from accept) are
+ * blocked in every thread: the main thread takes the stop signals with
  * sigwait, and the workers are never interrupted in the middle of a
  * request (libfcgi does not retry a read or write cut by a signal).
- * Only the acceptor lets SIGUSR2 in, while it waits in accept().
+ * A worker lets SIGUSR2 in only while it waits in accept().
  */
 static sigset_t	 stopsigs;	/* SIGTERM, SIGINT, SIGUSR1 */
 static sigset_t	 wakesig;	/* SIGUSR2 */
