@@ -110,11 +110,16 @@ tests-build: all $(UNIT_BINS) $(CONF_BINS) $(BENCH_BINS)
 # The README's test command: the plain build, then the same suites under
 # ASan+UBSan, then the concurrency suite under ThreadSanitizer, one tally
 # at the end.
+# The three builds compile on every core (CHECK_BUILD_JOBS) unless make
+# was given -j itself; tests/check.sh runs the e2e units CHECK_JOBS at a
+# time (tests/e2e/run.py).
+CHECK_BUILD_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+CHECK_J = $(if $(findstring jobserver,$(MAKEFLAGS)),,-j$(CHECK_BUILD_JOBS))
 check: deps
 	@$(MAKE) --no-print-directory lint
-	@$(MAKE) --no-print-directory tests-build
-	@$(MAKE) --no-print-directory BUILDDIR=build-asan SANITIZE=1 tests-build
-	@$(MAKE) --no-print-directory BUILDDIR=build-tsan TSAN=1 all
+	@$(MAKE) --no-print-directory $(CHECK_J) tests-build
+	@$(MAKE) --no-print-directory $(CHECK_J) BUILDDIR=build-asan SANITIZE=1 tests-build
+	@$(MAKE) --no-print-directory $(CHECK_J) BUILDDIR=build-tsan TSAN=1 all
 	@sh tests/check.sh --tsan build-tsan $(BUILDDIR) build-asan
 
 check-unit check-e2e check-conformance: tests-build

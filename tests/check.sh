@@ -60,6 +60,7 @@ cmocka_tally() {
 
 for b in "$@"; do
 	echo "== $b"
+	t0=$(date +%s)
 	if [ -z "$only" ] || [ "$only" = unit ]; then
 		for t in "$b"/tests/test_*; do
 			[ -x "$t" ] || continue
@@ -92,36 +93,62 @@ for b in "$@"; do
 			if [ $rc -ne 0 ]; then echo "FAIL $t (exit $rc)"; bad=1; else echo "ok   $t"; fi
 		done
 	fi
-	if [ -z "$only" ] || [ "$only" = e2e ]; then
-		$PY tests/e2e/run.py "$b" > "$out" 2>&1
-		rc=$?
-		tally
-		grep -v '^ok' "$out"
-		grep -E '^skip ' "$out" | sed -E "s|^skip |$b e2e: |" >> "$skips"
-		[ $rc -eq 0 ] || bad=1
-	fi
+	echo "time $(($(date +%s) - t0)) s: $b unit and conformance"
 done
-if [ -n "$tsan" ] && { [ -z "$only" ] || [ "$only" = e2e ]; }; then
-	echo "== $tsan (ThreadSanitizer: the concurrency suite)"
-	$PY tests/e2e/t_threads.py "$tsan" > "$out" 2>&1
+# The e2e suites of every build (and the concurrency suite under TSan)
+# in one pool of CHECK_JOBS concurrent units (tests/e2e/run.py): the
+# plain and the sanitizer builds' scripts overlap, most of each waiting
+# on timeouts, sleeps and browsers.  Output per unit, whole, in the
+# sequential order; the slowest units' times after it.
+if [ -z "$only" ] || [ "$only" = e2e ]; then
+	if [ -z "$only" ]; then
+		# The fuzz targets build and run meanwhile, on what the
+		# e2e units leave of the CPU.
+		fout=$(mktemp)
+		trap 'rm -f "$out" "$skips" "$fout" "$fout.rc"' EXIT
+		( make --no-print-directory -s fuzz \
+		    FUZZ_SECONDS="${FUZZ_CHECK_SECONDS:-5}" > "$fout" 2>&1
+		  echo $? > "$fout.rc" ) &
+		fpid=$!
+	fi
+	e2e0=$(date +%s)
+	if [ -n "$tsan" ]; then
+		$PY tests/e2e/run.py --tsan "$tsan" --builds "$*" > "$out" 2>&1
+	else
+		$PY tests/e2e/run.py --builds "$*" > "$out" 2>&1
+	fi
 	rc=$?
-	p=$(grep -c '^ok' "$out") f=$(grep -c '^FAIL' "$out")
-	grep -v '^ok' "$out"
-	if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
-	pass=$((pass + p)); fail=$((fail + f))
+	tally
+	grep -vE '^(ok|time )' "$out"
+	echo "e2e: the slowest units (seconds):"
+	grep -E '^time ' "$out" | grep -v 'e2e wall' | sort -k2,2 -n -r | head -n 12 | sed 's/^time /  /'
+	grep -E '^time .*e2e wall' "$out" | sed 's/^time /  /'
+	echo "time $(($(date +%s) - e2e0)) s: e2e, all builds (CHECK_JOBS=${CHECK_JOBS:-default})"
+	# Skips named per build; the TSan run's are not counted (as before).
+	awk '/^== e2e / { b = $3 } /^== tsan / { b = "" }
+	    /^skip / && b != "" { sub(/^skip /, ""); print b " e2e: " $0 }' \
+	    "$out" >> "$skips"
 	[ $rc -eq 0 ] || bad=1
 fi
 # The libFuzzer targets, briefly (make fuzz runs them as long as asked):
 # each run that ends without a crash or sanitizer report passes.
 if [ -z "$only" ] || [ "$only" = fuzz ]; then
 	echo "== fuzz (${FUZZ_CHECK_SECONDS:-5} s each)"
-	make --no-print-directory -s fuzz \
-	    FUZZ_SECONDS="${FUZZ_CHECK_SECONDS:-5}" > "$out" 2>&1
-	rc=$?
+	t0=$(date +%s)
+	if [ -n "${fpid:-}" ]; then
+		wait "$fpid"
+		cat "$fout" > "$out"
+		rc=$(cat "$fout.rc" 2>/dev/null || echo 1)
+	else
+		make --no-print-directory -s fuzz \
+		    FUZZ_SECONDS="${FUZZ_CHECK_SECONDS:-5}" > "$out" 2>&1
+		rc=$?
+	fi
 	cat "$out" | grep -vE '^(clang|ar) ' | grep -v '^ ' | head -n 60
 	n=$(grep -cE '^fuzz_[a-z0-9_]+ +stat::number_of_executed_units' "$out")
 	pass=$((pass + n))
 	[ $rc -eq 0 ] || { fail=$((fail + 1)); bad=1; }
+	echo "time $(($(date +%s) - t0)) s: fuzz${fpid:+ (after e2e; it ran beside it)}"
 fi
 if [ -s "$skips" ]; then
 	echo "skipped (named, with why):"

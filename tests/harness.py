@@ -20,6 +20,7 @@ import grp
 import json
 import os
 import pwd
+import random
 import re
 import shutil
 import signal
@@ -47,6 +48,9 @@ SANITIZER = ("AddressSanitizer", "runtime error:", "LeakSanitizer",
 
 
 _ports_given = set()
+# free_port's ports under CMSI_PORT_SLOT: below Linux's default ephemeral
+# range (32768-60999).
+PORT_LOW, PORT_HIGH = 20000, 32768
 
 
 def free_port():
@@ -54,7 +58,32 @@ def free_port():
     handed out before.  The kernel may give the same free port to two
     bind(0) calls in a row: a fake and the web server then race for it,
     and the loser's requests go to the winner (a CI run once sent a
-    whole case file's requests to the TLS fake, reset by peer)."""
+    whole case file's requests to the TLS fake, reset by peer).
+
+    CMSI_PORT_SLOT=I/N (tests/e2e/run.py sets it for each of its N
+    concurrent units): a port below the kernel's ephemeral range
+    (PORT_LOW..PORT_HIGH, which neither bind(0) nor an outgoing
+    connection hands out) equal to I modulo N, tried by binding it, so
+    two scripts running side by side never hand out the same port.
+    (The kernel's bind(0) cannot be filtered so: it gives odd ports.)"""
+    m = re.fullmatch(r"(\d+)/(\d+)", os.environ.get("CMSI_PORT_SLOT", ""))
+    if m and 0 <= int(m.group(1)) < int(m.group(2)):
+        slot, slots = int(m.group(1)), int(m.group(2))
+        first = PORT_LOW + (slot - PORT_LOW) % slots
+        ports = list(range(first, PORT_HIGH, slots))
+        random.shuffle(ports)
+        for port in ports[:2000]:
+            if port in _ports_given:
+                continue
+            s = socket.socket()
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            finally:
+                s.close()
+            _ports_given.add(port)
+            return port
     for _ in range(1000):
         s = socket.socket()
         s.bind(("127.0.0.1", 0))

@@ -61,7 +61,10 @@ def browser(tmp):
               "--window-size=1280,1700", "--lang=en-US",
               "--user-data-dir=" + os.path.join(tmp, "chromium")):
         o.add_argument(a)
-    d = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=o)
+    # chromedriver's port from free_port: concurrent scripts (run.py's
+    # jobs) never pick the same one.
+    d = webdriver.Chrome(service=Service("/usr/bin/chromedriver",
+                                         port=harness.free_port()), options=o)
     d.set_page_load_timeout(60)
     return d
 
