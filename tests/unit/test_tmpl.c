@@ -355,6 +355,99 @@ test_nesting_cap(void **state)
 	json_object_put(ctx);
 }
 
+/*
+ * Rendering counts sections and partials together: a partial holding
+ * 31 nested sections (32 deep) renders, one holding 32 (33 deep) fails;
+ * 31 sections around a partial render, 32 around one fail.
+ */
+static void
+test_render_depth_cap(void **state)
+{
+	struct one_partial	 p;
+	struct tmpl		*t;
+	json_object		*ctx;
+	struct buf		 out, src;
+	int			 n, i, want[2];
+
+	(void)state;
+	ctx = json_tokener_parse("{\"a\":true}");
+	for (n = LIM_TMPL_DEPTH - 1; n <= LIM_TMPL_DEPTH; n++) {
+		want[0] = want[1] = n < LIM_TMPL_DEPTH ? 0 : -1;
+		/* {{>p}} with p n sections deep: the last to open a section. */
+		buf_init(&src, 4096);
+		for (i = 0; i < n; i++)
+			buf_puts(&src, "{{#a}}");
+		buf_puts(&src, "x");
+		for (i = 0; i < n; i++)
+			buf_puts(&src, "{{/a}}");
+		p.name = "p";
+		assert_non_null(p.t = tmpl_parse(src.ptr, src.len, NULL, 0));
+		assert_non_null(t = tmpl_parse("{{>p}}", 6, NULL, 0));
+		buf_init(&out, 64);
+		assert_int_equal(tmpl_render(t, ctx, TMPL_ESC_HTML,
+		    get_partial, &p, &out), want[0]);
+		if (want[0] == 0)
+			assert_string_equal(out.ptr, "x");
+		buf_free(&out);
+		tmpl_free(t);
+		tmpl_free((struct tmpl *)(uintptr_t)p.t);
+		buf_free(&src);
+		/* n sections around {{>q}}: the last to open a partial. */
+		buf_init(&src, 4096);
+		for (i = 0; i < n; i++)
+			buf_puts(&src, "{{#a}}");
+		buf_puts(&src, "{{>q}}");
+		for (i = 0; i < n; i++)
+			buf_puts(&src, "{{/a}}");
+		p.name = "q";
+		assert_non_null(p.t = tmpl_parse("y", 1, NULL, 0));
+		assert_non_null(t = tmpl_parse(src.ptr, src.len, NULL, 0));
+		buf_init(&out, 64);
+		assert_int_equal(tmpl_render(t, ctx, TMPL_ESC_HTML,
+		    get_partial, &p, &out), want[1]);
+		if (want[1] == 0)
+			assert_string_equal(out.ptr, "y");
+		buf_free(&out);
+		tmpl_free(t);
+		tmpl_free((struct tmpl *)(uintptr_t)p.t);
+		buf_free(&src);
+	}
+	json_object_put(ctx);
+}
+
+/*
+ * One value of exactly LIM_RENDER bytes is the whole rendering and
+ * fits; one byte more fails (put's single-write bound, not the sum).
+ */
+static void
+test_render_one_value_cap(void **state)
+{
+	struct tmpl	*t;
+	json_object	*ctx;
+	struct buf	 out;
+	char		*s;
+	size_t		 n;
+
+	(void)state;
+	assert_non_null(t = tmpl_parse("{{{x}}}", 7, NULL, 0));
+	for (n = LIM_RENDER; n <= LIM_RENDER + 1; n++) {
+		s = xmalloc(n + 1);
+		memset(s, 'a', n);
+		s[n] = '\0';
+		ctx = json_object_new_object();
+		json_object_object_add(ctx, "x", json_object_new_string(s));
+		free(s);
+		buf_init(&out, 4 * LIM_RENDER);
+		assert_int_equal(tmpl_render(t, ctx, TMPL_ESC_NONE, NULL, NULL,
+		    &out), n == LIM_RENDER ? 0 : -1);
+		if (n == LIM_RENDER)
+			assert_int_equal(out.len, LIM_RENDER);
+		buf_free(&out);
+		json_object_put(ctx);
+	}
+	tmpl_free(t);
+}
+
 static void
 parse_fails(const char *src, const char *want)
 {
@@ -490,6 +583,8 @@ main(void)
 		cmocka_unit_test(test_partials),
 		cmocka_unit_test(test_output_cap),
 		cmocka_unit_test(test_nesting_cap),
+		cmocka_unit_test(test_render_depth_cap),
+		cmocka_unit_test(test_render_one_value_cap),
 		cmocka_unit_test(test_work_cap),
 		cmocka_unit_test(test_work_cap_partials),
 		cmocka_unit_test(test_parse_errors),

@@ -1,0 +1,255 @@
+/*
+ * Edges the generated mutations (issue 33, tests/mutate/gen.py) found
+ * unguarded: each test holds the value at a bound and one past it, or
+ * both sides of a comparison, with exact expected answers.
+ *
+ *   what                               test
+ *   ---------------------------------  --------------------------------
+ *   req_read: CONTENT_LENGTH missing,  t_req_read_body
+ *     empty, short, at max, max + 1
+ *   req_read: a body without a length  t_req_read_body
+ *     at max and max + 1
+ *   req_read: PATH_INFO only behind    t_req_read_path
+ *     a name ending ".fcgi"; LIM_PATH
+ *   req_bool: numbers                  t_req_bool_numbers
+ *   --hash-password: LIM_PASSWORD      t_hash_password
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <fcgiapp.h>
+
+#include "console/console.h"
+#include "core/request.h"
+#include "lib/limits.h"
+#include "lib/pwhash.h"
+
+/* A reader stream over one buffer: all of it at once, then closed. */
+static void
+fill_none(FCGX_Stream *s)
+{
+	s->isClosed = 1;
+}
+
+static void
+stream_over(FCGX_Stream *s, const char *text, size_t n)
+{
+	memset(s, 0, sizeof(*s));
+	s->rdNext = s->stopUnget = (unsigned char *)(uintptr_t)text;
+	s->stop = s->rdNext + n;
+	s->wrNext = s->stop;
+	s->isReader = 1;
+	s->fillBuffProc = fill_none;
+}
+
+/*
+ * req_read of body (n bytes) with the environment env (NULL-ended);
+ * returns its status, the request in r (caller req_free's it).
+ */
+static int
+read_with(struct req *r, char **env, const char *body, size_t n,
+    size_t max)
+{
+	static FCGX_Request	 fr;
+	static FCGX_Stream	 in;
+
+	memset(&fr, 0, sizeof(fr));
+	stream_over(&in, body, n);
+	fr.in = &in;
+	fr.envp = env;
+	return req_read(r, &fr, max);
+}
+
+static void
+t_req_read_body(void **state)
+{
+	struct req	 r;
+	char		*none[] = { "REQUEST_METHOD=POST", NULL };
+	char		*empty[] = { "CONTENT_LENGTH=", NULL };
+	char		*three[] = { "CONTENT_LENGTH=3", NULL };
+	char		*seven[] = { "CONTENT_LENGTH=7", NULL };
+	char		*ten[] = { "CONTENT_LENGTH=10", NULL };
+	char		*eleven[] = { "CONTENT_LENGTH=11", NULL };
+	char		*bad[] = { "CONTENT_LENGTH=3x", NULL };
+
+	(void)state;
+	/* No length (a chunked upload passed on): read to the end. */
+	assert_int_equal(read_with(&r, none, "abcdef", 6, 10), 0);
+	assert_int_equal(r.bodylen, 6);
+	assert_string_equal(r.body, "abcdef");
+	assert_string_equal(r.method, "POST");
+	req_free(&r);
+	assert_int_equal(read_with(&r, empty, "abcdef", 6, 10), 0);
+	assert_string_equal(r.body, "abcdef");
+	req_free(&r);
+	/* Without a length, max bytes are taken and one more refused. */
+	assert_int_equal(read_with(&r, none, "0123456789", 10, 10), 0);
+	assert_int_equal(r.bodylen, 10);
+	req_free(&r);
+	assert_int_equal(read_with(&r, none, "0123456789a", 11, 10), 413);
+	req_free(&r);
+	/* A length is what is read, even with more behind it. */
+	assert_int_equal(read_with(&r, three, "abcdef", 6, 10), 0);
+	assert_int_equal(r.bodylen, 3);
+	assert_string_equal(r.body, "abc");
+	req_free(&r);
+	/* A body shorter than its length is a bad request. */
+	assert_int_equal(read_with(&r, seven, "abc", 3, 10), 400);
+	req_free(&r);
+	assert_int_equal(read_with(&r, bad, "abc", 3, 10), 400);
+	req_free(&r);
+	/* A length of max is read; max + 1 refused before reading. */
+	assert_int_equal(read_with(&r, ten, "0123456789", 10, 10), 0);
+	assert_string_equal(r.body, "0123456789");
+	req_free(&r);
+	assert_int_equal(read_with(&r, eleven, "0123456789a", 11, 10), 413);
+	req_free(&r);
+}
+
+static void
+t_req_read_path(void **state)
+{
+	struct req	 r;
+	char		*fcgi[] = { "REQUEST_URI=/~u/cmsi.fcgi/api/c/x?a=1",
+	    "SCRIPT_NAME=/~u/cmsi.fcgi", "PATH_INFO=/api/c/x", NULL };
+	char		*bare[] = { "REQUEST_URI=/.fcgi/api/c/x",
+	    "SCRIPT_NAME=.fcgi", "PATH_INFO=/api/c/x", NULL };
+	char		*fcgx[] = { "REQUEST_URI=/~u/cmsi.fcgx/api/c/x?a=1",
+	    "SCRIPT_NAME=/~u/cmsi.fcgx", "PATH_INFO=/api/c/x", NULL };
+	char		*alias[] = { "REQUEST_URI=/api/c/x?b=2",
+	    "SCRIPT_NAME=/api", "PATH_INFO=/c/x", NULL };
+	char		*env[2], uri[LIM_PATH + 32];
+
+	(void)state;
+	/* Behind the executable's own name the route is PATH_INFO. */
+	assert_int_equal(read_with(&r, fcgi, "", 0, 10), 0);
+	assert_string_equal(r.path, "/api/c/x");
+	assert_string_equal(r.query, "a=1");
+	req_free(&r);
+	assert_int_equal(read_with(&r, bare, "", 0, 10), 0);
+	assert_string_equal(r.path, "/api/c/x");
+	req_free(&r);
+	/* Any other name: the whole REQUEST_URI is the route. */
+	assert_int_equal(read_with(&r, fcgx, "", 0, 10), 0);
+	assert_string_equal(r.path, "/~u/cmsi.fcgx/api/c/x");
+	req_free(&r);
+	assert_int_equal(read_with(&r, alias, "", 0, 10), 0);
+	assert_string_equal(r.path, "/api/c/x");
+	assert_string_equal(r.query, "b=2");
+	req_free(&r);
+	/* LIM_PATH - 1 bytes of path are kept; LIM_PATH is no path. */
+	env[1] = NULL;
+	env[0] = uri;
+	memcpy(uri, "REQUEST_URI=/", 13);
+	memset(uri + 13, 'p', LIM_PATH - 2);
+	uri[13 + LIM_PATH - 2] = '\0';
+	assert_int_equal(read_with(&r, env, "", 0, 10), 0);
+	assert_int_equal(strlen(r.path), LIM_PATH - 1);
+	req_free(&r);
+	uri[13 + LIM_PATH - 2] = 'p';
+	uri[13 + LIM_PATH - 1] = '\0';
+	assert_int_equal(read_with(&r, env, "", 0, 10), 0);
+	assert_string_equal(r.path, "");
+	req_free(&r);
+}
+
+/* Numbers are true when not zero, whatever their JSON type. */
+static void
+t_req_bool_numbers(void **state)
+{
+	static const struct {
+		const char	*json;
+		int		 want;
+	} cases[] = {
+		{ "0", 0 }, { "1", 1 }, { "-1", 1 },
+		{ "0.0", 0 }, { "0.5", 1 }, { "-0.25", 1 }, { "1e-9", 1 },
+		{ "[]", 0 }, { "[0]", 1 }, { "{}", 0 }, { "{\"a\": 0}", 1 },
+		{ "true", 1 }, { "false", 0 }, { "null", 0 },
+	};
+	json_object	*v;
+	size_t		 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		v = json_tokener_parse(cases[i].json);
+		if (req_bool(v) != cases[i].want)
+			fail_msg("req_bool(%s) is not %d", cases[i].json,
+			    cases[i].want);
+		json_object_put(v);
+	}
+}
+
+/*
+ * cmsi.fcgi --hash-password with text on standard input: its exit
+ * status, and the hash it printed in out.
+ */
+static int
+hash_of(const char *text, size_t n, char *out, size_t outsz)
+{
+	char	 in[] = "/tmp/cmsi-edges-in-XXXXXX";
+	char	 res[] = "/tmp/cmsi-edges-out-XXXXXX";
+	int	 fd, ofd, saved, rc;
+	ssize_t	 k;
+
+	assert_true((fd = mkstemp(in)) != -1);
+	assert_int_equal(write(fd, text, n), (ssize_t)n);
+	close(fd);
+	assert_true((ofd = mkstemp(res)) != -1);
+	assert_non_null(freopen(in, "r", stdin));
+	fflush(stdout);
+	saved = dup(1);
+	dup2(ofd, 1);
+	rc = console_hash_password();
+	fflush(stdout);
+	dup2(saved, 1);
+	close(saved);
+	k = pread(ofd, out, outsz - 1, 0);
+	out[k > 0 ? k : 0] = '\0';
+	out[strcspn(out, "\n")] = '\0';
+	close(ofd);
+	unlink(in);
+	unlink(res);
+	return rc;
+}
+
+/* A password of LIM_PASSWORD bytes is hashed; one more is refused. */
+static void
+t_hash_password(void **state)
+{
+	char	 pw[LIM_PASSWORD + 2], out[LIM_PWHASH + 16];
+
+	(void)state;
+	memset(pw, 'p', sizeof(pw));
+	pw[LIM_PASSWORD] = '\n';
+	assert_int_equal(hash_of(pw, LIM_PASSWORD + 1, out, sizeof(out)), 0);
+	assert_int_equal(pwhash_verify(pw, LIM_PASSWORD, out), 1);
+	pw[LIM_PASSWORD] = 'p';
+	pw[LIM_PASSWORD + 1] = '\n';
+	assert_int_equal(hash_of(pw, LIM_PASSWORD + 2, out, sizeof(out)), 1);
+	assert_string_equal(out, "");
+	/* The line's end is not the password's; an empty one is none. */
+	assert_int_equal(hash_of("pw\r\n", 4, out, sizeof(out)), 0);
+	assert_int_equal(pwhash_verify("pw", 2, out), 1);
+	assert_int_equal(hash_of("\n", 1, out, sizeof(out)), 1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(t_req_read_body),
+		cmocka_unit_test(t_req_read_path),
+		cmocka_unit_test(t_req_bool_numbers),
+		cmocka_unit_test(t_hash_password),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
