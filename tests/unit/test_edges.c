@@ -13,6 +13,11 @@
  *     a name ending ".fcgi"; LIM_PATH
  *   req_bool: numbers                  t_req_bool_numbers
  *   --hash-password: LIM_PASSWORD      t_hash_password
+ *   console History: LIM_HISTORY old   t_hist_prune
+ *     versions kept, one more pruned;
+ *     young ones past it kept
+ *   spool: the item is on disk, locked, t_spool_intent
+ *     while its first attempt runs
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,16 +26,74 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <time.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include <fcgiapp.h>
 
 #include "console/console.h"
+#include "console/page.h"
+#include "core/conf.h"
+#include "core/ctx.h"
+#include "core/envelope.h"
 #include "core/request.h"
 #include "lib/limits.h"
 #include "lib/pwhash.h"
+#include "state/spool.h"
+
+static char	 dir[64];	/* a fresh state_dir per test */
+
+static int
+setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/cmsi-edges-XXXXXX");
+	return mkdtemp(dir) == NULL ? -1 : 0;
+}
+
+static int
+rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)flag;
+	(void)f;
+	return remove(p);
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	return nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+/* A file of text at dir/rel. */
+static void
+put_file(const char *rel, const char *text)
+{
+	char	 path[256];
+	FILE	*f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	assert_non_null(f = fopen(path, "w"));
+	fputs(text, f);
+	fclose(f);
+}
+
+static int
+exists(const char *rel)
+{
+	char	 path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	return access(path, F_OK) == 0;
+}
 
 /* A reader stream over one buffer: all of it at once, then closed. */
 static void
@@ -241,6 +304,169 @@ t_hash_password(void **state)
 	assert_int_equal(hash_of("\n", 1, out, sizeof(out)), 1);
 }
 
+/* A History version's name, days old, told apart by seq. */
+static void
+hist_name(char *out, size_t outsz, const char *sub, int days, int seq,
+    const char *ext)
+{
+	time_t		 t = time(NULL) - (time_t)days * 86400 - seq;
+	struct tm	 tm;
+	char		 stamp[32];
+
+	gmtime_r(&t, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%S", &tm);
+	snprintf(out, outsz, "console/%s/%s-%09d%s", sub, stamp, seq, ext);
+}
+
+/* count versions of sub, days old, from seq on; each with a note. */
+static void
+hist_add(const char *sub, int days, int seq, int count)
+{
+	char	 rel[128];
+	int	 i;
+
+	for (i = seq; i < seq + count; i++) {
+		hist_name(rel, sizeof(rel), sub, days, i, ".json");
+		put_file(rel, "{}");
+		hist_name(rel, sizeof(rel), sub, days, i, ".meta");
+		put_file(rel, "{}");
+	}
+}
+
+static size_t
+hist_list(struct console_rq *rq, const char *sub, int prune)
+{
+	char	*names[64];
+	size_t	 n, i;
+
+	n = csave_hist_list(rq, sub, ".json", names, 64, prune);
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	return n;
+}
+
+/*
+ * History keeps the newest LIM_HISTORY versions however old, and every
+ * version younger than two weeks: LIM_HISTORY old ones all stay, one
+ * more old one goes (with its note); young ones past the count stay.
+ * Listing without pruning removes nothing.
+ */
+static void
+t_hist_prune(void **state)
+{
+	struct conf		 c;
+	struct console_rq	 rq;
+	char			 rel[128];
+	static const char	*sub[] = { "old", "young", "list" };
+	int			 i;
+
+	(void)state;
+	memset(&c, 0, sizeof(c));
+	c.state_dir = dir;
+	memset(&rq, 0, sizeof(rq));
+	rq.conf = &c;
+	for (i = 0; i < 3; i++) {
+		snprintf(rel, sizeof(rel), "%s/console", dir);
+		(void)mkdir(rel, 0700);
+		snprintf(rel, sizeof(rel), "%s/console/%s", dir, sub[i]);
+		assert_int_equal(mkdir(rel, 0700), 0);
+	}
+
+	hist_add("old", 30, 0, LIM_HISTORY);
+	assert_int_equal(hist_list(&rq, "old", 1), LIM_HISTORY);
+	hist_name(rel, sizeof(rel), "old", 30, LIM_HISTORY - 1, ".json");
+	assert_true(exists(rel));
+	hist_add("old", 30, LIM_HISTORY, 1);
+	assert_int_equal(hist_list(&rq, "old", 1), LIM_HISTORY);
+	hist_name(rel, sizeof(rel), "old", 30, LIM_HISTORY, ".json");
+	assert_false(exists(rel));
+	hist_name(rel, sizeof(rel), "old", 30, LIM_HISTORY, ".meta");
+	assert_false(exists(rel));
+	hist_name(rel, sizeof(rel), "old", 30, LIM_HISTORY - 1, ".json");
+	assert_true(exists(rel));
+
+	hist_add("young", 1, 0, LIM_HISTORY + 3);
+	assert_int_equal(hist_list(&rq, "young", 1), LIM_HISTORY + 3);
+	hist_name(rel, sizeof(rel), "young", 1, LIM_HISTORY + 2, ".json");
+	assert_true(exists(rel));
+
+	hist_add("list", 30, 0, LIM_HISTORY + 2);
+	assert_int_equal(hist_list(&rq, "list", 0), LIM_HISTORY + 2);
+	assert_int_equal(hist_list(&rq, "list", 0), LIM_HISTORY + 2);
+	hist_name(rel, sizeof(rel), "list", 30, LIM_HISTORY + 1, ".meta");
+	assert_true(exists(rel));
+}
+
+static char	 intent_path[256];	/* the item spool_run must hold */
+static int	 intent_seen;
+
+/* The first attempt: the item is in the spool and locked by the run. */
+static void
+intent_hnd(struct ctx *cx, struct reply *rp)
+{
+	int	 fd;
+
+	(void)cx;
+	fd = open(intent_path, O_RDONLY);
+	assert_true(fd != -1);
+	assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), -1);
+	close(fd);
+	intent_seen = 1;
+	reply_ok(rp, "sent");
+}
+
+/*
+ * With retry on, a kill during the first attempt must not lose the
+ * request: the item is written and locked before the attempt, and goes
+ * once everyone was reached.
+ */
+static void
+t_spool_intent(void **state)
+{
+	struct conf	*c;
+	struct ctx	 cx;
+	struct reply	 rp;
+	json_object	*params, *raw;
+	char		 text[1024], cwd[512];
+	const char	*id = "5123456789abcdef0123456789abcdef";
+	int		 n = -1;
+
+	(void)state;
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	snprintf(text, sizeof(text), "{\"state_dir\": \"%s\", "
+	    "\"schemas_dir\": \"%s/conf/schemas\", \"components\": {\"send_sms\": {\"retry\": {\"attempts\": 3, "
+	    "\"max_age_s\": 60, \"backoff_s\": 1}}}}", dir, cwd);
+	put_file("cmsi.json", text);
+	snprintf(text, sizeof(text), "%s/cmsi.json", dir);
+	assert_non_null(c = conf_load(text, &n));
+	assert_int_equal(n, 0);
+	params = json_tokener_parse("{\"receiver\": \"+8613800000001\"}");
+	raw = json_object_new_object();
+	memset(&cx, 0, sizeof(cx));
+	cx.conf = c;
+	cx.component = "send_sms";
+	assert_true(json_object_object_get_ex(c->components, "send_sms",
+	    &cx.section));
+	cx.params = params;
+	cx.raw = raw;
+	cx.request_id = id;
+	cx.app_code = "app-a";
+	cx.username = "admin";
+	snprintf(intent_path, sizeof(intent_path), "%s/spool/%s.json", dir,
+	    id);
+	intent_seen = 0;
+	reply_init(&rp);
+	spool_run(intent_hnd, &cx, &rp, NULL);
+	assert_int_equal(intent_seen, 1);
+	assert_int_equal(rp.result, 1);
+	assert_string_equal(rp.message, "sent");
+	assert_int_equal(access(intent_path, F_OK), -1);
+	reply_free(&rp);
+	json_object_put(params);
+	json_object_put(raw);
+	conf_free(c);
+}
+
 int
 main(void)
 {
@@ -249,6 +475,9 @@ main(void)
 		cmocka_unit_test(t_req_read_path),
 		cmocka_unit_test(t_req_bool_numbers),
 		cmocka_unit_test(t_hash_password),
+		cmocka_unit_test_setup_teardown(t_hist_prune, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_spool_intent, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
