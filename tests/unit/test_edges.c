@@ -18,6 +18,8 @@
  *     young ones past it kept
  *   spool: the item is on disk, locked, t_spool_intent
  *     while its first attempt runs
+ *   console sessions: password tag,    t_session
+ *     expiry, missing fields, via
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -36,6 +38,9 @@
 #include <cmocka.h>
 
 #include <fcgiapp.h>
+
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
 
 #include "console/console.h"
 #include "console/page.h"
@@ -467,6 +472,144 @@ t_spool_intent(void **state)
 	conf_free(c);
 }
 
+/* Where sid's session file is, below dir: its SHA-256 names it. */
+static void
+session_rel(const char *sid, char *rel, size_t n)
+{
+	unsigned char	 md[32];
+	char		 hex[65];
+
+	assert_int_equal(gnutls_hash_fast(GNUTLS_DIG_SHA256, sid, strlen(sid),
+	    md), 0);
+	cauth_hex(md, sizeof(md), hex);
+	snprintf(rel, n, "console/sessions/%s", hex);
+}
+
+/* A session file for sid as session_new writes it, with fields. */
+static void
+session_put(const char *sid, const char *fields)
+{
+	char	 rel[160];
+
+	session_rel(sid, rel, sizeof(rel));
+	put_file(rel, fields);
+}
+
+/* cauth_session for a request carrying cookie; the user it found. */
+static int
+session_of(const struct conf *c, const char *sid, char *user, size_t n)
+{
+	FCGX_Request		 fr;
+	struct req		 r;
+	struct console_rq	 rq;
+	char			 cookie[160];
+	char			*env[2];
+	int			 rc;
+
+	memset(&fr, 0, sizeof(fr));
+	memset(&r, 0, sizeof(r));
+	memset(&rq, 0, sizeof(rq));
+	snprintf(cookie, sizeof(cookie), "HTTP_COOKIE=lang=en; "
+	    "cmsi_console=%s", sid);
+	env[0] = cookie;
+	env[1] = NULL;
+	fr.envp = env;
+	r.fr = &fr;
+	rq.conf = c;
+	rq.r = &r;
+	rc = cauth_session(&rq);
+	snprintf(user, n, "%s", rq.user);
+	return rc;
+}
+
+/*
+ * A console session is its file: a local user's only while the config
+ * still has that user and the same password_hash (its tag in "pw"), a
+ * BlueKing user's while listed in admins; past "exp", or with a field
+ * missing, it is none (and an expired or stale file goes).
+ */
+static void
+t_session(void **state)
+{
+	struct conf	 c;
+	unsigned char	 md[32];
+	char		 tag[33], text[512], user[LIM_NAME];
+	const char	*hash = "pbkdf2-sha256$600000$c2FsdA==$a2V5";
+	const char	*sid[] = {
+	    "0000000000000000000000000000000000000000000000000000000000000001",
+	    "0000000000000000000000000000000000000000000000000000000000000002",
+	    "0000000000000000000000000000000000000000000000000000000000000003",
+	    "0000000000000000000000000000000000000000000000000000000000000004",
+	    "0000000000000000000000000000000000000000000000000000000000000005",
+	    "0000000000000000000000000000000000000000000000000000000000000006",
+	    "0000000000000000000000000000000000000000000000000000000000000007",
+	};
+	long long	 later = (long long)time(NULL) + 600;
+	size_t		 i;
+	static const int want[] = { 1, 0, 0, 0, 0, 1, 0 };
+	static const char *const who[] = { "admin", "", "", "", "", "boss",
+	    "" };
+
+	(void)state;
+	memset(&c, 0, sizeof(c));
+	c.state_dir = dir;
+	snprintf(text, sizeof(text), "{\"users\": {\"admin\": "
+	    "{\"password_hash\": \"%s\"}}, \"admins\": [\"boss\"]}", hash);
+	assert_non_null(c.console = json_tokener_parse(text));
+	assert_int_equal(gnutls_hash_fast(GNUTLS_DIG_SHA256, hash,
+	    strlen(hash), md), 0);
+	cauth_hex(md, 16, tag);
+	snprintf(text, sizeof(text), "%s/console", dir);
+	assert_int_equal(mkdir(text, 0700), 0);
+	snprintf(text, sizeof(text), "%s/console/sessions", dir);
+	assert_int_equal(mkdir(text, 0700), 0);
+
+	/* 1: good; 2: another password's tag; 3: expired; 4: no exp. */
+	snprintf(text, sizeof(text), "{\"user\": \"admin\", \"csrf\": \"c1\", "
+	    "\"exp\": %lld, \"via\": \"local\", \"pw\": \"%s\"}", later, tag);
+	session_put(sid[0], text);
+	snprintf(text, sizeof(text), "{\"user\": \"admin\", \"csrf\": \"c2\", "
+	    "\"exp\": %lld, \"via\": \"local\", \"pw\": "
+	    "\"00000000000000000000000000000000\"}", later);
+	session_put(sid[1], text);
+	snprintf(text, sizeof(text), "{\"user\": \"admin\", \"csrf\": \"c3\", "
+	    "\"exp\": %lld, \"via\": \"local\", \"pw\": \"%s\"}",
+	    (long long)time(NULL) - 1, tag);
+	session_put(sid[2], text);
+	snprintf(text, sizeof(text), "{\"user\": \"admin\", \"csrf\": \"c4\", "
+	    "\"via\": \"local\", \"pw\": \"%s\"}", tag);
+	session_put(sid[3], text);
+	/* 5: a BlueKing name that is a local user only; 6: an admin. */
+	snprintf(text, sizeof(text), "{\"user\": \"admin\", \"csrf\": \"c5\", "
+	    "\"exp\": %lld, \"via\": \"bk\"}", later);
+	session_put(sid[4], text);
+	snprintf(text, sizeof(text), "{\"user\": \"boss\", \"csrf\": \"c6\", "
+	    "\"exp\": %lld, \"via\": \"bk\"}", later);
+	session_put(sid[5], text);
+	/* 7: a local session of a name the config does not have. */
+	snprintf(text, sizeof(text), "{\"user\": \"boss\", \"csrf\": \"c7\", "
+	    "\"exp\": %lld, \"via\": \"local\", \"pw\": \"%s\"}", later, tag);
+	session_put(sid[6], text);
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		if (session_of(&c, sid[i], user, sizeof(user)) != want[i])
+			fail_msg("session %zu is not %d", i + 1, want[i]);
+		assert_string_equal(user, who[i]);
+	}
+	/* The stale and the expired are removed; the good one stays. */
+	session_rel(sid[1], text, sizeof(text));
+	assert_false(exists(text));
+	session_rel(sid[2], text, sizeof(text));
+	assert_false(exists(text));
+	session_rel(sid[0], text, sizeof(text));
+	assert_true(exists(text));
+	/* The good one again: a session is not used up by reading it. */
+	assert_int_equal(session_of(&c, sid[0], user, sizeof(user)), 1);
+	/* A cookie that is no session id: none. */
+	assert_int_equal(session_of(&c, "00000000000000000000000000000001",
+	    user, sizeof(user)), 0);
+	json_object_put(c.console);
+}
+
 int
 main(void)
 {
@@ -478,6 +621,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(t_hist_prune, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_spool_intent, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(t_session, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
