@@ -82,7 +82,7 @@ teardown(void **state)
 static void
 put_file(const char *rel, const char *text)
 {
-	char	 path[256];
+	char	 path[1024];
 	FILE	*f;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, rel);
@@ -94,7 +94,7 @@ put_file(const char *rel, const char *text)
 static int
 exists(const char *rel)
 {
-	char	 path[256];
+	char	 path[1024];
 
 	snprintf(path, sizeof(path), "%s/%s", dir, rel);
 	return access(path, F_OK) == 0;
