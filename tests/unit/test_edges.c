@@ -18,6 +18,8 @@
  *     young ones past it kept
  *   spool: the item is on disk, locked, t_spool_intent
  *     while its first attempt runs
+ *   LIM_IDEM_ANSWER: a record at the   t_idem_answer_cap
+ *     cap is kept, one over is not
  *   console sessions: password tag,    t_session
  *     expiry, missing fields, via
  */
@@ -49,7 +51,9 @@
 #include "core/envelope.h"
 #include "core/request.h"
 #include "lib/limits.h"
+#include "lib/util.h"
 #include "lib/pwhash.h"
+#include "state/idem.h"
 #include "state/spool.h"
 
 static char	 dir[64];	/* a fresh state_dir per test */
@@ -610,6 +614,103 @@ t_session(void **state)
 	json_object_put(c.console);
 }
 
+/*
+ * One request with an Idempotency-Key through idem_begin/idem_end; a
+ * first run answers OK with datalen bytes of data.  Returns
+ * idem_begin's answer; the record's path in path.
+ */
+static int
+idem_once(const struct conf *c, const char *key, size_t datalen,
+    struct reply *rp, char *path, size_t pathsz)
+{
+	FCGX_Request	 fr;
+	struct req	 r;
+	struct ctx	 cx;
+	struct idem	 ik;
+	char		 hdr[300], *big;
+	char		*env[2];
+	json_object	*p, *none;
+	int		 rc;
+
+	memset(&fr, 0, sizeof(fr));
+	memset(&r, 0, sizeof(r));
+	snprintf(hdr, sizeof(hdr), "HTTP_IDEMPOTENCY_KEY=%s", key);
+	env[0] = hdr;
+	env[1] = NULL;
+	fr.envp = env;
+	r.fr = &fr;
+	p = json_tokener_parse("{\"receiver\": \"u1\"}");
+	none = json_object_new_object();
+	memset(&cx, 0, sizeof(cx));
+	cx.conf = c;
+	cx.component = "send_sms";
+	cx.params = p;
+	cx.section = none;
+	cx.request_id = "6123456789abcdef0123456789abcdef";
+	cx.app_code = "app-a";
+	cx.username = "admin";
+	cx.req = &r;
+	reply_init(rp);
+	rc = idem_begin(&cx, &ik, rp);
+	snprintf(path, pathsz, "%s/%s", ik.dir, ik.name);
+	if (rc == 0) {
+		big = xmalloc(datalen + 1);
+		memset(big, 'd', datalen);
+		big[datalen] = '\0';
+		reply_ok(rp, "sent");
+		rp->data = json_object_new_string(big);
+		free(big);
+		idem_end(&ik, &cx, rp);
+	}
+	json_object_put(p);
+	json_object_put(none);
+	return rc;
+}
+
+/*
+ * LIM_IDEM_ANSWER: a kept record of exactly the cap is the answer a
+ * repeat gets; a byte more is not kept (the log says so), and the
+ * repeat runs again rather than wait on a record that never comes.
+ */
+static void
+t_idem_answer_cap(void **state)
+{
+	struct conf	 c;
+	struct reply	 rp;
+	struct stat	 st;
+	char		 path[LIM_PATH + 100];
+	size_t		 over, n;
+
+	(void)state;
+	memset(&c, 0, sizeof(c));
+	c.state_dir = dir;
+	/* The record's bytes beside the data, from a small one. */
+	assert_int_equal(idem_once(&c, "m-0", 10, &rp, path, sizeof(path)),
+	    0);
+	reply_free(&rp);
+	assert_int_equal(stat(path, &st), 0);
+	over = (size_t)st.st_size - 10;
+
+	n = LIM_IDEM_ANSWER - over;
+	assert_int_equal(idem_once(&c, "m-1", n, &rp, path, sizeof(path)), 0);
+	reply_free(&rp);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_size, LIM_IDEM_ANSWER);
+	assert_int_equal(idem_once(&c, "m-1", 0, &rp, path, sizeof(path)), 1);
+	assert_int_equal(rp.result, 1);
+	assert_string_equal(rp.message, "sent");
+	assert_int_equal(json_object_get_string_len(rp.data), n);
+	reply_free(&rp);
+
+	assert_int_equal(idem_once(&c, "m-2", n + 1, &rp, path, sizeof(path)),
+	    0);
+	reply_free(&rp);
+	/* Nothing kept: the repeat is run as a request of its own. */
+	assert_int_equal(idem_once(&c, "m-2", 3, &rp, path, sizeof(path)), 0);
+	assert_string_equal(json_object_get_string(rp.data), "ddd");
+	reply_free(&rp);
+}
+
 int
 main(void)
 {
@@ -622,6 +723,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(t_spool_intent, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(t_session, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_idem_answer_cap, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
