@@ -20,6 +20,8 @@
  *     while its first attempt runs
  *   LIM_IDEM_ANSWER: a record at the   t_idem_answer_cap
  *     cap is kept, one over is not
+ *   webhook headers: count, name and   t_webhook_header_caps
+ *     value caps at and one over
  *   console sessions: password tag,    t_session
  *     expiry, missing fields, via
  */
@@ -54,6 +56,7 @@
 #include "lib/util.h"
 #include "lib/pwhash.h"
 #include "state/idem.h"
+#include "up/webhook.h"
 #include "state/spool.h"
 
 static char	 dir[64];	/* a fresh state_dir per test */
@@ -711,6 +714,77 @@ t_idem_answer_cap(void **state)
 	reply_free(&rp);
 }
 
+/* webhook_headers_check on the JSON text; its message in msg. */
+static int
+headers_check(const char *text, char *msg, size_t n)
+{
+	json_object	*h = json_tokener_parse(text);
+	int		 rc;
+
+	assert_non_null(h);
+	msg[0] = '\0';
+	rc = webhook_headers_check(h, msg, n);
+	json_object_put(h);
+	return rc;
+}
+
+/*
+ * A custom webhook's headers: WEBHOOK_HEADERS of them, a name of
+ * LIM_NAME - 1 bytes, a value of LIM_SECRET bytes are taken; one more
+ * of each is refused with its message.
+ */
+static void
+t_webhook_header_caps(void **state)
+{
+	char	 text[LIM_SECRET + 256], name[LIM_NAME + 1];
+	char	 value[LIM_SECRET + 2], msg[256];
+
+	(void)state;
+	assert_int_equal(headers_check("{\"a\": \"1\", \"b\": \"2\", \"c\": "
+	    "\"3\", \"d\": \"4\", \"e\": \"5\", \"f\": \"6\"}", msg,
+	    sizeof(msg)), 0);
+	assert_int_equal(headers_check("{\"a\": \"1\", \"b\": \"2\", \"c\": "
+	    "\"3\", \"d\": \"4\", \"e\": \"5\", \"f\": \"6\", \"g\": \"7\"}",
+	    msg, sizeof(msg)), -1);
+	assert_string_equal(msg, "at most 6");
+
+	memset(name, 'n', LIM_NAME - 1);
+	name[LIM_NAME - 1] = '\0';
+	snprintf(text, sizeof(text), "{\"%s\": \"v\"}", name);
+	assert_int_equal(headers_check(text, msg, sizeof(msg)), 0);
+	name[LIM_NAME - 1] = 'n';
+	name[LIM_NAME] = '\0';
+	snprintf(text, sizeof(text), "{\"%s\": \"v\"}", name);
+	assert_int_equal(headers_check(text, msg, sizeof(msg)), -1);
+	snprintf(text, sizeof(text), "\"%.64s\" is no header name", name);
+	assert_string_equal(msg, text);
+
+	memset(value, 'v', LIM_SECRET);
+	value[LIM_SECRET] = '\0';
+	snprintf(text, sizeof(text), "{\"X-Key\": \"%s\"}", value);
+	assert_int_equal(headers_check(text, msg, sizeof(msg)), 0);
+	value[LIM_SECRET] = 'v';
+	value[LIM_SECRET + 1] = '\0';
+	snprintf(text, sizeof(text), "{\"X-Key\": \"%s\"}", value);
+	assert_int_equal(headers_check(text, msg, sizeof(msg)), -1);
+	snprintf(text, sizeof(text), "X-Key: longer than %d bytes",
+	    LIM_SECRET);
+	assert_string_equal(msg, text);
+
+	assert_int_equal(headers_check("{\"Host\": \"x\"}", msg, sizeof(msg)),
+	    -1);
+	assert_string_equal(msg, "Host is the gateway's to set");
+	assert_int_equal(headers_check("{\"X-A\": \"a\\u0001b\"}", msg,
+	    sizeof(msg)), -1);
+	assert_string_equal(msg, "X-A: a control character in its value");
+	assert_int_equal(headers_check("{\"X-A\": \"a\\tb\"}", msg,
+	    sizeof(msg)), 0);
+	assert_int_equal(headers_check("{\"X A\": \"a\"}", msg, sizeof(msg)),
+	    -1);
+	assert_string_equal(msg, "\"X A\" is no header name");
+	assert_int_equal(headers_check("{\"\": \"a\"}", msg, sizeof(msg)), -1);
+}
+
 int
 main(void)
 {
@@ -725,6 +799,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(t_session, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_idem_answer_cap, setup,
 		    teardown),
+		cmocka_unit_test(t_webhook_header_caps),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
