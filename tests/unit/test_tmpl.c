@@ -550,6 +550,55 @@ test_work_cap(void **state)
 }
 
 /* A partial that calls itself twice: doubling with no output. */
+/* An array of n zeros. */
+static json_object *
+zeros(int n)
+{
+	json_object	*a = json_object_new_array();
+	int		 i;
+
+	for (i = 0; i < n; i++)
+		json_object_array_add(a, json_object_new_int(0));
+	return a;
+}
+
+/*
+ * LIM_TMPL_WORK exactly: every node and every turn of a section is a
+ * step.  {{#a}}{{#b}}{{/b}}{{/a}}{{#t}}{{/t}} takes
+ * 2 + |a| * (|b| + 2) + |t| steps: at the cap it renders, one over not.
+ */
+static void
+test_work_cap_exact(void **state)
+{
+	struct tmpl	*t;
+	json_object	*ctx;
+	struct buf	 out;
+	enum tmpl_fail	 why;
+	const char	*src = "{{#a}}{{#b}}{{/b}}{{/a}}{{#t}}{{/t}}";
+	int		 tail = LIM_TMPL_WORK - 2 - 1000 * (1990 + 2);
+
+	(void)state;
+	assert_non_null(t = tmpl_parse(src, strlen(src), NULL, 0));
+	ctx = json_object_new_object();
+	json_object_object_add(ctx, "a", zeros(1000));
+	json_object_object_add(ctx, "b", zeros(1990));
+	json_object_object_add(ctx, "t", zeros(tail));
+	buf_init(&out, 64);
+	why = TMPL_FAIL_NONE;
+	assert_int_equal(tmpl_render_why(t, ctx, TMPL_ESC_HTML, NULL, NULL,
+	    &out, &why), 0);
+	assert_int_equal(why, TMPL_FAIL_NONE);
+	buf_free(&out);
+	json_object_object_add(ctx, "t", zeros(tail + 1));
+	buf_init(&out, 64);
+	assert_int_equal(tmpl_render_why(t, ctx, TMPL_ESC_HTML, NULL, NULL,
+	    &out, &why), -1);
+	assert_int_equal(why, TMPL_FAIL_WORK);
+	buf_free(&out);
+	json_object_put(ctx);
+	tmpl_free(t);
+}
+
 static void
 test_work_cap_partials(void **state)
 {
@@ -586,6 +635,7 @@ main(void)
 		cmocka_unit_test(test_render_depth_cap),
 		cmocka_unit_test(test_render_one_value_cap),
 		cmocka_unit_test(test_work_cap),
+		cmocka_unit_test(test_work_cap_exact),
 		cmocka_unit_test(test_work_cap_partials),
 		cmocka_unit_test(test_parse_errors),
 	};
