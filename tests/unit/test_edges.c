@@ -22,6 +22,8 @@
  *     cap is kept, one over is not
  *   webhook headers: count, name and   t_webhook_header_caps
  *     value caps at and one over
+ *   LIM_CALLBACK: a signed push at the t_callback_cap
+ *     cap is read, one over is 413
  *   console sessions: password tag,    t_session
  *     expiry, missing fields, via
  */
@@ -57,6 +59,8 @@
 #include "lib/pwhash.h"
 #include "state/idem.h"
 #include "up/webhook.h"
+#include "up/wxmp.h"
+#include "handlers.h"
 #include "state/spool.h"
 
 static char	 dir[64];	/* a fresh state_dir per test */
@@ -785,6 +789,78 @@ t_webhook_header_caps(void **state)
 	assert_int_equal(headers_check("{\"\": \"a\"}", msg, sizeof(msg)), -1);
 }
 
+/*
+ * The Official Account's server URL with a signed POST of body (n
+ * bytes); the HTTP status answered.
+ */
+static int
+callback_post(const struct conf *c, const char *body, size_t n)
+{
+	FCGX_Request	 fr;
+	struct req	 r;
+	struct ctx	 cx;
+	struct reply	 rp;
+	char		 ts[32], sig[41], query[160];
+	char		*env[1] = { NULL };
+	int		 status;
+
+	snprintf(ts, sizeof(ts), "%lld", (long long)time(NULL));
+	assert_int_equal(wxmp_signature("tok-1", ts, "n-1", sig), 0);
+	snprintf(query, sizeof(query), "signature=%s&timestamp=%s&nonce=n-1",
+	    sig, ts);
+	memset(&fr, 0, sizeof(fr));
+	fr.envp = env;
+	memset(&r, 0, sizeof(r));
+	r.fr = &fr;
+	snprintf(r.method, sizeof(r.method), "POST");
+	snprintf(r.path, sizeof(r.path), "/wx/cb");
+	r.query = query;
+	r.body = (char *)(uintptr_t)body;
+	r.bodylen = n;
+	memset(&cx, 0, sizeof(cx));
+	cx.conf = c;
+	cx.req = &r;
+	cx.request_id = "7123456789abcdef0123456789abcdef";
+	reply_init(&rp);
+	hnd_wechat_callback(&cx, &rp);
+	status = rp.status;
+	reply_free(&rp);
+	return status;
+}
+
+/*
+ * LIM_CALLBACK: a push of exactly the cap is read and answered
+ * "success" (200); one byte more is refused as too large (413) by the
+ * handler, and by the XML reader given it directly.
+ */
+static void
+t_callback_cap(void **state)
+{
+	struct conf		 c;
+	struct wxmp_event	 ev;
+	char			*body;
+	const char		*head = "<xml><MsgType>text</MsgType>";
+
+	(void)state;
+	memset(&c, 0, sizeof(c));
+	c.state_dir = dir;
+	assert_non_null(c.components = json_tokener_parse("{\"send_mp_weixin\""
+	    ": {\"wx_token\": \"tok-1\", \"wx_callback_path\": \"/wx/cb\"}}"));
+	body = xmalloc(LIM_CALLBACK + 1);
+	memset(body, ' ', LIM_CALLBACK + 1);
+	memcpy(body, head, strlen(head));
+	memcpy(body + LIM_CALLBACK - 6, "</xml>", 6);
+	assert_int_equal(wxmp_event(body, LIM_CALLBACK, &ev), 0);
+	assert_string_equal(ev.msgtype, "text");
+	assert_int_equal(callback_post(&c, body, LIM_CALLBACK), 200);
+	memcpy(body + LIM_CALLBACK - 6, "      ", 6);
+	memcpy(body + LIM_CALLBACK - 5, "</xml>", 6);
+	assert_int_equal(wxmp_event(body, LIM_CALLBACK + 1, &ev), -1);
+	assert_int_equal(callback_post(&c, body, LIM_CALLBACK + 1), 413);
+	free(body);
+	json_object_put(c.components);
+}
+
 int
 main(void)
 {
@@ -800,6 +876,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(t_idem_answer_cap, setup,
 		    teardown),
 		cmocka_unit_test(t_webhook_header_caps),
+		cmocka_unit_test_setup_teardown(t_callback_cap, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
