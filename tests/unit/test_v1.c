@@ -453,6 +453,16 @@ test_map_blank_items(void **state)
 	    "\\\"w@y.z\\\"]\", \"title\": \"t\", \"content\": \"c\"}");
 	assert_string_equal(js(p, "receiver"), "[\"x@y.z\",\"w@y.z\"]");
 	json_object_put(p);
+	/* Only phone numbers lose their inner blanks and dashes. */
+	p = map("/v1/send_mail/", "{\"receiver__username\": [\"bk-user\", "
+	    "\" a b \"], \"title\": \"t\", \"content\": \"c\"}");
+	assert_string_equal(js(p, "receiver__username"),
+	    "[\"bk-user\",\"a b\"]");
+	json_object_put(p);
+	p = map("/v1/send_sms/", "{\"receiver\": [\"138-0000 0001\"], "
+	    "\"content\": \"x\"}");
+	assert_string_equal(js(p, "receiver"), "[\"13800000001\"]");
+	json_object_put(p);
 }
 
 int
