@@ -24,6 +24,9 @@
  *     value caps at and one over
  *   LIM_CALLBACK: a signed push at the t_callback_cap
  *     cap is read, one over is 413
+ *   spool: a first attempt's partial   t_spool_partial
+ *     success: sent / failed / pending,
+ *     the answer with queued
  *   console sessions: password tag,    t_session
  *     expiry, missing fields, via
  */
@@ -57,6 +60,7 @@
 #include "lib/limits.h"
 #include "lib/util.h"
 #include "lib/pwhash.h"
+#include "core/outcome.h"
 #include "state/idem.h"
 #include "up/webhook.h"
 #include "up/wxmp.h"
@@ -861,6 +865,104 @@ t_callback_cap(void **state)
 	json_object_put(c.components);
 }
 
+/* One attempt that reached a1, may reach a2 later and never a3. */
+static void
+partial_hnd(struct ctx *cx, struct reply *rp)
+{
+	outcome_add(cx->oc, "a1", OC_OK, 0);
+	outcome_add(cx->oc, "a2", OC_TRANSIENT, 0);
+	outcome_add(cx->oc, "a3", OC_PERMANENT, 0);
+	reply_fail(rp, 1306000, "Some users failed to receive the message");
+}
+
+/* The same, with a2 and a3 both worth another try. */
+static void
+transient_hnd(struct ctx *cx, struct reply *rp)
+{
+	outcome_add(cx->oc, "a1", OC_OK, 0);
+	outcome_add(cx->oc, "a2", OC_TRANSIENT, 0);
+	outcome_add(cx->oc, "a3", OC_TRANSIENT, 0);
+	reply_fail(rp, 1306000, "Some users failed to receive the message");
+}
+
+/*
+ * A first attempt's partial success with retry on: who was reached is
+ * "sent", the permanent refusal "failed", the transient one "pending"
+ * and kept in the spool; the answer stays a failure naming the queued
+ * one while anyone failed for good, and is the component's success
+ * with data.queued when all the rest is only queued.
+ */
+static void
+t_spool_partial(void **state)
+{
+	struct conf	*c;
+	struct ctx	 cx;
+	struct reply	 rp;
+	json_object	*params, *raw, *item, *rcpt;
+	char		 text[1024], cwd[512], path[256];
+	const char	*id[2] = { "8123456789abcdef0123456789abcdef",
+	    "9123456789abcdef0123456789abcdef" };
+	int		 n = -1;
+
+	(void)state;
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	snprintf(text, sizeof(text), "{\"state_dir\": \"%s\", "
+	    "\"schemas_dir\": \"%s/conf/schemas\", \"components\": "
+	    "{\"send_sms\": {\"retry\": {\"attempts\": 3, \"max_age_s\": 60, "
+	    "\"backoff_s\": 1}}}}", dir, cwd);
+	put_file("cmsi.json", text);
+	snprintf(text, sizeof(text), "%s/cmsi.json", dir);
+	assert_non_null(c = conf_load(text, &n));
+	params = json_tokener_parse("{\"receiver\": \"a1,a2,a3\"}");
+	raw = json_object_new_object();
+	memset(&cx, 0, sizeof(cx));
+	cx.conf = c;
+	cx.component = "send_sms";
+	assert_true(json_object_object_get_ex(c->components, "send_sms",
+	    &cx.section));
+	cx.params = params;
+	cx.raw = raw;
+	cx.app_code = "app-a";
+	cx.username = "admin";
+
+	cx.request_id = id[0];
+	reply_init(&rp);
+	spool_run(partial_hnd, &cx, &rp, NULL);
+	assert_int_equal(rp.result, 0);
+	assert_string_equal(rp.message,
+	    "Some users failed to receive the message");
+	assert_string_equal(json_object_to_json_string_ext(rp.data,
+	    JSON_C_TO_STRING_PLAIN), "{\"queued\":[\"a2\"]}");
+	reply_free(&rp);
+	snprintf(path, sizeof(path), "%s/spool/%s.json", dir, id[0]);
+	assert_non_null(item = json_object_from_file(path));
+	assert_true(json_object_object_get_ex(item, "rcpt", &rcpt));
+	assert_string_equal(json_object_to_json_string_ext(rcpt,
+	    JSON_C_TO_STRING_PLAIN),
+	    "{\"a1\":\"sent\",\"a2\":\"pending\",\"a3\":\"failed\"}");
+	json_object_put(item);
+
+	cx.request_id = id[1];
+	reply_init(&rp);
+	spool_run(transient_hnd, &cx, &rp, NULL);
+	assert_int_equal(rp.result, 1);
+	assert_string_equal(rp.message, spool_success("send_sms"));
+	assert_string_equal(json_object_to_json_string_ext(rp.data,
+	    JSON_C_TO_STRING_PLAIN), "{\"queued\":[\"a2\",\"a3\"]}");
+	reply_free(&rp);
+	snprintf(path, sizeof(path), "%s/spool/%s.json", dir, id[1]);
+	assert_non_null(item = json_object_from_file(path));
+	assert_true(json_object_object_get_ex(item, "rcpt", &rcpt));
+	assert_string_equal(json_object_to_json_string_ext(rcpt,
+	    JSON_C_TO_STRING_PLAIN),
+	    "{\"a1\":\"sent\",\"a2\":\"pending\",\"a3\":\"pending\"}");
+	json_object_put(item);
+
+	json_object_put(params);
+	json_object_put(raw);
+	conf_free(c);
+}
+
 int
 main(void)
 {
@@ -873,6 +975,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(t_spool_intent, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(t_session, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_spool_partial, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(t_idem_answer_cap, setup,
 		    teardown),
 		cmocka_unit_test(t_webhook_header_caps),
