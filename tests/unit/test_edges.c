@@ -27,6 +27,8 @@
  *   spool: a first attempt's partial   t_spool_partial
  *     success: sent / failed / pending,
  *     the answer with queued
+ *   --import: LIM_IMPORT, LIM_NAME     t_import_caps
+ *     keys, at and one over
  *   console sessions: password tag,    t_session
  *     expiry, missing fields, via
  */
@@ -963,6 +965,100 @@ t_spool_partial(void **state)
 	conf_free(c);
 }
 
+/*
+ * cmsi.fcgi --import NAME with text on standard input, against the
+ * config c: its exit status, and the first line it wrote to stderr.
+ */
+static int
+import_of(const struct conf *c, const char *name, const char *text,
+    size_t n, char *said, size_t saidsz)
+{
+	char	 res[] = "/tmp/cmsi-edges-err-XXXXXX";
+	FILE	*in;
+	int	 efd, saved, rc;
+	ssize_t	 k;
+
+	assert_non_null(in = fmemopen((void *)(uintptr_t)text, n, "r"));
+	assert_true((efd = mkstemp(res)) != -1);
+	fflush(stderr);
+	fflush(stdout);
+	saved = dup(2);
+	dup2(efd, 2);
+	rc = cimport_run(c, name, "admin", in);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	fclose(in);
+	k = pread(efd, said, saidsz - 1, 0);
+	said[k > 0 ? k : 0] = '\0';
+	said[strcspn(said, "\n")] = '\0';
+	close(efd);
+	unlink(res);
+	return rc;
+}
+
+/*
+ * --import: an input of LIM_IMPORT bytes is read, one more refused; a
+ * key of LIM_NAME - 1 bytes is a key (this one unknown to the
+ * component), LIM_NAME bytes is none; a good key is written.
+ */
+static void
+t_import_caps(void **state)
+{
+	struct conf	*c;
+	json_object	*doc, *v;
+	char		 text[1024], cwd[512], said[256], *big;
+	char		 key[LIM_NAME + 16];
+	size_t		 n;
+	int		 np = -1;
+
+	(void)state;
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	snprintf(text, sizeof(text), "{\"state_dir\": \"%s/state\", "
+	    "\"schemas_dir\": \"%s/conf/schemas\", \"components\": "
+	    "{\"send_mail\": {\"delivery\": \"outbox\"}}}", dir, cwd);
+	put_file("cmsi.json", text);
+	snprintf(text, sizeof(text), "%s/cmsi.json", dir);
+	assert_non_null(c = conf_load(text, &np));
+
+	assert_int_equal(import_of(c, "send_mail", "mail_sender: "
+	    "ops@example.com\n", 29, said, sizeof(said)), 0);
+	assert_non_null(doc = json_object_from_file(text));
+	assert_true(json_object_object_get_ex(doc, "components", &v));
+	assert_true(json_object_object_get_ex(v, "send_mail", &v));
+	assert_true(json_object_object_get_ex(v, "mail_sender", &v));
+	assert_string_equal(json_object_get_string(v), "ops@example.com");
+	json_object_put(doc);
+
+	memset(key, 'k', LIM_NAME - 1);
+	memcpy(key + LIM_NAME - 1, ": 1\n", 5);
+	assert_int_equal(import_of(c, "send_mail", key, strlen(key), said,
+	    sizeof(said)), 1);
+	assert_null(strstr(said, "is no config key"));
+	memset(key, 'k', LIM_NAME);
+	memcpy(key + LIM_NAME, ": 1\n", 5);
+	assert_int_equal(import_of(c, "send_mail", key, strlen(key), said,
+	    sizeof(said)), 1);
+	snprintf(text, sizeof(text), "line 1: \"%.*s\" is no config key",
+	    LIM_NAME, key);
+	assert_string_equal(said, text);
+
+	/* The same good line, padded with comment lines to the cap. */
+	big = xmalloc(LIM_IMPORT + 2);
+	n = (size_t)snprintf(big, LIM_IMPORT + 2, "mail_sender: "
+	    "ops@example.com\n");
+	memset(big + n, '#', LIM_IMPORT + 1 - n);
+	big[LIM_IMPORT + 1] = '\0';
+	assert_int_equal(import_of(c, "send_mail", big, LIM_IMPORT, said,
+	    sizeof(said)), 0);
+	assert_int_equal(import_of(c, "send_mail", big, LIM_IMPORT + 1, said,
+	    sizeof(said)), 1);
+	snprintf(text, sizeof(text), "the input is over %d bytes", LIM_IMPORT);
+	assert_string_equal(said, text);
+	free(big);
+	conf_free(c);
+}
+
 int
 main(void)
 {
@@ -976,6 +1072,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(t_session, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_spool_partial, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(t_import_caps, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(t_idem_answer_cap, setup,
 		    teardown),
