@@ -15,7 +15,8 @@
  *   --hash-password: LIM_PASSWORD      t_hash_password
  *   console History: LIM_HISTORY old   t_hist_prune
  *     versions kept, one more pruned;
- *     young ones past it kept
+ *     young ones past it kept; a pass  t_hist_scan_cap
+ *     reads 8192 names, not one more
  *   spool: the item is on disk, locked, t_spool_intent
  *     while its first attempt runs
  *   LIM_IDEM_ANSWER: a record at the   t_idem_answer_cap
@@ -417,6 +418,45 @@ t_hist_prune(void **state)
 	assert_int_equal(hist_list(&rq, "list", 0), LIM_HISTORY + 2);
 	hist_name(rel, sizeof(rel), "list", 30, LIM_HISTORY + 1, ".meta");
 	assert_true(exists(rel));
+}
+
+/*
+ * A History folder of more names than a listing reads (HIST_SCAN,
+ * 8192 in save.c): one pruning pass reads 8192, keeps LIM_HISTORY of
+ * them and removes the rest; the one name not read stays for the next.
+ */
+static void
+t_hist_scan_cap(void **state)
+{
+	struct conf		 c;
+	struct console_rq	 rq;
+	char			 rel[128];
+	DIR			*d;
+	struct dirent		*de;
+	size_t			 left = 0;
+	int			 i;
+
+	(void)state;
+	memset(&c, 0, sizeof(c));
+	c.state_dir = dir;
+	memset(&rq, 0, sizeof(rq));
+	rq.conf = &c;
+	snprintf(rel, sizeof(rel), "%s/console", dir);
+	assert_int_equal(mkdir(rel, 0700), 0);
+	snprintf(rel, sizeof(rel), "%s/console/scan", dir);
+	assert_int_equal(mkdir(rel, 0700), 0);
+	for (i = 0; i < 8192 + 1; i++) {
+		hist_name(rel, sizeof(rel), "scan", 30, i, ".json");
+		put_file(rel, "{}");
+	}
+	assert_int_equal(hist_list(&rq, "scan", 1), LIM_HISTORY);
+	snprintf(rel, sizeof(rel), "%s/console/scan", dir);
+	assert_non_null(d = opendir(rel));
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			left++;
+	closedir(d);
+	assert_int_equal(left, LIM_HISTORY + 1);
 }
 
 static char	 intent_path[256];	/* the item spool_run must hold */
@@ -1068,6 +1108,8 @@ main(void)
 		cmocka_unit_test(t_req_bool_numbers),
 		cmocka_unit_test(t_hash_password),
 		cmocka_unit_test_setup_teardown(t_hist_prune, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_hist_scan_cap, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(t_spool_intent, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(t_session, setup, teardown),
