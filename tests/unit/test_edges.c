@@ -17,6 +17,8 @@
  *     versions kept, one more pruned;
  *     young ones past it kept; a pass  t_hist_scan_cap
  *     reads 8192 names, not one more
+ *   console History page: 20 a page,   t_history_pages
+ *     newer/older links, one version
  *   spool: the item is on disk, locked, t_spool_intent
  *     while its first attempt runs
  *   LIM_IDEM_ANSWER: a record at the   t_idem_answer_cap
@@ -64,6 +66,7 @@
 #include "lib/util.h"
 #include "lib/pwhash.h"
 #include "core/outcome.h"
+#include "core/tmplset.h"
 #include "state/idem.h"
 #include "up/webhook.h"
 #include "up/wxmp.h"
@@ -457,6 +460,141 @@ t_hist_scan_cap(void **state)
 			left++;
 	closedir(d);
 	assert_int_equal(left, LIM_HISTORY + 1);
+}
+
+/* What a console page wrote: one buffer, closed once full. */
+static char	 page_buf[1 << 20];
+
+static void
+page_full(FCGX_Stream *s, int doclose)
+{
+	(void)doclose;
+	s->isClosed = 1;
+}
+
+/*
+ * Runs a console page function for GET ?query against c as signed-in
+ * "admin"; returns its output (headers and body), NUL-ended.
+ */
+static const char *
+page_run(const struct conf *c, void (*page)(struct console_rq *),
+    const char *query)
+{
+	FCGX_Request		 fr;
+	FCGX_Stream		 os;
+	struct req		 r;
+	struct console_rq	 rq;
+	char			*env[1] = { NULL };
+
+	memset(&os, 0, sizeof(os));
+	os.wrNext = os.stopUnget = (unsigned char *)page_buf;
+	os.stop = os.wrNext + sizeof(page_buf) - 1;
+	os.rdNext = os.stop;
+	os.emptyBuffProc = page_full;
+	memset(&fr, 0, sizeof(fr));
+	fr.out = &os;
+	fr.envp = env;
+	memset(&r, 0, sizeof(r));
+	r.fr = &fr;
+	snprintf(r.method, sizeof(r.method), "GET");
+	r.query = query;
+	memset(&rq, 0, sizeof(rq));
+	rq.conf = c;
+	rq.r = &r;
+	snprintf(rq.prefix, sizeof(rq.prefix), "/console/");
+	snprintf(rq.user, sizeof(rq.user), "admin");
+	rq.query = req_parse_query(query, strlen(query));
+	page(&rq);
+	json_object_put(rq.query);
+	json_object_put(rq.form);
+	*os.wrNext = '\0';
+	return page_buf;
+}
+
+/* How many times needle is in s. */
+static int
+count_of(const char *s, const char *needle)
+{
+	int	 n = 0;
+
+	for (; (s = strstr(s, needle)) != NULL; s += strlen(needle))
+		n++;
+	return n;
+}
+
+/*
+ * History's pages: 25 versions are 20 on the first page with a link to
+ * the older page only, 5 on the second with a link to the newer only;
+ * ?v= shows one version with its secrets masked; a name that is none
+ * is 404.
+ */
+static void
+t_history_pages(void **state)
+{
+	struct conf	 c;
+	char		 cwd[512], tdir[600], rel[128], name[5][64], q[96];
+	const char	*out, *p;
+	int		 i;
+
+	(void)state;
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	snprintf(tdir, sizeof(tdir), "%s/templates", cwd);
+	assert_int_equal(tmplset_load(tdir), 0);
+	memset(&c, 0, sizeof(c));
+	c.state_dir = dir;
+	snprintf(rel, sizeof(rel), "%s/cmsi.json", dir);
+	c.path = rel;
+	put_file("cmsi.json", "{\"components\": {}}");
+	snprintf(q, sizeof(q), "%s/console", dir);
+	assert_int_equal(mkdir(q, 0700), 0);
+	snprintf(q, sizeof(q), "%s/console/history", dir);
+	assert_int_equal(mkdir(q, 0700), 0);
+	for (i = 0; i < 25; i++) {
+		hist_name(q, sizeof(q), "history", 0, i, ".json");
+		put_file(q, "{\"components\": {\"send_sms\": {\"tc_secret_key\": "
+		    "\"hidden-1\"}}}");
+		if (i == 0 || i == 19 || i == 20 || i == 24)
+			snprintf(name[i == 0 ? 0 : i == 19 ? 1 : i == 20 ? 2 :
+			    3], sizeof(name[0]), "%s", strrchr(q, '/') + 1);
+	}
+
+	out = page_run(&c, csave_history, "");
+	assert_true(strncmp(out, "Status: 200\r\n", 13) == 0);
+	assert_int_equal(count_of(out, "history?v="), 20);
+	snprintf(q, sizeof(q), "history?v=%s\"", name[0]);
+	assert_non_null(strstr(out, q));
+	snprintf(q, sizeof(q), "history?v=%s\"", name[1]);
+	assert_non_null(strstr(out, q));
+	snprintf(q, sizeof(q), "history?v=%s\"", name[2]);
+	assert_null(strstr(out, q));
+	assert_non_null(strstr(out, "id=\"older\" href=\"/console/"
+	    "history?page=1\""));
+	assert_null(strstr(out, "id=\"newer\""));
+	assert_non_null(strstr(out, "id=\"kept\""));
+	assert_non_null(strstr(out, ": 25."));
+
+	out = page_run(&c, csave_history, "page=1");
+	assert_int_equal(count_of(out, "history?v="), 5);
+	snprintf(q, sizeof(q), "history?v=%s\"", name[2]);
+	assert_non_null(strstr(out, q));
+	snprintf(q, sizeof(q), "history?v=%s\"", name[3]);
+	assert_non_null(strstr(out, q));
+	snprintf(q, sizeof(q), "history?v=%s\"", name[1]);
+	assert_null(strstr(out, q));
+	assert_non_null(strstr(out, "id=\"newer\" href=\"/console/"
+	    "history?page=0\""));
+	assert_null(strstr(out, "id=\"older\""));
+
+	snprintf(q, sizeof(q), "v=%s", name[3]);
+	out = page_run(&c, csave_history, q);
+	assert_true(strncmp(out, "Status: 200\r\n", 13) == 0);
+	assert_non_null(p = strstr(out, "id=\"version-text\""));
+	assert_non_null(strstr(p, "******"));
+	assert_null(strstr(out, "hidden-1"));
+	out = page_run(&c, csave_history, "v=20200101T000000-000000000.json");
+	assert_true(strncmp(out, "Status: 404\r\n", 13) == 0);
+	assert_non_null(strstr(out, "No such version."));
+	tmplset_free();
 }
 
 static char	 intent_path[256];	/* the item spool_run must hold */
@@ -1109,6 +1247,8 @@ main(void)
 		cmocka_unit_test(t_hash_password),
 		cmocka_unit_test_setup_teardown(t_hist_prune, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_hist_scan_cap, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(t_history_pages, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(t_spool_intent, setup,
 		    teardown),
