@@ -30,8 +30,11 @@
  *   spool: a first attempt's partial   t_spool_partial
  *     success: sent / failed / pending,
  *     the answer with queued
+ *   spool drain: next is the earliest  t_spool_drain_next
+ *     due item; now when cut short
  *   --import: LIM_IMPORT, LIM_NAME     t_import_caps
  *     keys, at and one over
+ *   tenant ids: LIM_NAME - 1, LIM_NAME t_tenant_id_cap
  *   console sessions: password tag,    t_session
  *     expiry, missing fields, via
  */
@@ -1237,6 +1240,103 @@ t_import_caps(void **state)
 	conf_free(c);
 }
 
+/* A spool item of send_sms for one pending recipient, due at next. */
+static void
+spool_put(const char *id, long long next)
+{
+	char	 rel[96], text[1024];
+
+	snprintf(text, sizeof(text), "%s/spool", dir);
+	(void)mkdir(text, 0700);
+	snprintf(rel, sizeof(rel), "spool/%s.json", id);
+	snprintf(text, sizeof(text), "{\"v\": 1, \"id\": \"%s\", \"component\": "
+	    "\"send_sms\", \"section\": \"send_sms\", \"app\": \"app-a\", "
+	    "\"username\": \"admin\", \"params\": {\"receiver\": "
+	    "\"+8613800000001\"}, \"raw\": {}, \"created\": %lld, "
+	    "\"attempts\": 1, \"max_attempts\": 3, \"max_age_s\": 3600, "
+	    "\"backoff_s\": 1, \"next\": %lld, \"inflight\": false, \"rcpt\": "
+	    "{\"+8613800000001\": \"pending\"}}", id, (long long)time(NULL),
+	    next);
+	put_file(rel, text);
+}
+
+/*
+ * The drain leaves spool/next at the earliest item due, whatever order
+ * it reads them in; cut short (max 0), at now, so the rest goes soon.
+ */
+static void
+t_spool_drain_next(void **state)
+{
+	struct conf	*c;
+	struct stat	 st;
+	char		 text[1024], cwd[512];
+	long long	 now = (long long)time(NULL);
+	static const char *const ids[] = { "a123456789abcdef0123456789abcdef",
+	    "b123456789abcdef0123456789abcdef",
+	    "c123456789abcdef0123456789abcdef",
+	    "d123456789abcdef0123456789abcdef" };
+	static const int due[] = { 300, 100, 200, 250 };
+	int		 n = -1, r, i;
+
+	(void)state;
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	snprintf(text, sizeof(text), "{\"state_dir\": \"%s\", "
+	    "\"schemas_dir\": \"%s/conf/schemas\", \"components\": "
+	    "{\"send_sms\": {\"retry\": {\"attempts\": 3, \"max_age_s\": "
+	    "3600, \"backoff_s\": 1}}}}", dir, cwd);
+	put_file("cmsi.json", text);
+	snprintf(text, sizeof(text), "%s/cmsi.json", dir);
+	assert_non_null(c = conf_load(text, &n));
+	/* Each item the earliest once: the reading order cannot hide it. */
+	for (r = 0; r < 4; r++) {
+		for (i = 0; i < 4; i++)
+			spool_put(ids[i], now + due[(i + r) % 4]);
+		assert_int_equal(spool_drain(c, 10, 60000, NULL), 0);
+		snprintf(text, sizeof(text), "%s/spool/next", dir);
+		assert_int_equal(stat(text, &st), 0);
+		assert_int_equal((long long)st.st_mtime, now + 100);
+	}
+	assert_int_equal(spool_drain(c, 0, 60000, NULL), 0);
+	assert_int_equal(stat(text, &st), 0);
+	assert_true((long long)st.st_mtime >= now &&
+	    (long long)st.st_mtime <= (long long)time(NULL));
+	conf_free(c);
+}
+
+/* conf_load of text as dir/cmsi.json: its problem count. */
+static int
+problems_of(const char *text)
+{
+	struct conf	*c;
+	char		 path[128];
+	int		 n = -1;
+
+	put_file("cmsi.json", text);
+	snprintf(path, sizeof(path), "%s/cmsi.json", dir);
+	c = conf_load(path, &n);
+	conf_free(c);
+	return n;
+}
+
+/* A tenant id of LIM_NAME - 1 bytes is one; LIM_NAME bytes is refused. */
+static void
+t_tenant_id_cap(void **state)
+{
+	char	 id[LIM_NAME + 1], text[256];
+
+	(void)state;
+	memset(id, 't', LIM_NAME);
+	id[LIM_NAME - 1] = '\0';
+	snprintf(text, sizeof(text), "{\"state_dir\": \"%s\", \"tenants\": "
+	    "{\"%s\": {}}}", dir, id);
+	assert_int_equal(problems_of(text), 0);
+	id[LIM_NAME - 1] = 't';
+	id[LIM_NAME] = '\0';
+	snprintf(text, sizeof(text), "{\"state_dir\": \"%s\", \"tenants\": "
+	    "{\"%s\": {}}}", dir, id);
+	assert_int_equal(problems_of(text), 1);
+}
+
 int
 main(void)
 {
@@ -1254,6 +1354,10 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(t_session, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_spool_partial, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(t_spool_drain_next, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(t_tenant_id_cap, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(t_import_caps, setup,
 		    teardown),
