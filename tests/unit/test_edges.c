@@ -35,6 +35,8 @@
  *   --import: LIM_IMPORT, LIM_NAME     t_import_caps
  *     keys, at and one over
  *   tenant ids: LIM_NAME - 1, LIM_NAME t_tenant_id_cap
+ *   sign-in throttle full: the oldest  t_throttle_room
+ *     entries make room, not the newest
  *   console sessions: password tag,    t_session
  *     expiry, missing fields, via
  */
@@ -333,12 +335,14 @@ t_hash_password(void **state)
 	assert_int_equal(hash_of("\n", 1, out, sizeof(out)), 1);
 }
 
+static time_t	 hist_base;	/* "now" of the test's History names */
+
 /* A History version's name, days old, told apart by seq. */
 static void
 hist_name(char *out, size_t outsz, const char *sub, int days, int seq,
     const char *ext)
 {
-	time_t		 t = time(NULL) - (time_t)days * 86400 - seq;
+	time_t		 t = hist_base - (time_t)days * 86400 - seq;
 	struct tm	 tm;
 	char		 stamp[32];
 
@@ -390,6 +394,7 @@ t_hist_prune(void **state)
 	int			 i;
 
 	(void)state;
+	hist_base = time(NULL);
 	memset(&c, 0, sizeof(c));
 	c.state_dir = dir;
 	memset(&rq, 0, sizeof(rq));
@@ -443,6 +448,7 @@ t_hist_scan_cap(void **state)
 	int			 i;
 
 	(void)state;
+	hist_base = time(NULL);
 	memset(&c, 0, sizeof(c));
 	c.state_dir = dir;
 	memset(&rq, 0, sizeof(rq));
@@ -540,6 +546,7 @@ t_history_pages(void **state)
 	int		 i;
 
 	(void)state;
+	hist_base = time(NULL);
 	assert_non_null(getcwd(cwd, sizeof(cwd)));
 	snprintf(tdir, sizeof(tdir), "%s/templates", cwd);
 	assert_int_equal(tmplset_load(tdir), 0);
@@ -597,6 +604,17 @@ t_history_pages(void **state)
 	out = page_run(&c, csave_history, "v=20200101T000000-000000000.json");
 	assert_true(strncmp(out, "Status: 404\r\n", 13) == 0);
 	assert_non_null(strstr(out, "No such version."));
+
+	/* Exactly one page's worth: no link to an older page. */
+	for (i = 20; i < 25; i++) {
+		hist_name(q, sizeof(q), "history", 0, i, ".json");
+		snprintf(tdir, sizeof(tdir), "%s/%s", dir, q);
+		assert_int_equal(unlink(tdir), 0);
+	}
+	out = page_run(&c, csave_history, "");
+	assert_int_equal(count_of(out, "history?v="), 20);
+	assert_null(strstr(out, "id=\"older\""));
+	assert_null(strstr(out, "id=\"newer\""));
 	tmplset_free();
 }
 
@@ -1337,6 +1355,52 @@ t_tenant_id_cap(void **state)
 	assert_int_equal(problems_of(text), 1);
 }
 
+/*
+ * A full sign-in throttle file (LIM_THROTTLE / 72 entries, none locked
+ * out): a new failure makes room by dropping the oldest entries, not
+ * the newest.
+ */
+static void
+t_throttle_room(void **state)
+{
+	json_object	*doc, *e;
+	char		 path[128], key[40];
+	FILE		*f;
+	long long	 now = (long long)time(NULL);
+	long		 wait;
+	int		 i, max = LIM_THROTTLE / 72;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/throttle.json", dir);
+	doc = json_object_new_object();
+	for (i = 0; i < max; i++) {
+		snprintf(key, sizeof(key), "%032d", i);
+		e = json_object_new_array();
+		json_object_array_add(e, json_object_new_int(1));
+		json_object_array_add(e, json_object_new_int64(now - 1000 - i));
+		json_object_array_add(e, json_object_new_string("0000000f"));
+		json_object_object_add(doc, key, e);
+	}
+	assert_non_null(f = fopen(path, "w"));
+	fputs(json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN), f);
+	fclose(f);
+	json_object_put(doc);
+	assert_int_equal(cauth_throttle(path, "u:new", "a:192.0.2.1", 1,
+	    &wait), 0);
+	assert_non_null(doc = json_object_from_file(path));
+	assert_int_equal(json_object_object_length(doc), max);
+	/* The two oldest went for the name and the address. */
+	snprintf(key, sizeof(key), "%032d", max - 1);
+	assert_false(json_object_object_get_ex(doc, key, NULL));
+	snprintf(key, sizeof(key), "%032d", max - 2);
+	assert_false(json_object_object_get_ex(doc, key, NULL));
+	snprintf(key, sizeof(key), "%032d", max - 3);
+	assert_true(json_object_object_get_ex(doc, key, NULL));
+	snprintf(key, sizeof(key), "%032d", 0);
+	assert_true(json_object_object_get_ex(doc, key, NULL));
+	json_object_put(doc);
+}
+
 int
 main(void)
 {
@@ -1358,6 +1422,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(t_spool_drain_next, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(t_tenant_id_cap, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(t_throttle_room, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(t_import_caps, setup,
 		    teardown),
