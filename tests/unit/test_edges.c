@@ -37,6 +37,9 @@
  *   tenant ids: LIM_NAME - 1, LIM_NAME t_tenant_id_cap
  *   sign-in throttle full: the oldest  t_throttle_room
  *     entries make room, not the newest
+ *   sign-in: the pre-session token;    t_signin_sweep
+ *     the sweep at session_minutes
+ *     and one second past it
  *   console sessions: password tag,    t_session
  *     expiry, missing fields, via
  */
@@ -616,6 +619,133 @@ t_history_pages(void **state)
 	assert_null(strstr(out, "id=\"older\""));
 	assert_null(strstr(out, "id=\"newer\""));
 	tmplset_free();
+}
+
+/*
+ * A console POST of form (JSON text) with the Cookie header cookie to
+ * page, unsigned; returns its output.
+ */
+static const char *
+page_post(const struct conf *c, void (*page)(struct console_rq *),
+    const char *cookie, const char *form)
+{
+	FCGX_Request		 fr;
+	FCGX_Stream		 os;
+	struct req		 r;
+	struct console_rq	 rq;
+	char			 hdr[256];
+	char			*env[3] = { hdr, "REMOTE_ADDR=192.0.2.9", NULL };
+
+	snprintf(hdr, sizeof(hdr), "HTTP_COOKIE=%s", cookie);
+	memset(&os, 0, sizeof(os));
+	os.wrNext = os.stopUnget = (unsigned char *)page_buf;
+	os.stop = os.wrNext + sizeof(page_buf) - 1;
+	os.rdNext = os.stop;
+	os.emptyBuffProc = page_full;
+	memset(&fr, 0, sizeof(fr));
+	fr.out = &os;
+	fr.envp = env;
+	memset(&r, 0, sizeof(r));
+	r.fr = &fr;
+	snprintf(r.method, sizeof(r.method), "POST");
+	r.query = "";
+	memset(&rq, 0, sizeof(rq));
+	rq.conf = c;
+	rq.r = &r;
+	snprintf(rq.prefix, sizeof(rq.prefix), "/console/");
+	rq.query = json_object_new_object();
+	rq.form = json_tokener_parse(form);
+	page(&rq);
+	json_object_put(rq.query);
+	json_object_put(rq.form);
+	*os.wrNext = '\0';
+	return page_buf;
+}
+
+/* How many files dir/rel holds. */
+static int
+files_in(const char *rel)
+{
+	char		 path[256];
+	DIR		*d;
+	struct dirent	*de;
+	int		 n = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	if ((d = opendir(path)) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+/*
+ * Sign-in: the form's token must be the pre-session cookie's 64 hex
+ * digits; a good sign-in opens a session and sweeps those past
+ * session_minutes (one a second older than that goes, one exactly
+ * that old stays: its exp is now).
+ */
+static void
+t_signin_sweep(void **state)
+{
+	struct conf	 c;
+	struct timespec	 ts[2];
+	char		 hash[LIM_PWHASH], text[512], path[256];
+	const char	*pre = "00000000000000000000000000000000"
+	    "000000000000000000000000000000ab";
+	const char	*out;
+	time_t		 t0;
+	int		 tries;
+
+	(void)state;
+	assert_int_equal(pwhash_make("pw-1", 4, hash, sizeof(hash)), 0);
+	memset(&c, 0, sizeof(c));
+	c.state_dir = dir;
+	snprintf(text, sizeof(text), "{\"users\": {\"admin\": "
+	    "{\"password_hash\": \"%s\"}}, \"session_minutes\": 1}", hash);
+	assert_non_null(c.console = json_tokener_parse(text));
+	snprintf(path, sizeof(path), "%s/console", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/console/sessions", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+
+	/* Not 64 hex digits: no sign-in, whatever the form says. */
+	out = page_post(&c, cauth_signin, "cmsi_console_pre=abc",
+	    "{\"csrf\": \"abc\", \"username\": \"admin\", \"password\": "
+	    "\"pw-1\"}");
+	assert_true(strncmp(out, "Status: 403\r\n", 13) == 0);
+	assert_non_null(strstr(out, "\r\n\r\nThe sign-in form expired: "
+	    "reload it.\n"));
+	assert_int_equal(files_in("console/sessions"), 0);
+
+	for (tries = 0; tries < 20; tries++) {
+		t0 = time(NULL);
+		ts[0].tv_nsec = ts[1].tv_nsec = 0;
+		put_file("console/sessions/old", "{}");
+		put_file("console/sessions/edge", "{}");
+		ts[0].tv_sec = ts[1].tv_sec = t0 - 61;
+		snprintf(path, sizeof(path), "%s/console/sessions/old", dir);
+		assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+		ts[0].tv_sec = ts[1].tv_sec = t0 - 60;
+		snprintf(path, sizeof(path), "%s/console/sessions/edge", dir);
+		assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+		snprintf(text, sizeof(text), "cmsi_console_pre=%s", pre);
+		out = page_post(&c, cauth_signin, text, "{\"csrf\": "
+		    "\"00000000000000000000000000000000000000000000000000000000"
+		    "000000ab\", \"username\": \"admin\", \"password\": "
+		    "\"pw-1\"}");
+		if (time(NULL) == t0)
+			break;
+	}
+	assert_true(tries < 20);
+	assert_true(strncmp(out, "Status: 303\r\n", 13) == 0);
+	assert_false(exists("console/sessions/old"));
+	assert_true(exists("console/sessions/edge"));
+	/* The edge and one session a sign-in (each try signs in once). */
+	assert_int_equal(files_in("console/sessions"), 2 + tries);
+	json_object_put(c.console);
 }
 
 static char	 intent_path[256];	/* the item spool_run must hold */
@@ -1424,6 +1554,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(t_tenant_id_cap, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(t_throttle_room, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(t_signin_sweep, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(t_import_caps, setup,
 		    teardown),
