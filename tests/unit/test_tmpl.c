@@ -448,6 +448,50 @@ test_render_one_value_cap(void **state)
 	tmpl_free(t);
 }
 
+/*
+ * LIM_TMPL_DELIM: delimiters of LIM_TMPL_DELIM - 1 bytes are taken, and
+ * a triple tag closes with "}" and the longest; LIM_TMPL_DELIM bytes
+ * (open or close) is a parse error.
+ */
+static void
+test_delim_cap(void **state)
+{
+	char	 src[256], o[LIM_TMPL_DELIM + 1], c[LIM_TMPL_DELIM + 1];
+	char	*out;
+	int	 n;
+
+	(void)state;
+	for (n = LIM_TMPL_DELIM - 1; n <= LIM_TMPL_DELIM; n++) {
+		memset(o, '(', (size_t)n);
+		o[n] = '\0';
+		memset(c, ')', (size_t)n);
+		c[n] = '\0';
+		snprintf(src, sizeof(src), "{{=%s %s=}}%sx%s|%s{x}%s", o, c, o,
+		    c, o, c);
+		out = render(src, "{\"x\": \"<b>\"}", TMPL_ESC_HTML);
+		if (n < LIM_TMPL_DELIM) {
+			assert_non_null(out);
+			assert_string_equal(out, "&lt;b&gt;|<b>");
+			free(out);
+		} else
+			assert_null(out);
+		snprintf(src, sizeof(src), "{{=%s ))=}}x", o);
+		out = render(src, "{}", TMPL_ESC_HTML);
+		if (n < LIM_TMPL_DELIM) {
+			assert_string_equal(out, "x");
+			free(out);
+		} else
+			assert_null(out);
+		snprintf(src, sizeof(src), "{{=(( %s=}}x", c);
+		out = render(src, "{}", TMPL_ESC_HTML);
+		if (n < LIM_TMPL_DELIM) {
+			assert_string_equal(out, "x");
+			free(out);
+		} else
+			assert_null(out);
+	}
+}
+
 static void
 parse_fails(const char *src, const char *want)
 {
@@ -636,6 +680,7 @@ main(void)
 		cmocka_unit_test(test_render_one_value_cap),
 		cmocka_unit_test(test_work_cap),
 		cmocka_unit_test(test_work_cap_exact),
+		cmocka_unit_test(test_delim_cap),
 		cmocka_unit_test(test_work_cap_partials),
 		cmocka_unit_test(test_parse_errors),
 	};

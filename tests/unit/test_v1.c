@@ -234,6 +234,8 @@ test_doc_send(void **state)
 {
 	struct reply	 rp;
 	json_object	*d, *data;
+	char		*big;
+	size_t		 n, k;
 	int		 st;
 
 	(void)state;
@@ -276,6 +278,35 @@ test_doc_send(void **state)
 	    "{\"invalid\":[\"g\"]}");
 	json_object_put(d);
 	reply_free(&rp);
+
+	/*
+	 * A dest_url's own answer (verbatim, any length): a name of
+	 * LIM_MESSAGE - 1 bytes is listed, one of LIM_MESSAGE is not.
+	 */
+	for (n = LIM_MESSAGE - 1; n <= LIM_MESSAGE; n++) {
+		big = xmalloc(n + 256);
+		k = (size_t)snprintf(big, n + 256, "Some users failed. The "
+		    "following users contact format are incorrect: n1,");
+		memset(big + k, 'u', n);
+		big[k + n] = '\0';
+		reply_init(&rp);
+		rp.payload = json_object_new_object();
+		json_object_object_add(rp.payload, "result",
+		    json_object_new_boolean(0));
+		json_object_object_add(rp.payload, "message",
+		    json_object_new_string(big));
+		json_object_object_add(rp.payload, "data",
+		    parse("{\"username_check\": {}}"));
+		d = doc("/v1/send_mail/", V1_RUN, &rp, 3, &st);
+		data = json_object_object_get(d, "data");
+		assert_int_equal(json_object_object_length(json_object_object_get(
+		    data, "details")), n < LIM_MESSAGE ? 2 : 1);
+		assert_true(json_object_object_get_ex(json_object_object_get(
+		    data, "details"), "n1", NULL));
+		json_object_put(d);
+		reply_free(&rp);
+		free(big);
+	}
 }
 
 static void
