@@ -153,6 +153,16 @@ test_apply(void **state)
 	assert_string_equal(json_object_to_json_string_ext(ch,
 	    JSON_C_TO_STRING_PLAIN), "[\"smtp_port\",\"smtp_usessl\","
 	    "\"smtp_usetls\",\"mail_sender\"]");
+	/* A value that only lengthens the old one is a change. */
+	json_object_put(ch);
+	ch = json_object_new_array();
+	json_object_object_add(form, "smtp_host", json_object_new_string(
+	    "smtp.qq.com.cn"));
+	assert_int_equal(cform_apply(doc, sec, form, ch), 1);
+	assert_string_equal(json_object_get_string(json_object_object_get(sec,
+	    "smtp_host")), "smtp.qq.com.cn");
+	assert_string_equal(json_object_to_json_string_ext(ch,
+	    JSON_C_TO_STRING_PLAIN), "[\"smtp_host\"]");
 	/* A typed secret replaces the reference; __clear removes it. */
 	json_object_put(ch);
 	ch = json_object_new_array();

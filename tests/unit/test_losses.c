@@ -1062,6 +1062,20 @@ t_auth_secret(void **state)
 	    "[bk_access_token] does not exist");
 	reply_free(&rp);
 	conf_free(c);
+	/* A code and a secret sent as numbers are read as their text. */
+	c = conf_of("{\"apps\": {\"42\": {\"secret\": \"12345\", "
+	    "\"skip_user_auth\": true}}}", &n);
+	assert_int_equal(n, 0);
+	assert_int_equal(auth_run(c, "{\"bk_app_code\": 42, "
+	    "\"bk_app_secret\": 12345, \"bk_username\": \"admin\"}", &id,
+	    &rp), 0);
+	assert_string_equal(id.app_code, "42");
+	reply_free(&rp);
+	assert_int_equal(auth_run(c, "{\"bk_app_code\": 42, "
+	    "\"bk_app_secret\": 1234, \"bk_username\": \"admin\"}", &id,
+	    &rp), -1);
+	reply_free(&rp);
+	conf_free(c);
 }
 
 /*
