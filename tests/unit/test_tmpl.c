@@ -492,6 +492,80 @@ test_delim_cap(void **state)
 	}
 }
 
+/* Two partials by name. */
+struct two_partials {
+	struct one_partial	 a, b;
+};
+
+static const struct tmpl *
+get_two(void *arg, const char *name)
+{
+	const struct two_partials	*p = arg;
+
+	if (strcmp(p->a.name, name) == 0)
+		return p->a.t;
+	return strcmp(p->b.name, name) == 0 ? p->b.t : NULL;
+}
+
+/*
+ * Parents and blocks: an argument replaces the parent's block, its
+ * default shows without one.  Rendering depth counts the partial, the
+ * parent and the block: n sections around {{>q}}, q a parent with a
+ * block argument, render up to n = 29 (32 deep), not at 30.
+ */
+static void
+test_blocks(void **state)
+{
+	struct two_partials	 p;
+	struct tmpl		*t;
+	json_object		*ctx;
+	struct buf		 out, src;
+	int			 n, i;
+	const char		*q = "{{<p}}{{$b}}arg{{/b}}{{/p}}";
+
+	(void)state;
+	p.a.name = "p";
+	assert_non_null(p.a.t = tmpl_parse("[{{$b}}default{{/b}}]", 21, NULL,
+	    0));
+	p.b.name = "q";
+	assert_non_null(p.b.t = tmpl_parse(q, strlen(q), NULL, 0));
+	ctx = json_tokener_parse("{\"a\":true}");
+	assert_non_null(t = tmpl_parse(q, strlen(q), NULL, 0));
+	buf_init(&out, 64);
+	assert_int_equal(tmpl_render(t, ctx, TMPL_ESC_HTML, get_two, &p,
+	    &out), 0);
+	assert_string_equal(out.ptr, "[arg]");
+	buf_free(&out);
+	tmpl_free(t);
+	assert_non_null(t = tmpl_parse("{{<p}}{{/p}}", 12, NULL, 0));
+	buf_init(&out, 64);
+	assert_int_equal(tmpl_render(t, ctx, TMPL_ESC_HTML, get_two, &p,
+	    &out), 0);
+	assert_string_equal(out.ptr, "[default]");
+	buf_free(&out);
+	tmpl_free(t);
+	for (n = LIM_TMPL_DEPTH - 3; n <= LIM_TMPL_DEPTH - 2; n++) {
+		buf_init(&src, 4096);
+		for (i = 0; i < n; i++)
+			buf_puts(&src, "{{#a}}");
+		buf_puts(&src, "{{>q}}");
+		for (i = 0; i < n; i++)
+			buf_puts(&src, "{{/a}}");
+		assert_non_null(t = tmpl_parse(src.ptr, src.len, NULL, 0));
+		buf_init(&out, 64);
+		assert_int_equal(tmpl_render(t, ctx, TMPL_ESC_HTML, get_two,
+		    &p, &out), n < LIM_TMPL_DEPTH - 2 ? 0 : -1);
+		if (n < LIM_TMPL_DEPTH - 2)
+			assert_string_equal(out.ptr, "[arg]");
+		buf_free(&out);
+		tmpl_free(t);
+		buf_free(&src);
+	}
+	tmpl_free((struct tmpl *)(uintptr_t)p.a.t);
+	tmpl_free((struct tmpl *)(uintptr_t)p.b.t);
+	json_object_put(ctx);
+}
+
 static void
 parse_fails(const char *src, const char *want)
 {
@@ -681,6 +755,7 @@ main(void)
 		cmocka_unit_test(test_work_cap),
 		cmocka_unit_test(test_work_cap_exact),
 		cmocka_unit_test(test_delim_cap),
+		cmocka_unit_test(test_blocks),
 		cmocka_unit_test(test_work_cap_partials),
 		cmocka_unit_test(test_parse_errors),
 	};
