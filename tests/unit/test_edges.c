@@ -35,6 +35,7 @@
  *   --import: LIM_IMPORT, LIM_NAME     t_import_caps
  *     keys, at and one over
  *   tenant ids: LIM_NAME - 1, LIM_NAME t_tenant_id_cap
+ *   custom component names: the same  t_custom_name_cap
  *   sign-in throttle full: the oldest  t_throttle_room
  *     entries make room, not the newest
  *   sign-in: the pre-session token;    t_signin_sweep
@@ -75,6 +76,7 @@
 #include "lib/pwhash.h"
 #include "core/outcome.h"
 #include "core/tmplset.h"
+#include "preflight.h"
 #include "state/idem.h"
 #include "up/webhook.h"
 #include "up/wxmp.h"
@@ -1531,6 +1533,37 @@ t_throttle_room(void **state)
 	json_object_put(doc);
 }
 
+/*
+ * A custom component's name (a path of the API): LIM_NAME - 1 bytes of
+ * a-z, 0-9 and _ is one, LIM_NAME bytes refused.
+ */
+static void
+t_custom_name_cap(void **state)
+{
+	char	 name[LIM_NAME + 1], text[2048], cwd[512];
+
+	(void)state;
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	put_file("hook.url",
+	    "https://oapi.dingtalk.com/robot/send?access_token=t\n");
+	memset(name, 'c', LIM_NAME);
+	name[LIM_NAME - 1] = '\0';
+	snprintf(text, sizeof(text), "{\"state_dir\": \"%s\", \"components\": "
+	    "{\"%s\": {\"kind\": \"dingtalk_robot\", \"webhook\": "
+	    "{\"file\": \"%s/hook.url\"}}}, \"schemas_dir\": "
+	    "\"%s/conf/schemas\", \"templates_dir\": \"%s/templates\"}", dir,
+	    name, dir, cwd, cwd);
+	assert_int_equal(problems_of(text), 0);
+	name[LIM_NAME - 1] = 'c';
+	name[LIM_NAME] = '\0';
+	snprintf(text, sizeof(text), "{\"state_dir\": \"%s\", \"components\": "
+	    "{\"%s\": {\"kind\": \"dingtalk_robot\", \"webhook\": "
+	    "{\"file\": \"%s/hook.url\"}}}, \"schemas_dir\": "
+	    "\"%s/conf/schemas\", \"templates_dir\": \"%s/templates\"}", dir,
+	    name, dir, cwd, cwd);
+	assert_int_equal(problems_of(text), 1);
+}
+
 int
 main(void)
 {
@@ -1553,6 +1586,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(t_tenant_id_cap, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(t_custom_name_cap, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(t_throttle_room, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(t_signin_sweep, setup,
@@ -1566,5 +1601,7 @@ main(void)
 		    teardown),
 	};
 
+	/* As main.c does: the modules' checks, custom components too. */
+	preflight_register();
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
