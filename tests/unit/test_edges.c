@@ -19,6 +19,9 @@
  *     reads 8192 names, not one more
  *   console History page: 20 a page,   t_history_pages
  *     newer/older links, one version
+ *   console Messages: recipients,      t_messages_page
+ *     filters, a record opened only
+ *     at a line's start
  *   spool: the item is on disk, locked, t_spool_intent
  *     while its first attempt runs
  *   LIM_IDEM_ANSWER: a record at the   t_idem_answer_cap
@@ -516,6 +519,7 @@ page_run(const struct conf *c, void (*page)(struct console_rq *),
 	rq.conf = c;
 	rq.r = &r;
 	snprintf(rq.prefix, sizeof(rq.prefix), "/console/");
+	rq.page = "page";
 	snprintf(rq.user, sizeof(rq.user), "admin");
 	rq.query = req_parse_query(query, strlen(query));
 	page(&rq);
@@ -655,6 +659,7 @@ page_post(const struct conf *c, void (*page)(struct console_rq *),
 	rq.conf = c;
 	rq.r = &r;
 	snprintf(rq.prefix, sizeof(rq.prefix), "/console/");
+	rq.page = "signin";
 	rq.query = json_object_new_object();
 	rq.form = json_tokener_parse(form);
 	page(&rq);
@@ -663,6 +668,8 @@ page_post(const struct conf *c, void (*page)(struct console_rq *),
 	*os.wrNext = '\0';
 	return page_buf;
 }
+
+static int	 session_of(const struct conf *, const char *, char *, size_t);
 
 /* How many files dir/rel holds. */
 static int
@@ -697,7 +704,8 @@ t_signin_sweep(void **state)
 	char		 hash[LIM_PWHASH], text[512], path[256];
 	const char	*pre = "00000000000000000000000000000000"
 	    "000000000000000000000000000000ab";
-	const char	*out;
+	const char	*out, *cookie;
+	char		 sid[65], user[LIM_NAME];
 	time_t		 t0;
 	int		 tries;
 
@@ -747,7 +755,81 @@ t_signin_sweep(void **state)
 	assert_true(exists("console/sessions/edge"));
 	/* The edge and one session a sign-in (each try signs in once). */
 	assert_int_equal(files_in("console/sessions"), 2 + tries);
+	/* The session it set is one: admin's, with the password's tag. */
+	assert_non_null(cookie = strstr(out, "Set-Cookie: cmsi_console="));
+	snprintf(sid, sizeof(sid), "%.64s", cookie + 25);
+	assert_int_equal(session_of(&c, sid, user, sizeof(user)), 1);
+	assert_string_equal(user, "admin");
 	json_object_put(c.console);
+}
+
+/*
+ * The Messages page: each record's recipients as one line (a list
+ * joined by ", ", a string as it is), the app filter, the event lines
+ * left out; message?at= opens a record only where a line starts.
+ */
+static void
+t_messages_page(void **state)
+{
+	struct conf	 c;
+	char		 cwd[512], tdir[600], ts[32], text[1024], q[64];
+	const char	*out;
+	time_t		 now = time(NULL);
+	struct tm	 tm;
+	size_t		 first;
+
+	(void)state;
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	snprintf(tdir, sizeof(tdir), "%s/templates", cwd);
+	assert_int_equal(tmplset_load(tdir), 0);
+	memset(&c, 0, sizeof(c));
+	c.state_dir = dir;
+	snprintf(tdir, sizeof(tdir), "%s/cmsi.json", dir);
+	c.path = tdir;
+	put_file("cmsi.json", "{}");
+	gmtime_r(&now, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	snprintf(text, sizeof(text),
+	    "{\"ts\":\"%s\",\"request_id\":\"a1b2\",\"component\":"
+	    "\"send_mail\",\"app\":\"demo\",\"recipients\":[\"a@x.example\","
+	    "\"b@x.example\"],\"result\":true,\"code\":0,\"message\":\"OK\"}\n"
+	    "{\"ts\":\"%s\",\"event\":\"console.save\",\"component\":"
+	    "\"send_mail\",\"recipients\":[]}\n"
+	    "{\"ts\":\"%s\",\"request_id\":\"c3d4\",\"component\":\"send_sms\","
+	    "\"app\":\"other\",\"recipients\":\"+8613800000001\",\"result\":"
+	    "false,\"code\":1306000,\"message\":\"refused-1\"}\n", ts, ts, ts);
+	put_file("audit.log", text);
+	first = strcspn(text, "\n") + 1;
+	first += strcspn(text + first, "\n") + 1;
+
+	out = page_run(&c, caudit_messages, "");
+	assert_true(strncmp(out, "Status: 200\r\n", 13) == 0);
+	assert_int_equal(count_of(out, "<tr data-at="), 2);
+	assert_non_null(strstr(out, "<td class=\"mono rcpt\">a@x.example, "
+	    "b@x.example</td>"));
+	assert_non_null(strstr(out, "<td class=\"mono rcpt\">+8613800000001"
+	    "</td>"));
+	assert_non_null(strstr(out, "refused-1"));
+	assert_null(strstr(out, "(null)"));
+	out = page_run(&c, caudit_messages, "app=demo");
+	assert_int_equal(count_of(out, "<tr data-at="), 1);
+	assert_non_null(strstr(out, "<tr data-at=\"0\">"));
+	out = page_run(&c, caudit_messages, "outcome=failed");
+	assert_int_equal(count_of(out, "<tr data-at="), 1);
+	snprintf(q, sizeof(q), "<tr data-at=\"%zu\">", first);
+	assert_non_null(strstr(out, q));
+
+	snprintf(q, sizeof(q), "at=%zu", first);
+	out = page_run(&c, caudit_message, q);
+	assert_true(strncmp(out, "Status: 200\r\n", 13) == 0);
+	assert_non_null(strstr(out, "refused-1"));
+	snprintf(q, sizeof(q), "at=%zu", first + 1);
+	out = page_run(&c, caudit_message, q);
+	assert_true(strncmp(out, "Status: 404\r\n", 13) == 0);
+	out = page_run(&c, caudit_message, "at=0");
+	assert_true(strncmp(out, "Status: 200\r\n", 13) == 0);
+	assert_non_null(strstr(out, "a@x.example"));
+	tmplset_free();
 }
 
 static char	 intent_path[256];	/* the item spool_run must hold */
@@ -1576,6 +1658,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(t_hist_scan_cap, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(t_history_pages, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(t_messages_page, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(t_spool_intent, setup,
 		    teardown),

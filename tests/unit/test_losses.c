@@ -664,6 +664,13 @@ t_app_tenants(void **state)
 	assert_non_null(strstr(conf_problems(),
 	    "apps.a.tenants: t-c is not in tenants"));
 	conf_free(c);
+	/* No tenants at all: an app without a list sends for any id. */
+	n = -1;
+	c = conf_of("{\"apps\": {\"a\": {\"secret\": \"s2\"}}}", &n);
+	assert_int_equal(n, 0);
+	assert_int_equal(conf_app_tenant(c, conf_app(c, "a"), "t-x"), 1);
+	assert_int_equal(conf_app_tenant(c, conf_app(c, "a"), NULL), 1);
+	conf_free(c);
 }
 
 /*
