@@ -39,6 +39,9 @@
  *     keys, at and one over
  *   tenant ids: LIM_NAME - 1, LIM_NAME t_tenant_id_cap
  *   custom component names: the same  t_custom_name_cap
+ *   send_mail: an attachment without   t_mail_attachment
+ *     content, or a padding error, is
+ *     refused
  *   sign-in throttle full: the oldest  t_throttle_room
  *     entries make room, not the newest
  *   sign-in: the pre-session token;    t_signin_sweep
@@ -1646,6 +1649,77 @@ t_custom_name_cap(void **state)
 	assert_int_equal(problems_of(text), 1);
 }
 
+/*
+ * send_mail (outbox delivery) with an attachment: one whose content is
+ * missing or no base64 is ESB's component error and nothing is
+ * written; one with content is delivered.
+ */
+static void
+t_mail_attachment(void **state)
+{
+	struct conf	*c;
+	struct ctx	 cx;
+	struct reply	 rp;
+	json_object	*params, *raw;
+	char		 text[2048], cwd[512];
+	static const char *const bad[] = { "{\"filename\": \"a.txt\"}",
+	    "{\"filename\": \"a.txt\", \"content\": \"aGk\"}", NULL };
+	size_t		 i;
+	int		 n = -1;
+
+	(void)state;
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	snprintf(text, sizeof(text), "{\"state_dir\": \"%s\", "
+	    "\"schemas_dir\": \"%s/conf/schemas\", \"templates_dir\": "
+	    "\"%s/templates\", \"components\": {\"send_mail\": {\"delivery\": "
+	    "\"outbox\", \"mail_sender\": \"ops@example.com\"}}}", dir, cwd,
+	    cwd);
+	put_file("cmsi.json", text);
+	snprintf(text, sizeof(text), "%s/cmsi.json", dir);
+	assert_non_null(c = conf_load(text, &n));
+	assert_int_equal(n, 0);
+	assert_int_equal(tmplset_load(c->templates_dir), 0);
+	snprintf(text, sizeof(text), "%s/outbox", dir);
+	(void)mkdir(text, 0700);
+	raw = json_object_new_object();
+	for (i = 0; i <= 2; i++) {
+		snprintf(text, sizeof(text), "{\"receiver\": \"a@x.example\", "
+		    "\"title\": \"t\", \"content\": \"c\", \"attachments\": "
+		    "[%s]}", bad[i] != NULL ? bad[i] :
+		    "{\"filename\": \"a.txt\", \"content\": \"aGk=\"}");
+		params = json_tokener_parse(text);
+		memset(&cx, 0, sizeof(cx));
+		cx.conf = c;
+		cx.component = "send_mail";
+		assert_true(json_object_object_get_ex(c->components,
+		    "send_mail", &cx.section));
+		cx.params = params;
+		cx.raw = raw;
+		cx.request_id = "e123456789abcdef0123456789abcdef";
+		cx.app_code = "app-a";
+		cx.username = "admin";
+		reply_init(&rp);
+		hnd_send_mail(&cx, &rp);
+		if (bad[i] != NULL) {
+			assert_int_equal(rp.result, 0);
+			assert_string_equal(rp.message, "Component error, "
+			    "please contact the component developer to handle "
+			    "it.");
+			assert_int_equal(files_in("outbox"), 0);
+		} else {
+			assert_int_equal(rp.result, 1);
+			assert_string_equal(rp.message,
+			    "Succeeded to send mail");
+			assert_int_equal(files_in("outbox"), 1);
+		}
+		reply_free(&rp);
+		json_object_put(params);
+	}
+	json_object_put(raw);
+	tmplset_free();
+	conf_free(c);
+}
+
 int
 main(void)
 {
@@ -1671,6 +1745,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(t_tenant_id_cap, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(t_custom_name_cap, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(t_mail_attachment, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(t_throttle_room, setup,
 		    teardown),
