@@ -1651,7 +1651,7 @@ t_custom_name_cap(void **state)
 
 /*
  * send_mail (outbox delivery) with an attachment: one whose content is
- * missing or no base64 is ESB's component error and nothing is
+ * missing or badly padded is ESB's component error and nothing is
  * written; one with content is delivered.
  */
 static void
