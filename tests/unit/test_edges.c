@@ -47,6 +47,9 @@
  *   sign-in: the pre-session token;    t_signin_sweep
  *     the sweep at session_minutes
  *     and one second past it
+ *   console front: methods, prefix,    t_console_serve
+ *     LIM_FORM at and one over, Origin,
+ *     session, CSRF
  *   console sessions: password tag,    t_session
  *     expiry, missing fields, via
  */
@@ -1720,6 +1723,164 @@ t_mail_attachment(void **state)
 	conf_free(c);
 }
 
+/*
+ * console_serve for one request: method, path, the Cookie, Origin and
+ * Host headers (NULL for none) and a body; returns the output.
+ */
+static const char *
+serve(const struct conf *c, const char *method, const char *path,
+    const char *cookie, const char *origin, const char *host,
+    const char *body, size_t n)
+{
+	FCGX_Request	 fr;
+	FCGX_Stream	 os;
+	struct req	 r;
+	char		 hc[256], ho[256], hh[256];
+	char		*env[4];
+	int		 k = 0;
+
+	if (cookie != NULL) {
+		snprintf(hc, sizeof(hc), "HTTP_COOKIE=%s", cookie);
+		env[k++] = hc;
+	}
+	if (origin != NULL) {
+		snprintf(ho, sizeof(ho), "HTTP_ORIGIN=%s", origin);
+		env[k++] = ho;
+	}
+	if (host != NULL) {
+		snprintf(hh, sizeof(hh), "HTTP_HOST=%s", host);
+		env[k++] = hh;
+	}
+	env[k] = NULL;
+	memset(&os, 0, sizeof(os));
+	os.wrNext = os.stopUnget = (unsigned char *)page_buf;
+	os.stop = os.wrNext + sizeof(page_buf) - 1;
+	os.rdNext = os.stop;
+	os.emptyBuffProc = page_full;
+	memset(&fr, 0, sizeof(fr));
+	fr.out = &os;
+	fr.envp = env;
+	memset(&r, 0, sizeof(r));
+	r.fr = &fr;
+	snprintf(r.method, sizeof(r.method), "%s", method);
+	snprintf(r.path, sizeof(r.path), "%s", path);
+	r.query = "";
+	r.body = (char *)(uintptr_t)body;
+	r.bodylen = n;
+	console_serve(c, &fr, &r);
+	*os.wrNext = '\0';
+	return page_buf;
+}
+
+/* out's status line is status and its text body is text. */
+static void
+assert_answer(const char *out, int status, const char *text)
+{
+	char	 want[160];
+
+	snprintf(want, sizeof(want), "Status: %d\r\n", status);
+	if (strncmp(out, want, strlen(want)) != 0)
+		fail_msg("wanted %d, got %.40s", status, out);
+	if (text != NULL) {
+		snprintf(want, sizeof(want), "\r\n\r\n%s\n", text);
+		if (strstr(out, want) == NULL)
+			fail_msg("wanted \"%s\" in %.300s", text, out);
+	}
+}
+
+/*
+ * The console's front: only GET, HEAD and POST; a path short of the
+ * prefix is sent to it; a POST body of LIM_FORM bytes is read, one
+ * more is 413; a POST whose Origin is another host is refused (no
+ * Origin, "null" or the same host go on); without a session a POST is
+ * refused and a GET sent to sign in; with one, a POST needs the
+ * session's CSRF token.
+ */
+static void
+t_console_serve(void **state)
+{
+	struct conf	 c;
+	unsigned char	 md[32];
+	char		 tag[33], text[512], cookie[128], *body;
+	const char	*hash = "pbkdf2-sha256$600000$c2FsdA==$a2V5";
+	const char	*sid = "1111111111111111111111111111111111111111111111"
+	    "111111111111111111";
+	const char	*out;
+
+	(void)state;
+	memset(&c, 0, sizeof(c));
+	c.state_dir = dir;
+	snprintf(text, sizeof(text), "{\"users\": {\"admin\": "
+	    "{\"password_hash\": \"%s\"}}}", hash);
+	assert_non_null(c.console = json_tokener_parse(text));
+
+	assert_answer(serve(&c, "PUT", "/console/home", NULL, NULL, NULL,
+	    NULL, 0), 405, "Method not allowed.");
+	assert_answer(serve(&c, "GETX", "/console/home", NULL, NULL, NULL,
+	    NULL, 0), 405, "Method not allowed.");
+	assert_answer(serve(&c, "HEADX", "/console/home", NULL, NULL, NULL,
+	    NULL, 0), 405, "Method not allowed.");
+	assert_answer(serve(&c, "POSTX", "/console/home", NULL, NULL, NULL,
+	    NULL, 0), 405, "Method not allowed.");
+	out = serve(&c, "GET", "/console", NULL, NULL, NULL, NULL, 0);
+	assert_answer(out, 303, NULL);
+	assert_non_null(strstr(out, "Location: /console/\r\n"));
+	out = serve(&c, "HEAD", "/console/home", NULL, NULL, NULL, NULL, 0);
+	assert_answer(out, 303, NULL);
+	assert_non_null(strstr(out, "Location: /console/signin\r\n"));
+
+	body = xmalloc(LIM_FORM + 1);
+	memset(body, 'a', LIM_FORM + 1);
+	assert_answer(serve(&c, "POST", "/console/home", NULL, NULL, NULL,
+	    body, LIM_FORM), 403, "Sign in first.");
+	assert_answer(serve(&c, "POST", "/console/home", NULL, NULL, NULL,
+	    body, LIM_FORM + 1), 413, "The form is too large.");
+	free(body);
+	assert_answer(serve(&c, "POST", "/console/home", NULL,
+	    "http://evil.example", "console.example", "", 0), 403,
+	    "Cross-site request refused.");
+	assert_answer(serve(&c, "POST", "/console/home", NULL,
+	    "https://console.example.evil", "console.example", "", 0), 403,
+	    "Cross-site request refused.");
+	assert_answer(serve(&c, "POST", "/console/home", NULL,
+	    "https://console.example", NULL, "", 0), 403,
+	    "Cross-site request refused.");
+	assert_answer(serve(&c, "POST", "/console/home", NULL, "null",
+	    "console.example", "", 0), 403, "Sign in first.");
+	assert_answer(serve(&c, "POST", "/console/home", NULL,
+	    "https://console.example", "console.example", "", 0), 403,
+	    "Sign in first.");
+
+	/* Signed in: a POST without the session's token is refused. */
+	assert_int_equal(gnutls_hash_fast(GNUTLS_DIG_SHA256, hash,
+	    strlen(hash), md), 0);
+	cauth_hex(md, 16, tag);
+	snprintf(text, sizeof(text), "%s/console", dir);
+	assert_int_equal(mkdir(text, 0700), 0);
+	snprintf(text, sizeof(text), "%s/console/sessions", dir);
+	assert_int_equal(mkdir(text, 0700), 0);
+	snprintf(text, sizeof(text), "{\"user\": \"admin\", \"csrf\": "
+	    "\"csrf-1\", \"exp\": %lld, \"via\": \"local\", \"pw\": \"%s\"}",
+	    (long long)time(NULL) + 600, tag);
+	session_put(sid, text);
+	snprintf(cookie, sizeof(cookie), "cmsi_console=%s", sid);
+	assert_answer(serve(&c, "POST", "/console/signout", cookie, NULL,
+	    NULL, "csrf=csrf-2", 11), 403, "The form is stale or forged: "
+	    "reload the page.");
+	assert_answer(serve(&c, "POST", "/console/signout", cookie, NULL,
+	    NULL, "", 0), 403, "The form is stale or forged: reload the "
+	    "page.");
+	out = serve(&c, "GET", "/console/", cookie, NULL, NULL, NULL, 0);
+	assert_answer(out, 303, NULL);
+	assert_non_null(strstr(out, "Location: /console/home\r\n"));
+	assert_answer(serve(&c, "GET", "/console/nothing", cookie, NULL,
+	    NULL, NULL, 0), 404, "Not found.");
+	out = serve(&c, "POST", "/console/signout", cookie, NULL, NULL,
+	    "csrf=csrf-1", 11);
+	assert_answer(out, 303, NULL);
+	json_object_put(c.console);
+}
+
 int
 main(void)
 {
@@ -1747,6 +1908,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(t_custom_name_cap, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(t_mail_attachment, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(t_console_serve, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(t_throttle_room, setup,
 		    teardown),

@@ -962,6 +962,11 @@ t_spool_success(void **state)
 	assert_string_equal(spool_success("send_voice_ms"), "OK");
 	assert_string_equal(spool_success("send_mai"), "OK");
 	assert_string_equal(spool_success("send_weixi"), "OK");
+	assert_string_equal(spool_success("send_qy_weixi"), "OK");
+	assert_string_equal(spool_success("send_qy_weixix"), "OK");
+	assert_string_equal(spool_success("send_mp_weixix"), "OK");
+	assert_string_equal(spool_success("send_weixix"), "OK");
+	assert_string_equal(spool_success("send_maix"), "OK");
 }
 
 /* auth_check on the ESB parameters given, without a header. */
