@@ -297,34 +297,48 @@ t_req_bool_numbers(void **state)
 
 /*
  * cmsi.fcgi --hash-password with text on standard input: its exit
- * status, and the hash it printed in out.
+ * status, the hash it printed in out, the first line of stderr in err.
  */
 static int
-hash_of(const char *text, size_t n, char *out, size_t outsz)
+hash_of(const char *text, size_t n, char *out, size_t outsz, char *err,
+    size_t errsz)
 {
 	char	 in[] = "/tmp/cmsi-edges-in-XXXXXX";
 	char	 res[] = "/tmp/cmsi-edges-out-XXXXXX";
-	int	 fd, ofd, saved, rc;
+	char	 eres[] = "/tmp/cmsi-edges-err-XXXXXX";
+	int	 fd, ofd, efd, saved, esaved, rc;
 	ssize_t	 k;
 
 	assert_true((fd = mkstemp(in)) != -1);
 	assert_int_equal(write(fd, text, n), (ssize_t)n);
 	close(fd);
 	assert_true((ofd = mkstemp(res)) != -1);
+	assert_true((efd = mkstemp(eres)) != -1);
 	assert_non_null(freopen(in, "r", stdin));
 	fflush(stdout);
+	fflush(stderr);
 	saved = dup(1);
+	esaved = dup(2);
 	dup2(ofd, 1);
+	dup2(efd, 2);
 	rc = console_hash_password();
 	fflush(stdout);
+	fflush(stderr);
 	dup2(saved, 1);
+	dup2(esaved, 2);
 	close(saved);
+	close(esaved);
 	k = pread(ofd, out, outsz - 1, 0);
 	out[k > 0 ? k : 0] = '\0';
 	out[strcspn(out, "\n")] = '\0';
+	k = pread(efd, err, errsz - 1, 0);
+	err[k > 0 ? k : 0] = '\0';
+	err[strcspn(err, "\n")] = '\0';
 	close(ofd);
+	close(efd);
 	unlink(in);
 	unlink(res);
+	unlink(eres);
 	return rc;
 }
 
@@ -332,21 +346,31 @@ hash_of(const char *text, size_t n, char *out, size_t outsz)
 static void
 t_hash_password(void **state)
 {
-	char	 pw[LIM_PASSWORD + 2], out[LIM_PWHASH + 16];
+	char	 pw[LIM_PASSWORD + 2], out[LIM_PWHASH + 16], err[128];
 
 	(void)state;
 	memset(pw, 'p', sizeof(pw));
 	pw[LIM_PASSWORD] = '\n';
-	assert_int_equal(hash_of(pw, LIM_PASSWORD + 1, out, sizeof(out)), 0);
+	assert_int_equal(hash_of(pw, LIM_PASSWORD + 1, out, sizeof(out), err,
+	    sizeof(err)), 0);
 	assert_int_equal(pwhash_verify(pw, LIM_PASSWORD, out), 1);
+	assert_string_equal(err, "");
 	pw[LIM_PASSWORD] = 'p';
 	pw[LIM_PASSWORD + 1] = '\n';
-	assert_int_equal(hash_of(pw, LIM_PASSWORD + 2, out, sizeof(out)), 1);
+	assert_int_equal(hash_of(pw, LIM_PASSWORD + 2, out, sizeof(out), err,
+	    sizeof(err)), 1);
 	assert_string_equal(out, "");
+	assert_string_equal(err, "a password is 1 to 1024 bytes");
 	/* The line's end is not the password's; an empty one is none. */
-	assert_int_equal(hash_of("pw\r\n", 4, out, sizeof(out)), 0);
+	assert_int_equal(hash_of("pw\r\n", 4, out, sizeof(out), err,
+	    sizeof(err)), 0);
 	assert_int_equal(pwhash_verify("pw", 2, out), 1);
-	assert_int_equal(hash_of("\n", 1, out, sizeof(out)), 1);
+	assert_int_equal(hash_of("\n", 1, out, sizeof(out), err,
+	    sizeof(err)), 1);
+	assert_string_equal(err, "a password is 1 to 1024 bytes");
+	assert_int_equal(hash_of("", 0, out, sizeof(out), err, sizeof(err)),
+	    1);
+	assert_string_equal(err, "no password on standard input");
 }
 
 static time_t	 hist_base;	/* "now" of the test's History names */
