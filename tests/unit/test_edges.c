@@ -33,6 +33,8 @@
  *   spool: a first attempt's partial   t_spool_partial
  *     success: sent / failed / pending,
  *     the answer with queued
+ *   LIM_SPOOL_ITEM at and one over     t_spool_item_cap
+ *   retry on from two attempts         t_retry_on
  *   spool drain: next is the earliest  t_spool_drain_next
  *     due item; now when cut short
  *   --import: LIM_IMPORT, LIM_NAME     t_import_caps
@@ -1905,6 +1907,98 @@ t_console_serve(void **state)
 	json_object_put(c.console);
 }
 
+/*
+ * LIM_SPOOL_ITEM: an item file of exactly the cap is read (not due
+ * yet, it stays); one byte more is set aside as corrupt.
+ */
+static void
+t_spool_item_cap(void **state)
+{
+	struct conf	*c;
+	char		 text[1024], cwd[512], path[256];
+	char		*big;
+	long long	 now = (long long)time(NULL);
+	size_t		 n, k;
+	int		 tried, fd, np = -1;
+
+	(void)state;
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	snprintf(text, sizeof(text), "{\"state_dir\": \"%s\", "
+	    "\"schemas_dir\": \"%s/conf/schemas\", \"components\": "
+	    "{\"send_sms\": {\"retry\": {\"attempts\": 3, \"max_age_s\": "
+	    "3600, \"backoff_s\": 1}}}}", dir, cwd);
+	put_file("cmsi.json", text);
+	snprintf(text, sizeof(text), "%s/cmsi.json", dir);
+	assert_non_null(c = conf_load(text, &np));
+	snprintf(path, sizeof(path), "%s/spool", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/spool/expired", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	big = xmalloc(LIM_SPOOL_ITEM + 1);
+	for (n = LIM_SPOOL_ITEM; n <= LIM_SPOOL_ITEM + 1; n++) {
+		k = (size_t)snprintf(big, LIM_SPOOL_ITEM + 1, "{\"v\": 1, "
+		    "\"id\": \"f123456789abcdef0123456789abcdef\", "
+		    "\"component\": \"send_sms\", \"section\": \"send_sms\", "
+		    "\"app\": \"app-a\", \"params\": {\"receiver\": "
+		    "\"+8613800000001\"}, \"raw\": {}, \"created\": %lld, "
+		    "\"attempts\": 1, \"max_attempts\": 3, \"max_age_s\": 3600, "
+		    "\"backoff_s\": 1, \"next\": %lld, \"inflight\": false, "
+		    "\"rcpt\": {\"+8613800000001\": \"pending\"}}", now,
+		    now + 600);
+		memset(big + k, ' ', n - k);
+		snprintf(path, sizeof(path), "%s/spool/big.json", dir);
+		assert_true((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC,
+		    0600)) != -1);
+		assert_int_equal(write(fd, big, n), (ssize_t)n);
+		close(fd);
+		snprintf(path, sizeof(path), "%s/spool", dir);
+		assert_int_equal((long long)spool_item(c, path, "big.json", NULL,
+		    &tried), n == LIM_SPOOL_ITEM ? now + 600 : 0);
+		assert_int_equal(tried, 0);
+		if (n == LIM_SPOOL_ITEM) {
+			assert_true(exists("spool/big.json"));
+			assert_false(exists("spool/expired/big.json.corrupt"));
+		} else {
+			assert_false(exists("spool/big.json"));
+			assert_true(exists("spool/expired/big.json.corrupt"));
+		}
+	}
+	free(big);
+	conf_free(c);
+}
+
+/* Retry is on from two attempts (with an age and a backoff), not one. */
+static void
+t_retry_on(void **state)
+{
+	struct ctx	 cx;
+	json_object	*sec;
+	static const struct {
+		const char	*retry;
+		int		 on;
+	} t[] = {
+		{ "{\"attempts\": 1, \"max_age_s\": 60, \"backoff_s\": 1}", 0 },
+		{ "{\"attempts\": 2, \"max_age_s\": 60, \"backoff_s\": 1}", 1 },
+		{ "{\"attempts\": 2, \"max_age_s\": 0, \"backoff_s\": 1}", 0 },
+		{ "{\"attempts\": 2, \"max_age_s\": 60, \"backoff_s\": 0}", 0 },
+		{ "{\"attempts\": 2, \"max_age_s\": 60}", 1 },
+	};
+	char		 text[256];
+	size_t		 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		snprintf(text, sizeof(text), "{\"retry\": %s}", t[i].retry);
+		assert_non_null(sec = json_tokener_parse(text));
+		memset(&cx, 0, sizeof(cx));
+		cx.section = sec;
+		if (spool_on(&cx, 1) != t[i].on)
+			fail_msg("retry %s is not %d", t[i].retry, t[i].on);
+		assert_int_equal(spool_on(&cx, 0), 0);
+		json_object_put(sec);
+	}
+}
+
 int
 main(void)
 {
@@ -1935,6 +2029,9 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(t_console_serve, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(t_spool_item_cap, setup,
+		    teardown),
+		cmocka_unit_test(t_retry_on),
 		cmocka_unit_test_setup_teardown(t_throttle_room, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(t_signin_sweep, setup,

@@ -494,6 +494,11 @@ test_map_blank_items(void **state)
 	    "\"content\": \"x\"}");
 	assert_string_equal(js(p, "receiver"), "[\"13800000001\"]");
 	json_object_put(p);
+	/* An object is no list of anyone, not its JSON text split. */
+	p = map("/v1/send_sms/", "{\"receiver\": {\"a\": \"13800000001\"}, "
+	    "\"content\": \"x\"}");
+	assert_string_equal(js(p, "receiver"), "[]");
+	json_object_put(p);
 }
 
 int
