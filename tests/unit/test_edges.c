@@ -16,7 +16,8 @@
  *   console History: LIM_HISTORY old   t_hist_prune
  *     versions kept, one more pruned;
  *     young ones past it kept; a pass  t_hist_scan_cap
- *     reads 8192 names, not one more
+ *     reads 8192 names, not one more;  t_hist_young_caps
+ *     young ones past 256 MiB or 2000
  *   console History page: 20 a page,   t_history_pages
  *     newer/older links, one version
  *   console Messages: recipients,      t_messages_page
@@ -864,6 +865,52 @@ t_messages_page(void **state)
 	tmplset_free();
 }
 
+/*
+ * Young versions past LIM_HISTORY stay while they take at most 256 MiB
+ * and number at most 2000: 22 of 13 MiB each (sparse) keep 20 (the
+ * 21st passes the bytes); 2001 small ones keep 2000.
+ */
+static void
+t_hist_young_caps(void **state)
+{
+	struct conf		 c;
+	struct console_rq	 rq;
+	char			 rel[128], path[256];
+	int			 i, fd;
+
+	(void)state;
+	hist_base = time(NULL);
+	memset(&c, 0, sizeof(c));
+	c.state_dir = dir;
+	memset(&rq, 0, sizeof(rq));
+	rq.conf = &c;
+	snprintf(path, sizeof(path), "%s/console", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/console/big", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/console/many", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	for (i = 0; i < 22; i++) {
+		hist_name(rel, sizeof(rel), "big", 1, i, ".json");
+		snprintf(path, sizeof(path), "%s/%s", dir, rel);
+		assert_true((fd = open(path, O_WRONLY | O_CREAT, 0600)) != -1);
+		assert_int_equal(ftruncate(fd, 13LL * 1024 * 1024), 0);
+		close(fd);
+	}
+	assert_int_equal(hist_list(&rq, "big", 1), LIM_HISTORY);
+	assert_int_equal(files_in("console/big"), LIM_HISTORY);
+	for (i = 0; i < 2001; i++) {
+		hist_name(rel, sizeof(rel), "many", 1, i, ".json");
+		put_file(rel, "{}");
+	}
+	assert_int_equal(hist_list(&rq, "many", 1), 64);
+	assert_int_equal(files_in("console/many"), 2000);
+	hist_name(rel, sizeof(rel), "many", 1, 2000, ".json");
+	assert_false(exists(rel));
+	hist_name(rel, sizeof(rel), "many", 1, 1999, ".json");
+	assert_true(exists(rel));
+}
+
 static char	 intent_path[256];	/* the item spool_run must hold */
 static int	 intent_seen;
 
@@ -1349,6 +1396,7 @@ t_spool_partial(void **state)
 	char		 text[1024], cwd[512], path[256];
 	const char	*id[2] = { "8123456789abcdef0123456789abcdef",
 	    "9123456789abcdef0123456789abcdef" };
+	long long	 t0;
 	int		 n = -1;
 
 	(void)state;
@@ -1374,6 +1422,7 @@ t_spool_partial(void **state)
 
 	cx.request_id = id[0];
 	reply_init(&rp);
+	t0 = (long long)time(NULL);
 	spool_run(partial_hnd, &cx, &rp, NULL);
 	assert_int_equal(rp.result, 0);
 	assert_string_equal(rp.message,
@@ -1387,6 +1436,10 @@ t_spool_partial(void **state)
 	assert_string_equal(json_object_to_json_string_ext(rcpt,
 	    JSON_C_TO_STRING_PLAIN),
 	    "{\"a1\":\"sent\",\"a2\":\"pending\",\"a3\":\"failed\"}");
+	/* backoff_s 1: the second attempt is due a second later. */
+	assert_true(json_object_object_get_ex(item, "next", &rcpt));
+	assert_true(json_object_get_int64(rcpt) >= t0 + 1 &&
+	    json_object_get_int64(rcpt) <= (long long)time(NULL) + 1);
 	json_object_put(item);
 
 	cx.request_id = id[1];
@@ -1415,8 +1468,8 @@ t_spool_partial(void **state)
  * config c: its exit status, and the first line it wrote to stderr.
  */
 static int
-import_of(const struct conf *c, const char *name, const char *text,
-    size_t n, char *said, size_t saidsz)
+import_as(const struct conf *c, const char *user, const char *name,
+    const char *text, size_t n, char *said, size_t saidsz)
 {
 	char	 res[] = "/tmp/cmsi-edges-err-XXXXXX";
 	FILE	*in;
@@ -1429,7 +1482,7 @@ import_of(const struct conf *c, const char *name, const char *text,
 	fflush(stdout);
 	saved = dup(2);
 	dup2(efd, 2);
-	rc = cimport_run(c, name, "admin", in);
+	rc = cimport_run(c, name, user, in);
 	fflush(stderr);
 	dup2(saved, 2);
 	close(saved);
@@ -1442,10 +1495,18 @@ import_of(const struct conf *c, const char *name, const char *text,
 	return rc;
 }
 
+static int
+import_of(const struct conf *c, const char *name, const char *text,
+    size_t n, char *said, size_t saidsz)
+{
+	return import_as(c, "admin", name, text, n, said, saidsz);
+}
+
 /*
  * --import: an input of LIM_IMPORT bytes is read, one more refused; a
  * key of LIM_NAME - 1 bytes is a key (this one unknown to the
- * component), LIM_NAME bytes is none; a good key is written.
+ * component), LIM_NAME bytes is none; a good key is written; --user
+ * of LIM_NAME - 1 bytes is taken, LIM_NAME refused.
  */
 static void
 t_import_caps(void **state)
@@ -1501,6 +1562,17 @@ t_import_caps(void **state)
 	snprintf(text, sizeof(text), "the input is over %d bytes", LIM_IMPORT);
 	assert_string_equal(said, text);
 	free(big);
+	/* --user: LIM_NAME - 1 bytes is a name for History, LIM_NAME not. */
+	memset(key, 'u', LIM_NAME);
+	key[LIM_NAME - 1] = '\0';
+	assert_int_equal(import_as(c, key, "send_mail", "mail_sender: "
+	    "ops2@example.com\n", 30, said, sizeof(said)), 0);
+	key[LIM_NAME - 1] = 'u';
+	key[LIM_NAME] = '\0';
+	assert_int_equal(import_as(c, key, "send_mail", "mail_sender: "
+	    "ops3@example.com\n", 30, said, sizeof(said)), 1);
+	snprintf(text, sizeof(text), "--user: at most %d bytes", LIM_NAME - 1);
+	assert_string_equal(said, text);
 	conf_free(c);
 }
 
@@ -2009,6 +2081,8 @@ main(void)
 		cmocka_unit_test(t_hash_password),
 		cmocka_unit_test_setup_teardown(t_hist_prune, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_hist_scan_cap, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(t_hist_young_caps, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(t_history_pages, setup,
 		    teardown),
