@@ -584,6 +584,7 @@ t_history_pages(void **state)
 {
 	struct conf	 c;
 	char		 cwd[512], tdir[600], rel[128], name[5][64], q[96];
+	char		 text[256];
 	const char	*out, *p;
 	int		 i;
 
@@ -603,8 +604,10 @@ t_history_pages(void **state)
 	assert_int_equal(mkdir(q, 0700), 0);
 	for (i = 0; i < 25; i++) {
 		hist_name(q, sizeof(q), "history", 0, i, ".json");
-		put_file(q, "{\"components\": {\"send_sms\": {\"tc_secret_key\": "
-		    "\"hidden-1\"}}}");
+		snprintf(text, sizeof(text), "{\"components\": {\"send_sms\": "
+		    "{\"tc_secret_key\": \"hidden-1\", \"tc_sign\": \"s%d\"}}}",
+		    i);
+		put_file(q, text);
 		if (i == 0 || i == 19 || i == 20 || i == 24)
 			snprintf(name[i == 0 ? 0 : i == 19 ? 1 : i == 20 ? 2 :
 			    3], sizeof(name[0]), "%s", strrchr(q, '/') + 1);
@@ -619,6 +622,12 @@ t_history_pages(void **state)
 	assert_non_null(strstr(out, q));
 	snprintf(q, sizeof(q), "history?v=%s\"", name[2]);
 	assert_null(strstr(out, q));
+	/* Each row: what replaced it, the version newer than it. */
+	assert_non_null(strstr(out, "<span class=\"mono dpath\">components."
+	    "send_sms.tc_sign</span> <span class=\"mono was\">s1</span> → "
+	    "<span class=\"mono now\">s0</span>"));
+	assert_non_null(strstr(out, "<span class=\"mono was\">s19</span> → "
+	    "<span class=\"mono now\">s18</span>"));
 	assert_non_null(strstr(out, "id=\"older\" href=\"/console/"
 	    "history?page=1\""));
 	assert_null(strstr(out, "id=\"newer\""));
@@ -633,6 +642,9 @@ t_history_pages(void **state)
 	assert_non_null(strstr(out, q));
 	snprintf(q, sizeof(q), "history?v=%s\"", name[1]);
 	assert_null(strstr(out, q));
+	/* The first row of a later page compares with the page before. */
+	assert_non_null(strstr(out, "<span class=\"mono was\">s20</span> → "
+	    "<span class=\"mono now\">s19</span>"));
 	assert_non_null(strstr(out, "id=\"newer\" href=\"/console/"
 	    "history?page=0\""));
 	assert_null(strstr(out, "id=\"older\""));
