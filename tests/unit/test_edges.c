@@ -36,6 +36,7 @@
  *     the answer with queued
  *   LIM_SPOOL_ITEM at and one over     t_spool_item_cap
  *   retry on from two attempts         t_retry_on
+ *   LIM_FILE: a template at and over   t_template_file_cap
  *   spool drain: next is the earliest  t_spool_drain_next
  *     due item; now when cut short
  *   --import: LIM_IMPORT, LIM_NAME     t_import_caps
@@ -2083,6 +2084,37 @@ t_retry_on(void **state)
 	}
 }
 
+/*
+ * LIM_FILE: a template file of exactly the cap loads; one byte more
+ * and the whole set is refused.
+ */
+static void
+t_template_file_cap(void **state)
+{
+	char	 path[256], *big;
+	int	 fd;
+	size_t	 n;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/tpl", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	big = xmalloc(LIM_FILE + 1);
+	memset(big, 'x', LIM_FILE + 1);
+	for (n = LIM_FILE; n <= LIM_FILE + 1; n++) {
+		snprintf(path, sizeof(path), "%s/tpl/big.mustache", dir);
+		assert_true((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC,
+		    0600)) != -1);
+		assert_int_equal(write(fd, big, n), (ssize_t)n);
+		close(fd);
+		snprintf(path, sizeof(path), "%s/tpl", dir);
+		assert_int_equal(tmplset_load(path), n == LIM_FILE ? 0 : -1);
+		if (n == LIM_FILE)
+			assert_non_null(tmplset_get("big"));
+	}
+	free(big);
+	tmplset_free();
+}
+
 int
 main(void)
 {
@@ -2118,6 +2150,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(t_spool_item_cap, setup,
 		    teardown),
 		cmocka_unit_test(t_retry_on),
+		cmocka_unit_test_setup_teardown(t_template_file_cap, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(t_throttle_room, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(t_signin_sweep, setup,
