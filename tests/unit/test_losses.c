@@ -28,6 +28,20 @@
  *   LIM_PWHASH                  test_console.c
  *   max_body (LIM_BODY)         t_contract.py, t_configcheck.py
  *   LIM_UP_PARALLEL             t_wechat.py
+ *   LIM_PATH, LIM_PASSWORD,     test_edges.c (its table: t_req_read_*,
+ *   LIM_HISTORY, LIM_IDEM_        t_hash_password, t_hist_*,
+ *   ANSWER, LIM_CALLBACK,         t_idem_answer_cap, t_callback_cap,
+ *   LIM_IMPORT, LIM_FORM,         t_import_caps, t_console_serve,
+ *   LIM_SPOOL_ITEM, LIM_FILE,     t_spool_item_cap,
+ *   LIM_NAME (tenants, custom     t_template_file_cap,
+ *   names, webhook headers),      t_tenant_id_cap, t_custom_name_cap,
+ *   LIM_SECRET (headers)          t_webhook_header_caps)
+ *   LIM_TOKEN                   test_store.c test_token_at_cap
+ *   LIM_RENDER (one value),     test_tmpl.c test_render_one_value_cap,
+ *   LIM_TMPL_WORK, _DELIM,        test_work_cap_exact, test_delim_cap,
+ *   render depth                  test_render_depth_cap, test_blocks
+ *   LIM_ADDR (content_id, type) test_mime.c test_addr_cap
+ *   LIM_MESSAGE (v1 details)    test_v1.c test_doc_send
  *
  *   key (must not collide)      where
  *   --------------------------  ---------------------------------------
@@ -40,6 +54,8 @@
  *     address
  *   token store: kind, ident    test_store.c test_names
  *   app -> tenants              here: t_app_tenants
+ *   sign-in throttle eviction   test_edges.c t_throttle_room
+ *   console session: user, pw   test_edges.c t_session
  *
  *   "success" and what undoes it          where
  *   ------------------------------------  -----------------------------
@@ -50,6 +66,7 @@
  *   retry: past max_age_s, not sent       t_losses.py max_age
  *   WeCom/MP/SMS partial and errcode 0    t_wechat.py, t_qcloud.py,
  *     without a msgid                       t_hostile_upstreams.py
+ *   spooled partial: sent/failed/pending  test_edges.c t_spool_partial
  */
 #include <stdarg.h>
 #include <stddef.h>
