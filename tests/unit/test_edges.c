@@ -37,6 +37,9 @@
  *   LIM_SPOOL_ITEM at and one over     t_spool_item_cap
  *   retry on from two attempts         t_retry_on
  *   LIM_FILE: a template at and over   t_template_file_cap
+ *   signatures: POST and GET, replay,  t_signature
+ *     a changed body, 255 query keys
+ *     signed and a 256th not, SHA-256
  *   spool drain: next is the earliest  t_spool_drain_next
  *     due item; now when cut short
  *   --import: LIM_IMPORT, LIM_NAME     t_import_caps
@@ -78,12 +81,14 @@
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 
+#include "auth.h"
 #include "console/console.h"
 #include "console/page.h"
 #include "core/conf.h"
 #include "core/ctx.h"
 #include "core/envelope.h"
 #include "core/request.h"
+#include "lib/buf.h"
 #include "lib/limits.h"
 #include "lib/util.h"
 #include "lib/pwhash.h"
@@ -2115,6 +2120,134 @@ t_template_file_cap(void **state)
 	tmplset_free();
 }
 
+static int
+str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * A request to send_mail signed as an ESB client signs it: every query
+ * key but the signature, sorted, and for POST data=<body>.  extra more
+ * keys x000...; body_after replaces the body once signed (NULL keeps
+ * it); sha256 picks HMAC-SHA256.  Returns auth_check's answer.
+ */
+static int
+signed_call(const struct conf *c, const char *method, int extra,
+    const char *nonce, const char *body_after, int sha256,
+    struct reply *rp)
+{
+	FCGX_Request	 fr;
+	struct req	 r;
+	struct ident	 id;
+	json_object	*q, *creds;
+	const char	*keys[400], *body = "{\"receiver\": \"a@x.example\"}";
+	char		 ts[32], sig[64], k[16];
+	char		*env[1] = { NULL };
+	struct buf	 msg;
+	size_t		 nk = 0, i;
+	int		 rc;
+
+	q = json_object_new_object();
+	snprintf(ts, sizeof(ts), "%lld", (long long)time(NULL));
+	json_object_object_add(q, "bk_app_code", json_object_new_string(
+	    "demo"));
+	json_object_object_add(q, "bk_nonce", json_object_new_string(nonce));
+	json_object_object_add(q, "bk_timestamp", json_object_new_string(ts));
+	for (i = 0; i < (size_t)extra; i++) {
+		snprintf(k, sizeof(k), "x%03zu", i);
+		json_object_object_add(q, k, json_object_new_string("v"));
+	}
+	json_object_object_foreach(q, qk, qv) {
+		(void)qv;
+		keys[nk++] = qk;
+	}
+	if (strcmp(method, "POST") == 0)
+		keys[nk++] = "data";
+	qsort(keys, nk, sizeof(keys[0]), str_cmp);
+	buf_init(&msg, 65536);
+	buf_printf(&msg, "%s%s?", method, "/api/c/compapi/cmsi/send_mail/");
+	for (i = 0; i < nk; i++)
+		buf_printf(&msg, "%s%s=%s", i > 0 ? "&" : "", keys[i],
+		    strcmp(keys[i], "data") == 0 ? body :
+		    json_object_get_string(json_object_object_get(q, keys[i])));
+	assert_int_equal((sha256 ? auth_signature256 : auth_signature)(
+	    "demo-secret", msg.ptr, sig, sizeof(sig)), 0);
+	buf_free(&msg);
+	json_object_object_add(q, "bk_signature", json_object_new_string(sig));
+
+	memset(&fr, 0, sizeof(fr));
+	fr.envp = env;
+	memset(&r, 0, sizeof(r));
+	r.fr = &fr;
+	snprintf(r.method, sizeof(r.method), "%s", method);
+	snprintf(r.path, sizeof(r.path), "/api/c/compapi/cmsi/send_mail/");
+	if (strcmp(method, "POST") == 0) {
+		r.body = (char *)(uintptr_t)(body_after != NULL ? body_after :
+		    body);
+		r.bodylen = strlen(r.body);
+	}
+	r.qparams = q;
+	creds = json_tokener_parse("{\"bk_app_code\": \"demo\", "
+	    "\"bk_username\": \"admin\"}");
+	reply_init(rp);
+	rc = auth_check(c, &r, creds, &id, rp);
+	if (rc == 0)
+		assert_string_equal(id.app_code, "demo");
+	json_object_put(creds);
+	json_object_put(q);
+	return rc;
+}
+
+/*
+ * Signature mode: a POST or GET signed over the sorted query (and the
+ * body) is taken once; a changed body is refused; 255 query keys are
+ * all signed, a 256th is not (a request that long is refused, never
+ * overflows).  HMAC-SHA256 signatures too.
+ */
+static void
+t_signature(void **state)
+{
+	struct conf	*c;
+	struct reply	 rp;
+	char		 text[512];
+	int		 n = -1;
+	const char	*refused = "Signature [bk_signature] verification "
+	    "failed, please provide valid parameters and signature";
+
+	(void)state;
+	snprintf(text, sizeof(text), "{\"state_dir\": \"%s\", \"apps\": "
+	    "{\"demo\": {\"secret\": \"demo-secret\", \"skip_user_auth\": "
+	    "true}}}", dir);
+	put_file("cmsi.json", text);
+	snprintf(text, sizeof(text), "%s/cmsi.json", dir);
+	assert_non_null(c = conf_load(text, &n));
+	assert_int_equal(signed_call(c, "POST", 0, "1", NULL, 0, &rp), 0);
+	reply_free(&rp);
+	assert_int_equal(signed_call(c, "POST", 0, "1", NULL, 0, &rp), -1);
+	assert_string_equal(rp.message, "Parameter bk_nonce is illegal, this "
+	    "signed request was already received");
+	reply_free(&rp);
+	assert_int_equal(signed_call(c, "POST", 0, "2", "{\"receiver\": "
+	    "\"b@x.example\"}", 0, &rp), -1);
+	assert_string_equal(rp.message, refused);
+	reply_free(&rp);
+	assert_int_equal(signed_call(c, "GET", 2, "3", NULL, 0, &rp), 0);
+	reply_free(&rp);
+	assert_int_equal(signed_call(c, "POST", 1, "4", NULL, 1, &rp), 0);
+	reply_free(&rp);
+	/* 3 credential keys + 252 = 255 signed; + 253 one is left out. */
+	assert_int_equal(signed_call(c, "POST", 252, "5", NULL, 0, &rp), 0);
+	reply_free(&rp);
+	assert_int_equal(signed_call(c, "POST", 253, "6", NULL, 0, &rp), -1);
+	assert_string_equal(rp.message, refused);
+	reply_free(&rp);
+	assert_int_equal(signed_call(c, "POST", 300, "7", NULL, 0, &rp), -1);
+	assert_string_equal(rp.message, refused);
+	reply_free(&rp);
+	conf_free(c);
+}
+
 int
 main(void)
 {
@@ -2152,6 +2285,7 @@ main(void)
 		cmocka_unit_test(t_retry_on),
 		cmocka_unit_test_setup_teardown(t_template_file_cap, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(t_signature, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_throttle_room, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(t_signin_sweep, setup,
