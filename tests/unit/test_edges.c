@@ -1768,6 +1768,35 @@ t_custom_name_cap(void **state)
 	assert_int_equal(problems_of(text), 1);
 }
 
+/* Whether the one message in dir/outbox holds needle. */
+static int
+outbox_has(const char *needle)
+{
+	char		 path[512], *text;
+	DIR		*d;
+	struct dirent	*de;
+	FILE		*f;
+	size_t		 n;
+	int		 found = 0;
+
+	snprintf(path, sizeof(path), "%s/outbox", dir);
+	assert_non_null(d = opendir(path));
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/outbox/%s", dir, de->d_name);
+		assert_non_null(f = fopen(path, "r"));
+		text = xmalloc(1 << 20);
+		n = fread(text, 1, (1 << 20) - 1, f);
+		text[n] = '\0';
+		fclose(f);
+		found |= strstr(text, needle) != NULL;
+		free(text);
+	}
+	closedir(d);
+	return found;
+}
+
 /*
  * send_mail (outbox delivery) with an attachment: one whose content is
  * missing or badly padded is ESB's component error and nothing is
@@ -1830,6 +1859,9 @@ t_mail_attachment(void **state)
 			assert_string_equal(rp.message,
 			    "Succeeded to send mail");
 			assert_int_equal(files_in("outbox"), 1);
+			assert_int_equal(outbox_has("filename=\"a.txt\""),
+			    1);
+			assert_int_equal(outbox_has("aGk="), 1);
 		}
 		reply_free(&rp);
 		json_object_put(params);
