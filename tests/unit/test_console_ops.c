@@ -206,6 +206,9 @@ test_match(void **state)
 	f.app = "demo";
 	f.id = "abd";
 	assert_int_equal(caudit_match(&f, ok, &rec, &old), 0);
+	/* In the line, but not where the request id starts. */
+	f.id = "123";
+	assert_int_equal(caudit_match(&f, ok, &rec, &old), 0);
 	f.id = "abc123";
 	f.comp = "send_sms";
 	assert_int_equal(caudit_match(&f, ok, &rec, &old), 0);
