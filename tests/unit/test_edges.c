@@ -20,6 +20,9 @@
  *     young ones past 256 MiB or 2000
  *   console History page: 20 a page,   t_history_pages
  *     newer/older links, one version
+ *   template preview: a named          t_template_preview
+ *     message's sample.json and text at
+ *     LIM_TMPL_SAVE and one over
  *   console Messages: recipients,      t_messages_page
  *     filters, a record opened only
  *     at a line's start
@@ -927,6 +930,82 @@ t_hist_young_caps(void **state)
 	assert_false(exists(rel));
 	hist_name(rel, sizeof(rel), "many", 1, 1999, ".json");
 	assert_true(exists(rel));
+}
+
+/*
+ * The template preview of a named message: its own sample.json of up
+ * to LIM_TMPL_SAVE bytes fills it (one byte more and the built-in
+ * sample does); a text of LIM_TMPL_SAVE bytes renders, one more is
+ * refused with the cap.
+ */
+static void
+t_template_preview(void **state)
+{
+	struct conf	 c;
+	char		 path[512], tdir[256], *big;
+	const char	*out;
+	json_object	*form;
+	size_t		 n, k;
+	int		 fd;
+
+	(void)state;
+	memset(&c, 0, sizeof(c));
+	c.state_dir = dir;
+	snprintf(tdir, sizeof(tdir), "%s/tpl", dir);
+	c.templates_dir = tdir;
+	snprintf(path, sizeof(path), "%s/cmsi.json", dir);
+	c.path = path;
+	put_file("cmsi.json", "{}");
+	snprintf(path, sizeof(path), "%s/tpl", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/tpl/messages", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/tpl/messages/alert", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	put_file("tpl/messages/alert/content.mustache", "Hi <{{who}}>");
+	big = xmalloc(LIM_TMPL_SAVE + 2);
+	for (n = LIM_TMPL_SAVE; n <= LIM_TMPL_SAVE + 1; n++) {
+		k = (size_t)snprintf(big, LIM_TMPL_SAVE + 2,
+		    "{\"who\": \"from-sample\"}");
+		memset(big + k, ' ', n - k);
+		snprintf(path, sizeof(path),
+		    "%s/tpl/messages/alert/sample.json", dir);
+		assert_true((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC,
+		    0600)) != -1);
+		assert_int_equal(write(fd, big, n), (ssize_t)n);
+		close(fd);
+		out = page_run(&c, ctmpl_preview,
+		    "n=messages/alert/content&as=json");
+		assert_true(strncmp(out, "Status: 200\r\n", 13) == 0);
+		if (n == LIM_TMPL_SAVE)
+			assert_non_null(strstr(out, "Hi <from-sample>"));
+		else
+			assert_null(strstr(out, "from-sample"));
+	}
+	/* The text itself: LIM_TMPL_SAVE bytes render, one more not. */
+	free(big);
+	big = xmalloc(LIM_TMPL_SAVE + 2);
+	for (n = LIM_TMPL_SAVE; n <= LIM_TMPL_SAVE + 1; n++) {
+		memset(big, 'x', n);
+		big[n] = '\0';
+		form = json_object_new_object();
+		json_object_object_add(form, "n", json_object_new_string(
+		    "messages/alert/content"));
+		json_object_object_add(form, "as", json_object_new_string(
+		    "json"));
+		json_object_object_add(form, "text", json_object_new_string(
+		    big));
+		out = page_post(&c, ctmpl_preview, "", json_object_to_json_string(
+		    form));
+		json_object_put(form);
+		if (n == LIM_TMPL_SAVE)
+			assert_non_null(strstr(out, "\"ok\":true"));
+		else {
+			assert_non_null(strstr(out, "\"ok\":false"));
+			assert_non_null(strstr(out, "larger than 65536 bytes"));
+		}
+	}
+	free(big);
 }
 
 static char	 intent_path[256];	/* the item spool_run must hold */
@@ -2296,6 +2375,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(t_history_pages, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(t_messages_page, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(t_template_preview, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(t_spool_intent, setup,
 		    teardown),
