@@ -2253,7 +2253,7 @@ signed_call(const struct conf *c, const char *method, int extra,
 	struct ident	 id;
 	json_object	*q, *creds;
 	const char	*keys[400], *body = "{\"receiver\": \"a@x.example\"}";
-	char		 ts[32], sig[64], k[16];
+	char		 ts[32], sig[64], k[32];
 	char		*env[1] = { NULL };
 	struct buf	 msg;
 	size_t		 nk = 0, i;
