@@ -1476,6 +1476,15 @@ transient_hnd(struct ctx *cx, struct reply *rp)
 	reply_fail(rp, 1306000, "Some users failed to receive the message");
 }
 
+/* a2 worth another try; a1 named only in the audit list, unreached. */
+static void
+silent_hnd(struct ctx *cx, struct reply *rp)
+{
+	outcome_add(cx->oc, "a2", OC_TRANSIENT, 0);
+	rp->audit = json_tokener_parse("[\"a1\", \"a2\"]");
+	reply_fail(rp, 1306000, "Some users failed to receive the message");
+}
+
 /*
  * A first attempt's partial success with retry on: who was reached is
  * "sent", the permanent refusal "failed", the transient one "pending"
@@ -1553,6 +1562,23 @@ t_spool_partial(void **state)
 	assert_string_equal(json_object_to_json_string_ext(rcpt,
 	    JSON_C_TO_STRING_PLAIN),
 	    "{\"a1\":\"sent\",\"a2\":\"pending\",\"a3\":\"pending\"}");
+	json_object_put(item);
+
+	/*
+	 * One the run said nothing of, on a failed first attempt, failed
+	 * for good: the answer stays a failure, only a2 queued.
+	 */
+	cx.request_id = "a923456789abcdef0123456789abcdef";
+	reply_init(&rp);
+	spool_run(silent_hnd, &cx, &rp, NULL);
+	assert_int_equal(rp.result, 0);
+	reply_free(&rp);
+	snprintf(path, sizeof(path), "%s/spool/%s.json", dir,
+	    "a923456789abcdef0123456789abcdef");
+	assert_non_null(item = json_object_from_file(path));
+	assert_true(json_object_object_get_ex(item, "rcpt", &rcpt));
+	assert_string_equal(json_object_to_json_string_ext(rcpt,
+	    JSON_C_TO_STRING_PLAIN), "{\"a2\":\"pending\",\"a1\":\"failed\"}");
 	json_object_put(item);
 
 	json_object_put(params);
