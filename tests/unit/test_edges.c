@@ -622,9 +622,24 @@ t_history_pages(void **state)
 			    3], sizeof(name[0]), "%s", strrchr(q, '/') + 1);
 	}
 
+	/* Who replaced version 1 (a save of send_sms) and 2 (a rollback). */
+	hist_name(q, sizeof(q), "history", 0, 1, ".meta");
+	put_file(q, "{\"user\": \"alice\", \"component\": \"send_sms\", "
+	    "\"keys\": [\"tc_sign\"]}");
+	hist_name(q, sizeof(q), "history", 0, 2, ".meta");
+	put_file(q, "{\"user\": \"bob\", \"event\": \"rollback\", \"to\": "
+	    "\"x\"}");
+
 	out = page_run(&c, csave_history, "");
 	assert_true(strncmp(out, "Status: 200\r\n", 13) == 0);
 	assert_int_equal(count_of(out, "history?v="), 20);
+	/* A component's save lists its keys bare; a rollback in full. */
+	assert_non_null(strstr(out, "<td class=\"who-col\">alice</td>"));
+	assert_non_null(strstr(out, "<span class=\"mono dpath\">tc_sign</span> "
+	    "<span class=\"mono was\">s1</span>"));
+	assert_non_null(strstr(out, "<td class=\"who-col\">bob</td>"));
+	assert_non_null(strstr(out, "<span class=\"mono dpath\">components."
+	    "send_sms.tc_sign</span> <span class=\"mono was\">s2</span>"));
 	snprintf(q, sizeof(q), "history?v=%s\"", name[0]);
 	assert_non_null(strstr(out, q));
 	snprintf(q, sizeof(q), "history?v=%s\"", name[1]);
@@ -632,8 +647,7 @@ t_history_pages(void **state)
 	snprintf(q, sizeof(q), "history?v=%s\"", name[2]);
 	assert_null(strstr(out, q));
 	/* Each row: what replaced it, the version newer than it. */
-	assert_non_null(strstr(out, "<span class=\"mono dpath\">components."
-	    "send_sms.tc_sign</span> <span class=\"mono was\">s1</span> → "
+	assert_non_null(strstr(out, "<span class=\"mono was\">s1</span> → "
 	    "<span class=\"mono now\">s0</span>"));
 	assert_non_null(strstr(out, "<span class=\"mono was\">s19</span> → "
 	    "<span class=\"mono now\">s18</span>"));
