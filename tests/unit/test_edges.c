@@ -2309,6 +2309,11 @@ signed_call(const struct conf *c, const char *method, int extra,
 		snprintf(k, sizeof(k), "x%03zu", i);
 		json_object_object_add(q, k, json_object_new_string("v"));
 	}
+	/* A key that is a prefix of another, sent after it. */
+	if (extra == 1) {
+		json_object_object_add(q, "pq", json_object_new_string("1"));
+		json_object_object_add(q, "p", json_object_new_string("2"));
+	}
 	json_object_object_foreach(q, qk, qv) {
 		(void)qv;
 		keys[nk++] = qk;
@@ -2352,9 +2357,10 @@ signed_call(const struct conf *c, const char *method, int extra,
 
 /*
  * Signature mode: a POST or GET signed over the sorted query (and the
- * body) is taken once; a changed body is refused; 255 query keys are
- * all signed, a 256th is not (a request that long is refused, never
- * overflows).  HMAC-SHA256 signatures too.
+ * body) is taken once; a changed body is refused; keys sort whole ("p"
+ * before "pq"); 255 query keys are all signed, a 256th is not (a
+ * request that long is refused, never overflows).  HMAC-SHA256
+ * signatures too.
  */
 static void
 t_signature(void **state)
