@@ -1885,6 +1885,8 @@ t_custom_name_cap(void **state)
 	    "\"%s/conf/schemas\", \"templates_dir\": \"%s/templates\"}", dir,
 	    name, dir, cwd, cwd);
 	assert_int_equal(problems_of(text), 1);
+	assert_non_null(strstr(conf_problems(), "a custom component's name "
+	    "is 1 to 63 of a-z, 0-9 and _ (it is a path of the API)"));
 }
 
 /* Whether the one message in dir/outbox holds needle. */
