@@ -49,6 +49,7 @@
  *     keys, at and one over
  *   tenant ids: LIM_NAME - 1, LIM_NAME t_tenant_id_cap
  *   custom component names: the same  t_custom_name_cap
+ *   console.users names and hashes     t_console_users
  *   send_mail: an attachment without   t_mail_attachment
  *     content, or a padding error, is
  *     refused
@@ -2407,6 +2408,41 @@ t_signature(void **state)
 	conf_free(c);
 }
 
+/*
+ * console.users: a name of 1 to LIM_NAME - 1 bytes with a password_hash
+ * of --hash-password is taken; an empty name or one of LIM_NAME bytes
+ * is refused, as is a hash that is none.
+ */
+static void
+t_console_users(void **state)
+{
+	char	 hash[LIM_PWHASH], name[LIM_NAME + 1], text[1024];
+
+	(void)state;
+	assert_int_equal(pwhash_make("pw-1", 4, hash, sizeof(hash)), 0);
+	memset(name, 'n', LIM_NAME);
+	name[LIM_NAME - 1] = '\0';
+	snprintf(text, sizeof(text), "{\"state_dir\": \"%s\", \"console\": "
+	    "{\"users\": {\"admin\": {\"password_hash\": \"%s\"}, \"%s\": "
+	    "{\"password_hash\": \"%s\"}}}}", dir, hash, name, hash);
+	assert_int_equal(problems_of(text), 0);
+	name[LIM_NAME - 1] = 'n';
+	name[LIM_NAME] = '\0';
+	snprintf(text, sizeof(text), "{\"state_dir\": \"%s\", \"console\": "
+	    "{\"users\": {\"%s\": {\"password_hash\": \"%s\"}}}}", dir, name,
+	    hash);
+	assert_int_equal(problems_of(text), 1);
+	assert_non_null(strstr(conf_problems(), "console.users: bad name"));
+	snprintf(text, sizeof(text), "{\"state_dir\": \"%s\", \"console\": "
+	    "{\"users\": {\"\": {\"password_hash\": \"%s\"}}}}", dir, hash);
+	assert_int_equal(problems_of(text), 1);
+	snprintf(text, sizeof(text), "{\"state_dir\": \"%s\", \"console\": "
+	    "{\"users\": {\"admin\": {\"password_hash\": \"pw-1\"}}}}", dir);
+	assert_int_equal(problems_of(text), 1);
+	assert_non_null(strstr(conf_problems(), "console.users.admin: "
+	    "password_hash is no string of cmsi.fcgi --hash-password"));
+}
+
 int
 main(void)
 {
@@ -2436,6 +2472,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(t_tenant_id_cap, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(t_custom_name_cap, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(t_console_users, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(t_mail_attachment, setup,
 		    teardown),
