@@ -1601,6 +1601,34 @@ t_spool_partial(void **state)
 	conf_free(c);
 }
 
+/* Whether the one History note (.meta) in dir/state holds needle. */
+static int
+note_has(const char *needle)
+{
+	char		 path[512], text[4096];
+	DIR		*d;
+	struct dirent	*de;
+	FILE		*f;
+	size_t		 n;
+	int		 found = 0;
+
+	snprintf(path, sizeof(path), "%s/state/console/history", dir);
+	assert_non_null(d = opendir(path));
+	while ((de = readdir(d)) != NULL) {
+		if (strstr(de->d_name, ".meta") == NULL)
+			continue;
+		snprintf(path, sizeof(path), "%s/state/console/history/%s",
+		    dir, de->d_name);
+		assert_non_null(f = fopen(path, "r"));
+		n = fread(text, 1, sizeof(text) - 1, f);
+		text[n] = '\0';
+		fclose(f);
+		found |= strstr(text, needle) != NULL;
+	}
+	closedir(d);
+	return found;
+}
+
 /*
  * cmsi.fcgi --import NAME with text on standard input, against the
  * config c: its exit status, and the first line it wrote to stderr.
@@ -1673,6 +1701,10 @@ t_import_caps(void **state)
 	assert_true(json_object_object_get_ex(v, "mail_sender", &v));
 	assert_string_equal(json_object_get_string(v), "ops@example.com");
 	json_object_put(doc);
+	/* The replaced file is in History with its note: who, what. */
+	assert_int_equal(files_in("state/console/history"), 2);
+	assert_int_equal(note_has("\"user\":\"admin\""), 1);
+	assert_int_equal(note_has("\"component\":\"send_mail\""), 1);
 
 	memset(key, 'k', LIM_NAME - 1);
 	memcpy(key + LIM_NAME - 1, ": 1\n", 5);
