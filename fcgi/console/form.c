@@ -752,9 +752,27 @@ diff_walk(json_object *a, json_object *b, const char *path, const char *key,
 {
 	char		 sub[CFORM_DIFF_PATH];
 	const char	*ta, *tb;
+	json_object	*o;
 
 	if (json_object_array_length(lines) >= max)
 		return;
+	/*
+	 * A section added or removed whole (a component, a tenant, an
+	 * app) is walked leaf by leaf as well, so each secret in it is
+	 * masked under its own key: shown whole, its JSON text carried
+	 * every secret in clear.
+	 */
+	o = a == NULL ? b : b == NULL ? a : NULL;
+	if (json_object_is_type(o, json_type_object) &&
+	    json_object_object_length(o) > 0) {
+		json_object_object_foreach(o, k, v) {
+			snprintf(sub, sizeof(sub), "%s%s%s", path,
+			    *path != '\0' ? "." : "", k);
+			diff_walk(o == a ? v : NULL, o == b ? v : NULL, sub, k,
+			    lines, max);
+		}
+		return;
+	}
 	if (json_object_is_type(a, json_type_object) &&
 	    json_object_is_type(b, json_type_object)) {
 		json_object_object_foreach(a, k, va) {

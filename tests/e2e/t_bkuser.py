@@ -83,6 +83,15 @@ def main():
         c.eq("250 names: 3 calls of at most 100",
              sorted(made), sorted(["tenant=tenant-a app=bk_cmsi names=100"] * 2 +
                                   ["tenant=tenant-a app=bk_cmsi names=50"]))
+        # One over a call's 100: 100 and 1, not 101 in one.
+        n0 = len(calls(g))
+        st, doc, box = send(g, "tenant-a", ["u%04d" % i for i in range(300, 401)])
+        made = calls(g)[n0:]
+        c.ok("101 names: one send", st == 200 and doc.get("result") is True,
+             "%d %r" % (st, doc))
+        c.eq("101 names: calls of 100 and 1",
+             sorted(made), sorted(["tenant=tenant-a app=bk_cmsi names=100",
+                                   "tenant=tenant-a app=bk_cmsi names=1"]))
         st, doc, box = send(g, "tenant-b", ["shared"], op="send_sms/")
         c.ok("tenant-b sms: phone_country_code 852 goes out as E.164",
              st == 200 and "+85261234567" in box, "%d %r %r" % (st, doc, box[:300]))

@@ -47,10 +47,10 @@ OPEN = "/api/v3/open/tenant/users/-/contact-profiles/"
 
 def profile(tenant, name):
     """The tenant's user behind bk_username name, or None.  tenant-a
-    knows u0000..u0299 and "shared"; tenant-b knows "shared" and a
+    knows u0000..u0499 and "shared"; tenant-b knows "shared" and a
     user abroad (+852)."""
     if tenant == "tenant-a" and (name == "shared" or (
-            name.startswith("u") and name[1:].isdigit() and int(name[1:]) < 300)):
+            name.startswith("u") and name[1:].isdigit() and int(name[1:]) < 500)):
         return {"bk_username": name, "login_name": "a-" + name,
                 "email": "%s@tenant-a.example" % name, "phone": "13900000001",
                 "phone_country_code": "86", "wx_userid": "wa-" + name,

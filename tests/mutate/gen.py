@@ -68,7 +68,7 @@ AREAS = [
     ("store.c", r"name|key", ["t_redis.py"]),
     ("outcome.c", None, ["t_losses.py", "t_spool.py"]),
     ("send_mail.c", None, ["t_losses.py", "case:020-smtp-plain.json",
-                           "t_smtp.py"]),
+                           "case:025-dest-url.json", "t_smtp.py"]),
     ("smtp.c", r"rcpt|result|deliver|send", ["case:020-smtp-plain.json",
                                              "t_smtp.py"]),
     ("request.c", r"^req_list$|^req_text$|^req_bool$|^req_read$",

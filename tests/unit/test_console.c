@@ -153,6 +153,16 @@ test_apply(void **state)
 	assert_string_equal(json_object_to_json_string_ext(ch,
 	    JSON_C_TO_STRING_PLAIN), "[\"smtp_port\",\"smtp_usessl\","
 	    "\"smtp_usetls\",\"mail_sender\"]");
+	/* A value that only lengthens the old one is a change. */
+	json_object_put(ch);
+	ch = json_object_new_array();
+	json_object_object_add(form, "smtp_host", json_object_new_string(
+	    "smtp.qq.com.cn"));
+	assert_int_equal(cform_apply(doc, sec, form, ch), 1);
+	assert_string_equal(json_object_get_string(json_object_object_get(sec,
+	    "smtp_host")), "smtp.qq.com.cn");
+	assert_string_equal(json_object_to_json_string_ext(ch,
+	    JSON_C_TO_STRING_PLAIN), "[\"smtp_host\"]");
 	/* A typed secret replaces the reference; __clear removes it. */
 	json_object_put(ch);
 	ch = json_object_new_array();
@@ -545,6 +555,37 @@ test_diff(void **state)
 	json_object_put(d);
 	d = cform_diff(a, a, 40);
 	assert_int_equal(json_object_array_length(d), 0);
+	json_object_put(d);
+	json_object_put(b);
+	json_object_put(a);
+
+	/*
+	 * A section added or removed whole: each leaf its own line, its
+	 * secrets masked (the whole object's text once showed them).
+	 */
+	a = json_tokener_parse("{\"components\": {}}");
+	b = json_tokener_parse("{\"components\": {\"send_sms\": "
+	    "{\"tc_secret_key\": \"sk-1\", \"tc_sdk_app_id\": \"140\"}}, "
+	    "\"tenants\": {\"t-a\": {\"components\": {\"send_mp_weixin\": "
+	    "{\"wx_token\": \"tok-1\"}}}, \"t-b\": {}}}");
+	d = cform_diff(a, b, 40);
+	assert_string_equal(json_object_to_json_string_ext(d,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+	    "[{\"path\":\"components.send_sms.tc_secret_key\",\"was\":"
+	    "\"(none)\",\"now\":\"******\"},{\"path\":"
+	    "\"components.send_sms.tc_sdk_app_id\",\"was\":\"(none)\","
+	    "\"now\":\"140\"},{\"path\":\"tenants.t-a.components."
+	    "send_mp_weixin.wx_token\",\"was\":\"(none)\",\"now\":"
+	    "\"******\"},{\"path\":\"tenants.t-b\",\"was\":\"(none)\","
+	    "\"now\":\"{}\"}]");
+	json_object_put(d);
+	d = cform_diff(b, a, 40);
+	s = json_object_to_json_string_ext(d, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE);
+	assert_null(strstr(s, "sk-1"));
+	assert_null(strstr(s, "tok-1"));
+	assert_non_null(strstr(s, "{\"path\":\"components.send_sms."
+	    "tc_secret_key\",\"was\":\"******\",\"now\":\"(none)\"}"));
 	json_object_put(d);
 	json_object_put(b);
 	json_object_put(a);

@@ -202,6 +202,23 @@ test_match(void **state)
 	/* "demo" is in the line, but not as the app. */
 	f.app = "dem";
 	assert_int_equal(caudit_match(&f, ok, &rec, &old), 0);
+	/* Each filter alone refuses what it does not match. */
+	f.app = "demo";
+	f.id = "abd";
+	assert_int_equal(caudit_match(&f, ok, &rec, &old), 0);
+	/* In the line, but not where the request id starts. */
+	f.id = "123";
+	assert_int_equal(caudit_match(&f, ok, &rec, &old), 0);
+	f.id = "abc123";
+	f.comp = "send_sms";
+	assert_int_equal(caudit_match(&f, ok, &rec, &old), 0);
+	f.comp = "send_mail";
+	f.rcpt = "b@example";
+	assert_int_equal(caudit_match(&f, ok, &rec, &old), 0);
+	f.rcpt = "";
+	assert_int_equal(caudit_match(&f, ok, &rec, &old), 1);
+	json_object_put(rec);
+	f.app = "";
 	f.app = "";
 	f.since = 1767323046LL;
 	assert_int_equal(caudit_match(&f, ok, &rec, &old), 0);

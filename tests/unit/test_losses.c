@@ -28,6 +28,20 @@
  *   LIM_PWHASH                  test_console.c
  *   max_body (LIM_BODY)         t_contract.py, t_configcheck.py
  *   LIM_UP_PARALLEL             t_wechat.py
+ *   LIM_PATH, LIM_PASSWORD,     test_edges.c (its table: t_req_read_*,
+ *   LIM_HISTORY, LIM_IDEM_        t_hash_password, t_hist_*,
+ *   ANSWER, LIM_CALLBACK,         t_idem_answer_cap, t_callback_cap,
+ *   LIM_IMPORT, LIM_FORM,         t_import_caps, t_console_serve,
+ *   LIM_SPOOL_ITEM, LIM_FILE,     t_spool_item_cap,
+ *   LIM_NAME (tenants, custom     t_template_file_cap,
+ *   names, webhook headers),      t_tenant_id_cap, t_custom_name_cap,
+ *   LIM_SECRET (headers)          t_webhook_header_caps)
+ *   LIM_TOKEN                   test_store.c test_token_at_cap
+ *   LIM_RENDER (one value),     test_tmpl.c test_render_one_value_cap,
+ *   LIM_TMPL_WORK, _DELIM,        test_work_cap_exact, test_delim_cap,
+ *   render depth                  test_render_depth_cap, test_blocks
+ *   LIM_ADDR (content_id, type) test_mime.c test_addr_cap
+ *   LIM_MESSAGE (v1 details)    test_v1.c test_doc_send
  *
  *   key (must not collide)      where
  *   --------------------------  ---------------------------------------
@@ -40,6 +54,8 @@
  *     address
  *   token store: kind, ident    test_store.c test_names
  *   app -> tenants              here: t_app_tenants
+ *   sign-in throttle eviction   test_edges.c t_throttle_room
+ *   console session: user, pw   test_edges.c t_session
  *
  *   "success" and what undoes it          where
  *   ------------------------------------  -----------------------------
@@ -50,6 +66,7 @@
  *   retry: past max_age_s, not sent       t_losses.py max_age
  *   WeCom/MP/SMS partial and errcode 0    t_wechat.py, t_qcloud.py,
  *     without a msgid                       t_hostile_upstreams.py
+ *   spooled partial: sent/failed/pending  test_edges.c t_spool_partial
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -664,6 +681,13 @@ t_app_tenants(void **state)
 	assert_non_null(strstr(conf_problems(),
 	    "apps.a.tenants: t-c is not in tenants"));
 	conf_free(c);
+	/* No tenants at all: an app without a list sends for any id. */
+	n = -1;
+	c = conf_of("{\"apps\": {\"a\": {\"secret\": \"s2\"}}}", &n);
+	assert_int_equal(n, 0);
+	assert_int_equal(conf_app_tenant(c, conf_app(c, "a"), "t-x"), 1);
+	assert_int_equal(conf_app_tenant(c, conf_app(c, "a"), NULL), 1);
+	conf_free(c);
 }
 
 /*
@@ -955,6 +979,11 @@ t_spool_success(void **state)
 	assert_string_equal(spool_success("send_voice_ms"), "OK");
 	assert_string_equal(spool_success("send_mai"), "OK");
 	assert_string_equal(spool_success("send_weixi"), "OK");
+	assert_string_equal(spool_success("send_qy_weixi"), "OK");
+	assert_string_equal(spool_success("send_qy_weixix"), "OK");
+	assert_string_equal(spool_success("send_mp_weixix"), "OK");
+	assert_string_equal(spool_success("send_weixix"), "OK");
+	assert_string_equal(spool_success("send_maix"), "OK");
 }
 
 /* auth_check on the ESB parameters given, without a header. */
@@ -1060,6 +1089,20 @@ t_auth_secret(void **state)
 	    "\"bk_username\": \"admin\"}", &id, &rp), -1);
 	assert_string_equal(rp.message, "The specified user TOKEN "
 	    "[bk_access_token] does not exist");
+	reply_free(&rp);
+	conf_free(c);
+	/* A code and a secret sent as numbers are read as their text. */
+	c = conf_of("{\"apps\": {\"42\": {\"secret\": \"12345\", "
+	    "\"skip_user_auth\": true}}}", &n);
+	assert_int_equal(n, 0);
+	assert_int_equal(auth_run(c, "{\"bk_app_code\": 42, "
+	    "\"bk_app_secret\": 12345, \"bk_username\": \"admin\"}", &id,
+	    &rp), 0);
+	assert_string_equal(id.app_code, "42");
+	reply_free(&rp);
+	assert_int_equal(auth_run(c, "{\"bk_app_code\": 42, "
+	    "\"bk_app_secret\": 1234, \"bk_username\": \"admin\"}", &id,
+	    &rp), -1);
 	reply_free(&rp);
 	conf_free(c);
 }

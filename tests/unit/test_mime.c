@@ -558,6 +558,29 @@ test_addr_cap(void **state)
 	snprintf(doc, sizeof(doc), "{\"to\":[\"a@x.org\"],\"from\":"
 	    "\"Ops <%s>\"}", addr);
 	assert_null(build(doc));
+	/* An attachment's content_id and type: LIM_ADDR, not one more. */
+	memset(addr, 'c', LIM_ADDR + 1);
+	addr[LIM_ADDR] = '\0';
+	snprintf(doc, sizeof(doc), "{\"to\":[\"a@x.org\"],\"attachments\":"
+	    "[{\"filename\":\"a.png\",\"content\":\"x\",\"content_id\":"
+	    "\"%s\"}]}", addr);
+	assert_non_null(m = build(doc));
+	free(m);
+	snprintf(doc, sizeof(doc), "{\"to\":[\"a@x.org\"],\"attachments\":"
+	    "[{\"filename\":\"a.png\",\"content\":\"x\",\"type\":"
+	    "\"image/%.*s\"}]}", LIM_ADDR - 6, addr);
+	assert_non_null(m = build(doc));
+	free(m);
+	addr[LIM_ADDR] = 'c';
+	addr[LIM_ADDR + 1] = '\0';
+	snprintf(doc, sizeof(doc), "{\"to\":[\"a@x.org\"],\"attachments\":"
+	    "[{\"filename\":\"a.png\",\"content\":\"x\",\"content_id\":"
+	    "\"%s\"}]}", addr);
+	assert_null(build(doc));
+	snprintf(doc, sizeof(doc), "{\"to\":[\"a@x.org\"],\"attachments\":"
+	    "[{\"filename\":\"a.png\",\"content\":\"x\",\"type\":"
+	    "\"image/%.*s\"}]}", LIM_ADDR - 5, addr);
+	assert_null(build(doc));
 }
 
 static void

@@ -357,6 +357,36 @@ test_unsafe_tokens_refused(void **state)
 	assert_string_equal(out, "good");
 }
 
+/*
+ * LIM_TOKEN: a token of exactly the cap is fetched, kept and read back
+ * from its file; the file of one a byte longer is not believed.
+ */
+static void
+test_token_at_cap(void **state)
+{
+	struct fetch	 f = { .ttl = 7200 };
+	char		 out[LIM_TOKEN + 1], tok[LIM_TOKEN + 2];
+	time_t		 now = time(NULL);
+
+	(void)state;
+	memset(tok, 't', LIM_TOKEN);
+	tok[LIM_TOKEN] = '\0';
+	f.token = tok;
+	assert_int_equal(get(&f, NULL, 100, out), STORE_OK);
+	assert_string_equal(out, tok);
+	assert_int_equal(get(&f, NULL, 100, out), STORE_OK);
+	assert_string_equal(out, tok);
+	assert_int_equal(f.calls, 1);
+	/* A file holding one byte more: fetched afresh. */
+	tok[LIM_TOKEN] = 't';
+	tok[LIM_TOKEN + 1] = '\0';
+	plant(tok, now + 7000, now);
+	f.token = "fresh";
+	assert_int_equal(get(&f, NULL, 100, out), STORE_OK);
+	assert_string_equal(out, "fresh");
+	assert_int_equal(f.calls, 2);
+}
+
 static void
 test_short_output(void **state)
 {
@@ -491,6 +521,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_fetch_once_then_file,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_token_at_cap, setup,
+		    teardown),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_margin),
 		cmocka_unit_test_setup_teardown(test_refused_token_never_again,

@@ -355,6 +355,217 @@ test_nesting_cap(void **state)
 	json_object_put(ctx);
 }
 
+/*
+ * Rendering counts sections and partials together: a partial holding
+ * 31 nested sections (32 deep) renders, one holding 32 (33 deep) fails;
+ * 31 sections around a partial render, 32 around one fail.
+ */
+static void
+test_render_depth_cap(void **state)
+{
+	struct one_partial	 p;
+	struct tmpl		*t;
+	json_object		*ctx;
+	struct buf		 out, src;
+	int			 n, i, want[2];
+
+	(void)state;
+	ctx = json_tokener_parse("{\"a\":true}");
+	for (n = LIM_TMPL_DEPTH - 1; n <= LIM_TMPL_DEPTH; n++) {
+		want[0] = want[1] = n < LIM_TMPL_DEPTH ? 0 : -1;
+		/* {{>p}} with p n sections deep: the last to open a section. */
+		buf_init(&src, 4096);
+		for (i = 0; i < n; i++)
+			buf_puts(&src, "{{#a}}");
+		buf_puts(&src, "x");
+		for (i = 0; i < n; i++)
+			buf_puts(&src, "{{/a}}");
+		p.name = "p";
+		assert_non_null(p.t = tmpl_parse(src.ptr, src.len, NULL, 0));
+		assert_non_null(t = tmpl_parse("{{>p}}", 6, NULL, 0));
+		buf_init(&out, 64);
+		assert_int_equal(tmpl_render(t, ctx, TMPL_ESC_HTML,
+		    get_partial, &p, &out), want[0]);
+		if (want[0] == 0)
+			assert_string_equal(out.ptr, "x");
+		buf_free(&out);
+		tmpl_free(t);
+		tmpl_free((struct tmpl *)(uintptr_t)p.t);
+		buf_free(&src);
+		/* n sections around {{>q}}: the last to open a partial. */
+		buf_init(&src, 4096);
+		for (i = 0; i < n; i++)
+			buf_puts(&src, "{{#a}}");
+		buf_puts(&src, "{{>q}}");
+		for (i = 0; i < n; i++)
+			buf_puts(&src, "{{/a}}");
+		p.name = "q";
+		assert_non_null(p.t = tmpl_parse("y", 1, NULL, 0));
+		assert_non_null(t = tmpl_parse(src.ptr, src.len, NULL, 0));
+		buf_init(&out, 64);
+		assert_int_equal(tmpl_render(t, ctx, TMPL_ESC_HTML,
+		    get_partial, &p, &out), want[1]);
+		if (want[1] == 0)
+			assert_string_equal(out.ptr, "y");
+		buf_free(&out);
+		tmpl_free(t);
+		tmpl_free((struct tmpl *)(uintptr_t)p.t);
+		buf_free(&src);
+	}
+	json_object_put(ctx);
+}
+
+/*
+ * One value of exactly LIM_RENDER bytes is the whole rendering and
+ * fits; one byte more fails (put's single-write bound, not the sum).
+ */
+static void
+test_render_one_value_cap(void **state)
+{
+	struct tmpl	*t;
+	json_object	*ctx;
+	struct buf	 out;
+	char		*s;
+	size_t		 n;
+
+	(void)state;
+	assert_non_null(t = tmpl_parse("{{{x}}}", 7, NULL, 0));
+	for (n = LIM_RENDER; n <= LIM_RENDER + 1; n++) {
+		s = xmalloc(n + 1);
+		memset(s, 'a', n);
+		s[n] = '\0';
+		ctx = json_object_new_object();
+		json_object_object_add(ctx, "x", json_object_new_string(s));
+		free(s);
+		buf_init(&out, 4 * LIM_RENDER);
+		assert_int_equal(tmpl_render(t, ctx, TMPL_ESC_NONE, NULL, NULL,
+		    &out), n == LIM_RENDER ? 0 : -1);
+		if (n == LIM_RENDER)
+			assert_int_equal(out.len, LIM_RENDER);
+		buf_free(&out);
+		json_object_put(ctx);
+	}
+	tmpl_free(t);
+}
+
+/*
+ * LIM_TMPL_DELIM: delimiters of LIM_TMPL_DELIM - 1 bytes are taken, and
+ * a triple tag closes with "}" and the longest; LIM_TMPL_DELIM bytes
+ * (open or close) is a parse error.
+ */
+static void
+test_delim_cap(void **state)
+{
+	char	 src[256], o[LIM_TMPL_DELIM + 1], c[LIM_TMPL_DELIM + 1];
+	char	*out;
+	int	 n;
+
+	(void)state;
+	for (n = LIM_TMPL_DELIM - 1; n <= LIM_TMPL_DELIM; n++) {
+		memset(o, '(', (size_t)n);
+		o[n] = '\0';
+		memset(c, ')', (size_t)n);
+		c[n] = '\0';
+		snprintf(src, sizeof(src), "{{=%s %s=}}%sx%s|%s{x}%s", o, c, o,
+		    c, o, c);
+		out = render(src, "{\"x\": \"<b>\"}", TMPL_ESC_HTML);
+		if (n < LIM_TMPL_DELIM) {
+			assert_non_null(out);
+			assert_string_equal(out, "&lt;b&gt;|<b>");
+			free(out);
+		} else
+			assert_null(out);
+		snprintf(src, sizeof(src), "{{=%s ))=}}x", o);
+		out = render(src, "{}", TMPL_ESC_HTML);
+		if (n < LIM_TMPL_DELIM) {
+			assert_string_equal(out, "x");
+			free(out);
+		} else
+			assert_null(out);
+		snprintf(src, sizeof(src), "{{=(( %s=}}x", c);
+		out = render(src, "{}", TMPL_ESC_HTML);
+		if (n < LIM_TMPL_DELIM) {
+			assert_string_equal(out, "x");
+			free(out);
+		} else
+			assert_null(out);
+	}
+}
+
+/* Two partials by name. */
+struct two_partials {
+	struct one_partial	 a, b;
+};
+
+static const struct tmpl *
+get_two(void *arg, const char *name)
+{
+	const struct two_partials	*p = arg;
+
+	if (strcmp(p->a.name, name) == 0)
+		return p->a.t;
+	return strcmp(p->b.name, name) == 0 ? p->b.t : NULL;
+}
+
+/*
+ * Parents and blocks: an argument replaces the parent's block, its
+ * default shows without one.  Rendering depth counts the partial, the
+ * parent and the block: n sections around {{>q}}, q a parent with a
+ * block argument, render up to n = 29 (32 deep), not at 30.
+ */
+static void
+test_blocks(void **state)
+{
+	struct two_partials	 p;
+	struct tmpl		*t;
+	json_object		*ctx;
+	struct buf		 out, src;
+	int			 n, i;
+	const char		*q = "{{<p}}{{$b}}arg{{/b}}{{/p}}";
+
+	(void)state;
+	p.a.name = "p";
+	assert_non_null(p.a.t = tmpl_parse("[{{$b}}default{{/b}}]", 21, NULL,
+	    0));
+	p.b.name = "q";
+	assert_non_null(p.b.t = tmpl_parse(q, strlen(q), NULL, 0));
+	ctx = json_tokener_parse("{\"a\":true}");
+	assert_non_null(t = tmpl_parse(q, strlen(q), NULL, 0));
+	buf_init(&out, 64);
+	assert_int_equal(tmpl_render(t, ctx, TMPL_ESC_HTML, get_two, &p,
+	    &out), 0);
+	assert_string_equal(out.ptr, "[arg]");
+	buf_free(&out);
+	tmpl_free(t);
+	assert_non_null(t = tmpl_parse("{{<p}}{{/p}}", 12, NULL, 0));
+	buf_init(&out, 64);
+	assert_int_equal(tmpl_render(t, ctx, TMPL_ESC_HTML, get_two, &p,
+	    &out), 0);
+	assert_string_equal(out.ptr, "[default]");
+	buf_free(&out);
+	tmpl_free(t);
+	for (n = LIM_TMPL_DEPTH - 3; n <= LIM_TMPL_DEPTH - 2; n++) {
+		buf_init(&src, 4096);
+		for (i = 0; i < n; i++)
+			buf_puts(&src, "{{#a}}");
+		buf_puts(&src, "{{>q}}");
+		for (i = 0; i < n; i++)
+			buf_puts(&src, "{{/a}}");
+		assert_non_null(t = tmpl_parse(src.ptr, src.len, NULL, 0));
+		buf_init(&out, 64);
+		assert_int_equal(tmpl_render(t, ctx, TMPL_ESC_HTML, get_two,
+		    &p, &out), n < LIM_TMPL_DEPTH - 2 ? 0 : -1);
+		if (n < LIM_TMPL_DEPTH - 2)
+			assert_string_equal(out.ptr, "[arg]");
+		buf_free(&out);
+		tmpl_free(t);
+		buf_free(&src);
+	}
+	tmpl_free((struct tmpl *)(uintptr_t)p.a.t);
+	tmpl_free((struct tmpl *)(uintptr_t)p.b.t);
+	json_object_put(ctx);
+}
+
 static void
 parse_fails(const char *src, const char *want)
 {
@@ -457,6 +668,55 @@ test_work_cap(void **state)
 }
 
 /* A partial that calls itself twice: doubling with no output. */
+/* An array of n zeros. */
+static json_object *
+zeros(int n)
+{
+	json_object	*a = json_object_new_array();
+	int		 i;
+
+	for (i = 0; i < n; i++)
+		json_object_array_add(a, json_object_new_int(0));
+	return a;
+}
+
+/*
+ * LIM_TMPL_WORK exactly: every node and every turn of a section is a
+ * step.  {{#a}}{{#b}}{{/b}}{{/a}}{{#t}}{{/t}} takes
+ * 2 + |a| * (|b| + 2) + |t| steps: at the cap it renders, one over not.
+ */
+static void
+test_work_cap_exact(void **state)
+{
+	struct tmpl	*t;
+	json_object	*ctx;
+	struct buf	 out;
+	enum tmpl_fail	 why;
+	const char	*src = "{{#a}}{{#b}}{{/b}}{{/a}}{{#t}}{{/t}}";
+	int		 tail = LIM_TMPL_WORK - 2 - 1000 * (1990 + 2);
+
+	(void)state;
+	assert_non_null(t = tmpl_parse(src, strlen(src), NULL, 0));
+	ctx = json_object_new_object();
+	json_object_object_add(ctx, "a", zeros(1000));
+	json_object_object_add(ctx, "b", zeros(1990));
+	json_object_object_add(ctx, "t", zeros(tail));
+	buf_init(&out, 64);
+	why = TMPL_FAIL_NONE;
+	assert_int_equal(tmpl_render_why(t, ctx, TMPL_ESC_HTML, NULL, NULL,
+	    &out, &why), 0);
+	assert_int_equal(why, TMPL_FAIL_NONE);
+	buf_free(&out);
+	json_object_object_add(ctx, "t", zeros(tail + 1));
+	buf_init(&out, 64);
+	assert_int_equal(tmpl_render_why(t, ctx, TMPL_ESC_HTML, NULL, NULL,
+	    &out, &why), -1);
+	assert_int_equal(why, TMPL_FAIL_WORK);
+	buf_free(&out);
+	json_object_put(ctx);
+	tmpl_free(t);
+}
+
 static void
 test_work_cap_partials(void **state)
 {
@@ -490,7 +750,12 @@ main(void)
 		cmocka_unit_test(test_partials),
 		cmocka_unit_test(test_output_cap),
 		cmocka_unit_test(test_nesting_cap),
+		cmocka_unit_test(test_render_depth_cap),
+		cmocka_unit_test(test_render_one_value_cap),
 		cmocka_unit_test(test_work_cap),
+		cmocka_unit_test(test_work_cap_exact),
+		cmocka_unit_test(test_delim_cap),
+		cmocka_unit_test(test_blocks),
 		cmocka_unit_test(test_work_cap_partials),
 		cmocka_unit_test(test_parse_errors),
 	};

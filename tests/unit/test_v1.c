@@ -234,6 +234,8 @@ test_doc_send(void **state)
 {
 	struct reply	 rp;
 	json_object	*d, *data;
+	char		*big;
+	size_t		 n, k;
 	int		 st;
 
 	(void)state;
@@ -276,6 +278,35 @@ test_doc_send(void **state)
 	    "{\"invalid\":[\"g\"]}");
 	json_object_put(d);
 	reply_free(&rp);
+
+	/*
+	 * A dest_url's own answer (verbatim, any length): a name of
+	 * LIM_MESSAGE - 1 bytes is listed, one of LIM_MESSAGE is not.
+	 */
+	for (n = LIM_MESSAGE - 1; n <= LIM_MESSAGE; n++) {
+		big = xmalloc(n + 256);
+		k = (size_t)snprintf(big, n + 256, "Some users failed. The "
+		    "following users contact format are incorrect: n1,");
+		memset(big + k, 'u', n);
+		big[k + n] = '\0';
+		reply_init(&rp);
+		rp.payload = json_object_new_object();
+		json_object_object_add(rp.payload, "result",
+		    json_object_new_boolean(0));
+		json_object_object_add(rp.payload, "message",
+		    json_object_new_string(big));
+		json_object_object_add(rp.payload, "data",
+		    parse("{\"username_check\": {}}"));
+		d = doc("/v1/send_mail/", V1_RUN, &rp, 3, &st);
+		data = json_object_object_get(d, "data");
+		assert_int_equal(json_object_object_length(json_object_object_get(
+		    data, "details")), n < LIM_MESSAGE ? 2 : 1);
+		assert_true(json_object_object_get_ex(json_object_object_get(
+		    data, "details"), "n1", NULL));
+		json_object_put(d);
+		reply_free(&rp);
+		free(big);
+	}
 }
 
 static void
@@ -452,6 +483,21 @@ test_map_blank_items(void **state)
 	p = map("/v1/send_mail/", "{\"receiver\": \"\\n [\\\"x@y.z\\\", "
 	    "\\\"w@y.z\\\"]\", \"title\": \"t\", \"content\": \"c\"}");
 	assert_string_equal(js(p, "receiver"), "[\"x@y.z\",\"w@y.z\"]");
+	json_object_put(p);
+	/* Only phone numbers lose their inner blanks and dashes. */
+	p = map("/v1/send_mail/", "{\"receiver__username\": [\"bk-user\", "
+	    "\" a b \"], \"title\": \"t\", \"content\": \"c\"}");
+	assert_string_equal(js(p, "receiver__username"),
+	    "[\"bk-user\",\"a b\"]");
+	json_object_put(p);
+	p = map("/v1/send_sms/", "{\"receiver\": [\"138-0000 0001\"], "
+	    "\"content\": \"x\"}");
+	assert_string_equal(js(p, "receiver"), "[\"13800000001\"]");
+	json_object_put(p);
+	/* An object is no list of anyone, not its JSON text split. */
+	p = map("/v1/send_sms/", "{\"receiver\": {\"a\": \"13800000001\"}, "
+	    "\"content\": \"x\"}");
+	assert_string_equal(js(p, "receiver"), "[]");
 	json_object_put(p);
 }
 
