@@ -38,6 +38,8 @@
  *     success: sent / failed / pending,
  *     the answer with queued
  *   LIM_SPOOL_ITEM at and one over     t_spool_item_cap
+ *   a retry sends to the pending only  t_spool_retry_audit
+ *     and its audit says so
  *   retry on from two attempts         t_retry_on
  *   LIM_FILE: a template at and over   t_template_file_cap
  *   signatures: POST and GET, replay,  t_signature
@@ -99,6 +101,7 @@
 #include "core/outcome.h"
 #include "core/tmplset.h"
 #include "preflight.h"
+#include "route.h"
 #include "state/idem.h"
 #include "up/webhook.h"
 #include "up/wxmp.h"
@@ -2475,6 +2478,70 @@ t_console_users(void **state)
 	    "password_hash is no string of cmsi.fcgi --hash-password"));
 }
 
+/*
+ * A retry of a send_mail item (outbox delivery) whose a@x was reached
+ * and b@x not: the retry's audit record says b@x was sent, nothing
+ * queued; the item is gone.
+ */
+static void
+t_spool_retry_audit(void **state)
+{
+	struct conf	*c;
+	char		 text[2048], cwd[512], path[256], *line, *last;
+	FILE		*f;
+	size_t		 n;
+	int		 tried, np = -1;
+
+	(void)state;
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	snprintf(text, sizeof(text), "{\"state_dir\": \"%s\", "
+	    "\"schemas_dir\": \"%s/conf/schemas\", \"templates_dir\": "
+	    "\"%s/templates\", \"components\": {\"send_mail\": {\"delivery\": "
+	    "\"outbox\", \"mail_sender\": \"ops@example.com\", \"retry\": "
+	    "{\"attempts\": 5, \"max_age_s\": 600, \"backoff_s\": 1}}}}", dir,
+	    cwd, cwd);
+	put_file("cmsi.json", text);
+	snprintf(text, sizeof(text), "%s/cmsi.json", dir);
+	assert_non_null(c = conf_load(text, &np));
+	assert_int_equal(np, 0);
+	assert_int_equal(tmplset_load(c->templates_dir), 0);
+	snprintf(path, sizeof(path), "%s/outbox", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/spool", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(text, sizeof(text), "{\"v\": 1, \"id\": "
+	    "\"b123456789abcdef0123456789abcdef\", \"component\": "
+	    "\"send_mail\", \"section\": \"send_mail\", \"app\": \"demo\", "
+	    "\"username\": \"admin\", \"params\": {\"receiver\": "
+	    "\"a@x.example,b@x.example\", \"title\": \"t\", \"content\": "
+	    "\"c\"}, \"raw\": {}, \"created\": %lld, \"attempts\": 1, "
+	    "\"max_attempts\": 5, \"max_age_s\": 600, \"backoff_s\": 1, "
+	    "\"next\": 0, \"inflight\": false, \"rcpt\": {\"a@x.example\": "
+	    "\"sent\", \"b@x.example\": \"pending\"}}", (long long)time(NULL));
+	put_file("spool/r.json", text);
+	(void)spool_item(c, path, "r.json", NULL, &tried);
+	assert_int_equal(tried, 1);
+	assert_false(exists("spool/r.json"));
+	assert_int_equal(files_in("outbox"), 1);
+	snprintf(path, sizeof(path), "%s/audit.log", dir);
+	assert_non_null(f = fopen(path, "r"));
+	line = xmalloc(65536);
+	n = fread(line, 1, 65535, f);
+	line[n] = '\0';
+	fclose(f);
+	/* The last record is the retry's. */
+	while (n > 0 && line[n - 1] == '\n')
+		line[--n] = '\0';
+	last = strrchr(line, '\n') != NULL ? strrchr(line, '\n') + 1 : line;
+	assert_non_null(strstr(last, "\"event\":\"retry\""));
+	assert_non_null(strstr(last, "\"sent\":[\"b@x.example\"]"));
+	assert_null(strstr(last, "a@x.example"));
+	assert_null(strstr(last, "\"queued\""));
+	free(line);
+	tmplset_free();
+	conf_free(c);
+}
+
 int
 main(void)
 {
@@ -2507,6 +2574,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(t_console_users, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(t_spool_retry_audit, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(t_mail_attachment, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(t_console_serve, setup,
@@ -2530,7 +2599,8 @@ main(void)
 		    teardown),
 	};
 
-	/* As main.c does: the modules' checks, custom components too. */
+	/* As main.c does: the modules' checks, the spool's handlers. */
 	preflight_register();
+	spool_lookup(route_handler);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
