@@ -23,6 +23,8 @@
  *   template preview: a named          t_template_preview
  *     message's sample.json and text at
  *     LIM_TMPL_SAVE and one over
+ *   History with a state_dir that     t_history_long_state
+ *     makes a version path LIM_PATH
  *   console Messages: recipients,      t_messages_page
  *     filters, a record opened only
  *     at a line's start
@@ -1024,6 +1026,52 @@ t_template_preview(void **state)
 		}
 	}
 	free(big);
+}
+
+/*
+ * A state_dir of exactly 977 bytes: History's version path is then
+ * LIM_PATH bytes with its NUL, one too many.  ?v= of a version whose
+ * name is cut by one byte on the way must be no version (404), never
+ * the file the cut name happens to open.
+ */
+static void
+t_history_long_state(void **state)
+{
+	struct conf	 c;
+	char		 sd[LIM_PATH], path[LIM_PATH + 64], q[96];
+	const char	*out, *v = "20260101T000000-000000001.json";
+	size_t		 n, k;
+	FILE		*f;
+
+	(void)state;
+	snprintf(sd, sizeof(sd), "%s", dir);
+	while ((n = strlen(sd)) < 977) {
+		k = 977 - n - 1 > 200 ? 200 : 977 - n - 1;
+		sd[n] = '/';
+		memset(sd + n + 1, 'd', k);
+		sd[n + 1 + k] = '\0';
+		assert_int_equal(mkdir(sd, 0700), 0);
+	}
+	assert_int_equal(strlen(sd), 977);
+	memset(&c, 0, sizeof(c));
+	c.state_dir = sd;
+	snprintf(path, sizeof(path), "%s/cmsi.json", dir);
+	c.path = path;
+	put_file("cmsi.json", "{}");
+	snprintf(path, sizeof(path), "%s/console", sd);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/console/history", sd);
+	assert_int_equal(mkdir(path, 0700), 0);
+	/* The name cut by one byte ("....jso") is a file here. */
+	snprintf(path, sizeof(path), "%s/console/history/%.*s", sd,
+	    (int)strlen(v) - 1, v);
+	assert_non_null(f = fopen(path, "w"));
+	fputs("{\"cut\": \"opened\"}", f);
+	fclose(f);
+	snprintf(q, sizeof(q), "v=%s", v);
+	out = page_run(&c, csave_history, q);
+	assert_true(strncmp(out, "Status: 404\r\n", 13) == 0);
+	assert_null(strstr(out, "opened"));
 }
 
 static char	 intent_path[256];	/* the item spool_run must hold */
@@ -2558,6 +2606,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(t_history_pages, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(t_messages_page, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(t_history_long_state, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(t_template_preview, setup,
 		    teardown),
