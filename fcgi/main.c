@@ -83,7 +83,11 @@ static pthread_mutex_t	 rspool_mu = PTHREAD_MUTEX_INITIALIZER;
  * in turn, as a process would, without waking another thread for
  * each; a slow upstream stalls the workers and the pool grows to as
  * many as wait on it.  A process that never sees two requests at once
- * (mod_fcgid) runs one.
+ * (mod_fcgid) runs one.  A worker done with a request that finds
+ * another already waiting in accept waits on pool.idle instead, so
+ * once a burst is over one worker accepts again, not every worker in
+ * turn (the kernel wakes accept's waiters in order: a thread woken per
+ * request); the tick wakes idle ones before it starts new ones.
  * At most workers.threads serve; one more worker then only accepts:
  * it queues up to workers.queue requests for the next worker that
  * finishes and answers the one beyond busy at once, so no caller waits
@@ -113,10 +117,14 @@ struct pool {
 	long		 waiting;	/* workers in accept */
 	long		 alive;		/* workers not ended */
 	unsigned long	 accepts;	/* requests accepted, ever */
+	pthread_cond_t	 idle;		/* idle workers wait here */
+	long		 nidle;		/* waiting there */
+	long		 wake;		/* asked to accept: pool_grow */
 };
 
 static struct pool	 pool = {
 	.mu = PTHREAD_MUTEX_INITIALIZER,
+	.idle = PTHREAD_COND_INITIALIZER,
 };
 
 /* The live configuration, held until snap_put. */
@@ -615,7 +623,7 @@ static void *
 worker(void *arg)
 {
 	struct slot	*sl, *q;
-	int		 rc;
+	int		 rc, woken = 0;
 
 	(void)arg;
 	pthread_mutex_lock(&pool.mu);
@@ -636,6 +644,19 @@ worker(void *arg)
 		}
 		if (__atomic_load_n(&stopping, __ATOMIC_RELAXED))
 			break;
+		if (pool.waiting > 0 && !woken) {
+			pool.nidle++;
+			while (pool.wake == 0 &&
+			    !__atomic_load_n(&stopping, __ATOMIC_RELAXED))
+				pthread_cond_wait(&pool.idle, &pool.mu);
+			pool.nidle--;
+			if (pool.wake > 0) {
+				pool.wake--;
+				woken = 1;
+			}
+			continue;
+		}
+		woken = 0;
 		pool.waiting++;
 		pthread_mutex_unlock(&pool.mu);
 		pthread_sigmask(SIG_UNBLOCK, &wakesig, NULL);
@@ -719,7 +740,7 @@ pool_grow(int fd, unsigned long *seen)
 
 	pthread_mutex_lock(&pool.mu);
 	stalled = pool.waiting == 0 && pool.accepts == *seen &&
-	    pool.nthreads <= pool.maxthreads;
+	    (pool.nthreads <= pool.maxthreads || pool.nidle > pool.wake);
 	*seen = pool.accepts;
 	pthread_mutex_unlock(&pool.mu);
 	if (!stalled)
@@ -729,8 +750,19 @@ pool_grow(int fd, unsigned long *seen)
 	if (poll(&pfd, 1, 0) != 1 || !(pfd.revents & POLLIN))
 		return;
 	pthread_mutex_lock(&pool.mu);
-	for (n = pool.nthreads; n > 0 && pool.nthreads <= pool.maxthreads; n--)
-		spawn();
+	if (pool.nidle - pool.wake > 0) {
+		/* Idle ones first: as many as are busy, at least one. */
+		n = pool.nthreads - pool.nidle;
+		if (n < 1)
+			n = 1;
+		if (n > pool.nidle - pool.wake)
+			n = pool.nidle - pool.wake;
+		pool.wake += n;
+		pthread_cond_broadcast(&pool.idle);
+	} else
+		for (n = pool.nthreads; n > 0 &&
+		    pool.nthreads <= pool.maxthreads; n--)
+			spawn();
 	pthread_mutex_unlock(&pool.mu);
 }
 
@@ -796,6 +828,7 @@ pool_run(int fd, long threads, long queue)
 	 */
 	for (;;) {
 		pthread_mutex_lock(&pool.mu);
+		pthread_cond_broadcast(&pool.idle);
 		left = pool.waiting;
 		for (k = 0; left > 0 && k < pool.nthreads; k++)
 			pthread_kill(pool.tids[k], SIGUSR2);
