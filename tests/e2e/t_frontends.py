@@ -274,6 +274,17 @@ def launchers(c, build):
                          "fd 3 closed", len(pids) == 1 and
                          (fds["0"] or "").startswith("socket:") and
                          fds["3"] is None, repr((pids, fds)))
+                # Every launched process has started (logged "ready";
+                # spawn-fcgi -F sends the apps' stderr to /dev/null):
+                # under a loaded machine (make check's pool, sanitizer
+                # builds beside) multiwatch's second child may still be
+                # between fork and exec after the first has served.
+                end = time.time() + 15
+                while time.time() < end and (
+                        len(g.app_processes()) < procs or
+                        (launcher != "spawn-fcgi" and
+                         g.app_log().count("info ready (pid") < procs)):
+                    time.sleep(0.05)
                 pids = g.app_processes()
                 c.eq(name + " app processes", len(pids), procs)
                 c.logs(g)
