@@ -22,6 +22,13 @@ lighttpd against the fakes, each slow on purpose:
                the queued ones are served, and the process is the same
                one before and after (a worker that held two slots once
                ran the process out of them: a crash per overload).
+  shared       2 processes on one socket (nginx, multiwatch), 2 threads
+               and no queue each, the fake 1 s slow, 4 callers at once,
+               6 rounds: all 24 served, by both processes.  A process
+               whose workers all serve stays out of accept() a while, so
+               that the other one takes the caller (before, its worker
+               that only accepts took callers off the shared socket and
+               answered them busy while the other process idled).
   reload       the config file rewritten 5 times while 32 sends are in
                flight: every send succeeds, the process reloads.
   starttls     issue 32 row 7: mail sent over a kept clear connection,
@@ -198,6 +205,28 @@ def overload(c, b):
         c.logs(g, ["corp-secret-1-SECRET"])
 
 
+def shared(c, b):
+    if harness.frontend_missing("nginx"):
+        print("skip t_threads shared: " + harness.frontend_missing("nginx"))
+        return
+    with harness.Gateway(b, wecom_config(2, queue=0), procs=2,
+                         frontend="nginx",
+                         fakes=[wecom_fake(1000)]) as g:
+        weixin(g, 0)
+        res = []
+        for k in range(6):
+            res += many(lambda i: weixin(g, 10 * k + i), 4)
+        ok = [r for r in res if r[0] == 200 and r[1].get("result") is True]
+        c.eq("2 processes x 2 threads on one socket, 4 callers at once, 6 "
+             "rounds: all served", len(ok), 24)
+        c.eq("... none answered busy", g.app_log().count("status=503 busy"),
+             0)
+        pids = {line.split("[")[1].split("]")[0] for line in
+                g.app_log().splitlines() if "component=send_weixin" in line}
+        c.ok("... by both processes (%d)" % len(pids), len(pids) == 2)
+        c.logs(g, ["corp-secret-1-SECRET"])
+
+
 def reload(c, b):
     with harness.Gateway(b, wecom_config(N), procs=1,
                          fakes=[wecom_fake(200)]) as g:
@@ -289,7 +318,7 @@ def main():
     if "san" in os.path.basename(os.path.abspath(b)):
         N, SAN = 4, True
     c = Checker()
-    for part in (concurrency, busy, overload, reload, starttls):
+    for part in (concurrency, busy, overload, shared, reload, starttls):
         try:
             part(c, b)
         except Exception as e:  # a crash of the suite is a failure
