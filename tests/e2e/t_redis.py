@@ -556,6 +556,50 @@ def pending(redis):
     return {c: int(n) for c, n in (p[3] or [])} if p and p[0] else {}
 
 
+def spool_state(redis):
+    """(whether an attempt is under way in Redis: an item's lock held or
+    an item marked inflight, the latest "next" of the items)."""
+    busy = bool(redis.cmd("KEYS", "t:spool:lock:*"))
+    latest = 0
+    for k in redis.cmd("KEYS", "t:spool:item:*") or []:
+        v = redis.cmd("GET", k)
+        try:
+            it = json.loads(v) if v is not None else {}
+        except ValueError:
+            it = {}
+        busy = busy or it.get("inflight") is True
+        latest = max(latest, int(it.get("next") or 0))
+    return busy, latest
+
+
+def kill_between_attempts(redis, g, secs=60):
+    """Kills g's host at a moment none of its workers is inside a
+    retry: a kill mid-attempt leaves the item locked for its lease (300
+    s) and its next attempt in doubt, which is another check's matter.
+    The app processes are stopped (SIGSTOP) and Redis looked at twice:
+    a command a worker wrote just before it stopped has been run by the
+    second look (Redis answers the first only after reading every
+    socket that was ready).  Busy: they run on a moment and it starts
+    again.  Returns (entries pending per consumer at the kill, latest
+    "next" of the items), or None when they were never found between
+    attempts."""
+    pids = g.app_processes()
+    end = time.time() + secs
+    while time.time() < end:
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        spool_state(redis)
+        busy, latest = spool_state(redis)
+        if not busy:
+            held = pending(redis)
+            kill_gateway(g)
+            return held, latest
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+        time.sleep(0.05)
+    return None
+
+
 def t_takeover(redis):
     """Retries a killed host had claimed are delivered by the other
     host after claim_after_s, each recipient exactly once."""
@@ -579,13 +623,19 @@ def t_takeover(redis):
         if not wait_for(lambda: post(g1, "get_msg_type", {}) and
                         sum(pending(redis).values()) == len(tags), 60):
             return "g1 claimed %r" % pending(redis)
-        held = pending(redis)
-        kill_gateway(g1)
+        k = kill_between_attempts(redis, g1)
+        if k is None:
+            return "g1 never between two attempts: %r" % (spool_state(redis),)
+        held, latest = k
         wecom_mode(g1, "ok")
+        # The backoff doubles with each of g1's attempts (full jitter):
+        # g2 can send only once an item is due, so the wait is counted
+        # from the latest "next" the kill left, not from the kill.
         if not wait_for(lambda: post(g2, "get_msg_type", {}) and
                         sorted(s for s in wecom_sent(g1)
                                if s[0] in tags) == want and
-                        redis.cmd("XLEN", "t:spool:stream") == 0, 90):
+                        redis.cmd("XLEN", "t:spool:stream") == 0,
+                        90 + max(0, latest - time.time())):
             return "after the kill: sent %r, pending %r" % (
                 wecom_sent(g1), pending(redis))
         sent = sorted(s for s in wecom_sent(g1) if s[0] in tags)
