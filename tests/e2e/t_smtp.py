@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """send_mail over SMTP where a case file does not fit: certificates from
 an unknown CA, STARTTLS that the server does not offer, a wrong password,
-a server that drops the connection or stalls, connection reuse and the
-retry on a kept connection the server closed.  Each check starts its own
+a server that drops the connection or stalls, an RCPT refused with
+exactly 400, connection reuse and the retry on a kept connection the
+server closed.  Each check starts its own
 lighttpd + fake, prints one ok/FAIL line, and the log is searched for the
 password and for the SMTP reply code.
 
@@ -271,6 +272,38 @@ def t_retry(tls):
           body)
 
 
+def t_rcpt_400():
+    """An RCPT refused with exactly 400, the lowest code that is no
+    success, with retry off: that recipient is refused like any other
+    4xx or 5xx (named in the answer, never "Succeeded"), the message
+    goes to the other one."""
+    def body(g):
+        with open(os.path.join(g.dir, "smtp-mode"), "w") as f:
+            f.write("reply:400:edge")
+        r = send(g, receiver="ok400@example.com,edge400@example.com",
+                 title="t-400")
+        want = {"result": False, "code": 1306000,
+                "message": "Some users failed to send email. The following "
+                "recipients were refused: edge400@example.com",
+                "data": {"successed": [{"receiver": "ok400@example.com",
+                                        "code": 250}],
+                         "failed": [{"receiver": "edge400@example.com",
+                                     "code": 400}]}}
+        got = {k: r.get(k) for k in want}
+        if got != want:
+            return "answer %r" % (got,)
+        envs = [json.load(open(f)) for f in spool(g, "-env")]
+        if [e["rcpt_tos"] for e in envs] != [["ok400@example.com"]]:
+            return "delivered %r" % [e["rcpt_tos"] for e in envs]
+        return None
+    cfg = config(port=25)
+    if "retry" in cfg["components"]["send_mail"]:
+        return report("RCPT 400", "the config has retry on")
+    check("RCPT refused with exactly 400, retry off: that recipient "
+          "refused, the other sent", cfg,
+          fake("none", ["--mode-file", "{dir}/smtp-mode"]), body)
+
+
 def main():
     for tls in ("starttls", "implicit"):
         t_unknown_ca(tls)
@@ -282,6 +315,7 @@ def main():
     t_stall("greeting")
     t_stall("data")
     t_refused_connection()
+    t_rcpt_400()
     for tls in ("none", "starttls", "implicit"):
         t_reuse(tls)
         t_retry(tls)

@@ -28,9 +28,10 @@ greeting, the MAIL reply or the DATA reply, and records the events
 first.  --mode-file names a file read at each RCPT: "tempfail" answers
 451 (try again later), "flap" 451 to every other recipient, "down" 421
 and a closed connection, "tempfail:PREFIX" 451 to the recipients
-starting with PREFIX only, "datafail" takes every RCPT and answers 554
-after the message (a content filter's refusal), anything else (or no
-file) as usual.  The
+starting with PREFIX only, "reply:CODE:PREFIX" CODE (any 4xx or 5xx,
+e.g. the edge 400) to the recipients starting with PREFIX only,
+"datafail" takes every RCPT and answers 554 after the message (a
+content filter's refusal), anything else (or no file) as usual.  The
 certificate comes from
 pki.py's CA in --pki; point --pki at a directory of its own to get a
 CA the gateway does not know.  Never prints the password.
@@ -145,6 +146,12 @@ class Handler:
 
     async def handle_RCPT(self, server, session, envelope, address, options):
         mode = read_mode()
+        if mode.startswith("reply:"):
+            code, _, prefix = mode[len("reply:"):].partition(":")
+            if address.lower().startswith(prefix):
+                return "%s %s.0.0 <%s>: refused as told" % (
+                    code, code[0], address)
+            mode = ""
         if mode.startswith("tempfail:"):
             mode = "tempfail" if address.lower().startswith(
                 mode[len("tempfail:"):]) else ""
