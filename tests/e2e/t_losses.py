@@ -17,6 +17,9 @@ server (tests/fakes/smtp_server.py, its mode file per check):
                  one app's request is answered and not sent
   sessions       a console session lasts session_minutes and no longer
   history        History never shows the MP wx_token in clear
+  token length   the console's "refresh now" takes an access token of
+                 exactly LIM_TOKEN (512) bytes and refuses one of 513
+                 with the reason (a token server of this script's own)
 
 The pure parts (key names, caps) are in tests/unit/test_losses.c with
 the checklist of issue 33.
@@ -57,7 +60,9 @@ def hash_password(pw):
 def config():
     return {
         "apps": {"other": {"secret": "other-secret", "skip_user_auth": True}},
-        "upstream": {"timeout_ms": 5000},
+        "upstream": {"timeout_ms": 5000, "ca_file": "{pki}/ca.pem",
+                     "connect_to": ["api.weixin.qq.com:443:127.0.0.1:"
+                                    "{token.port0}"]},
         "console": {"users": {"admin": {"password_hash":
                                         hash_password(PASSWORD)}},
                     "session_minutes": 1},
@@ -72,10 +77,52 @@ def config():
                                "wx_template_id": "tpl-1"}}}
 
 
+# The Official Account's token endpoints (stable_token, cgi-bin/token)
+# and nothing else: the access_token is as many "A" as {dir}/token-len
+# says, read at each call; each call appends a line to {dir}/token-calls.
+# wechat_server.py's tokens are of one length, this check needs two.
+TOKEN_FAKE = r"""
+import http.server, json, os, ssl, sys, threading, time
+sys.path.insert(0, "tests/fakes")
+import pki
+d, port = sys.argv[1], int(sys.argv[2])
+class H(http.server.BaseHTTPRequestHandler):
+    def answer(self):
+        path = self.path.split("?")[0]
+        n = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(n)
+        if path not in ("/cgi-bin/stable_token", "/cgi-bin/token"):
+            self.send_response(404)
+            self.end_headers()
+            return
+        with open(os.path.join(d, "token-calls"), "a") as f:
+            f.write(path + "\n")
+        with open(os.path.join(d, "token-len")) as f:
+            k = int(f.read())
+        b = json.dumps({"access_token": "A" * k, "expires_in": 7200})
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(b)))
+        self.end_headers()
+        self.wfile.write(b.encode())
+    do_GET = do_POST = answer
+    def log_message(self, *a):
+        pass
+cert, key = pki.make_leaf(os.path.join(d, "pki"), ["api.weixin.qq.com"])
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", port), H)
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+threading.Thread(target=srv.serve_forever, daemon=True).start()
+time.sleep(600)
+"""
+
 FAKES = [{"name": "smtp", "ports": 1, "cmd": [
     "tests/fakes/smtp_server.py", "--port", "{smtp.port0}",
     "--dir", "{dir}/smtp", "--tls", "none", "--pki", "{pki}",
-    "--mode-file", "{dir}/smtp-mode", "--lifetime", "600"]}]
+    "--mode-file", "{dir}/smtp-mode", "--lifetime", "600"]},
+    {"name": "token", "ports": 1, "cmd": [
+        "/usr/bin/python3", "-c", TOKEN_FAKE, "{dir}", "{token.port0}"]}]
 
 
 def mode(g, m):
@@ -343,6 +390,45 @@ def history(c, g, cookie):
              and shown == ["******"], (st, shown))
 
 
+def token_refresh(g, cookie, length):
+    """The Tokens page's "refresh now" of the one app (the MP), the
+    token server answering a token of length bytes: (status, the
+    notice's text, token calls made, whether the page shows a run of
+    64 bytes of the token)."""
+    with open(os.path.join(g.dir, "token-len"), "w") as f:
+        f.write(str(length))
+    calls = os.path.join(g.dir, "token-calls")
+    if os.path.exists(calls):
+        os.unlink(calls)
+    st, hd, page = raw(g, "GET", "/console/tokens", cookie=cookie)
+    tok = re.search(r'name="csrf" value="([0-9a-f]{64})"', page).group(1)
+    st, hd, page = raw(g, "POST", "/console/tokens", urllib.parse.urlencode(
+        {"csrf": tok, "app": "0"}).encode(), cookie=cookie,
+        origin="http://127.0.0.1:%d" % g.port)
+    m = re.search(r'<div class="alert [a-z]+" id="notice">(.*?)</div>',
+                  page, re.S)
+    n = len(open(calls).read().split()) if os.path.exists(calls) else 0
+    return st, m.group(1).strip() if m else page[:300], n, "A" * 64 in page
+
+
+def token_length(c, g, cookie):
+    c.eq("token length: refresh now with a token of exactly 512 bytes",
+         token_refresh(g, cookie, 512),
+         (200, "A new token was fetched.", 1, False))
+    c.ok("token length: the 512 bytes kept",
+         ("\n" + "A" * 512 + "\n") in "".join(
+             open(f).read() for f in glob.glob(os.path.join(
+                 g.config["state_dir"], "tokens", "*"))
+             if not f.endswith(".lock")))
+    c.eq("token length: refresh now with a token of 513 bytes, refused",
+         token_refresh(g, cookie, 513),
+         (502, "The token could not be fetched:\nComponent request "
+          "third-party system [WEIXIN_MP] interface [get_token] error: "
+          "interface response has no valid access_token, please try "
+          "again later or contact component developer to handle this", 1,
+          False))
+
+
 def main():
     c = Checker()
     with harness.Gateway(BUILDDIR, config(), fakes=FAKES) as g:
@@ -356,6 +442,7 @@ def main():
         cookie = sessions(c, g)
         if cookie:
             history(c, g, cookie)
+            token_length(c, g, cookie)
         c.logs(g, [MP_TOKEN, MP_SECRET, PASSWORD, "other-secret"])
     return c.done()
 
