@@ -77,7 +77,6 @@
 #include <string.h>
 #include <dirent.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <time.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -110,31 +109,8 @@
 #include "handlers.h"
 #include "state/spool.h"
 
-static char	 dir[64];	/* a fresh state_dir per test */
-
-static int
-setup(void **state)
-{
-	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/cmsi-edges-XXXXXX");
-	return mkdtemp(dir) == NULL ? -1 : 0;
-}
-
-static int
-rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(p);
-}
-
-static int
-teardown(void **state)
-{
-	(void)state;
-	return nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
-}
+#define TDIR_TEMPLATE	"/tmp/cmsi-edges-XXXXXX"
+#include "tdir.h"
 
 /* A file of text at dir/rel. */
 static void
