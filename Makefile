@@ -267,7 +267,9 @@ clean:
 .PHONY: all check check-unit check-e2e check-conformance tests-build bench mutate mutate-all \
 	valgrind run configtest deps lint install clean
 
--include $(LIB_OBJS:.o=.d) $(BUILDDIR)/fcgi/main.d
+# A unit program's .d (gcc -MMD beside the binary) names the headers it
+# includes, tests/unit/tdir.h among them: editing one rebuilds its users.
+-include $(LIB_OBJS:.o=.d) $(BUILDDIR)/fcgi/main.d $(UNIT_BINS:=.d)
 
 # libFuzzer targets (clang, libclang-rt-14-dev): FUZZ_SECONDS each.  The
 # library is compiled once with fuzzer instrumentation and each target

@@ -27,6 +27,9 @@ sys.path.insert(0, os.path.join(TOP, "tests"))
 sys.path.insert(0, os.path.join(TOP, "tests", "e2e"))
 import harness  # noqa: E402
 from e2e_lib import Checker  # noqa: E402
+# t_console_ops, _tmpl and _trust still import browser and submit from
+# here.
+from console_lib import browser, signin, submit  # noqa: E402
 
 BUILDDIR = sys.argv[1]
 PASSWORD = "Correct-Horse-Battery-1"
@@ -48,47 +51,6 @@ def smtp_fake(name):
             "cmd": ["tests/fakes/smtp_server.py", "--port",
                     "{%s.port0}" % name, "--dir", "{dir}/%s" % name,
                     "--tls", "none", "--pki", "{pki}", "--lifetime", "600"]}
-
-
-def browser(tmp):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    o = webdriver.ChromeOptions()
-    o.binary_location = "/usr/bin/chromium"
-    for a in ("--headless", "--no-sandbox", "--disable-gpu",
-              "--disable-background-networking", "--disable-component-update",
-              "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-              "--window-size=1280,1700", "--lang=en-US",
-              "--user-data-dir=" + os.path.join(tmp, "chromium")):
-        o.add_argument(a)
-    # chromedriver's port from free_port: concurrent scripts (run.py's
-    # jobs) never pick the same one.
-    d = webdriver.Chrome(service=Service("/usr/bin/chromedriver",
-                                         port=harness.free_port()), options=o)
-    d.set_page_load_timeout(60)
-    return d
-
-
-def submit(d, el):
-    """Clicks el and waits for the next page to replace this one."""
-    from selenium.common.exceptions import StaleElementReferenceException, \
-        WebDriverException
-    from selenium.webdriver.support.ui import WebDriverWait
-    old = d.find_element("tag name", "html")
-    el.click()
-
-    def gone(_):
-        try:
-            old.is_enabled()
-            return False
-        except StaleElementReferenceException:
-            return True
-        except WebDriverException as e:
-            # Asked while the old document is being torn down.
-            if "does not belong to the document" in str(e):
-                return True
-            raise
-    WebDriverWait(d, 60).until(gone)
 
 
 def send_mail(g, receiver="ops@example.com"):
@@ -289,16 +251,12 @@ def main():
             c.ok("the console sends a browser without a session to sign-in",
                  d.current_url.endswith("/console/signin"), d.current_url)
             sources.append(d.page_source)
-            d.find_element("name", "username").send_keys("admin")
-            d.find_element("name", "password").send_keys("wrong-password")
-            submit(d, d.find_element("id", "signin"))
+            signin(d, "admin", "wrong-password")
             c.ok("a wrong password is refused",
                  d.current_url.endswith("/signin") and
                  "Wrong user name or password" in d.page_source, d.current_url)
             sources.append(d.page_source)
-            d.find_element("name", "username").send_keys("admin")
-            d.find_element("name", "password").send_keys(PASSWORD)
-            submit(d, d.find_element("id", "signin"))
+            signin(d, "admin", PASSWORD)
             c.ok("signed in: Component Management",
                  d.current_url.endswith("/console/components") and
                  "Component Management" in d.page_source, d.current_url)

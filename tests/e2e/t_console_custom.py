@@ -23,7 +23,8 @@ sys.path.insert(0, os.path.join(TOP, "tests"))
 sys.path.insert(0, os.path.join(TOP, "tests", "e2e"))
 import harness  # noqa: E402
 from e2e_lib import Checker  # noqa: E402
-from t_console import browser, hash_password, submit  # noqa: E402
+from console_lib import browser, signin, submit  # noqa: E402
+from t_console import hash_password  # noqa: E402
 
 BUILDDIR = sys.argv[1]
 PASSWORD = "Correct-Horse-Battery-3"
@@ -88,10 +89,7 @@ def main():
         with harness.Gateway(BUILDDIR, cfg, fakes=[fake()]) as g:
             base = "http://127.0.0.1:%d/console/" % g.port
             d = browser(tmp)
-            d.get(base + "signin")
-            d.find_element("name", "username").send_keys("admin")
-            d.find_element("name", "password").send_keys(PASSWORD)
-            submit(d, d.find_element("id", "signin"))
+            signin(d, "admin", PASSWORD, base + "signin")
 
             # -- add: the kind picker, then the kind's fields.
             d.get(base + "custom")

@@ -5,8 +5,11 @@ the CA through upstream.ca_file; nothing else does.
 
     pki.py DIR HOST...   ->  DIR/ca.pem DIR/ca.key DIR/<first host>.pem/.key
     pki.py --rogue DIR HOST...  a second, unknown CA (must be refused)
+
+The HTTPS fakes make their listening server with tls_server().
 """
 import os
+import ssl
 import subprocess
 import sys
 
@@ -43,6 +46,21 @@ def make_leaf(d, hosts):
         "-CAkey", cakey, "-CAcreateserial", "-out", base + ".pem",
         "-days", "2", "-extfile", ext)
     return base + ".pem", base + ".key"
+
+
+def tls_server(cls, port, handler, d, hosts):
+    """A cls (a socketserver class) listening on 127.0.0.1:port behind TLS,
+    with a certificate for hosts signed by d's CA.  The certificate is
+    made before the port opens: the harness takes an open port to mean
+    that the fake is ready and that the CA the gateway trusts exists."""
+    cert, key = make_leaf(d, hosts)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    srv = cls(("127.0.0.1", port), handler)
+    # The handshake happens in the connection's thread, not in accept().
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True,
+                                 do_handshake_on_connect=False)
+    return srv
 
 
 if __name__ == "__main__":

@@ -47,7 +47,6 @@ import http.server
 import json
 import os
 import socket
-import ssl
 import sys
 import threading
 import time
@@ -340,13 +339,8 @@ def main():
     a.dingtalk = robots(a.dingtalk)
     a.feishu = robots(a.feishu)
     a.wecom = set(a.wecom)
-    cert, key = pki.make_leaf(a.pki, HOSTS)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(cert, key)
-    srv = Server(("127.0.0.1", a.port), Handler)
+    srv = pki.tls_server(Server, a.port, Handler, a.pki, HOSTS)
     srv.args = a
-    srv.socket = ctx.wrap_socket(srv.socket, server_side=True,
-                                 do_handshake_on_connect=False)
     threading.Timer(a.lifetime, os._exit, (0,)).start()
     srv.serve_forever()
 

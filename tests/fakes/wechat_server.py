@@ -45,7 +45,6 @@ import json
 import os
 import secrets
 import socket
-import ssl
 import sys
 import threading
 import time
@@ -503,15 +502,9 @@ def main():
     STATE["delay"] = a.delay_ms / 1000.0
     os.makedirs(a.dir, exist_ok=True)
     save_counts(a)
-    cert, key = pki.make_leaf(a.pki, ["qyapi.weixin.qq.com",
-                                      "api.weixin.qq.com", "127.0.0.1"])
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(cert, key)
-    srv = Server(("127.0.0.1", a.port), Handler)
+    srv = pki.tls_server(Server, a.port, Handler, a.pki, [
+        "qyapi.weixin.qq.com", "api.weixin.qq.com", "127.0.0.1"])
     srv.args = a
-    # The handshake happens in the connection's thread, not in accept().
-    srv.socket = ctx.wrap_socket(srv.socket, server_side=True,
-                                 do_handshake_on_connect=False)
     threading.Timer(a.lifetime, os._exit, (0,)).start()
     srv.serve_forever()
 

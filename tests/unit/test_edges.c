@@ -77,7 +77,6 @@
 #include <string.h>
 #include <dirent.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <time.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -110,31 +109,8 @@
 #include "handlers.h"
 #include "state/spool.h"
 
-static char	 dir[64];	/* a fresh state_dir per test */
-
-static int
-setup(void **state)
-{
-	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/cmsi-edges-XXXXXX");
-	return mkdtemp(dir) == NULL ? -1 : 0;
-}
-
-static int
-rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(p);
-}
-
-static int
-teardown(void **state)
-{
-	(void)state;
-	return nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
-}
+#define TDIR_TEMPLATE	"/tmp/cmsi-edges-XXXXXX"
+#include "tdir.h"
 
 /* A file of text at dir/rel. */
 static void
@@ -1522,33 +1498,51 @@ t_callback_cap(void **state)
 	json_object_put(c.components);
 }
 
-/* One attempt that reached a1, may reach a2 later and never a3. */
+/* What one recipient's attempt came to, as a stub handler tells it. */
+struct stub_oc {
+	const char		*rcpt;
+	enum outcome_cls	 cls;
+};
+
+/*
+ * One first attempt of t_spool_partial: what the handler reached, and
+ * what the answer and the spool item must say of it.
+ */
+struct spool_case {
+	const char	*name;
+	const char	*id;		/* the request's, the spool item's */
+	struct stub_oc	 oc[4];		/* up to a NULL rcpt */
+	const char	*audit;		/* rp->audit as JSON, or NULL */
+	int		 result;	/* 1: the message is spool_success() */
+	const char	*message;	/* with result 0; NULL: not checked */
+	const char	*data;		/* NULL: not checked */
+	const char	*rcpt;		/* the item's rcpt */
+	int		 due;		/* "next" is backoff_s (1 s) away */
+};
+
+static const struct spool_case	*stub_case;	/* what stub_hnd plays */
+
+/* A handler that reports stub_case's outcomes and fails the call. */
 static void
-partial_hnd(struct ctx *cx, struct reply *rp)
+stub_hnd(struct ctx *cx, struct reply *rp)
 {
-	outcome_add(cx->oc, "a1", OC_OK, 0);
-	outcome_add(cx->oc, "a2", OC_TRANSIENT, 0);
-	outcome_add(cx->oc, "a3", OC_PERMANENT, 0);
+	const struct stub_oc	*o;
+
+	for (o = stub_case->oc; o->rcpt != NULL; o++)
+		outcome_add(cx->oc, o->rcpt, o->cls, 0);
+	if (stub_case->audit != NULL)
+		rp->audit = json_tokener_parse(stub_case->audit);
 	reply_fail(rp, 1306000, "Some users failed to receive the message");
 }
 
-/* The same, with a2 and a3 both worth another try. */
+/* assert_string_equal with the case's name in the failure message. */
 static void
-transient_hnd(struct ctx *cx, struct reply *rp)
+case_str(const char *name, const char *what, const char *got,
+    const char *want)
 {
-	outcome_add(cx->oc, "a1", OC_OK, 0);
-	outcome_add(cx->oc, "a2", OC_TRANSIENT, 0);
-	outcome_add(cx->oc, "a3", OC_TRANSIENT, 0);
-	reply_fail(rp, 1306000, "Some users failed to receive the message");
-}
-
-/* a2 worth another try; a1 named only in the audit list, unreached. */
-static void
-silent_hnd(struct ctx *cx, struct reply *rp)
-{
-	outcome_add(cx->oc, "a2", OC_TRANSIENT, 0);
-	rp->audit = json_tokener_parse("[\"a1\", \"a2\"]");
-	reply_fail(rp, 1306000, "Some users failed to receive the message");
+	if (got == NULL || strcmp(got, want) != 0)
+		fail_msg("%s: %s is %s, want %s", name, what,
+		    got == NULL ? "(null)" : got, want);
 }
 
 /*
@@ -1561,14 +1555,37 @@ silent_hnd(struct ctx *cx, struct reply *rp)
 static void
 t_spool_partial(void **state)
 {
+	static const struct spool_case	 cases[] = {
+		/* Reached a1, may reach a2 later and never a3. */
+		{ "partial", "8123456789abcdef0123456789abcdef",
+		    { { "a1", OC_OK }, { "a2", OC_TRANSIENT },
+		    { "a3", OC_PERMANENT } }, NULL, 0,
+		    "Some users failed to receive the message",
+		    "{\"queued\":[\"a2\"]}",
+		    "{\"a1\":\"sent\",\"a2\":\"pending\",\"a3\":\"failed\"}", 1 },
+		/* The same, with a2 and a3 both worth another try. */
+		{ "transient", "9123456789abcdef0123456789abcdef",
+		    { { "a1", OC_OK }, { "a2", OC_TRANSIENT },
+		    { "a3", OC_TRANSIENT } }, NULL, 1, NULL,
+		    "{\"queued\":[\"a2\",\"a3\"]}",
+		    "{\"a1\":\"sent\",\"a2\":\"pending\",\"a3\":\"pending\"}", 0 },
+		/*
+		 * a2 worth another try; a1 named only in the audit list: one
+		 * the run said nothing of, on a failed first attempt, failed
+		 * for good.  The answer stays a failure, only a2 queued.
+		 */
+		{ "silent", "a923456789abcdef0123456789abcdef",
+		    { { "a2", OC_TRANSIENT } }, "[\"a1\", \"a2\"]", 0, NULL,
+		    NULL, "{\"a2\":\"pending\",\"a1\":\"failed\"}", 0 },
+	};
+	const struct spool_case	*k;
 	struct conf	*c;
 	struct ctx	 cx;
 	struct reply	 rp;
-	json_object	*params, *raw, *item, *rcpt;
+	json_object	*params, *raw, *item, *v;
 	char		 text[1024], cwd[512], path[256];
-	const char	*id[2] = { "8123456789abcdef0123456789abcdef",
-	    "9123456789abcdef0123456789abcdef" };
-	long long	 t0;
+	long long	 t0, next;
+	size_t		 i;
 	int		 n = -1;
 
 	(void)state;
@@ -1592,60 +1609,45 @@ t_spool_partial(void **state)
 	cx.app_code = "app-a";
 	cx.username = "admin";
 
-	cx.request_id = id[0];
-	reply_init(&rp);
-	t0 = (long long)time(NULL);
-	spool_run(partial_hnd, &cx, &rp, NULL);
-	assert_int_equal(rp.result, 0);
-	assert_string_equal(rp.message,
-	    "Some users failed to receive the message");
-	assert_string_equal(json_object_to_json_string_ext(rp.data,
-	    JSON_C_TO_STRING_PLAIN), "{\"queued\":[\"a2\"]}");
-	reply_free(&rp);
-	snprintf(path, sizeof(path), "%s/spool/%s.json", dir, id[0]);
-	assert_non_null(item = json_object_from_file(path));
-	assert_true(json_object_object_get_ex(item, "rcpt", &rcpt));
-	assert_string_equal(json_object_to_json_string_ext(rcpt,
-	    JSON_C_TO_STRING_PLAIN),
-	    "{\"a1\":\"sent\",\"a2\":\"pending\",\"a3\":\"failed\"}");
-	/* backoff_s 1: the second attempt is due a second later. */
-	assert_true(json_object_object_get_ex(item, "next", &rcpt));
-	assert_true(json_object_get_int64(rcpt) >= t0 + 1 &&
-	    json_object_get_int64(rcpt) <= (long long)time(NULL) + 1);
-	json_object_put(item);
-
-	cx.request_id = id[1];
-	reply_init(&rp);
-	spool_run(transient_hnd, &cx, &rp, NULL);
-	assert_int_equal(rp.result, 1);
-	assert_string_equal(rp.message, spool_success("send_sms"));
-	assert_string_equal(json_object_to_json_string_ext(rp.data,
-	    JSON_C_TO_STRING_PLAIN), "{\"queued\":[\"a2\",\"a3\"]}");
-	reply_free(&rp);
-	snprintf(path, sizeof(path), "%s/spool/%s.json", dir, id[1]);
-	assert_non_null(item = json_object_from_file(path));
-	assert_true(json_object_object_get_ex(item, "rcpt", &rcpt));
-	assert_string_equal(json_object_to_json_string_ext(rcpt,
-	    JSON_C_TO_STRING_PLAIN),
-	    "{\"a1\":\"sent\",\"a2\":\"pending\",\"a3\":\"pending\"}");
-	json_object_put(item);
-
-	/*
-	 * One the run said nothing of, on a failed first attempt, failed
-	 * for good: the answer stays a failure, only a2 queued.
-	 */
-	cx.request_id = "a923456789abcdef0123456789abcdef";
-	reply_init(&rp);
-	spool_run(silent_hnd, &cx, &rp, NULL);
-	assert_int_equal(rp.result, 0);
-	reply_free(&rp);
-	snprintf(path, sizeof(path), "%s/spool/%s.json", dir,
-	    "a923456789abcdef0123456789abcdef");
-	assert_non_null(item = json_object_from_file(path));
-	assert_true(json_object_object_get_ex(item, "rcpt", &rcpt));
-	assert_string_equal(json_object_to_json_string_ext(rcpt,
-	    JSON_C_TO_STRING_PLAIN), "{\"a2\":\"pending\",\"a1\":\"failed\"}");
-	json_object_put(item);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		k = stub_case = &cases[i];
+		cx.request_id = k->id;
+		reply_init(&rp);
+		t0 = (long long)time(NULL);
+		spool_run(stub_hnd, &cx, &rp, NULL);
+		if (rp.result != k->result)
+			fail_msg("%s: result is %d, want %d", k->name,
+			    rp.result, k->result);
+		if (k->result)
+			case_str(k->name, "message", rp.message,
+			    spool_success("send_sms"));
+		else if (k->message != NULL)
+			case_str(k->name, "message", rp.message, k->message);
+		if (k->data != NULL)
+			case_str(k->name, "data", rp.data == NULL ? NULL :
+			    json_object_to_json_string_ext(rp.data,
+			    JSON_C_TO_STRING_PLAIN), k->data);
+		reply_free(&rp);
+		snprintf(path, sizeof(path), "%s/spool/%s.json", dir, k->id);
+		if ((item = json_object_from_file(path)) == NULL)
+			fail_msg("%s: no spool item %s", k->name, path);
+		if (!json_object_object_get_ex(item, "rcpt", &v))
+			fail_msg("%s: the spool item has no rcpt", k->name);
+		case_str(k->name, "rcpt", json_object_to_json_string_ext(v,
+		    JSON_C_TO_STRING_PLAIN), k->rcpt);
+		/* backoff_s 1: the second attempt is due a second later. */
+		if (k->due) {
+			if (!json_object_object_get_ex(item, "next", &v))
+				fail_msg("%s: the spool item has no next",
+				    k->name);
+			next = json_object_get_int64(v);
+			if (next < t0 + 1 || next > (long long)time(NULL) + 1)
+				fail_msg("%s: next is %lld, want %lld to %lld",
+				    k->name, next, t0 + 1,
+				    (long long)time(NULL) + 1);
+		}
+		json_object_put(item);
+	}
 
 	json_object_put(params);
 	json_object_put(raw);

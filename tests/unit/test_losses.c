@@ -78,7 +78,6 @@
 #include <time.h>
 #include <dirent.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -103,31 +102,8 @@
 #include "state/spool.h"
 #include "core/tmplset.h"
 
-static char	 dir[64];	/* a fresh state_dir per test */
-
-static int
-setup(void **state)
-{
-	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/cmsi-losses-XXXXXX");
-	return mkdtemp(dir) == NULL ? -1 : 0;
-}
-
-static int
-rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(p);
-}
-
-static int
-teardown(void **state)
-{
-	(void)state;
-	return nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
-}
+#define TDIR_TEMPLATE	"/tmp/cmsi-losses-XXXXXX"
+#include "tdir.h"
 
 static json_object *
 doc(const char *s)

@@ -9,7 +9,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +26,8 @@
 
 #define IDENT	"wwcorp\ncorp-secret-for-test"
 
-static char	dir[64];		/* a fresh state_dir per test */
+#define TDIR_TEMPLATE	"/tmp/test_store.XXXXXX"
+#include "tdir.h"
 
 /* What the fake fetch does, and how often it ran. */
 struct fetch {
@@ -65,30 +65,6 @@ fake_fetch(void *arg, char *out, size_t outsz, long *ttl)
 	snprintf(out, outsz, "%s", f->token);
 	*ttl = f->ttl;
 	return 0;
-}
-
-static int
-setup(void **state)
-{
-	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/test_store.XXXXXX");
-	return mkdtemp(dir) == NULL ? -1 : 0;
-}
-
-static int
-rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
-static int
-teardown(void **state)
-{
-	(void)state;
-	return nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
 }
 
 /* The token file (suffix "") or its lock (".lock"). */

@@ -456,39 +456,49 @@ test_render_one_value_cap(void **state)
 static void
 test_delim_cap(void **state)
 {
-	char	 src[256], o[LIM_TMPL_DELIM + 1], c[LIM_TMPL_DELIM + 1];
-	char	*out;
-	int	 n;
+	/* In src, O stands for the open delimiter and C for the close. */
+	static const struct {
+		const char	*name;
+		const char	*src;
+		const char	*data;
+		const char	*want;		/* below the cap */
+	} cases[] = {
+		{ "open and close", "{{=O C=}}OxC|O{x}C", "{\"x\": \"<b>\"}",
+		    "&lt;b&gt;|<b>" },
+		{ "open only", "{{=O ))=}}x", "{}", "x" },
+		{ "close only", "{{=(( C=}}x", "{}", "x" },
+	};
+	char		 src[256], *p;
+	const char	*q;
+	char		*out;
+	size_t		 i;
+	int		 n;
 
 	(void)state;
 	for (n = LIM_TMPL_DELIM - 1; n <= LIM_TMPL_DELIM; n++) {
-		memset(o, '(', (size_t)n);
-		o[n] = '\0';
-		memset(c, ')', (size_t)n);
-		c[n] = '\0';
-		snprintf(src, sizeof(src), "{{=%s %s=}}%sx%s|%s{x}%s", o, c, o,
-		    c, o, c);
-		out = render(src, "{\"x\": \"<b>\"}", TMPL_ESC_HTML);
-		if (n < LIM_TMPL_DELIM) {
-			assert_non_null(out);
-			assert_string_equal(out, "&lt;b&gt;|<b>");
+		for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			p = src;
+			for (q = cases[i].src; *q != '\0'; q++) {
+				assert_true(p + n < src + sizeof(src));
+				if (*q == 'O' || *q == 'C') {
+					memset(p, *q == 'O' ? '(' : ')',
+					    (size_t)n);
+					p += n;
+				} else
+					*p++ = *q;
+			}
+			*p = '\0';
+			out = render(src, cases[i].data, TMPL_ESC_HTML);
+			if (n < LIM_TMPL_DELIM && (out == NULL ||
+			    strcmp(out, cases[i].want) != 0))
+				fail_msg("%s, %d bytes: %s, want %s",
+				    cases[i].name, n, out == NULL ?
+				    "a parse error" : out, cases[i].want);
+			if (n == LIM_TMPL_DELIM && out != NULL)
+				fail_msg("%s, %d bytes: %s, want a parse error",
+				    cases[i].name, n, out);
 			free(out);
-		} else
-			assert_null(out);
-		snprintf(src, sizeof(src), "{{=%s ))=}}x", o);
-		out = render(src, "{}", TMPL_ESC_HTML);
-		if (n < LIM_TMPL_DELIM) {
-			assert_string_equal(out, "x");
-			free(out);
-		} else
-			assert_null(out);
-		snprintf(src, sizeof(src), "{{=(( %s=}}x", c);
-		out = render(src, "{}", TMPL_ESC_HTML);
-		if (n < LIM_TMPL_DELIM) {
-			assert_string_equal(out, "x");
-			free(out);
-		} else
-			assert_null(out);
+		}
 	}
 }
 
