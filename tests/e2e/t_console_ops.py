@@ -24,6 +24,7 @@ sys.path.insert(0, os.path.join(TOP, "tests"))
 sys.path.insert(0, os.path.join(TOP, "tests", "e2e"))
 import harness  # noqa: E402
 from e2e_lib import Checker  # noqa: E402
+from console_lib import signin  # noqa: E402
 from t_console import browser, hash_password, raw, signin_raw, smtp_fake, submit  # noqa: E402
 
 BUILDDIR = sys.argv[1]
@@ -105,10 +106,7 @@ def main():
 
             # -- the browser walk.
             d = browser(tmp)
-            d.get(base + "signin")
-            d.find_element("name", "username").send_keys("admin")
-            d.find_element("name", "password").send_keys(PASSWORD)
-            submit(d, d.find_element("id", "signin"))
+            signin(d, "admin", PASSWORD, base + "signin")
             d.get(base)
             c.ok("the console's root is the Overview",
                  d.current_url.endswith("/console/home") and

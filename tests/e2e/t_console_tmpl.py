@@ -34,6 +34,7 @@ sys.path.insert(0, os.path.join(TOP, "tests"))
 sys.path.insert(0, os.path.join(TOP, "tests", "e2e"))
 import harness  # noqa: E402
 from e2e_lib import Checker, http  # noqa: E402
+from console_lib import signin  # noqa: E402
 from t_console import browser, hash_password, raw, send_mail, signin_raw, smtp_fake, spool, submit  # noqa: E402
 from t_redis import Redis  # noqa: E402
 from t_wechat import ctl  # noqa: E402
@@ -222,10 +223,7 @@ def templates(c, tmp):
 
             # -- the browser walk.
             d = browser(tmp)
-            d.get(base + "signin")
-            d.find_element("name", "username").send_keys("admin")
-            d.find_element("name", "password").send_keys(PASSWORD)
-            submit(d, d.find_element("id", "signin"))
+            signin(d, "admin", PASSWORD, base + "signin")
             submit(d, d.find_element("id", "nav-templates"))
             rows = [r.get_attribute("data-name") for r in
                     d.find_elements("css selector", "#layouts tbody tr")]
@@ -456,10 +454,7 @@ def tokens(c, tmp, redis):
             c.ok("%s: an API call fetches the WeCom token" % what,
                  r.get("result") is True, r)
             d = browser(tmp)
-            d.get(base + "signin")
-            d.find_element("name", "username").send_keys("admin")
-            d.find_element("name", "password").send_keys(PASSWORD)
-            submit(d, d.find_element("id", "signin"))
+            signin(d, "admin", PASSWORD, base + "signin")
             submit(d, d.find_element("id", "nav-tokens"))
             text, why = token_row(d)
             c.ok("%s: Tokens says when and why: first use" % what,

@@ -76,12 +76,14 @@ AREAS = [
 ]
 # Where a LIM_ line outside AREAS belongs (a pattern of its path).
 LIM_SCRIPTS = [
+    (r"/console/probe\.c$", ["t_losses.py", "t_console.py"]),
     (r"/console/", ["t_console.py"]),
+    (r"/(rspool|redis|rtoken)\.c$", ["t_redis.py"]),
     (r"/(wx|wxmp|wecom)\.c$|send_(mp_|qy_)?weixin", ["t_wechat.py"]),
     (r"/qcloud[a-z_]*\.c$|send_(sms|voice)", ["t_qcloud.py"]),
     (r"/(smtp|mime)\.c$|send_mail", ["t_smtp.py"]),
     (r"/(bkuser|users)\.c$", ["t_bkuser.py"]),
-    (r"/http\.c$", ["t_wechat.py"]),
+    (r"/http\.c$", ["t_wechat.py", "t_qcloud.py"]),
     (r"/v1\.c$", ["t_v1_tenants.py"]),
     (r".", ["t_contract.py"]),
 ]

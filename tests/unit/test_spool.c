@@ -8,7 +8,6 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,34 +18,11 @@
 
 #include <cmocka.h>
 
+#define TDIR_TEMPLATE	"/tmp/cmsi-test-spool-XXXXXX"
+#include "tdir.h"
+
 #include "core/conf.h"
 #include "state/spool.h"
-
-static char	dir[64];
-
-static int
-setup(void **state)
-{
-	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/cmsi-test-spool-XXXXXX");
-	return mkdtemp(dir) == NULL ? -1 : 0;
-}
-
-static int
-rm(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
-static int
-teardown(void **state)
-{
-	(void)state;
-	return nftw(dir, rm, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 static int
 ok(const char *json)
