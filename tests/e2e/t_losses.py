@@ -19,7 +19,7 @@ server (tests/fakes/smtp_server.py, its mode file per check):
   history        History never shows the MP wx_token in clear
   token length   the console's "refresh now" takes an access token of
                  exactly LIM_TOKEN (512) bytes and refuses one of 513
-                 with the reason (a token server of this script's own)
+                 with the reason (tests/fakes/token_server.py)
 
 The pure parts (key names, caps) are in tests/unit/test_losses.c with
 the checklist of issue 33.
@@ -77,52 +77,13 @@ def config():
                                "wx_template_id": "tpl-1"}}}
 
 
-# The Official Account's token endpoints (stable_token, cgi-bin/token)
-# and nothing else: the access_token is as many "A" as {dir}/token-len
-# says, read at each call; each call appends a line to {dir}/token-calls.
-# wechat_server.py's tokens are of one length, this check needs two.
-TOKEN_FAKE = r"""
-import http.server, json, os, ssl, sys, threading, time
-sys.path.insert(0, "tests/fakes")
-import pki
-d, port = sys.argv[1], int(sys.argv[2])
-class H(http.server.BaseHTTPRequestHandler):
-    def answer(self):
-        path = self.path.split("?")[0]
-        n = int(self.headers.get("Content-Length") or 0)
-        self.rfile.read(n)
-        if path not in ("/cgi-bin/stable_token", "/cgi-bin/token"):
-            self.send_response(404)
-            self.end_headers()
-            return
-        with open(os.path.join(d, "token-calls"), "a") as f:
-            f.write(path + "\n")
-        with open(os.path.join(d, "token-len")) as f:
-            k = int(f.read())
-        b = json.dumps({"access_token": "A" * k, "expires_in": 7200})
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(b)))
-        self.end_headers()
-        self.wfile.write(b.encode())
-    do_GET = do_POST = answer
-    def log_message(self, *a):
-        pass
-cert, key = pki.make_leaf(os.path.join(d, "pki"), ["api.weixin.qq.com"])
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain(cert, key)
-srv = http.server.ThreadingHTTPServer(("127.0.0.1", port), H)
-srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-threading.Thread(target=srv.serve_forever, daemon=True).start()
-time.sleep(600)
-"""
-
 FAKES = [{"name": "smtp", "ports": 1, "cmd": [
     "tests/fakes/smtp_server.py", "--port", "{smtp.port0}",
     "--dir", "{dir}/smtp", "--tls", "none", "--pki", "{pki}",
     "--mode-file", "{dir}/smtp-mode", "--lifetime", "600"]},
     {"name": "token", "ports": 1, "cmd": [
-        "/usr/bin/python3", "-c", TOKEN_FAKE, "{dir}", "{token.port0}"]}]
+        "tests/fakes/token_server.py", "--port", "{token.port0}",
+        "--dir", "{dir}/token", "--pki", "{pki}", "--lifetime", "600"]}]
 
 
 def mode(g, m):
@@ -395,9 +356,9 @@ def token_refresh(g, cookie, length):
     token server answering a token of length bytes: (status, the
     notice's text, token calls made, whether the page shows a run of
     64 bytes of the token)."""
-    with open(os.path.join(g.dir, "token-len"), "w") as f:
+    with open(os.path.join(g.dir, "token", "token-len"), "w") as f:
         f.write(str(length))
-    calls = os.path.join(g.dir, "token-calls")
+    calls = os.path.join(g.dir, "token", "token-calls")
     if os.path.exists(calls):
         os.unlink(calls)
     st, hd, page = raw(g, "GET", "/console/tokens", cookie=cookie)
