@@ -123,6 +123,42 @@ test_spray_many_addresses(void **state)
 	    &wait), 0);
 }
 
+/* The file padded with spaces (JSON's whitespace) to n bytes. */
+static void
+pad_to(off_t n)
+{
+	struct stat	 st;
+	FILE		*f;
+
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(st.st_size <= n);
+	assert_non_null(f = fopen(path, "a"));
+	for (; st.st_size < n; st.st_size++)
+		assert_int_not_equal(fputc(' ', f), EOF);
+	assert_int_equal(fclose(f), 0);
+}
+
+/*
+ * The cap of the throttle file: read whole at exactly LIM_THROTTLE
+ * bytes (the lock holds); one byte over it is not a file this code
+ * wrote, and is read as empty.
+ */
+static void
+test_file_cap(void **state)
+{
+	long	 wait;
+
+	(void)state;
+	lock_admin();
+	pad_to(LIM_THROTTLE);
+	assert_int_equal(cauth_throttle(path, "u:admin", "a:10.9.9.9", 0,
+	    &wait), 1);
+	assert_true(wait > 0);
+	pad_to(LIM_THROTTLE + 1);
+	assert_int_equal(cauth_throttle(path, "u:admin", "a:10.9.9.9", 0,
+	    &wait), 0);
+}
+
 int
 main(void)
 {
@@ -131,6 +167,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_spray_many_addresses,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_file_cap, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -81,6 +81,29 @@ test_signature_edges(void **state)
 	assert_false(wxmp_verify("t", sig, big, "2"));
 }
 
+/*
+ * The token at its cap, LIM_SECRET bytes, is signed (SHA-1 of the
+ * three sorted: "1", the token, "n"; the sum from Python's hashlib);
+ * one byte more is refused, whatever the buffer could hold.
+ */
+static void
+test_signature_token_cap(void **state)
+{
+	char	 tok[LIM_SECRET + 2], sig[41];
+
+	(void)state;
+	memset(tok, 'k', LIM_SECRET);
+	tok[LIM_SECRET] = '\0';
+	assert_int_equal(wxmp_signature(tok, "1", "n", sig), 0);
+	assert_string_equal(sig, "afdf6cc78a664cb9afaba5d7a527aa2b9b2bcc0a");
+	assert_true(wxmp_verify(tok, sig, "1", "n"));
+	tok[LIM_SECRET] = 'k';
+	tok[LIM_SECRET + 1] = '\0';
+	assert_int_equal(wxmp_signature(tok, "1", "n", sig), -1);
+	assert_false(wxmp_verify(tok, "afdf6cc78a664cb9afaba5d7a527aa2b9b2bcc0a",
+	    "1", "n"));
+}
+
 static const char push[] =
     "<xml>\n"
     "<ToUserName><![CDATA[gh_7f083739789a]]></ToUserName>\n"
@@ -193,6 +216,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_signature_vectors),
 		cmocka_unit_test(test_signature_edges),
+		cmocka_unit_test(test_signature_token_cap),
 		cmocka_unit_test(test_event),
 		cmocka_unit_test(test_event_hostile),
 		cmocka_unit_test(test_agentid),
