@@ -183,7 +183,7 @@ def main():
                                                         **mail)).encode())
         c.eq("dead bk_token fails even with bk_username", doc.get("message"),
              "User authentication failed, please check if the bk_token is valid")
-        for bad in ("strfalse", "nouser"):
+        for bad in ("strfalse", "falseuser", "nouser"):
             st, doc = http(g, "POST", PATH, json.dumps(dict(tok, bk_token=bad,
                                                             **mail)).encode())
             c.eq("login answering %s is no session" % bad, doc.get("message"),

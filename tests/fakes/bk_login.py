@@ -2,7 +2,8 @@
 """A fake of BlueKing login for the gateway's tests, on 127.0.0.1 only:
 
   GET  /login/accounts/is_login/?bk_token=T     -> live session for "good-token";
-       "strfalse" answers result "false" (a string), "nouser" names nobody
+       "strfalse" answers result "false" (a string), "falseuser" result
+       false naming a user all the same, "nouser" names nobody
   POST /login/accounts/get_batch_user/          -> the user directory; needs
        X-APP-CODE: esb and X-APP-TOKEN: <--token>, like the real service
        (--app CODE:TOKEN admits another app).  Under X-Bk-Tenant-Id
@@ -85,6 +86,11 @@ def main():
                                     "data": {"username": "admin"}})
             if q.get("bk_token") == ["strfalse"]:
                 return self.answer({"result": "false", "code": "00",
+                                    "data": {"username": "admin"}})
+            if q.get("bk_token") == ["falseuser"]:
+                # A refusal that still names the session's last user.
+                return self.answer({"result": False, "code": "1200",
+                                    "message": "user not login",
                                     "data": {"username": "admin"}})
             if q.get("bk_token") == ["nouser"]:
                 return self.answer({"result": True, "code": "00", "data": {}})
