@@ -206,8 +206,15 @@ smtp_reply(const struct smtp_res *res, const char **orig, size_t n,
 		k = snprintf(names + len, sizeof(names) - len, "%s%s",
 		    len > 0 ? "," : "", json_object_get_string(
 		    json_object_object_get(f, "receiver")));
-		if (k < 0 || (size_t)k >= sizeof(names) - len)
+		if (k < 0 || (size_t)k >= sizeof(names) - len) {
+			/*
+			 * snprintf wrote what fit: a name cut short is
+			 * another address, so none of it stays (data.failed
+			 * names them all).
+			 */
+			names[len] = '\0';
 			break;
+		}
 		len += (size_t)k;
 	}
 	if (!res->sent)

@@ -304,6 +304,42 @@ def t_rcpt_400():
           fake("none", ["--mode-file", "{dir}/smtp-mode"]), body)
 
 
+def t_names_cap():
+    """The refused recipients' names in the message fill a buffer of
+    LIM_MESSAGE / 2 (2048) bytes: 19 names of 100 bytes and a 20th
+    whose ",name" (130 bytes) needs exactly the 130 left with its NUL:
+    the list ends with the 19th, whole; the 20th is not cut short (the
+    answer's data still names all 20)."""
+    def name(i, n):
+        # local part 8 bytes, labels under 63: n bytes in all.
+        pad = n - len("edge%02d@" % i) - len(".example.com")
+        return "edge%02d@%s.%s.example.com" % (
+            i, "a" * 60, "b" * (pad - 61))
+    refused = [name(i, 100) for i in range(19)] + [name(19, 129)]
+    assert all(len(r) == 100 for r in refused[:19]) and \
+        len(refused[19]) == 129
+
+    def body(g):
+        with open(os.path.join(g.dir, "smtp-mode"), "w") as f:
+            f.write("reply:550:edge")
+        r = send(g, receiver=",".join(["okcap@example.com"] + refused),
+                 title="t-cap")
+        want = {"result": False, "code": 1306000,
+                "message": "Some users failed to send email. The following "
+                "recipients were refused: " + ",".join(refused[:19])}
+        got = {k: r.get(k) for k in want}
+        if got != want:
+            return "answer %r" % (got,)
+        failed = [f.get("receiver") for f in
+                  (r.get("data") or {}).get("failed", [])]
+        if failed != refused:
+            return "data.failed %r" % failed
+        return None
+    check("the refused names fill the message's 2048 bytes: the 20th "
+          "left out whole, not cut", config(port=25),
+          fake("none", ["--mode-file", "{dir}/smtp-mode"]), body)
+
+
 def main():
     for tls in ("starttls", "implicit"):
         t_unknown_ca(tls)
@@ -316,6 +352,7 @@ def main():
     t_stall("data")
     t_refused_connection()
     t_rcpt_400()
+    t_names_cap()
     for tls in ("none", "starttls", "implicit"):
         t_reuse(tls)
         t_retry(tls)

@@ -44,6 +44,7 @@
  *     and its audit says so
  *   retry on from two attempts         t_retry_on
  *   LIM_FILE: a template at and over   t_template_file_cap
+ *   LIM_TEMPLATES: as many and one more  t_template_count_cap
  *   signatures: POST and GET, replay,  t_signature
  *     a changed body, 255 query keys
  *     signed and a 256th not, SHA-256
@@ -2359,6 +2360,36 @@ t_template_file_cap(void **state)
 	tmplset_free();
 }
 
+/*
+ * LIM_TEMPLATES: a directory of exactly that many templates loads,
+ * with the last one found; one more and the whole set is refused.
+ */
+static void
+t_template_count_cap(void **state)
+{
+	char	 path[256];
+	int	 fd, i;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/tpl", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	for (i = 0; i <= LIM_TEMPLATES; i++) {
+		snprintf(path, sizeof(path), "%s/tpl/t%03d.mustache", dir, i);
+		assert_true((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC,
+		    0600)) != -1);
+		assert_int_equal(write(fd, "x", 1), 1);
+		close(fd);
+		if (i < LIM_TEMPLATES - 1)
+			continue;
+		snprintf(path, sizeof(path), "%s/tpl", dir);
+		assert_int_equal(tmplset_load(path), i < LIM_TEMPLATES ? 0 :
+		    -1);
+		if (i < LIM_TEMPLATES)
+			assert_non_null(tmplset_get("t255"));
+	}
+	tmplset_free();
+}
+
 static int
 str_cmp(const void *a, const void *b)
 {
@@ -2636,6 +2667,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test(t_retry_on),
 		cmocka_unit_test_setup_teardown(t_template_file_cap, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(t_template_count_cap, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(t_signature, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_throttle_room, setup,
