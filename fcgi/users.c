@@ -281,16 +281,12 @@ static void
 join(char *out, size_t outsz, json_object *list)
 {
 	size_t	 i, n = 0;
-	int	 k;
 
 	out[0] = '\0';
-	for (i = 0; i < json_object_array_length(list); i++) {
-		k = snprintf(out + n, outsz - n, "%s%s", i > 0 ? "," : "",
-		    json_object_get_string(json_object_array_get_idx(list, i)));
-		if (k < 0 || (size_t)k >= outsz - n)
+	for (i = 0; i < json_object_array_length(list); i++)
+		if (str_append(out, outsz, &n, ",", json_object_get_string(
+		    json_object_array_get_idx(list, i))) == -1)
 			break;
-		n += (size_t)k;
-	}
 }
 
 /*

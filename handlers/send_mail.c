@@ -186,7 +186,6 @@ smtp_reply(const struct smtp_res *res, const char **orig, size_t n,
 	json_object	*ok, *d, *f;
 	char		 names[LIM_MESSAGE / 2];
 	size_t		 i, len = 0, nref;
-	int		 k;
 
 	ok = json_object_new_array();
 	nref = json_object_array_length(failed);
@@ -200,22 +199,14 @@ smtp_reply(const struct smtp_res *res, const char **orig, size_t n,
 			json_object_array_add(failed, rcpt_detail(orig[i],
 			    res->rcpt_code[i]));
 	}
+	/* As many whole names as fit: data.failed names them all. */
 	names[0] = '\0';
 	for (i = 0; i < json_object_array_length(failed); i++) {
 		f = json_object_array_get_idx(failed, i);
-		k = snprintf(names + len, sizeof(names) - len, "%s%s",
-		    len > 0 ? "," : "", json_object_get_string(
-		    json_object_object_get(f, "receiver")));
-		if (k < 0 || (size_t)k >= sizeof(names) - len) {
-			/*
-			 * snprintf wrote what fit: a name cut short is
-			 * another address, so none of it stays (data.failed
-			 * names them all).
-			 */
-			names[len] = '\0';
+		if (str_append(names, sizeof(names), &len, ",",
+		    json_object_get_string(json_object_object_get(f,
+		    "receiver"))) == -1)
 			break;
-		}
-		len += (size_t)k;
 	}
 	if (!res->sent)
 		reply_fail(rp, CODE_COMMON, "Failed to send mail");

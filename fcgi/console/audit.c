@@ -209,7 +209,6 @@ rcpt_line(json_object *rec, char *out, size_t outsz)
 {
 	json_object	*v, *e;
 	size_t		 i, len = 0;
-	int		 n;
 
 	out[0] = '\0';
 	if (!json_object_object_get_ex(rec, "recipients", &v))
@@ -220,11 +219,9 @@ rcpt_line(json_object *rec, char *out, size_t outsz)
 	}
 	for (i = 0; i < json_object_array_length(v); i++) {
 		e = json_object_array_get_idx(v, i);
-		n = snprintf(out + len, outsz - len, "%s%s", i > 0 ? ", " : "",
-		    json_object_get_string(e));
-		if (n < 0 || (size_t)n >= outsz - len)
+		if (str_append(out, outsz, &len, ", ",
+		    json_object_get_string(e)) == -1)
 			break;
-		len += (size_t)n;
 	}
 }
 

@@ -110,6 +110,26 @@ str_copy(char *dst, const char *src, size_t dstsz)
 	return 0;
 }
 
+/*
+ * Appends sep (when *len > 0) and s to the string out of *len bytes,
+ * only if both fit with the NUL: a list cut inside an item names
+ * something else (a recipient, a user).  Returns 0, or -1 with out
+ * and *len as they were.
+ */
+int
+str_append(char *out, size_t outsz, size_t *len, const char *sep,
+    const char *s)
+{
+	size_t	 ns = *len > 0 ? strlen(sep) : 0, n = strlen(s);
+
+	if (*len >= outsz || ns + n >= outsz - *len)
+		return -1;
+	memcpy(out + *len, sep, ns);
+	memcpy(out + *len + ns, s, n + 1);
+	*len += ns + n;
+	return 0;
+}
+
 /* ASCII case-insensitive equality. */
 int
 str_eqi(const char *a, const char *b)

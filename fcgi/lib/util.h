@@ -15,6 +15,7 @@ char	*xstrndup(const char *, size_t);
 
 int	 num_parse(const char *, long long, long long, long long *);
 int	 str_copy(char *, const char *, size_t);
+int	 str_append(char *, size_t, size_t *, const char *, const char *);
 int	 str_eqi(const char *, const char *);
 int	 secret_eq(const char *, const char *);
 void	 secret_free(char *);

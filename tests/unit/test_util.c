@@ -42,6 +42,46 @@ test_str(void **state)
 	assert_false(secret_eq("", "s3cret"));
 }
 
+/*
+ * str_append: whole items or nothing.  out[8] holds 7 bytes: "ab,cd"
+ * then ",e" fills it exactly; ",f" one over leaves it as it was.
+ */
+static void
+test_str_append(void **state)
+{
+	char	 out[8];
+	size_t	 len = 0;
+
+	(void)state;
+	out[0] = '\0';
+	assert_int_equal(str_append(out, sizeof(out), &len, ",", "ab"), 0);
+	assert_int_equal(str_append(out, sizeof(out), &len, ",", "cd"), 0);
+	assert_string_equal(out, "ab,cd");
+	assert_int_equal(len, 5);
+	assert_int_equal(str_append(out, sizeof(out), &len, ",", "e"), 0);
+	assert_string_equal(out, "ab,cd,e");
+	assert_int_equal(len, 7);
+	assert_int_equal(str_append(out, sizeof(out), &len, ",", ""), -1);
+	len = 5;
+	out[5] = '\0';
+	assert_int_equal(str_append(out, sizeof(out), &len, ",", "ef"), -1);
+	assert_string_equal(out, "ab,cd");
+	assert_int_equal(len, 5);
+	/* The separator counts: "," + "e" fits where ", " + "e" does not. */
+	assert_int_equal(str_append(out, sizeof(out), &len, ", ", "e"), -1);
+	assert_string_equal(out, "ab,cd");
+	/* No separator before the first item. */
+	len = 0;
+	out[0] = '\0';
+	assert_int_equal(str_append(out, sizeof(out), &len, ", ", "1234567"),
+	    0);
+	assert_string_equal(out, "1234567");
+	len = 0;
+	assert_int_equal(str_append(out, sizeof(out), &len, ", ", "12345678"),
+	    -1);
+	assert_int_equal(len, 0);
+}
+
 static void
 test_utf8(void **state)
 {
@@ -195,6 +235,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_num_parse),
 		cmocka_unit_test(test_str),
+		cmocka_unit_test(test_str_append),
 		cmocka_unit_test(test_utf8),
 		cmocka_unit_test(test_b64),
 		cmocka_unit_test(test_b64_lengths),
