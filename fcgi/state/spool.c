@@ -312,10 +312,12 @@ spool_due(const struct conf *c)
 
 /*
  * Full jitter (a uniform wait up to base * 2^(attempt-1), capped), at
- * least a second, never shorter than the upstream's Retry-After.
+ * least a second, never shorter than the upstream's Retry-After.  The
+ * doubling stops at the cap: attempts go to LIM_RETRY_ATTEMPTS, and
+ * 2^99 seconds is no number a long holds.
  */
-static long
-backoff(long base, long attempt, long after)
+long
+spool_backoff(long base, long attempt, long after)
 {
 	uint32_t	 rnd = 0;
 	long		 cap = base, d;
@@ -615,7 +617,7 @@ spool_run(spool_hnd hnd, struct ctx *cx, struct reply *rp, const char *idem)
 			unlink(path);
 		goto out;
 	}
-	due = time(NULL) + backoff(r.backoff, 1, after);
+	due = time(NULL) + spool_backoff(r.backoff, 1, after);
 	json_object_object_add(item, "next", json_object_new_int64(
 	    (int64_t)due));
 	json_object_object_add(item, "inflight", json_object_new_boolean(0));
@@ -924,8 +926,8 @@ spool_item(const struct conf *c, const char *dir, const char *name,
 	    "max_attempts")))
 		expire(c, dir, name, item, report);
 	else if (npend > 0) {
-		due = now + backoff((long)json_object_get_int64(jv_get(item,
-		    "backoff_s")), attempts, after);
+		due = now + spool_backoff((long)json_object_get_int64(
+		    jv_get(item, "backoff_s")), attempts, after);
 		json_object_object_add(item, "next",
 		    json_object_new_int64((int64_t)due));
 		json_object_object_add(item, "inflight",

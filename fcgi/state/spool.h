@@ -35,5 +35,6 @@ const char *spool_success(const char *);
 json_object *spool_read(int, size_t);
 void	 spool_tmp_sweep(const char *, const char *);
 json_object *spool_find(const struct conf *, const char *, int *);
+long	 spool_backoff(long, long, long);
 
 #endif /* SPOOL_H */

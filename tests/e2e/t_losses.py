@@ -17,6 +17,8 @@ server (tests/fakes/smtp_server.py, its mode file per check):
                  one app's request is answered and not sent
   sessions       a console session lasts session_minutes and no longer
   history        History never shows the MP wx_token in clear
+  sign-in token  the form's token comes from the pre cookie only when
+                 it is 64 hex digits; anything else is replaced
   token length   the console's "refresh now" takes an access token of
                  exactly LIM_TOKEN (512) bytes and refuses one of 513
                  with the reason (tests/fakes/token_server.py)
@@ -390,6 +392,30 @@ def token_length(c, g, cookie):
           False))
 
 
+def signin_token(c, g):
+    """The sign-in form's token is the pre cookie's, and only a token
+    the gateway could have made (64 hex digits) is taken from a cookie:
+    any other value, as a neighbour site could plant it, is replaced by
+    a fresh one, never written into the page."""
+    planted = 'x" onfocus="alert(1)'
+    for sent, kept in (("a" * 64, True), ("A" * 63, False),
+                       (planted, False)):
+        st, hd, page = raw(g, "GET", "/console/signin",
+                           cookie="cmsi_console_pre=" + sent)
+        m = re.search(r'name="csrf" value="([^"]*)"', page)
+        form = m.group(1) if m else None
+        setc = " ".join(hd.get_all("Set-Cookie") or [])
+        m = re.search(r"cmsi_console_pre=([0-9a-f]{64});", setc)
+        if kept:
+            c.ok("sign-in token: a 64-hex pre cookie is the form's token",
+                 st == 200 and form == sent and m is None, (st, form, setc))
+        else:
+            c.ok("sign-in token: a pre cookie of %r is replaced by a "
+                 "fresh one" % sent[:20], st == 200 and m is not None and
+                 form == m.group(1) and sent not in page,
+                 (st, form, setc))
+
+
 def main():
     c = Checker()
     with harness.Gateway(BUILDDIR, config(), fakes=FAKES) as g:
@@ -400,6 +426,7 @@ def main():
         retry_once(c, g)
         max_age(c, g)
         idempotency(c, g)
+        signin_token(c, g)
         cookie = sessions(c, g)
         if cookie:
             history(c, g, cookie)

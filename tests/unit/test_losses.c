@@ -632,6 +632,11 @@ t_app_tenants(void **state)
 	    "default"), 1);
 	assert_int_equal(conf_app_tenant(c, conf_app(c, "commentary"), ""),
 	    1);
+	/* Only "default" itself: not a tenant named like it. */
+	assert_int_equal(conf_app_tenant(c, conf_app(c, "commentary"),
+	    "defaults"), 0);
+	assert_int_equal(conf_app_tenant(c, conf_app(c, "commentary"),
+	    "defaul"), 0);
 	conf_free(c);
 	n = -1;
 	c = conf_of("{\"apps\": {\"a\": {\"secret\": \"s2\", "

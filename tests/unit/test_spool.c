@@ -22,6 +22,7 @@
 #include "tdir.h"
 
 #include "core/conf.h"
+#include "lib/limits.h"
 #include "state/spool.h"
 
 static int
@@ -149,10 +150,37 @@ t_sweep(void **state)
 	assert_int_equal(stat(path, &st), -1);
 }
 
+/*
+ * The wait before attempt n: 1 s to base * 2^(n-1), at most an hour
+ * (SPOOL_CAP), for every attempt retry.attempts allows (100: the
+ * doubling must stop at the cap, not run past what a long holds), and
+ * never under the upstream's Retry-After.
+ */
+static void
+test_backoff(void **state)
+{
+	long	 a, d, base;
+	int	 i;
+
+	(void)state;
+	for (base = 1; base <= 3600; base += 3599)
+		for (a = 1; a <= LIM_RETRY_ATTEMPTS; a++)
+			for (i = 0; i < 4; i++) {
+				d = spool_backoff(base, a, 0);
+				if (d < 1 || d > 3600 || (a == 1 && d > base))
+					fail_msg("base %ld attempt %ld: %ld s",
+					    base, a, d);
+			}
+	assert_int_equal(spool_backoff(1, 100, 5000), 5000);
+	/* A base of 1 s waits exactly 1 s at the first attempt. */
+	assert_int_equal(spool_backoff(1, 1, 0), 1);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_backoff),
 		cmocka_unit_test(t_check),
 		cmocka_unit_test_setup_teardown(t_write, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_due_and_find, setup,

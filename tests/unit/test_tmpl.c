@@ -449,6 +449,41 @@ test_render_one_value_cap(void **state)
 }
 
 /*
+ * LIM_RENDER over the whole rendering, not only per value: two values
+ * that make exactly LIM_RENDER bytes render; one byte more fails.
+ */
+static void
+test_render_total_cap(void **state)
+{
+	struct tmpl	*t;
+	json_object	*ctx;
+	struct buf	 out;
+	char		*s;
+	size_t		 n;
+
+	(void)state;
+	assert_non_null(t = tmpl_parse("{{{x}}}{{{y}}}", 14, NULL, 0));
+	s = xmalloc(LIM_RENDER);
+	memset(s, 'a', LIM_RENDER - 1);
+	s[LIM_RENDER - 1] = '\0';
+	for (n = 1; n <= 2; n++) {
+		ctx = json_object_new_object();
+		json_object_object_add(ctx, "x", json_object_new_string(s));
+		json_object_object_add(ctx, "y", json_object_new_string(
+		    n == 1 ? "b" : "bb"));
+		buf_init(&out, 4 * LIM_RENDER);
+		assert_int_equal(tmpl_render(t, ctx, TMPL_ESC_NONE, NULL, NULL,
+		    &out), n == 1 ? 0 : -1);
+		if (n == 1)
+			assert_int_equal(out.len, LIM_RENDER);
+		buf_free(&out);
+		json_object_put(ctx);
+	}
+	free(s);
+	tmpl_free(t);
+}
+
+/*
  * LIM_TMPL_DELIM: delimiters of LIM_TMPL_DELIM - 1 bytes are taken, and
  * a triple tag closes with "}" and the longest; LIM_TMPL_DELIM bytes
  * (open or close) is a parse error.
@@ -762,6 +797,7 @@ main(void)
 		cmocka_unit_test(test_nesting_cap),
 		cmocka_unit_test(test_render_depth_cap),
 		cmocka_unit_test(test_render_one_value_cap),
+		cmocka_unit_test(test_render_total_cap),
 		cmocka_unit_test(test_work_cap),
 		cmocka_unit_test(test_work_cap_exact),
 		cmocka_unit_test(test_delim_cap),
