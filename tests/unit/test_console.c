@@ -9,7 +9,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <ftw.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -19,6 +18,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+
+#define TDIR_TEMPLATE	"/tmp/cmsi-console-XXXXXX"
+#include "tdir.h"
 
 #include "console/console.h"
 #include "core/conf.h"
@@ -598,15 +600,6 @@ test_diff(void **state)
 	json_object_put(a);
 }
 
-static int
-rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(p);
-}
-
 /*
  * Under top, nested directories of 'd' making a path of exactly len
  * bytes into sd (LIM_PATH bytes); the upper ones may be another
@@ -629,18 +622,18 @@ deep_dir(const char *top, size_t len, char *sd)
 }
 
 /*
- * How many names in dir (not starting with '.') end in ext; the last
+ * How many names in path (not starting with '.') end in ext; the last
  * one into last.
  */
 static int
-count_ext(const char *dir, const char *ext, char *last, size_t lastsz)
+count_ext(const char *path, const char *ext, char *last, size_t lastsz)
 {
 	DIR		*d;
 	struct dirent	*de;
 	size_t		 n;
 	int		 c = 0;
 
-	assert_non_null(d = opendir(dir));
+	assert_non_null(d = opendir(path));
 	while ((de = readdir(d)) != NULL) {
 		n = strlen(de->d_name);
 		if (de->d_name[0] != '.' && n > strlen(ext) &&
@@ -742,14 +735,9 @@ save_notes(const char *top, size_t sdlen)
 static void
 test_hist_note_long(void **state)
 {
-	char	 top[64];
-
 	(void)state;
-	snprintf(top, sizeof(top), "/tmp/cmsi-console-XXXXXX");
-	assert_non_null(mkdtemp(top));
-	assert_int_equal(save_notes(top, 972), 1);
-	assert_int_equal(save_notes(top, 973), -1);
-	assert_int_equal(nftw(top, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+	assert_int_equal(save_notes(dir, 972), 1);
+	assert_int_equal(save_notes(dir, 973), -1);
 }
 
 int
@@ -771,7 +759,8 @@ main(void)
 		cmocka_unit_test(test_one_wecom),
 		cmocka_unit_test(test_merge),
 		cmocka_unit_test(test_diff),
-		cmocka_unit_test(test_hist_note_long),
+		cmocka_unit_test_setup_teardown(test_hist_note_long, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
