@@ -37,7 +37,7 @@
  *   names, webhook headers),      t_tenant_id_cap, t_custom_name_cap,
  *   LIM_SECRET (headers)          t_webhook_header_caps)
  *   LIM_TOKEN                   test_store.c test_token_at_cap
- *   LIM_RENDER (one value),     test_tmpl.c test_render_one_value_cap,
+ *   LIM_RENDER (one, two values) test_tmpl.c test_render_cap,
  *   LIM_TMPL_WORK, _DELIM,        test_work_cap_exact, test_delim_cap,
  *   render depth                  test_render_depth_cap, test_blocks
  *   LIM_ADDR (content_id, type) test_mime.c test_addr_cap

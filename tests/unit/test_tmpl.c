@@ -416,71 +416,51 @@ test_render_depth_cap(void **state)
 }
 
 /*
- * One value of exactly LIM_RENDER bytes is the whole rendering and
- * fits; one byte more fails (put's single-write bound, not the sum).
+ * "{{{x}}}{{{y}}}" with x of nx 'a's and y of ny 'b's: rendered whole
+ * (LIM_RENDER at most) when fits, else refused.
  */
 static void
-test_render_one_value_cap(void **state)
+render_cap(size_t nx, size_t ny, int fits)
 {
 	struct tmpl	*t;
 	json_object	*ctx;
 	struct buf	 out;
 	char		*s;
-	size_t		 n;
 
-	(void)state;
-	assert_non_null(t = tmpl_parse("{{{x}}}", 7, NULL, 0));
-	for (n = LIM_RENDER; n <= LIM_RENDER + 1; n++) {
-		s = xmalloc(n + 1);
-		memset(s, 'a', n);
-		s[n] = '\0';
-		ctx = json_object_new_object();
-		json_object_object_add(ctx, "x", json_object_new_string(s));
-		free(s);
-		buf_init(&out, 4 * LIM_RENDER);
-		assert_int_equal(tmpl_render(t, ctx, TMPL_ESC_NONE, NULL, NULL,
-		    &out), n == LIM_RENDER ? 0 : -1);
-		if (n == LIM_RENDER)
-			assert_int_equal(out.len, LIM_RENDER);
-		buf_free(&out);
-		json_object_put(ctx);
-	}
+	assert_non_null(t = tmpl_parse("{{{x}}}{{{y}}}", 14, NULL, 0));
+	ctx = json_object_new_object();
+	s = xmalloc(nx + ny + 1);
+	memset(s, 'a', nx);
+	s[nx] = '\0';
+	json_object_object_add(ctx, "x", json_object_new_string(s));
+	memset(s, 'b', ny);
+	s[ny] = '\0';
+	json_object_object_add(ctx, "y", json_object_new_string(s));
+	free(s);
+	buf_init(&out, 4 * LIM_RENDER);
+	if (tmpl_render(t, ctx, TMPL_ESC_NONE, NULL, NULL, &out) !=
+	    (fits ? 0 : -1) || (fits && out.len != nx + ny))
+		fail_msg("x %zu + y %zu bytes: rendered %zu, want %s", nx, ny,
+		    out.len, fits ? "all" : "a refusal");
+	buf_free(&out);
+	json_object_put(ctx);
 	tmpl_free(t);
 }
 
 /*
- * LIM_RENDER over the whole rendering, not only per value: two values
- * that make exactly LIM_RENDER bytes render; one byte more fails.
+ * LIM_RENDER: one value of exactly that is the whole rendering and
+ * fits, one byte more fails (put's single-write bound); and over the
+ * whole rendering, not only per value: two values that make exactly
+ * LIM_RENDER bytes render, one byte more fails (the sum).
  */
 static void
-test_render_total_cap(void **state)
+test_render_cap(void **state)
 {
-	struct tmpl	*t;
-	json_object	*ctx;
-	struct buf	 out;
-	char		*s;
-	size_t		 n;
-
 	(void)state;
-	assert_non_null(t = tmpl_parse("{{{x}}}{{{y}}}", 14, NULL, 0));
-	s = xmalloc(LIM_RENDER);
-	memset(s, 'a', LIM_RENDER - 1);
-	s[LIM_RENDER - 1] = '\0';
-	for (n = 1; n <= 2; n++) {
-		ctx = json_object_new_object();
-		json_object_object_add(ctx, "x", json_object_new_string(s));
-		json_object_object_add(ctx, "y", json_object_new_string(
-		    n == 1 ? "b" : "bb"));
-		buf_init(&out, 4 * LIM_RENDER);
-		assert_int_equal(tmpl_render(t, ctx, TMPL_ESC_NONE, NULL, NULL,
-		    &out), n == 1 ? 0 : -1);
-		if (n == 1)
-			assert_int_equal(out.len, LIM_RENDER);
-		buf_free(&out);
-		json_object_put(ctx);
-	}
-	free(s);
-	tmpl_free(t);
+	render_cap(LIM_RENDER, 0, 1);
+	render_cap(LIM_RENDER + 1, 0, 0);
+	render_cap(LIM_RENDER - 1, 1, 1);
+	render_cap(LIM_RENDER - 1, 2, 0);
 }
 
 /*
@@ -796,8 +776,7 @@ main(void)
 		cmocka_unit_test(test_output_cap),
 		cmocka_unit_test(test_nesting_cap),
 		cmocka_unit_test(test_render_depth_cap),
-		cmocka_unit_test(test_render_one_value_cap),
-		cmocka_unit_test(test_render_total_cap),
+		cmocka_unit_test(test_render_cap),
 		cmocka_unit_test(test_work_cap),
 		cmocka_unit_test(test_work_cap_exact),
 		cmocka_unit_test(test_delim_cap),
