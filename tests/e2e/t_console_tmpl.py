@@ -517,11 +517,49 @@ def tokens(c, tmp, redis):
             d.quit()
 
 
+def save_cap(c, tmp):
+    """LIM_TMPL_SAVE (64 KiB): a layout of exactly that many bytes is
+    saved as sent (and a final newline); one byte more is refused with
+    413, the file as it was."""
+    tdir = os.path.join(tmp, "templates-cap")
+    shutil.copytree(os.path.join(TOP, "templates"), tdir)
+    html = os.path.join(tdir, "mail", "html.mustache")
+    cfg = {"templates_dir": tdir, "console": {"users": {"admin": {
+        "password_hash": hash_password(PASSWORD)}}}}
+    with harness.Gateway(BUILDDIR, cfg) as g:
+        cookie = signin_raw(g, "admin", PASSWORD)
+        for n, want in ((64 * 1024, 303), (64 * 1024 + 1, 413)):
+            st, hd, page = raw(g, "GET", "/console/template?n=mail/html",
+                               cookie=cookie)
+            ver = re.search(r'name="version" value="([0-9a-f]{64})"', page)
+            with open(html, "rb") as f:
+                before = f.read()
+            st, hd, body = raw(g, "POST", "/console/template",
+                               urllib.parse.urlencode({
+                                   "csrf": csrf_of(page), "n": "mail/html",
+                                   "text": "a" * n,
+                                   "version": ver.group(1) if ver else ""
+                               }).encode(), cookie=cookie)
+            with open(html, "rb") as f:
+                after = f.read()
+            if want == 303:
+                # The file ends with a newline, as an editor's would.
+                c.ok("a layout of exactly 64 KiB is saved",
+                     st == 303 and after == b"a" * n + b"\n",
+                     (st, len(after)))
+            else:
+                c.ok("64 KiB + 1 is refused with 413, the file as it was",
+                     st == 413 and "larger than 65536 bytes" in body and
+                     after == before, (st, body[:200], len(after)))
+        c.logs(g)
+
+
 def main():
     c = Checker()
     tmp = tempfile.mkdtemp(prefix="cmsi-console-tmpl-")
     os.chmod(tmp, 0o755)
     try:
+        save_cap(c, tmp)
         templates(c, tmp)
         tokens(c, tmp, None)
         redis = Redis()

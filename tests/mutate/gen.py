@@ -77,6 +77,7 @@ AREAS = [
 # Where a LIM_ line outside AREAS belongs (a pattern of its path).
 LIM_SCRIPTS = [
     (r"/console/probe\.c$", ["t_losses.py", "t_console.py"]),
+    (r"/console/templates\.c$", ["t_console_tmpl.py"]),
     (r"/console/", ["t_console.py"]),
     (r"/(rspool|redis|rtoken)\.c$", ["t_redis.py"]),
     (r"/(wx|wxmp|wecom)\.c$|send_(mp_|qy_)?weixin", ["t_wechat.py"]),

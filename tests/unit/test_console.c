@@ -23,9 +23,11 @@
 #include "tdir.h"
 
 #include "console/console.h"
+#include "console/page.h"
 #include "core/conf.h"
 #include "core/confschema.h"
 #include "core/request.h"
+#include "lib/limits.h"
 #include "lib/pwhash.h"
 
 #define SCHEMAS	"conf/schemas"
@@ -740,11 +742,33 @@ test_hist_note_long(void **state)
 	assert_int_equal(save_notes(dir, 973), -1);
 }
 
+/*
+ * A named layout's name, messages/<name>/title: a name of LIM_NAME - 1
+ * bytes is one, LIM_NAME bytes is not (nor an empty one).
+ */
+static void
+test_template_name_cap(void **state)
+{
+	char	 n[LIM_NAME + 32], name[LIM_NAME + 1];
+
+	(void)state;
+	memset(name, 'a', LIM_NAME);
+	name[LIM_NAME - 1] = '\0';
+	snprintf(n, sizeof(n), "messages/%s/title", name);
+	assert_int_equal(ctmpl_name_ok(n), 1);
+	name[LIM_NAME - 1] = 'a';
+	name[LIM_NAME] = '\0';
+	snprintf(n, sizeof(n), "messages/%s/title", name);
+	assert_int_equal(ctmpl_name_ok(n), 0);
+	assert_int_equal(ctmpl_name_ok("messages//title"), 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pwhash),
+		cmocka_unit_test(test_template_name_cap),
 		cmocka_unit_test(test_pwhash_malformed),
 		cmocka_unit_test(test_secret_state),
 		cmocka_unit_test(test_apply),
