@@ -618,13 +618,13 @@ spawn(void)
 	pool.alive++;
 }
 
-/* Whether a connection waits in the listening socket fd now. */
+/* Whether a connection waits in the listening socket fd, within ms. */
 static int
-pending(int fd)
+pending(int fd, int ms)
 {
 	struct pollfd	 pfd = { .fd = fd, .events = POLLIN };
 
-	return poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN);
+	return poll(&pfd, 1, ms) == 1 && (pfd.revents & POLLIN);
 }
 
 /*
@@ -643,7 +643,6 @@ pending(int fd)
 static int
 overflow_wait(int fd)
 {
-	struct pollfd		 pfd = { .fd = fd, .events = POLLIN };
 	struct timespec		 grace = { 0, OVERFLOW_GRACE_MS * 1000000L };
 	int			 full;
 
@@ -656,10 +655,10 @@ overflow_wait(int fd)
 		if (!full)
 			return 0;
 		/* Bounded: the stop is seen within 100 ms. */
-		if (poll(&pfd, 1, 100) != 1 || !(pfd.revents & POLLIN))
+		if (!pending(fd, 100))
 			continue;
 		nanosleep(&grace, NULL);
-		if (pending(fd))
+		if (pending(fd, 0))
 			return 1;
 	}
 }
@@ -739,11 +738,11 @@ worker(void *arg)
 			pool.queued++;
 			sl = pool.free;
 			pool.free = sl->next;
-			overdue = pending(sl->fr.listen_sock);
+			overdue = pending(sl->fr.listen_sock, 0);
 		} else {
 			pthread_mutex_unlock(&pool.mu);
 			busy(&sl->fr);
-			overdue = pending(sl->fr.listen_sock);
+			overdue = pending(sl->fr.listen_sock, 0);
 			pthread_mutex_lock(&pool.mu);
 		}
 	}
@@ -803,7 +802,7 @@ pool_grow(int fd, unsigned long *seen)
 	    (pool.nthreads <= pool.maxthreads || pool.nidle > pool.wake);
 	*seen = pool.accepts;
 	pthread_mutex_unlock(&pool.mu);
-	if (!stalled || !pending(fd))
+	if (!stalled || !pending(fd, 0))
 		return;
 	pthread_mutex_lock(&pool.mu);
 	if (pool.nidle - pool.wake > 0) {
